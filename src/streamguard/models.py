@@ -1,0 +1,189 @@
+"""The message contracts: a card transaction and a fraud alert, as the topics carry them."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+# Epoch milliseconds between 2000-01-01 and 2100-01-01: anything outside is a unit mistake
+# (seconds or microseconds) rather than a real card event.
+_MIN_EPOCH_MS = 946_684_800_000
+_MAX_EPOCH_MS = 4_102_444_800_000
+
+
+def _epoch_ms(value: int) -> int:
+    if not _MIN_EPOCH_MS <= value < _MAX_EPOCH_MS:
+        raise ValueError(
+            f"{value} is not an epoch-millisecond time between 2000 and 2100 "
+            "(seconds or microseconds given by mistake?)"
+        )
+    return value
+
+
+def _currency(value: str) -> str:
+    if pycountry.currencies.get(alpha_3=value) is None:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+def _country(value: str) -> str:
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+def _uuid_string(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UUID") from None
+
+
+def _money(value: Decimal) -> Decimal:
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError(f"{value} has more than two decimals")
+    return value
+
+
+# Money goes on the wire as a JSON number, as ksqlDB's DECIMAL(12,2) reads and writes it.
+Money = Annotated[
+    Decimal,
+    Field(max_digits=12, decimal_places=2),
+    AfterValidator(_money),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+EpochMillis = Annotated[int, AfterValidator(_epoch_ms)]
+CurrencyCode = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+CountryCode = Annotated[str, AfterValidator(_country)]
+UuidString = Annotated[str, AfterValidator(_uuid_string)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Channel(enum.StrEnum):
+    POS = "POS"
+    ONLINE = "ONLINE"
+    ATM = "ATM"
+
+
+class Transaction(BaseModel):
+    """One card transaction on topic `transactions`, keyed by `account_id`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transaction_id: UuidString
+    account_id: Identifier
+    card_id: Identifier
+    amount: Annotated[Money, Field(gt=0)]
+    currency: CurrencyCode
+    merchant_id: Identifier
+    merchant_name: str
+    merchant_category: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="ISO 18245 MCC")]
+    country: CountryCode
+    city: str
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    channel: Channel
+    event_time: EpochMillis
+
+    def to_json(self) -> bytes:
+        """The message value as the `transactions` topic carries it."""
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Transaction:
+        return cls.model_validate_json(data)
+
+
+class Severity(enum.StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    def raised(self, steps: int = 1) -> Severity:
+        """This severity raised by `steps` levels, capped at CRITICAL."""
+        order = list(Severity)
+        return order[min(order.index(self) + steps, len(order) - 1)]
+
+
+class Alert(BaseModel):
+    """One alert on topic `fraud_alerts`, as every rule writes it.
+
+    ksqlDB names the JSON fields after its upper-cased column names (`RULE_ID`), so the model
+    reads field names case-insensitively and writes them upper-cased, as ksqlDB does.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    rule_id: Identifier
+    severity: Severity
+    account_id: Identifier
+    transaction_id: UuidString | None = None
+    card_id: str | None = None
+    amount: Money | None = None
+    txn_count: Annotated[int, Field(ge=0)] | None = None
+    total_amount: Money | None = None
+    window_start: EpochMillis | None = None
+    window_end: EpochMillis | None = None
+    merchant_id: str | None = None
+    country: str | None = None
+    event_time: EpochMillis | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lower_case_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {str(k).lower(): v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _has_identity(self) -> Self:
+        if self.transaction_id is None and self.window_start is None:
+            raise ValueError(
+                "an alert needs TRANSACTION_ID (per-transaction rule) or WINDOW_START (window rule)"
+            )
+        if (
+            self.window_start is not None
+            and self.window_end is not None
+            and self.window_end < self.window_start
+        ):
+            raise ValueError("WINDOW_END is before WINDOW_START")
+        return self
+
+    @property
+    def kind(self) -> Literal["transaction", "window"]:
+        return "transaction" if self.transaction_id is not None else "window"
+
+    @property
+    def alert_id(self) -> str:
+        """The alert's identity (DESIGN.md): a replayed or updated alert keeps its id."""
+        if self.transaction_id is not None:
+            return f"{self.rule_id}:{self.transaction_id}"
+        return f"{self.rule_id}:{self.account_id}:{self.window_start}"
+
+    def to_json(self) -> bytes:
+        """The message value as ksqlDB writes it to `fraud_alerts`: upper-case field names."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return _dumps({k.upper(): v for k, v in data.items()})
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Alert:
+        return cls.model_validate_json(data)
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(data, separators=(",", ":")).encode()

@@ -1,0 +1,121 @@
+"""The local stack of real parts, for machines without Docker: Kafka, PostgreSQL (and ksqlDB).
+
+`up` starts what is not running, `status` reports each part, `down` stops exactly the processes
+that `up` started (by the pids it recorded) and keeps their data unless asked to purge it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamguard.stack import kafka, postgres
+from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
+from streamguard.stack.state import PartState, StackState
+
+__all__ = [
+    "MissingToolError",
+    "NotReadyError",
+    "PartStatus",
+    "StackError",
+    "StackState",
+    "down",
+    "status",
+    "up",
+]
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """One part as `status` reports it."""
+
+    name: str
+    address: str | None
+    pid: int | None
+    running: bool
+    healthy: bool
+    log: str | None
+
+
+@contextmanager
+def _locked(state_dir: Path) -> Iterator[StackState]:
+    """The state, held under a file lock so two `up`s at once do not start two brokers."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = StackState.load(state_dir)
+        try:
+            yield state
+        finally:
+            state.save()
+
+
+def up(
+    state_dir: Path,
+    *,
+    kafka_port: int = kafka.DEFAULT_PORT,
+    postgres_port: int = postgres.DEFAULT_PORT,
+) -> StackState:
+    """Start every part that is not running yet; a part already running is left as it is."""
+    with _locked(state_dir) as state:
+        kafka.start(state.part("kafka"), state_dir, port=kafka_port)
+        state.save()
+        postgres.start(state.part("postgres"), state_dir, port=postgres_port)
+        return state
+
+
+def _kafka_status(part: PartState, state_dir: Path) -> PartStatus:
+    running = kafka.is_running(part, state_dir)
+    return PartStatus(
+        "kafka",
+        part.url,
+        part.pid if running else None,
+        running,
+        running and kafka.is_ready(part.url or ""),
+        part.extra.get("log"),
+    )
+
+
+def _postgres_status(part: PartState, state_dir: Path) -> PartStatus:
+    running = postgres.is_running(part, state_dir)
+    return PartStatus(
+        "postgres",
+        part.url,
+        part.pid if running else None,
+        running,
+        running and part.port is not None and postgres.is_ready(part.port),
+        part.extra.get("log"),
+    )
+
+
+def status(state_dir: Path) -> list[PartStatus]:
+    state = StackState.load(state_dir)
+    return [
+        _kafka_status(state.part("kafka"), state_dir),
+        _postgres_status(state.part("postgres"), state_dir),
+    ]
+
+
+def down(state_dir: Path, *, purge: bool = False) -> list[str]:
+    """Stop the parts this stack started; with `purge`, delete their data too. Names the stopped."""
+    if not state_dir.exists():
+        return []
+    stopped: list[str] = []
+    with _locked(state_dir) as state:
+        # Consumers of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
+        if postgres.stop(state.part("postgres"), state_dir):
+            stopped.append("postgres")
+        if kafka.stop(state.part("kafka"), state_dir):
+            stopped.append("kafka")
+    if purge:
+        for name in ("kafka", "postgres", "stack.json", ".lock"):
+            path = state_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    return stopped

@@ -1,0 +1,116 @@
+"""Starting detached processes, checking them and stopping exactly the ones we started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psutil
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel says is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def choose_port(preferred: int, avoid: set[int] | None = None) -> int:
+    """The preferred port when it is free, else any free one."""
+    avoid = avoid or set()
+    if preferred not in avoid and port_is_free(preferred):
+        return preferred
+    while True:
+        port = free_port()
+        if port not in avoid:
+            return port
+
+
+def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start a process in its own session, detached from ours, its output appended to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def is_ours(pid: int | None, marker: str) -> bool:
+    """Whether `pid` is alive and is the process we started: its command line holds `marker`.
+
+    A pid alone could have been reused by an unrelated process since we recorded it.
+    """
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return marker in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def stop(
+    pid: int | None, marker: str, *, timeout_s: float = 30.0, sig: int = signal.SIGTERM
+) -> bool:
+    """Stop our process by pid: `sig`, then SIGKILL after `timeout_s`. True if one was stopped."""
+    if not pid or not is_ours(pid, marker):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    except psutil.NoSuchProcess:
+        pass
+    return True
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
+    """Poll `check()` until it returns true or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval_s)
+    return bool(check())

@@ -1,0 +1,108 @@
+"""Real parts for the test run: one Kafka broker and one PostgreSQL, isolated per test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streamguard import stack
+from streamguard.stack.processes import free_port
+
+
+@pytest.fixture(scope="session")
+def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local stack started for this run, on free ports, torn down and purged afterwards."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
+        yield tmp_path_factory.mktemp("no-stack")
+        return
+    state_dir = tmp_path_factory.mktemp("stack")
+    try:
+        stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port())
+        yield state_dir
+    finally:
+        stack.down(state_dir, purge=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack_state_dir: Path) -> str:
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        return env
+    url = stack.StackState.load(stack_state_dir).part("kafka").url
+    assert url
+    return url
+
+
+@pytest.fixture(scope="session")
+def admin(kafka_bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text)[:60].strip("-")
+
+
+@pytest.fixture
+def new_topic(admin: AdminClient, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    """Creates topics with names unique to this test; deletes them afterwards."""
+    created: list[str] = []
+
+    def make(hint: str = "t", partitions: int = 1) -> str:
+        name = f"{_slug(hint)}-{_slug(request.node.name)}-{uuid.uuid4().hex[:8]}"
+        futures = admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+        )
+        futures[name].result(timeout=30)
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        for future in admin.delete_topics(created).values():
+            # A test may have deleted its topic itself.
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(stack_state_dir: Path) -> str:
+    env = os.environ.get("DATABASE_URL")
+    if env:
+        return env
+    url = stack.StackState.load(stack_state_dir).part("postgres").url
+    assert url
+    return url
+
+
+@pytest.fixture(scope="session")
+def _pg_admin_engine(pg_admin_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(_pg_admin_engine: sa.Engine, pg_admin_url: str) -> Iterator[str]:
+    """A URL whose connections live in a fresh schema of their own (through search_path)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(pg_admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with _pg_admin_engine.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def db_engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(database_url)
+    yield engine
+    engine.dispose()

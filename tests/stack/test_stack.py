@@ -1,0 +1,120 @@
+"""`streamguard stack`: real processes up, idempotent, on taken ports, and cleanly down."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from streamguard import stack
+from streamguard.stack import kafka, processes
+from streamguard.stack.state import PartState
+
+CLI = [sys.executable, "-m", "streamguard.cli"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port held by a listening socket of ours for the test's duration."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _our_pids(state_dir: Path) -> list[int]:
+    marker = str(state_dir.resolve())
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if marker in cmdline and proc.pid != os.getpid():
+            pids.append(proc.pid)
+    return pids
+
+
+def test_up_twice_then_down_leaves_nothing_running(tmp_path: Path, taken_port: int) -> None:
+    state_dir = tmp_path / "state"
+    # The Kafka port asked for is taken: the stack picks a free one and records it.
+    first = _run(
+        "stack",
+        "up",
+        "--state-dir",
+        str(state_dir),
+        "--kafka-port",
+        str(taken_port),
+        "--postgres-port",
+        str(processes.free_port()),
+    )
+    assert first.returncode == 0, first.stderr
+    recorded = stack.StackState.load(state_dir)
+    kafka_part, pg_part = recorded.part("kafka"), recorded.part("postgres")
+    assert kafka_part.port != taken_port
+    assert kafka.is_ready(f"127.0.0.1:{kafka_part.port}")
+    pids_before = sorted(_our_pids(state_dir))
+    assert kafka_part.pid in pids_before and pg_part.pid in pids_before
+
+    second = _run("stack", "up", "--state-dir", str(state_dir))
+    assert second.returncode == 0, second.stderr
+    again = stack.StackState.load(state_dir)
+    assert (again.part("kafka").pid, again.part("postgres").pid) == (kafka_part.pid, pg_part.pid)
+    assert sorted(_our_pids(state_dir)) == pids_before
+
+    status = _run("stack", "status", "--state-dir", str(state_dir))
+    assert status.returncode == 0
+    assert f"127.0.0.1:{kafka_part.port}" in status.stdout
+    assert status.stdout.count("healthy") == 2
+
+    down = _run("stack", "down", "--state-dir", str(state_dir))
+    assert down.returncode == 0, down.stderr
+    assert _our_pids(state_dir) == []
+    # Data is kept without --purge...
+    assert (state_dir / "kafka" / "data" / "meta.properties").exists()
+    assert _run("stack", "status", "--state-dir", str(state_dir)).returncode == 1
+    # ...and gone with it.
+    assert _run("stack", "down", "--state-dir", str(state_dir), "--purge").returncode == 0
+    assert not (state_dir / "kafka").exists()
+
+
+def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
+    result = _run("stack", "up", "--state-dir", str(tmp_path), env={"PATH": "/nonexistent"})
+    assert result.returncode == 1
+    assert "Java 17" in result.stderr and "java" in result.stderr
+
+
+def test_broker_that_cannot_bind_names_its_log(
+    tmp_path: Path, taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the port were taken between our check and the broker's bind.
+    monkeypatch.setattr(processes, "choose_port", lambda preferred, avoid=None: taken_port)
+    with pytest.raises(stack.StackError) as error:
+        kafka.start(PartState(), tmp_path, timeout_s=60)
+    assert str(tmp_path / "kafka" / "logs") in str(error.value)
+    assert error.value.log is not None and error.value.log.exists()
+    assert _our_pids(tmp_path) == []
+
+
+def test_broker_not_ready_in_time_is_a_clear_error(tmp_path: Path) -> None:
+    part = PartState()
+    try:
+        with pytest.raises(stack.NotReadyError) as error:
+            kafka.start(part, tmp_path, port=processes.free_port(), timeout_s=0.1)
+        assert "not ready within" in str(error.value)
+        assert "server.log" in str(error.value)
+    finally:
+        kafka.stop(part, tmp_path)
