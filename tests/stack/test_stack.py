@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,23 +49,28 @@ def _our_pids(state_dir: Path) -> list[int]:
     return pids
 
 
-def test_up_twice_then_down_leaves_nothing_running(tmp_path: Path, taken_port: int) -> None:
+@pytest.fixture
+def default_kafka_port_taken() -> Iterator[int]:
+    """Kafka's default port, held by a socket of ours unless something else holds it already."""
+    with socket.socket() as sock:
+        with contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", kafka.DEFAULT_PORT))
+            sock.listen()
+        assert not processes.port_is_free(kafka.DEFAULT_PORT)
+        yield kafka.DEFAULT_PORT
+
+
+def test_up_twice_then_down_leaves_nothing_running(
+    tmp_path: Path, default_kafka_port_taken: int
+) -> None:
     state_dir = tmp_path / "state"
-    # The Kafka port asked for is taken: the stack picks a free one and records it.
-    first = _run(
-        "stack",
-        "up",
-        "--state-dir",
-        str(state_dir),
-        "--kafka-port",
-        str(taken_port),
-        "--postgres-port",
-        str(processes.free_port()),
-    )
+    # Kafka's default port is taken: the stack picks a free one and records it.
+    postgres_port = str(processes.free_port())
+    first = _run("stack", "up", "--state-dir", str(state_dir), "--postgres-port", postgres_port)
     assert first.returncode == 0, first.stderr
     recorded = stack.StackState.load(state_dir)
     kafka_part, pg_part = recorded.part("kafka"), recorded.part("postgres")
-    assert kafka_part.port != taken_port
+    assert kafka_part.port != default_kafka_port_taken
     assert kafka.is_ready(f"127.0.0.1:{kafka_part.port}")
     pids_before = sorted(_our_pids(state_dir))
     assert kafka_part.pid in pids_before and pg_part.pid in pids_before
