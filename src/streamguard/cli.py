@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamguard import stack
+from streamguard.producer.command import produce_command
 from streamguard.settings import get_settings
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ stack_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
+app.command("produce")(produce_command)
 
 console = Console()
 err_console = Console(stderr=True)

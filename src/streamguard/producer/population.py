@@ -1,0 +1,144 @@
+"""A seeded population of accounts, cards and merchants, the same for the same seed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from faker import Faker
+
+# Countries whose cities Faker can place, with the currency a card there is charged in.
+CURRENCY_OF: dict[str, str] = {
+    "US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "IT": "EUR", "ES": "EUR", "NL": "EUR",
+    "BE": "EUR", "PT": "EUR", "CZ": "CZK", "PL": "PLN", "JP": "JPY", "IN": "INR", "BR": "BRL",
+    "MX": "MXN", "CA": "CAD", "AU": "AUD", "KR": "KRW", "AR": "ARS", "TR": "TRY",
+}  # fmt: skip
+
+# ISO 18245 merchant category codes with how the card is usually present there.
+MERCHANT_CATEGORIES: tuple[tuple[str, str, str], ...] = (
+    ("5411", "Grocery", "POS"),
+    ("5812", "Restaurant", "POS"),
+    ("5814", "Fast Food", "POS"),
+    ("5541", "Fuel", "POS"),
+    ("5311", "Department Store", "POS"),
+    ("5912", "Pharmacy", "POS"),
+    ("4111", "Transit", "POS"),
+    ("5732", "Electronics", "ONLINE"),
+    ("5942", "Books", "ONLINE"),
+    ("4511", "Airline", "ONLINE"),
+    ("7011", "Hotel", "ONLINE"),
+    ("5999", "Marketplace", "ONLINE"),
+    ("6011", "Cash Withdrawal", "ATM"),
+)
+
+
+@dataclass(frozen=True)
+class Merchant:
+    merchant_id: str
+    name: str
+    category: str
+    channel: str
+    country: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    home_country: str
+    currency: str
+    typical_spend: Decimal
+    cards: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who transacts where. Normal traffic uses `accounts`; fraud scenarios use the other pools,
+    so an account that only ever sees normal traffic never appears in an alert."""
+
+    accounts: tuple[Account, ...]
+    fraud_accounts: tuple[Account, ...]
+    blacklisted_accounts: tuple[Account, ...]
+    merchants_by_country: dict[str, tuple[Merchant, ...]]
+    blacklisted_merchants: tuple[Merchant, ...]
+
+    @classmethod
+    def build(
+        cls,
+        seed: int,
+        *,
+        accounts: int = 2000,
+        fraud_accounts: int = 200,
+        blacklisted_accounts: int = 20,
+        merchants_per_country: int = 12,
+    ) -> Population:
+        faker = Faker()
+        faker.seed_instance(seed)
+        rng = random.Random(seed)
+        countries = sorted(CURRENCY_OF)
+        merchants: dict[str, list[Merchant]] = {c: [] for c in countries}
+        serial = 0
+        for country in countries:
+            for _ in range(merchants_per_country):
+                serial += 1
+                merchants[country].append(_merchant(faker, rng, serial, country))
+        blacklisted_merchants = tuple(
+            _merchant(faker, rng, 900_000 + i, rng.choice(countries)) for i in range(10)
+        )
+        pools = [
+            tuple(_account(rng, countries, f"ACC{i:08d}") for i in range(accounts)),
+            tuple(_account(rng, countries, f"FRD{i:08d}") for i in range(fraud_accounts)),
+            tuple(_account(rng, countries, f"BLK{i:08d}") for i in range(blacklisted_accounts)),
+        ]
+        return cls(
+            accounts=pools[0],
+            fraud_accounts=pools[1],
+            blacklisted_accounts=pools[2],
+            merchants_by_country={c: tuple(m) for c, m in merchants.items()},
+            blacklisted_merchants=blacklisted_merchants,
+        )
+
+    def blacklist_rows(self) -> list[dict[str, str]]:
+        """The population's blacklisted accounts and merchants, as `blacklist import` reads them."""
+        rows = [
+            {"kind": "account", "value": a.account_id, "reason": "known mule account"}
+            for a in self.blacklisted_accounts
+        ]
+        rows += [
+            {"kind": "merchant", "value": m.merchant_id, "reason": "merchant under investigation"}
+            for m in self.blacklisted_merchants
+        ]
+        return rows
+
+
+def _merchant(faker: Faker, rng: random.Random, serial: int, country: str) -> Merchant:
+    category, label, channel = rng.choice(MERCHANT_CATEGORIES)
+    place = faker.local_latlng(country_code=country)
+    if place is None:
+        raise ValueError(f"Faker knows no city in {country}")
+    latitude, longitude, city, _, _ = place
+    return Merchant(
+        merchant_id=f"MER{serial:06d}",
+        name=f"{faker.company()} {label}",
+        category=category,
+        channel=channel,
+        country=country,
+        city=city,
+        latitude=round(float(latitude), 5),
+        longitude=round(float(longitude), 5),
+    )
+
+
+def _account(rng: random.Random, countries: list[str], account_id: str) -> Account:
+    country = rng.choice(countries)
+    cards = tuple(f"CRD{account_id[3:]}{n}" for n in range(rng.choice((1, 1, 2))))
+    return Account(
+        account_id=account_id,
+        home_country=country,
+        currency=CURRENCY_OF[country],
+        typical_spend=Decimal(rng.randint(20, 150)),
+        cards=cards,
+    )

@@ -1,0 +1,140 @@
+"""`streamguard produce` through the real broker: reproducible, valid, labelled, on rate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Consumer
+
+from streamguard.models import Transaction
+from streamguard.producer import Population, Scenario, TransactionGenerator
+from streamguard.producer.scenarios import SCENARIO_HEADER
+from streamguard.producer.sender import Sender
+
+
+def _produce(bootstrap: str, topic: str, *args: str, timeout: float = 300) -> str:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamguard.cli",
+            "produce",
+            "--topic",
+            topic,
+            "--bootstrap-servers",
+            bootstrap,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes, str]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[tuple[bytes, bytes, str]] = []
+    idle = 0
+    try:
+        while idle < 10 and len(out) < expected + 1:
+            batch = consumer.consume(5000, timeout=1.0)
+            idle = 0 if batch else idle + 1
+            for msg in batch:
+                assert msg.error() is None
+                headers = dict(msg.headers() or [])
+                out.append((msg.key(), msg.value(), headers[SCENARIO_HEADER].decode()))
+    finally:
+        consumer.close()
+    return out
+
+
+@pytest.mark.slow
+def test_fifty_thousand_twice_with_one_seed_are_identical_valid_and_labelled(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    runs = []
+    for _ in range(2):
+        topic = new_topic("transactions")
+        args = [
+            "--count",
+            "50000",
+            "--rate",
+            "0",
+            "--seed",
+            "99",
+            "--fraud-share",
+            "0.35",
+            "--start-time",
+            "2026-03-01T00:00:00Z",
+        ]
+        assert "50000 of 50000 delivered" in _produce(kafka_bootstrap, topic, *args)
+        runs.append(_read_all(kafka_bootstrap, topic, 50_000))
+    first, second = runs
+    assert len(first) == 50_000
+    assert first == second
+    for key, value, _ in first:
+        assert Transaction.from_json(value).account_id.encode() == key
+    shares = Counter(scenario for _, _, scenario in first)
+    per_scenario = 0.35 / len(Scenario.fraud())
+    for scenario in Scenario.fraud():
+        assert abs(shares[scenario.value] / 50_000 - per_scenario) < 0.01
+
+
+@pytest.mark.slow
+def test_rate_2000_for_10_seconds_delivers_20000(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("transactions", partitions=3)
+    _produce(kafka_bootstrap, topic, "--rate", "2000", "--duration", "10")
+    delivered = len(_read_all(kafka_bootstrap, topic, 20_000))
+    assert abs(delivered - 20_000) <= 400, delivered
+
+
+def test_undelivered_messages_are_counted_not_lost(tmp_path: object) -> None:
+    # Nothing listens on port 1: every message must come back as a failure.
+    sender = Sender("127.0.0.1:1", "transactions", **{"message.timeout.ms": 1500})
+    for txn in TransactionGenerator(Population.build(1), seed=1).take(25):
+        sender.send(txn)
+    report = sender.flush(10)
+    assert (report.sent, report.delivered, report.failed) == (25, 0, 25)
+    assert "NOT delivered" in report.summary()
+
+
+def test_dry_run_prints_and_sends_nothing(tmp_path: object) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamguard.cli",
+            "produce",
+            "--dry-run",
+            "--count",
+            "3",
+            "--bootstrap-servers",
+            "127.0.0.1:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert "sent none" in result.stderr
