@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamguard import stack
+from streamguard.consumer.command import blacklist_app, consume_command, db_app
 from streamguard.producer.command import produce_command
 from streamguard.settings import get_settings
 
@@ -33,6 +34,9 @@ stack_app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.command("produce")(produce_command)
+app.command("consume")(consume_command)
+app.add_typer(db_app, name="db")
+app.add_typer(blacklist_app, name="blacklist")
 
 console = Console()
 err_console = Console(stderr=True)

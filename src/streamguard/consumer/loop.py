@@ -1,0 +1,181 @@
+"""The consume loop: validate, enrich, write, dead-letter, and only then commit offsets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import sqlalchemy as sa
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from pydantic import ValidationError
+
+from streamguard.blacklist import BlacklistCache
+from streamguard.consumer.dlq import DeadLetters
+from streamguard.consumer.enrich import enrich
+from streamguard.consumer.sink import Source, write_batch
+from streamguard.db import create_engine
+from streamguard.models import Alert
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StoppedDuringOutage(Exception):
+    """Asked to stop while PostgreSQL was unreachable: the batch was not written, nor committed."""
+
+
+@dataclass
+class Stats:
+    consumed: int = 0
+    written: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """A short reason for the DLQ header: the first problem, with the field it is in."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]).upper()
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid alert: {where + ': ' if where else ''}{first['msg']}{more}"
+
+
+class AlertConsumer:
+    """Reads `fraud_alerts` as a consumer group and writes each batch to PostgreSQL.
+
+    A batch's offsets are committed only after its database transaction has committed and its
+    dead letters are acknowledged, so a crash at any point replays the batch, and the upsert on
+    the alert identity makes the replay change nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        database_url: str,
+        topic: str,
+        dlq_topic: str,
+        group_id: str,
+        batch_size: int = 500,
+        poll_timeout_s: float = 0.5,
+        blacklist_reload_s: float = 2.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.topic = topic
+        self.batch_size = batch_size
+        self.poll_timeout_s = poll_timeout_s
+        self.max_backoff_s = max_backoff_s
+        self.stats = Stats()
+        self.stop_event = threading.Event()
+        self.engine = create_engine(database_url)
+        self.blacklist = BlacklistCache(self.engine, reload_s=blacklist_reload_s)
+        self.dead_letters = DeadLetters(bootstrap_servers, dlq_topic)
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                # A long database outage must not cost the group its partitions.
+                "max.poll.interval.ms": 30 * 60 * 1000,
+                # A crashed member's partitions move to the others within seconds.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 2_000,
+            }
+        )
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it, and return from `run`."""
+        self.stop_event.set()
+
+    def run(self, *, idle_exit_s: float | None = None) -> Stats:
+        """Consume until stopped, or with `idle_exit_s` until nothing arrived for that long while
+        the consumer held partitions (a rebalance in progress does not count as idle)."""
+        self.consumer.subscribe([self.topic])
+        last_message = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                messages = self.consumer.consume(self.batch_size, timeout=self.poll_timeout_s)
+                if messages:
+                    last_message = time.monotonic()
+                    self.process(messages)
+                elif not self.consumer.assignment():
+                    last_message = time.monotonic()
+                elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
+                    break
+        finally:
+            self.consumer.close()
+            self.engine.dispose()
+        return self.stats
+
+    def process(self, messages: list[Message]) -> None:
+        good: list[tuple[Message, Alert]] = []
+        bad: list[tuple[Message, str]] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
+                continue
+            value = message.value()
+            if value is None:
+                bad.append((message, "empty message: no value"))
+                continue
+            try:
+                good.append((message, Alert.model_validate_json(value)))
+            except ValidationError as exc:
+                bad.append((message, describe_invalid(exc)))
+        if good:
+            enriched = self._retrying(lambda: [(enrich(a, self.blacklist), m) for m, a in good])
+            rows = [(item, _source(m), m.value() or b"") for item, m in enriched]
+            self._retrying(lambda: write_batch(self.engine, rows))
+        for message, reason in bad:
+            self.dead_letters.send(message, reason)
+        if bad:
+            self.dead_letters.flush()
+        self._commit(messages)
+        self.stats.batches += 1
+        self.stats.consumed += len(messages)
+        self.stats.written += len(good)
+        self.stats.dead_lettered += len(bad)
+        log.info("batch: %d alerts written, %d dead-lettered", len(good), len(bad))
+
+    def _commit(self, messages: list[Message]) -> None:
+        positions: dict[tuple[str, int], int] = {}
+        for m in messages:
+            key = (str(m.topic()), int(m.partition() or 0))
+            positions[key] = max(positions.get(key, -1), int(m.offset() or 0) + 1)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Partitions moved to another member during the batch: it replays them, harmlessly.
+            log.warning("offset commit failed, the batch will be replayed: %s", exc)
+
+    def _retrying(self, work: Callable[[], T]) -> T:
+        """Run database work, retrying with backoff while PostgreSQL is unreachable."""
+        delay = 0.5
+        while True:
+            try:
+                return work()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                if self.stop_event.is_set():
+                    raise StoppedDuringOutage(str(exc.orig or exc)) from None
+                log.warning(
+                    "PostgreSQL unreachable (%s); retrying in %.1f s, no offset moves",
+                    str(exc.orig or exc).strip().splitlines()[0],
+                    delay,
+                )
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+
+
+def _source(message: Message) -> Source:
+    return Source(str(message.topic()), int(message.partition() or 0), int(message.offset() or 0))

@@ -1,0 +1,90 @@
+"""Blacklist entries in real PostgreSQL: add, replace, expire, import, and the cached lookup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from streamguard import blacklist as bl
+from streamguard import db
+
+
+@pytest.fixture
+def engine(database_url: str, db_engine: sa.Engine) -> sa.Engine:
+    db.upgrade(database_url)
+    return db_engine
+
+
+def test_add_replace_remove_and_expiry(engine: sa.Engine) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    bl.add(engine, [bl.Entry(bl.Kind.MERCHANT, "MER1", "fraud ring", "ana")])
+    bl.add(engine, [bl.Entry(bl.Kind.MERCHANT, "MER1", "fraud ring, confirmed", "bo")])
+    bl.add(engine, [bl.Entry(bl.Kind.COUNTRY, "kp", "sanctions", "ana")])
+    bl.add(engine, [bl.Entry(bl.Kind.CARD, "C9", "expired", "ana", expires_at=past)])
+    active = {(e.kind, e.value): e for e in bl.entries(engine)}
+    assert set(active) == {(bl.Kind.MERCHANT, "MER1"), (bl.Kind.COUNTRY, "KP")}
+    assert active[(bl.Kind.MERCHANT, "MER1")].reason == "fraud ring, confirmed"
+    assert len(bl.entries(engine, include_expired=True)) == 3
+    assert bl.remove(engine, bl.Kind.COUNTRY, "KP")
+    assert not bl.remove(engine, bl.Kind.COUNTRY, "KP")
+
+
+def test_cache_sees_changes_after_its_reload_interval(engine: sa.Engine) -> None:
+    cache = bl.BlacklistCache(engine, reload_s=0.2)
+    assert cache.hits([(bl.Kind.ACCOUNT, "A1")]) == []
+    bl.add(engine, [bl.Entry(bl.Kind.ACCOUNT, "A1", "mule")])
+    import time
+
+    time.sleep(0.3)
+    assert [h.reason for h in cache.hits([(bl.Kind.ACCOUNT, "A1"), (bl.Kind.CARD, None)])] == [
+        "mule"
+    ]
+
+
+def test_import_csv_and_its_errors(engine: sa.Engine, database_url: str, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("kind,value,reason,expires_at\naccount,A7,mule,\nmerchant,M3,ring,2099-01-01\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamguard.cli",
+            "blacklist",
+            "import",
+            str(good),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {e.value for e in bl.entries(engine)} == {"A7", "M3"}
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,value\naccount,A8\nplanet,Mars\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamguard.cli",
+            "blacklist",
+            "import",
+            str(bad),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "bad.csv:3" in result.stderr and "planet" in result.stderr
+    # Nothing of a file with a bad row is added.
+    assert "A8" not in {e.value for e in bl.entries(engine)}
