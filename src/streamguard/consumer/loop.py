@@ -34,6 +34,16 @@ class Stats:
     written: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    # Monotonic times of the first message received and the last batch committed.
+    first_message_at: float | None = None
+    last_commit_at: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Messages a second between the first message and the last commit."""
+        if self.first_message_at is None or self.last_commit_at is None:
+            return 0.0
+        return self.consumed / max(self.last_commit_at - self.first_message_at, 1e-9)
 
 
 def describe_invalid(error: ValidationError) -> str:
@@ -114,6 +124,8 @@ class AlertConsumer:
         return self.stats
 
     def process(self, messages: list[Message]) -> None:
+        if self.stats.first_message_at is None:
+            self.stats.first_message_at = time.monotonic()
         good: list[tuple[Message, Alert]] = []
         bad: list[tuple[Message, str]] = []
         for message in messages:
@@ -141,6 +153,7 @@ class AlertConsumer:
         if bad:
             self.dead_letters.flush()
         self._commit(messages)
+        self.stats.last_commit_at = time.monotonic()
         self.stats.batches += 1
         self.stats.consumed += len(messages)
         self.stats.written += len(good)

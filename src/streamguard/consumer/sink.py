@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from psycopg2.extras import execute_values
 
 from streamguard.consumer.enrich import Enriched
 from streamguard.db import alerts
@@ -47,49 +47,49 @@ def _row(item: Enriched, source: Source, raw: bytes) -> dict[str, Any]:
         "window_start": _time(alert.window_start),
         "window_end": _time(alert.window_end),
         "event_time": _time(alert.event_time),
-        "blacklist_hits": [h.as_json() for h in item.hits],
-        "payload": json.loads(raw),
+        # JSONB columns get JSON text: the message's own bytes, unparsed and unchanged.
+        "blacklist_hits": json.dumps([h.as_json() for h in item.hits]) if item.hits else "[]",
+        "payload": raw.decode(),
         "source_topic": source.topic,
         "source_partition": source.partition,
         "source_offset": source.offset,
     }
 
 
-def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> int:
-    """Upsert a batch in one transaction; returns the rows written.
+_COLUMNS = [
+    c.name for c in alerts.columns if c.name not in ("updates", "first_seen_at", "last_seen_at")
+]
+_UPDATED = [c for c in _COLUMNS if c != "alert_id"]
+# One set-based upsert a page of rows. A later message of an alert (a window's new count)
+# updates its row; a replay of a message already written (same partition, same or older offset)
+# or an identical payload changes nothing.
+_UPSERT = f"""
+INSERT INTO alerts ({", ".join(_COLUMNS)}) VALUES %s
+ON CONFLICT (alert_id) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)},
+    updates = alerts.updates + 1,
+    last_seen_at = now()
+WHERE alerts.payload IS DISTINCT FROM EXCLUDED.payload
+  AND NOT (alerts.source_topic = EXCLUDED.source_topic
+           AND alerts.source_partition = EXCLUDED.source_partition
+           AND alerts.source_offset >= EXCLUDED.source_offset)
+"""
+_TEMPLATE = "({})".format(
+    ", ".join("%s::jsonb" if c in ("blacklist_hits", "payload") else "%s" for c in _COLUMNS)
+)
 
-    A later message of the same alert (a window's new count) updates its row; a replay of a
-    message already written (same partition, same or older offset) changes nothing.
-    """
+
+def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> int:
+    """Upsert a batch in one transaction; returns the rows written."""
     latest: dict[str, dict[str, Any]] = {}
     for item, source, raw in batch:
         # One statement may not touch a row twice: the batch's last word on an alert wins.
         latest[item.alert.alert_id] = _row(item, source, raw)
     if not latest:
         return 0
-    statement = insert(alerts).values(list(latest.values()))
-    excluded = statement.excluded
-    updated: dict[str, Any] = {
-        col.name: excluded[col.name]
-        for col in alerts.columns
-        if col.name not in ("alert_id", "first_seen_at", "updates", "last_seen_at")
-    }
-    updated["updates"] = alerts.c.updates + 1
-    updated["last_seen_at"] = sa.func.now()
-    statement = statement.on_conflict_do_update(
-        index_elements=[alerts.c.alert_id],
-        set_=updated,
-        where=sa.and_(
-            alerts.c.payload.is_distinct_from(excluded.payload),
-            sa.not_(
-                sa.and_(
-                    alerts.c.source_topic == excluded.source_topic,
-                    alerts.c.source_partition == excluded.source_partition,
-                    alerts.c.source_offset >= excluded.source_offset,
-                )
-            ),
-        ),
-    )
+    values = [tuple(row[c] for c in _COLUMNS) for row in latest.values()]
     with engine.begin() as conn:
-        conn.execute(statement)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # execute_values sends pages of rows as multi-row INSERTs: one round trip a page.
+        execute_values(cursor, _UPSERT, values, template=_TEMPLATE, page_size=1000)
     return len(latest)

@@ -1,0 +1,112 @@
+"""Consumer throughput: alerts per second into PostgreSQL against a bare confluent-kafka loop.
+
+Both read the same topic of alerts in the same run: the bare loop only consumes; ours validates,
+enriches, upserts into PostgreSQL and commits offsets (goal: 20,000 alerts/s or more).
+
+    .venv/bin/python -m bench.consumer [--count 200000] [--bootstrap-servers H:P --database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench._stack import local_parts
+from streamguard import db
+from streamguard.consumer import AlertConsumer
+
+
+def _alerts(count: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "RULE_ID": "high_amount",
+                "SEVERITY": "HIGH",
+                "ACCOUNT_ID": f"ACC{i % 5000:05d}",
+                "TRANSACTION_ID": str(uuid.UUID(int=i + 1)),
+                "CARD_ID": f"CRD{i:07d}",
+                "AMOUNT": 5000 + i % 1000 + 0.5,
+                "MERCHANT_ID": f"MER{i % 500:04d}",
+                "COUNTRY": "DE",
+                "EVENT_TIME": 1_763_900_000_000 + i,
+            }
+        ).encode()
+        for i in range(count)
+    ]
+
+
+def bare(bootstrap: str, topic: str, count: int) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    started = None
+    while seen < count:
+        batch = consumer.consume(500, timeout=1.0)
+        if batch and started is None:
+            started = time.perf_counter()
+        seen += sum(1 for m in batch if m.error() is None)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return count / elapsed
+
+
+def ours(bootstrap: str, url: str, topic: str, count: int) -> float:
+    consumer = AlertConsumer(
+        bootstrap_servers=bootstrap,
+        database_url=url,
+        topic=topic,
+        dlq_topic=f"{topic}-dlq",
+        group_id=f"ours-{uuid.uuid4().hex}",
+        batch_size=2000,
+    )
+    stats = consumer.run(idle_exit_s=3)
+    assert stats.written == count, stats
+    # From the first message to the last commit: the group join and the idle wait are not work.
+    return stats.rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--bootstrap-servers")
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    with local_parts(args.bootstrap_servers, args.database_url) as (bootstrap, url):
+        db.upgrade(url)
+        topic = f"bench-alerts-{uuid.uuid4().hex[:8]}"
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[
+            topic
+        ].result(30)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+        for n, value in enumerate(_alerts(args.count)):
+            while True:
+                try:
+                    producer.produce(topic, key=str(n % 5000).encode(), value=value)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        assert producer.flush(120) == 0
+        bare_rate = bare(bootstrap, topic, args.count)
+        our_rate = ours(bootstrap, url, topic, args.count)
+        del admin, producer
+    print(f"alerts: {args.count:,}")
+    print(f"bare confluent-kafka consume loop: {bare_rate:,.0f} msg/s")
+    print(f"streamguard consume into PostgreSQL: {our_rate:,.0f} alerts/s")
+    print(f"ratio ours/bare: {our_rate / bare_rate:.3f}; goal: 20,000 alerts/s or more")
+
+
+if __name__ == "__main__":
+    main()
