@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -15,13 +16,21 @@ from pydantic import ValidationError
 
 from streamguard.blacklist import BlacklistCache
 from streamguard.consumer.dlq import DeadLetters
-from streamguard.consumer.enrich import enrich
+from streamguard.consumer.enrich import Enriched, enrich
 from streamguard.consumer.sink import Source, write_batch
 from streamguard.db import create_engine
 from streamguard.models import Alert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass
+class Batch:
+    """A prepared batch: enriched alerts with their source, and messages for the DLQ."""
+
+    rows: list[tuple[Enriched, Source, bytes]] = field(default_factory=list)
+    bad: list[tuple[Message, str]] = field(default_factory=list)
 
 
 class StoppedDuringOutage(Exception):
@@ -105,29 +114,42 @@ class AlertConsumer:
 
     def run(self, *, idle_exit_s: float | None = None) -> Stats:
         """Consume until stopped, or with `idle_exit_s` until nothing arrived for that long while
-        the consumer held partitions (a rebalance in progress does not count as idle)."""
+        the consumer held partitions (a rebalance in progress does not count as idle).
+
+        Batch N+1 is validated and enriched while batch N is written: the database and Python
+        each get a core. Batch N's offsets are committed once its write has finished.
+        """
         self.consumer.subscribe([self.topic])
         last_message = time.monotonic()
-        try:
-            while not self.stop_event.is_set():
-                messages = self.consumer.consume(self.batch_size, timeout=self.poll_timeout_s)
-                if messages:
-                    last_message = time.monotonic()
-                    self.process(messages)
-                elif not self.consumer.assignment():
-                    last_message = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
-                    break
-        finally:
-            self.consumer.close()
-            self.engine.dispose()
+        pending: tuple[list[Message], Future[None]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-writer") as writer:
+            try:
+                while not self.stop_event.is_set():
+                    messages = self.consumer.consume(self.batch_size, timeout=self.poll_timeout_s)
+                    if messages:
+                        last_message = time.monotonic()
+                        batch = self.prepare(messages)
+                        self._finish(pending)
+                        pending = (messages, writer.submit(self.store, batch))
+                        continue
+                    self._finish(pending)
+                    pending = None
+                    if not self.consumer.assignment():
+                        last_message = time.monotonic()
+                    elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
+                        break
+                self._finish(pending)
+            finally:
+                self.consumer.close()
+                self.engine.dispose()
         return self.stats
 
-    def process(self, messages: list[Message]) -> None:
+    def prepare(self, messages: list[Message]) -> Batch:
+        """Validate and enrich: the alerts to write, the messages to dead-letter."""
         if self.stats.first_message_at is None:
             self.stats.first_message_at = time.monotonic()
         good: list[tuple[Message, Alert]] = []
-        bad: list[tuple[Message, str]] = []
+        batch = Batch()
         for message in messages:
             error = message.error()
             if error is not None:
@@ -138,27 +160,40 @@ class AlertConsumer:
                 continue
             value = message.value()
             if value is None:
-                bad.append((message, "empty message: no value"))
+                batch.bad.append((message, "empty message: no value"))
                 continue
             try:
                 good.append((message, Alert.model_validate_json(value)))
             except ValidationError as exc:
-                bad.append((message, describe_invalid(exc)))
+                batch.bad.append((message, describe_invalid(exc)))
         if good:
             enriched = self._retrying(lambda: [(enrich(a, self.blacklist), m) for m, a in good])
-            rows = [(item, _source(m), m.value() or b"") for item, m in enriched]
+            batch.rows = [(item, _source(m), m.value() or b"") for item, m in enriched]
+        return batch
+
+    def store(self, batch: Batch) -> None:
+        """Write the alerts in one transaction and have the dead letters acknowledged."""
+        rows = batch.rows
+        if rows:
             self._retrying(lambda: write_batch(self.engine, rows))
-        for message, reason in bad:
+        for message, reason in batch.bad:
             self.dead_letters.send(message, reason)
-        if bad:
+        if batch.bad:
             self.dead_letters.flush()
+        self.stats.written += len(rows)
+        self.stats.dead_lettered += len(batch.bad)
+        log.info("batch: %d alerts written, %d dead-lettered", len(rows), len(batch.bad))
+
+    def _finish(self, pending: tuple[list[Message], Future[None]] | None) -> None:
+        """Wait for a batch's write, then commit its offsets."""
+        if pending is None:
+            return
+        messages, written = pending
+        written.result()
         self._commit(messages)
         self.stats.last_commit_at = time.monotonic()
         self.stats.batches += 1
         self.stats.consumed += len(messages)
-        self.stats.written += len(good)
-        self.stats.dead_lettered += len(bad)
-        log.info("batch: %d alerts written, %d dead-lettered", len(good), len(bad))
 
     def _commit(self, messages: list[Message]) -> None:
         positions: dict[tuple[str, int], int] = {}
