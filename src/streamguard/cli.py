@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamguard import stack
+from streamguard import db, monitor, stack
 from streamguard.consumer.command import blacklist_app, consume_command, db_app
 from streamguard.producer.command import produce_command
 from streamguard.settings import get_settings
@@ -112,6 +113,101 @@ def _print_status(state_dir: Path) -> bool:
         table.add_row(part.name, part.address or "-", str(part.pid or "-"), health, part.log or "")
     console.print(table)
     return healthy
+
+
+SEVERITY_STYLE = {"LOW": "dim", "MEDIUM": "yellow", "HIGH": "red", "CRITICAL": "bold red"}
+
+
+@app.command("status")
+def status_command() -> None:
+    """Each part's health, the consumer group's lag, and the alerts per rule."""
+    settings = get_settings()
+    parts = Table(title="parts")
+    for column in ("part", "address", "health", "detail"):
+        parts.add_column(column)
+    checks = monitor.health(settings)
+    healthy = all(h.healthy for h in checks)
+    for h in checks:
+        mark = "[green]healthy[/green]" if h.healthy else "[red]down[/red]"
+        parts.add_row(h.part, h.address, mark, h.detail)
+    console.print(parts)
+    kafka_up = any(h.part == "kafka" and h.healthy for h in checks)
+    lag = monitor.consumer_lag(settings) if kafka_up else {}
+    if lag:
+        table = Table(title=f"consumer group {settings.consumer_group} on {settings.alerts_topic}")
+        for column in ("partition", "committed", "end", "lag"):
+            table.add_column(column, justify="right")
+        for partition, (committed, end) in sorted(lag.items()):
+            table.add_row(str(partition), str(committed), str(end), str(end - committed))
+        console.print(table)
+        behind = sum(end - committed for committed, end in lag.values())
+        console.print(f"consumer lag: {behind} alert(s) not yet in PostgreSQL")
+    try:
+        counts = monitor.alerts_per_rule(db.create_engine(settings.database))
+    except Exception as exc:  # the database may be down or not migrated yet
+        err_console.print(f"alerts per rule unavailable: {type(exc).__name__}")
+        counts = []
+    if counts:
+        table = Table(title="alerts per rule")
+        for column in ("rule", "alerts", "last seen"):
+            table.add_column(column)
+        for rule, count, last in counts:
+            table.add_row(rule, str(count), f"{last:%Y-%m-%d %H:%M:%S}" if last else "")
+        console.print(table)
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@app.command("alerts")
+def alerts_command(
+    limit: Annotated[int, typer.Option(help="How many of the latest alerts.")] = 20,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new alerts as they arrive.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between checks with --follow.")] = 1.0,
+) -> None:
+    """The latest alerts in PostgreSQL, newest last."""
+    engine = db.create_engine(get_settings().database)
+    rows = monitor.latest_alerts(engine, limit=limit)
+    _print_alerts(rows)
+    last = rows[-1]["last_seen_at"] if rows else None
+    while follow:
+        time.sleep(interval)
+        rows = monitor.latest_alerts(engine, limit=1000, after=last)
+        if rows:
+            _print_alerts(rows, title=None)
+            last = rows[-1]["last_seen_at"]
+
+
+def _print_alerts(rows: list[dict[str, Any]], title: str | None = "latest alerts") -> None:
+    table = Table(title=title, show_header=title is not None)
+    for column in (
+        "seen",
+        "rule",
+        "severity",
+        "risk",
+        "account",
+        "amount",
+        "count",
+        "country",
+        "blacklist",
+    ):
+        table.add_column(column)
+    for r in rows:
+        money = r["amount"] if r["amount"] is not None else r["total_amount"]
+        hits = ", ".join(f"{h['kind']}:{h['value']}" for h in r["blacklist_hits"])
+        table.add_row(
+            f"{r['last_seen_at']:%H:%M:%S}",
+            r["rule_id"],
+            f"[{SEVERITY_STYLE.get(r['severity'], '')}]{r['severity']}[/]",
+            str(r["risk_score"]),
+            r["account_id"],
+            "" if money is None else str(money),
+            "" if r["txn_count"] is None else str(r["txn_count"]),
+            r["country"] or "",
+            hits,
+        )
+    console.print(table)
 
 
 def main() -> None:
