@@ -12,6 +12,7 @@ from rich.table import Table
 
 from streamguard import db, monitor, stack
 from streamguard.consumer.command import blacklist_app, consume_command, db_app
+from streamguard.migrations.command import migrate_app
 from streamguard.producer.command import produce_command
 from streamguard.settings import get_settings
 
@@ -38,6 +39,7 @@ app.command("produce")(produce_command)
 app.command("consume")(consume_command)
 app.add_typer(db_app, name="db")
 app.add_typer(blacklist_app, name="blacklist")
+app.add_typer(migrate_app, name="migrate")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,64 @@
+-- Rule velocity: at least velocity_min_count transactions of one account in a 1-minute
+-- tumbling window.
+--
+-- ksqlDB cannot INSERT INTO a stream from a table, so the window rules take three steps: a
+-- windowed table counts per account (its changelog topic carries every window update), a
+-- keyless stream reads that topic back, and an INSERT INTO with the threshold feeds
+-- fraud_alerts. The threshold sits in the INSERT, whose QUERY_ID is fixed, so a later migration
+-- can change it with `TERMINATE RULE_VELOCITY;` and a new INSERT (an applied file must not be
+-- edited: `validate` would name it). A window that keeps growing updates the same alert
+-- (same RULE_ID, ACCOUNT_ID, WINDOW_START).
+DEFINE velocity_min_count = '5';
+
+CREATE TABLE velocity_windows
+  WITH (KAFKA_TOPIC = 'streamguard_velocity_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')
+  AS SELECT
+    account_id,
+    AS_VALUE(account_id)        AS alert_account_id,
+    COUNT(*)                    AS txn_count,
+    SUM(amount)                 AS total_amount,
+    LATEST_BY_OFFSET(card_id)   AS card_id,
+    LATEST_BY_OFFSET(merchant_id) AS merchant_id,
+    LATEST_BY_OFFSET(country)   AS country,
+    MAX(event_time)             AS event_time,
+    WINDOWSTART                 AS window_start,
+    WINDOWEND                   AS window_end
+  FROM transactions
+  WINDOW TUMBLING (SIZE 1 MINUTE)
+  GROUP BY account_id
+  EMIT CHANGES;
+
+CREATE STREAM velocity_window_changes (
+  alert_account_id VARCHAR,
+  txn_count        BIGINT,
+  total_amount     DECIMAL(12, 2),
+  card_id          VARCHAR,
+  merchant_id      VARCHAR,
+  country          VARCHAR,
+  event_time       BIGINT,
+  window_start     BIGINT,
+  window_end       BIGINT
+) WITH (KAFKA_TOPIC = 'streamguard_velocity_windows', VALUE_FORMAT = 'JSON');
+
+INSERT INTO fraud_alerts WITH (QUERY_ID = 'RULE_VELOCITY')
+  SELECT
+    alert_account_id                AS account_key,
+    'velocity'                      AS rule_id,
+    'MEDIUM'                        AS severity,
+    AS_VALUE(alert_account_id)      AS account_id,
+    CAST(NULL AS VARCHAR)           AS transaction_id,
+    card_id                         AS card_id,
+    CAST(NULL AS DECIMAL(12, 2))    AS amount,
+    txn_count                       AS txn_count,
+    total_amount                    AS total_amount,
+    CAST(NULL AS BIGINT)            AS country_count,
+    window_start                    AS window_start,
+    window_end                      AS window_end,
+    merchant_id                     AS merchant_id,
+    country                         AS country,
+    event_time                      AS event_time,
+    'too many transactions in 1 minute' AS reason
+  FROM velocity_window_changes
+  WHERE txn_count >= ${velocity_min_count}
+  PARTITION BY alert_account_id
+  EMIT CHANGES;

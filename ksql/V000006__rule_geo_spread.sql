@@ -1,0 +1,58 @@
+-- Rule geo_spread: one account seen in geo_min_countries or more distinct countries within a
+-- 10-minute tumbling window (the table-changelog-stream pattern of the velocity rule).
+DEFINE geo_min_countries = '2';
+
+CREATE TABLE geo_spread_windows
+  WITH (KAFKA_TOPIC = 'streamguard_geo_spread_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')
+  AS SELECT
+    account_id,
+    AS_VALUE(account_id)          AS alert_account_id,
+    COUNT(*)                      AS txn_count,
+    SUM(amount)                   AS total_amount,
+    COUNT_DISTINCT(country)       AS country_count,
+    LATEST_BY_OFFSET(card_id)     AS card_id,
+    LATEST_BY_OFFSET(merchant_id) AS merchant_id,
+    LATEST_BY_OFFSET(country)     AS country,
+    MAX(event_time)               AS event_time,
+    WINDOWSTART                   AS window_start,
+    WINDOWEND                     AS window_end
+  FROM transactions
+  WINDOW TUMBLING (SIZE 10 MINUTES)
+  GROUP BY account_id
+  EMIT CHANGES;
+
+CREATE STREAM geo_spread_window_changes (
+  alert_account_id VARCHAR,
+  txn_count        BIGINT,
+  total_amount     DECIMAL(12, 2),
+  country_count    BIGINT,
+  card_id          VARCHAR,
+  merchant_id      VARCHAR,
+  country          VARCHAR,
+  event_time       BIGINT,
+  window_start     BIGINT,
+  window_end       BIGINT
+) WITH (KAFKA_TOPIC = 'streamguard_geo_spread_windows', VALUE_FORMAT = 'JSON');
+
+INSERT INTO fraud_alerts WITH (QUERY_ID = 'RULE_GEO_SPREAD')
+  SELECT
+    alert_account_id                AS account_key,
+    'geo_spread'                    AS rule_id,
+    'HIGH'                          AS severity,
+    AS_VALUE(alert_account_id)      AS account_id,
+    CAST(NULL AS VARCHAR)           AS transaction_id,
+    card_id                         AS card_id,
+    CAST(NULL AS DECIMAL(12, 2))    AS amount,
+    txn_count                       AS txn_count,
+    total_amount                    AS total_amount,
+    country_count                   AS country_count,
+    window_start                    AS window_start,
+    window_end                      AS window_end,
+    merchant_id                     AS merchant_id,
+    country                         AS country,
+    event_time                      AS event_time,
+    'one account in several countries within 10 minutes' AS reason
+  FROM geo_spread_window_changes
+  WHERE country_count >= ${geo_min_countries}
+  PARTITION BY alert_account_id
+  EMIT CHANGES;

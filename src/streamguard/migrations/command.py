@@ -1,0 +1,211 @@
+"""`streamguard migrate`: ksql-migrations' verbs and flags over the runner's commands."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from streamguard.ksqldb import KsqlClient, KsqlError
+from streamguard.migrations import commands
+from streamguard.migrations.config import MigrationConfig, resolve_config
+from streamguard.migrations.errors import MigrationError
+from streamguard.migrations.runner import Target
+
+migrate_app = typer.Typer(
+    help=(
+        "Apply the ksqlDB migrations in ksql/ (ksql-migrations' files, verbs and metadata, so "
+        "either tool can take over a project from the other)."
+    ),
+    no_args_is_help=True,
+)
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+# The CLI opens its client here, so tests can hand it a fake transport.
+client_factory: Callable[[MigrationConfig], KsqlClient] = commands.open_client
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file",
+        "-c",
+        help="ksql-migrations.properties to use (default: ./ksql-migrations.properties if "
+        "present, else StreamGuard's settings, KSQLDB_URL, with migrations in ksql/).",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    try:
+        yield
+    except (MigrationError, KsqlError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _session(config_file: Path | None) -> Iterator[tuple[MigrationConfig, KsqlClient]]:
+    with _reported():
+        config = resolve_config(config_file)
+        client = client_factory(config)
+        try:
+            yield config, client
+        finally:
+            client.close()
+
+
+@migrate_app.command("new-project")
+def new_project_command(
+    project_path: Annotated[Path, typer.Argument(help="Folder of the new project.")],
+    server_url: Annotated[str, typer.Argument(help="The ksqlDB server's URL.")],
+) -> None:
+    """Create a migrations project: a `migrations/` folder and its properties file."""
+    with _reported():
+        path = commands.new_project(project_path, server_url)
+    console.print(f"Created {path} and {project_path / 'migrations'}")
+
+
+@migrate_app.command("initialize-metadata")
+def initialize_metadata_command(config_file: ConfigFile = None) -> None:
+    """Create the migrations metadata stream and table on the server."""
+    with _session(config_file) as (config, client):
+        commands.initialize_metadata(config, client)
+        console.print(
+            f"Created stream {config.stream_name} and table {config.table_name}: "
+            "migrations metadata initialized."
+        )
+
+
+@migrate_app.command("create")
+def create_command(
+    description: Annotated[str, typer.Argument(help="What the migration does, e.g. Add_rule.")],
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", min=1, max=999999, help="Version (default: the next)."),
+    ] = None,
+    config_file: ConfigFile = None,
+) -> None:
+    """Create an empty migration file for the next (or given) version."""
+    with _reported():
+        path = commands.create(resolve_config(config_file), description, version)
+    console.print(f"Created {path}")
+
+
+@migrate_app.command("apply")
+def apply_command(
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Apply every pending migration.")] = (
+        False
+    ),
+    next_: Annotated[bool, typer.Option("--next", "-n", help="Apply the next migration.")] = False,
+    until: Annotated[
+        int | None,
+        typer.Option("--until", "-u", min=1, max=999999, help="Apply up to this version."),
+    ] = None,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", min=1, max=999999, help="Apply just this version."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the files and statements; send nothing to run."),
+    ] = False,
+    define: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--define",
+            "-d",
+            help="name=value for ${name}; repeatable. Wins over the file's own DEFINE.",
+        ),
+    ] = None,
+    takeover: Annotated[
+        bool,
+        typer.Option(
+            "--takeover", help="Carry on after a runner that died and left a version RUNNING."
+        ),
+    ] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """Apply migrations in version order, each recorded in the metadata stream."""
+    defines = _parse_defines(define or [])
+    with _session(config_file) as (config, client):
+        target = Target(all=all_, next=next_, until=until, version=version)
+        if dry_run:
+            console.print("Dry run: no statement will be sent to the server.")
+        commands.apply(
+            config,
+            client,
+            target,
+            dry_run=dry_run,
+            defines=defines,
+            takeover=takeover,
+            echo=lambda message: console.print(escape(message)),
+        )
+
+
+@migrate_app.command("info")
+def info_command(config_file: ConfigFile = None) -> None:
+    """Show the current version and every migration file's state."""
+    with _session(config_file) as (config, client):
+        report = commands.info(config, client)
+        console.print(f"Current migration version: {report.current_version}")
+        table = Table()
+        for column in ("Version", "Name", "State", "Started on", "Completed on", "Error reason"):
+            table.add_column(column)
+        for row in report.versions:
+            table.add_row(
+                str(row.version),
+                row.name,
+                str(row.state),
+                _time(row.started_on),
+                _time(row.completed_on),
+                row.error_reason,
+            )
+        console.print(table)
+
+
+@migrate_app.command("validate")
+def validate_command(config_file: ConfigFile = None) -> None:
+    """Check that every applied file still has the checksum recorded when it was applied."""
+    with _session(config_file) as (config, client):
+        checked = commands.validate(config, client)
+        console.print(f"Validated the checksums of {len(checked)} applied migration(s).")
+
+
+@migrate_app.command("destroy-metadata")
+def destroy_metadata_command(
+    config_file: ConfigFile = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop the metadata stream and table and their topics. Not reversible."""
+    if not yes:
+        typer.confirm("Drop the migrations metadata stream, table and topics?", abort=True)
+    with _session(config_file) as (config, client):
+        commands.destroy_metadata(config, client)
+        console.print("Migrations metadata destroyed.")
+
+
+def _parse_defines(pairs: list[str]) -> dict[str, str]:
+    defines: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--define")
+        defines[name.strip()] = value
+    return defines
+
+
+def _time(epoch_ms: str) -> str:
+    if not epoch_ms.isdigit():
+        return epoch_ms or "N/A"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(epoch_ms) / 1000))
