@@ -126,7 +126,8 @@ def resolve_config(
     migrations_dir: Path | None = None,
 ) -> MigrationConfig:
     """The config file given, else `ksql-migrations.properties` here, else StreamGuard's
-    settings (KSQLDB_URL, migrations in `ksql/`). `server_url`/`migrations_dir` override."""
+    settings (KSQLDB_URL, migrations in `ksql/`). `server_url`/`migrations_dir` override, and
+    KSQLDB_URL set in the environment overrides a file's `ksql.server.url`."""
     if config_file is None and Path(CONFIG_FILE_NAME).is_file():
         config_file = Path(CONFIG_FILE_NAME)
     if config_file is not None:
@@ -139,6 +140,11 @@ def resolve_config(
         config = MigrationConfig(
             server_url=get_settings().ksqldb, migrations_dir=STREAMGUARD_MIGRATIONS_DIR
         )
+    if server_url is None and config_file is not None:
+        from streamguard.settings import get_settings
+
+        # An address set in the environment (KSQLDB_URL) beats the one written in the file.
+        server_url = get_settings().ksqldb_url
     if server_url or migrations_dir:
         from dataclasses import replace
 
