@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from streamguard.ksqldb import KsqlClient, KsqlError, SourceDescriptionEntity
+from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError, SourceDescriptionEntity
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import MetadataError
 from streamguard.migrations.files import MigrationFile
@@ -184,6 +184,8 @@ class Metadata:
         for kind, name in (("stream", self.stream), ("table", self.table)):
             try:
                 self.client.execute(f"describe {name};", session_variables={})
+            except KsqlConnectionError as exc:
+                raise MetadataError(str(exc)) from exc
             except KsqlError as exc:
                 raise MetadataError(
                     f"the migrations metadata {kind} '{name}' is missing ({exc}); "
