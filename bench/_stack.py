@@ -22,7 +22,9 @@ def local_parts(
     with tempfile.TemporaryDirectory(prefix="streamguard-bench-") as tmp:
         state_dir = Path(tmp)
         try:
-            state = stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port())
+            state = stack.up(
+                state_dir, kafka_port=free_port(), postgres_port=free_port(), with_ksqldb=False
+            )
             yield (
                 bootstrap or state.part("kafka").url or "",
                 database_url or state.part("postgres").url or "",

@@ -25,7 +25,7 @@ def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         return
     state_dir = tmp_path_factory.mktemp("stack")
     try:
-        stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port())
+        stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port(), with_ksqldb=False)
         yield state_dir
     finally:
         stack.down(state_dir, purge=True)

@@ -29,8 +29,8 @@ app = typer.Typer(
 stack_app = typer.Typer(
     help=(
         "The local stack of real parts for machines without Docker: an Apache Kafka broker "
-        "(KRaft) and an embedded PostgreSQL on 127.0.0.1. Ports, pids and data live under the "
-        "state dir."
+        "(KRaft), an embedded PostgreSQL and the ksqlDB emulator, on 127.0.0.1. Ports, pids and "
+        "data live under the state dir."
     ),
     no_args_is_help=True,
 )
@@ -68,12 +68,24 @@ def stack_up(
     postgres_port: Annotated[
         int, typer.Option(help="Preferred PostgreSQL port; a taken one is replaced.")
     ] = stack.postgres.DEFAULT_PORT,
+    ksqldb_port: Annotated[
+        int, typer.Option(help="Preferred port of the ksqlDB REST API; a taken one is replaced.")
+    ] = stack.ksqldb.DEFAULT_PORT,
+    ksqldb: Annotated[
+        bool, typer.Option(help="Also start the ksqlDB emulator (its REST API).")
+    ] = True,
 ) -> None:
-    """Start Kafka and PostgreSQL; parts already running are left alone."""
+    """Start Kafka, PostgreSQL and the ksqlDB emulator; parts already running are left alone."""
     directory = _state_dir(state_dir)
     with console.status("Starting the local stack (the first run fetches Kafka's jars)..."):
         try:
-            stack.up(directory, kafka_port=kafka_port, postgres_port=postgres_port)
+            stack.up(
+                directory,
+                kafka_port=kafka_port,
+                postgres_port=postgres_port,
+                ksqldb_port=ksqldb_port,
+                with_ksqldb=ksqldb,
+            )
         except stack.StackError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
@@ -103,7 +115,7 @@ def stack_down(
 def _print_status(state_dir: Path) -> bool:
     table = Table(title=f"local stack ({state_dir})")
     for column in ("part", "address", "pid", "health", "log"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     healthy = True
     for part in stack.status(state_dir):
         health = (

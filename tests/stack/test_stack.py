@@ -66,25 +66,35 @@ def test_up_twice_then_down_leaves_nothing_running(
     state_dir = tmp_path / "state"
     # Kafka's default port is taken: the stack picks a free one and records it.
     postgres_port = str(processes.free_port())
-    first = _run("stack", "up", "--state-dir", str(state_dir), "--postgres-port", postgres_port)
+    ksqldb_port = str(processes.free_port())
+    first = _run(
+        "stack", "up", "--state-dir", str(state_dir), "--postgres-port", postgres_port,
+        "--ksqldb-port", ksqldb_port,
+    )  # fmt: skip
     assert first.returncode == 0, first.stderr
     recorded = stack.StackState.load(state_dir)
     kafka_part, pg_part = recorded.part("kafka"), recorded.part("postgres")
     assert kafka_part.port != default_kafka_port_taken
     assert kafka.is_ready(f"127.0.0.1:{kafka_part.port}")
     pids_before = sorted(_our_pids(state_dir))
-    assert kafka_part.pid in pids_before and pg_part.pid in pids_before
+    ksql_part = recorded.part("ksqldb")
+    assert {kafka_part.pid, pg_part.pid, ksql_part.pid} <= set(pids_before)
 
     second = _run("stack", "up", "--state-dir", str(state_dir))
     assert second.returncode == 0, second.stderr
     again = stack.StackState.load(state_dir)
-    assert (again.part("kafka").pid, again.part("postgres").pid) == (kafka_part.pid, pg_part.pid)
+    assert [again.part(p).pid for p in ("kafka", "postgres", "ksqldb")] == [
+        kafka_part.pid,
+        pg_part.pid,
+        ksql_part.pid,
+    ]
     assert sorted(_our_pids(state_dir)) == pids_before
 
     status = _run("stack", "status", "--state-dir", str(state_dir))
     assert status.returncode == 0
     assert f"127.0.0.1:{kafka_part.port}" in status.stdout
-    assert status.stdout.count("healthy") == 2
+    assert status.stdout.count("healthy") == 3
+    assert f"http://127.0.0.1:{recorded.part('ksqldb').port}" in status.stdout
 
     down = _run("stack", "down", "--state-dir", str(state_dir))
     assert down.returncode == 0, down.stderr

@@ -1,4 +1,4 @@
-"""The local stack of real parts, for machines without Docker: Kafka, PostgreSQL (and ksqlDB).
+"""The local stack of real parts, for machines without Docker: Kafka, PostgreSQL and ksqlDB.
 
 `up` starts what is not running, `status` reports each part, `down` stops exactly the processes
 that `up` started (by the pids it recorded) and keeps their data unless asked to purge it.
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.stack import kafka, postgres
+from streamguard.stack import kafka, ksqldb, postgres
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
 
@@ -59,12 +59,25 @@ def up(
     *,
     kafka_port: int = kafka.DEFAULT_PORT,
     postgres_port: int = postgres.DEFAULT_PORT,
+    ksqldb_port: int = ksqldb.DEFAULT_PORT,
+    with_ksqldb: bool = True,
 ) -> StackState:
-    """Start every part that is not running yet; a part already running is left as it is."""
+    """Start every part that is not running yet; a part already running is left as it is.
+
+    `with_ksqldb=False` leaves out the ksqlDB emulator (tests of Kafka and PostgreSQL alone).
+    """
     with _locked(state_dir) as state:
-        kafka.start(state.part("kafka"), state_dir, port=kafka_port)
+        broker = kafka.start(state.part("kafka"), state_dir, port=kafka_port)
         state.save()
         postgres.start(state.part("postgres"), state_dir, port=postgres_port)
+        state.save()
+        if with_ksqldb:
+            ksqldb.start(
+                state.part("ksqldb"),
+                state_dir,
+                bootstrap_servers=broker.url or "",
+                port=ksqldb_port,
+            )
         return state
 
 
@@ -92,12 +105,28 @@ def _postgres_status(part: PartState, state_dir: Path) -> PartStatus:
     )
 
 
+def _ksqldb_status(part: PartState, state_dir: Path) -> PartStatus:
+    running = ksqldb.is_running(part, state_dir)
+    return PartStatus(
+        "ksqldb",
+        part.url,
+        part.pid if running else None,
+        running,
+        running and ksqldb.is_ready(part.url or ""),
+        part.extra.get("log"),
+    )
+
+
 def status(state_dir: Path) -> list[PartStatus]:
+    """Each part the stack has started at least once."""
     state = StackState.load(state_dir)
-    return [
+    out = [
         _kafka_status(state.part("kafka"), state_dir),
         _postgres_status(state.part("postgres"), state_dir),
     ]
+    if "ksqldb" in state.parts:
+        out.append(_ksqldb_status(state.part("ksqldb"), state_dir))
+    return out
 
 
 def down(state_dir: Path, *, purge: bool = False) -> list[str]:
@@ -106,13 +135,15 @@ def down(state_dir: Path, *, purge: bool = False) -> list[str]:
         return []
     stopped: list[str] = []
     with _locked(state_dir) as state:
-        # Consumers of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
+        # Clients of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
+        if ksqldb.stop(state.part("ksqldb"), state_dir):
+            stopped.append("ksqldb")
         if postgres.stop(state.part("postgres"), state_dir):
             stopped.append("postgres")
         if kafka.stop(state.part("kafka"), state_dir):
             stopped.append("kafka")
     if purge:
-        for name in ("kafka", "postgres", "stack.json", ".lock"):
+        for name in ("kafka", "postgres", "ksqldb", "stack.json", ".lock"):
             path = state_dir / name
             if path.is_dir():
                 shutil.rmtree(path)

@@ -168,11 +168,7 @@ def start(
         return part
     java = check_java()
     classpath = resolve_classpath(log=paths.logs / "maven.log")
-    # A recorded port is kept across restarts so clients' addresses stay valid; a taken one is not.
-    chosen = processes.choose_port(part.port or port)
-    controller = processes.choose_port(part.extra.get("controller_port", chosen + 1), {chosen})
     paths.data.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(_server_properties(paths, chosen, controller))
     log4j = paths.root / "log4j2.properties"
     log4j.write_text(_resource("log4j2.properties"))
     jvm = [
@@ -186,6 +182,9 @@ def start(
         classpath,
     ]
     if not (paths.data / "meta.properties").exists():
+        # Formatting reads the config's log.dirs and controller settings, not its ports' state.
+        port_now = part.port or port
+        paths.config.write_text(_server_properties(paths, port_now, port_now + 1))
         cluster_id = part.extra.get("cluster_id") or _cluster_id()
         paths.logs.mkdir(parents=True, exist_ok=True)
         with paths.stdout.open("ab") as out:
@@ -205,6 +204,40 @@ def start(
         if formatted.returncode != 0:
             raise StackError("formatting the Kafka broker's storage failed", log=paths.stdout)
         part.extra["cluster_id"] = cluster_id
+    # A recorded port is kept across restarts so clients' addresses stay valid; a taken one is
+    # not. A port can also be taken between our check and the broker's bind (by another
+    # program's connection): then the broker is started again on fresh ports.
+    preferred = part.port or port
+    for attempt in range(3):
+        chosen = processes.choose_port(preferred)
+        controller = processes.choose_port(
+            part.extra.get("controller_port", chosen + 1) if attempt == 0 else chosen + 1,
+            {chosen},
+        )
+        try:
+            return _launch(part, paths, jvm, chosen, controller, timeout_s)
+        except _PortTaken:
+            preferred = processes.free_port()
+    raise StackError(
+        f"the Kafka broker could not bind a port in 3 attempts (last: {chosen}, {controller})",
+        log=paths.log,
+    )
+
+
+class _PortTaken(Exception):
+    """The broker exited at start because a port it was given was taken meanwhile."""
+
+
+def _launch(
+    part: PartState,
+    paths: KafkaPaths,
+    jvm: list[str],
+    chosen: int,
+    controller: int,
+    timeout_s: float,
+) -> PartState:
+    paths.config.write_text(_server_properties(paths, chosen, controller))
+    logged = paths.log.stat().st_size if paths.log.exists() else 0
     pid = processes.spawn([*jvm, "kafka.Kafka", str(paths.config)], log=paths.stdout)
     part.pid, part.port = pid, chosen
     part.url = f"127.0.0.1:{chosen}"
@@ -213,10 +246,12 @@ def start(
 
     def ready() -> bool:
         if not processes.is_ours(pid, str(paths.config)):
-            raise StackError(
-                f"the Kafka broker exited while starting on port {chosen}",
-                log=paths.log if paths.log.exists() else paths.stdout,
-            )
+            log = paths.log if paths.log.exists() else paths.stdout
+            with log.open("rb") as handle:
+                handle.seek(logged if log == paths.log else 0)
+                if b"Address already in use" in handle.read():
+                    raise _PortTaken
+            raise StackError(f"the Kafka broker exited while starting on port {chosen}", log=log)
         return is_ready(part.url or "", timeout_s=1.0)
 
     if not processes.wait_until(ready, timeout_s, interval_s=0.5):
@@ -228,10 +263,16 @@ def start(
 
 
 def _cluster_id() -> str:
-    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding, like Kafka's own.
+    """16 random bytes in URL-safe base64 without padding, as Kafka makes them.
+
+    Like Kafka, never one that starts with "-": a command line would read it as an option.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def stop(part: PartState, state_dir: Path) -> bool:

@@ -1,0 +1,81 @@
+"""The ksqlDB REST API of the local stack: the ksql_emulator server, run as its own process.
+
+StreamGuard never imports the emulator: it starts it by command, as it would start any server,
+and talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from streamguard.stack import processes
+from streamguard.stack.errors import NotReadyError, StackError
+from streamguard.stack.state import PartState
+
+DEFAULT_PORT = 8088
+SERVICE_ID = "streamguard_"
+
+
+def _paths(state_dir: Path) -> tuple[Path, Path]:
+    root = (state_dir / "ksqldb").resolve()
+    return root, root / "server.log"
+
+
+def is_running(part: PartState, state_dir: Path) -> bool:
+    root, _ = _paths(state_dir)
+    return processes.is_ours(part.pid, str(root))
+
+
+def is_ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/info", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(
+    part: PartState,
+    state_dir: Path,
+    *,
+    bootstrap_servers: str,
+    port: int = DEFAULT_PORT,
+    timeout_s: float = 60.0,
+) -> PartState:
+    """Start the emulator on 127.0.0.1 over the given Kafka, unless it runs already."""
+    root, log = _paths(state_dir)
+    if is_running(part, state_dir):
+        return part
+    root.mkdir(parents=True, exist_ok=True)
+    chosen = processes.choose_port(part.port or port)
+    url = f"http://127.0.0.1:{chosen}"
+    argv = [
+        sys.executable, "-m", "ksql_emulator",
+        "--bootstrap-servers", bootstrap_servers,
+        "--listeners", url,
+        "--state-dir", str(root),
+        "--service-id", SERVICE_ID,
+    ]  # fmt: skip
+    pid = processes.spawn(argv, log=log)
+    part.pid, part.port, part.url = pid, chosen, url
+    part.extra["log"] = str(log)
+
+    def ready() -> bool:
+        if not processes.is_ours(pid, str(root)):
+            raise StackError(f"the ksqlDB emulator exited while starting on {url}", log=log)
+        return is_ready(url)
+
+    if not processes.wait_until(ready, timeout_s, interval_s=0.5):
+        raise NotReadyError(
+            f"the ksqlDB emulator on {url} was not ready in {timeout_s:.0f} s", log=log
+        )
+    return part
+
+
+def stop(part: PartState, state_dir: Path) -> bool:
+    root, _ = _paths(state_dir)
+    stopped = processes.stop(part.pid, str(root), timeout_s=30)
+    part.pid = None
+    return stopped
