@@ -8,8 +8,9 @@ usage() {
 Usage: ./start.sh [--state-dir DIR] [--help]
 
 Starts StreamGuard. Without a running Docker engine it starts the local stack of real parts on
-127.0.0.1: an Apache Kafka broker (KRaft, jars from Maven Central, cached after the first run)
-and an embedded PostgreSQL. Running it twice starts nothing twice. ./stop.sh stops it.
+127.0.0.1: an Apache Kafka broker (KRaft, jars from Maven Central, cached after the first run),
+an embedded PostgreSQL (schema migrated) and the ksqlDB emulator. Running it twice starts nothing
+twice. ./stop.sh stops it.
 
   --state-dir DIR   where data, logs, pids and ports live (default: .streamguard)
 USAGE
@@ -30,10 +31,16 @@ if docker info >/dev/null 2>&1 && [ -f docker-compose.yaml ]; then
     exit 0
 fi
 echo "No Docker engine: starting the local stack of real parts."
-.venv/bin/streamguard stack up "${state_args[@]}"
+if [ ${#state_args[@]} -gt 0 ]; then export STREAMGUARD_STATE_DIR="${state_args[1]}"; fi
+.venv/bin/streamguard stack up
+.venv/bin/streamguard db upgrade
 cat <<'NEXT'
 
-The local stack is up. The ksqlDB emulator, rule migrations, producer and consumer join it
-as they land (see the open issues); `.venv/bin/streamguard --help` lists what runs today.
+The local stack is up: Kafka, PostgreSQL (schema migrated) and the ksqlDB emulator's REST API,
+at the addresses above. Next steps, while the emulator grows into the rules' needs:
+  .venv/bin/streamguard migrate apply --all     # the rules in ksql/
+  .venv/bin/streamguard consume &               # alerts into PostgreSQL
+  .venv/bin/streamguard produce --rate 50       # transactions
+  .venv/bin/streamguard status                  # each part, the consumer's lag, alerts per rule
 Stop everything with ./stop.sh (add --purge to delete the data too).
 NEXT
