@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections import Counter, defaultdict
-from decimal import Decimal
 
 import pytest
 
 from streamguard.models import Transaction
 from streamguard.producer import Generated, Limits, Population, Scenario, TransactionGenerator
+from streamguard.producer.command import accounts_for
 
 LIMITS = Limits()
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the run crosses the night and the morning
@@ -27,14 +29,16 @@ def traffic() -> list[Generated]:
 
 
 def test_same_seed_same_traffic_other_seed_other_traffic(traffic: list[Generated]) -> None:
-    assert [t.to_json() for t in _run()] == [t.to_json() for t in traffic]
-    assert _run(seed=12, count=100)[0].to_json() != traffic[0].to_json()
+    assert [t.value for t in _run()] == [t.value for t in traffic]
+    assert _run(seed=12, count=100)[0].value != traffic[0].value
 
 
 def test_every_message_is_a_valid_transaction(traffic: list[Generated]) -> None:
     for txn in traffic:
-        parsed = Transaction.from_json(txn.to_json())
+        parsed = Transaction.from_json(txn.value)
         assert parsed.account_id.encode() == txn.key
+        # The hand-encoded value says what the model itself would write, field for field.
+        assert json.loads(parsed.to_json()) == txn.fields()
 
 
 def test_each_scenario_gets_its_share_within_a_point(traffic: list[Generated]) -> None:
@@ -45,37 +49,38 @@ def test_each_scenario_gets_its_share_within_a_point(traffic: list[Generated]) -
     assert abs(shares[Scenario.NORMAL] / len(traffic) - 0.8) < 0.01
 
 
-def _windows(txns: list[Generated], key: str, window_ms: int) -> dict[tuple[str, int], list]:
-    groups: dict[tuple[str, int], list] = defaultdict(list)
+def _windows(
+    txns: list[Transaction], key: str, window_ms: int
+) -> dict[tuple[str, int], list[Transaction]]:
+    groups: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
     for t in txns:
-        groups[(t.value[key], t.value["event_time"] // window_ms)].append(t.value)
+        groups[(getattr(t, key), t.event_time // window_ms)].append(t)
     return groups
 
 
-def _tripped(txns: list[Generated]) -> dict[str, set[str]]:
+def _tripped(generated: list[Generated]) -> dict[str, set[str]]:
     """A Python oracle of the rules of ksql/: which accounts each rule would alert on."""
+    txns = [Transaction.from_json(g.value) for g in generated]
     alerts: dict[str, set[str]] = defaultdict(set)
     for t in txns:
-        v = t.value
-        amount = Decimal(str(v["amount"]))
-        if amount > LIMITS.high_amount:
-            alerts["high_amount"].add(v["account_id"])
-        hour = (v["event_time"] // 3_600_000) % 24
-        if hour < LIMITS.night_end_hour and amount > LIMITS.night_amount:
-            alerts["night_high_amount"].add(v["account_id"])
-    for (account, _), vs in _windows(txns, "account_id", LIMITS.velocity_window_ms).items():
-        if len(vs) >= LIMITS.velocity_count:
+        if t.amount > LIMITS.high_amount:
+            alerts["high_amount"].add(t.account_id)
+        hour = (t.event_time // 3_600_000) % 24
+        if hour < LIMITS.night_end_hour and t.amount > LIMITS.night_amount:
+            alerts["night_high_amount"].add(t.account_id)
+    for (account, _), ts in _windows(txns, "account_id", LIMITS.velocity_window_ms).items():
+        if len(ts) >= LIMITS.velocity_count:
             alerts["velocity"].add(account)
-    for (account, _), vs in _windows(txns, "account_id", LIMITS.amount_velocity_window_ms).items():
-        if sum(Decimal(str(v["amount"])) for v in vs) > LIMITS.amount_velocity_total:
+    for (account, _), ts in _windows(txns, "account_id", LIMITS.amount_velocity_window_ms).items():
+        if sum(t.amount for t in ts) > LIMITS.amount_velocity_total:
             alerts["amount_velocity"].add(account)
-    for (account, _), vs in _windows(txns, "account_id", LIMITS.geo_window_ms).items():
-        if len({v["country"] for v in vs}) >= LIMITS.geo_countries:
+    for (account, _), ts in _windows(txns, "account_id", LIMITS.geo_window_ms).items():
+        if len({t.country for t in ts}) >= LIMITS.geo_countries:
             alerts["geo_spread"].add(account)
-    small = [t for t in txns if Decimal(str(t.value["amount"])) < LIMITS.card_testing_amount]
-    for (_, _), vs in _windows(small, "card_id", LIMITS.card_testing_window_ms).items():
-        if len(vs) >= LIMITS.card_testing_count:
-            alerts["card_testing"].add(vs[0]["account_id"])
+    small = [t for t in txns if t.amount < LIMITS.card_testing_amount]
+    for (_, _), ts in _windows(small, "card_id", LIMITS.card_testing_window_ms).items():
+        if len(ts) >= LIMITS.card_testing_count:
+            alerts["card_testing"].add(ts[0].account_id)
     return alerts
 
 
@@ -84,20 +89,30 @@ def test_normal_traffic_trips_no_rule(traffic: list[Generated]) -> None:
     assert dict(_tripped(normal)) == {}
 
 
+@pytest.mark.parametrize("hour", [0, 12], ids=["at-night", "at-noon"])
 @pytest.mark.parametrize("scenario", Scenario.fraud(), ids=str)
-def test_each_scenario_trips_its_rule_every_time(scenario: Scenario) -> None:
+def test_each_scenario_trips_its_rule_every_time(scenario: Scenario, hour: int) -> None:
     population = Population.build(5)
+    start = START + hour * 3_600_000
     generator = TransactionGenerator(
-        population, seed=5, fraud_share=0.5, scenarios=[scenario], start_ms=START, rate=20
+        population, seed=5, fraud_share=0.5, scenarios=[scenario], start_ms=start, rate=20
     )
-    txns = generator.take(4000)
-    fraud = [t for t in txns if t.scenario is scenario]
-    normal_accounts = {t.value["account_id"] for t in txns if t.scenario is Scenario.NORMAL}
-    tripped = _tripped(txns)
+    txns: list[Generated] = []
+    while len(txns) < 4000:
+        txns += generator.next_group()  # whole groups: take() may cut the last burst short
+    fraud_accounts = {t.key for t in txns if t.scenario is scenario}
+    normal_accounts = {t.key for t in txns if t.scenario is Scenario.NORMAL}
+    tripped = {rule: {a.encode() for a in accounts} for rule, accounts in _tripped(txns).items()}
     assert scenario.rule_id is not None
-    assert {t.value["account_id"] for t in fraud} <= tripped[scenario.rule_id]
+    assert fraud_accounts <= tripped[scenario.rule_id]
     # Fraud and normal traffic use separate accounts, so no normal account is ever alerted.
     assert not normal_accounts & set().union(*tripped.values())
+    if scenario is not Scenario.BLACKLISTED:
+        # A fraud group's account is its own: it trips its scenario's rule and no other, bar
+        # the night rule that any large amount in the small hours trips as well.
+        also = {rule for rule, accounts in tripped.items() if accounts & fraud_accounts}
+        night = {"night_high_amount"} if hour < LIMITS.night_end_hour else set()
+        assert {scenario.rule_id} <= also <= {scenario.rule_id, *night}
 
 
 def test_blacklisted_scenario_involves_the_blacklist() -> None:
@@ -107,7 +122,8 @@ def test_blacklisted_scenario_involves_the_blacklist() -> None:
         population, seed=3, fraud_share=1.0, scenarios=[Scenario.BLACKLISTED], start_ms=START
     ).take(200)
     for t in txns:
-        assert {t.value["account_id"], t.value["merchant_id"]} & blacklisted
+        fields = t.fields()
+        assert {fields["account_id"], fields["merchant_id"]} & blacklisted
 
 
 def test_bad_arguments_are_refused() -> None:
@@ -116,3 +132,38 @@ def test_bad_arguments_are_refused() -> None:
         TransactionGenerator(population, seed=1, fraud_share=1.5)
     with pytest.raises(ValueError, match="normal"):
         TransactionGenerator(population, seed=1, scenarios=[Scenario.NORMAL])
+
+
+def test_normal_traffic_at_the_commands_account_scale_trips_no_rule() -> None:
+    # The command sizes the population to the rate; each account then comes round every 36 s.
+    rate = 200
+    population = Population.build(9, accounts=accounts_for(rate))
+    generator = TransactionGenerator(population, seed=9, fraud_share=0, start_ms=START, rate=rate)
+    txns = generator.take(100_000)
+    assert len({t.key for t in txns}) == len(population.accounts)
+    assert dict(_tripped(txns)) == {}
+
+
+@pytest.mark.parametrize("hour", [3, 18], ids=["quietest", "busiest"])
+def test_each_normal_account_comes_round_at_most_every_30_seconds(hour: int) -> None:
+    rate = 200
+    population = Population.build(9, accounts=accounts_for(rate))
+    start = START + hour * 3_600_000
+    txns = TransactionGenerator(population, seed=9, fraud_share=0, start_ms=start, rate=rate).take(
+        len(population.accounts) * 2
+    )
+    last: dict[bytes, int] = {}
+    for t in txns:
+        event_time = t.fields()["event_time"]
+        if t.key in last:
+            assert event_time - last[t.key] >= LIMITS.normal_account_spacing_ms
+        last[t.key] = event_time
+
+
+def test_iterating_makes_the_same_traffic_as_taking() -> None:
+    population = Population.build(4)
+
+    def generator() -> TransactionGenerator:
+        return TransactionGenerator(population, seed=4, fraud_share=0.3, start_ms=START)
+
+    assert list(itertools.islice(generator(), 20_000)) == generator().take(20_000)

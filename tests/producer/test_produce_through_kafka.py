@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
@@ -18,7 +20,9 @@ from streamguard.producer.scenarios import SCENARIO_HEADER
 from streamguard.producer.sender import Sender
 
 
-def _produce(bootstrap: str, topic: str, *args: str, timeout: float = 300) -> str:
+def _produce(
+    bootstrap: str, topic: str, *args: str, timeout: float = 300, exit_code: int = 0
+) -> str:
     result = subprocess.run(
         [
             sys.executable,
@@ -36,7 +40,7 @@ def _produce(bootstrap: str, topic: str, *args: str, timeout: float = 300) -> st
         timeout=timeout,
         env={**os.environ, "COLUMNS": "200"},
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_code, result.stderr
     return result.stderr
 
 
@@ -53,7 +57,8 @@ def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, by
     out: list[tuple[bytes, bytes, str]] = []
     idle = 0
     try:
-        while idle < 10 and len(out) < expected + 1:
+        # Until nothing more comes: 2 s once all expected are in (to see any extra), else 15 s.
+        while idle < (2 if len(out) >= expected else 15):
             batch = consumer.consume(5000, timeout=1.0)
             idle = 0 if batch else idle + 1
             for msg in batch:
@@ -102,12 +107,50 @@ def test_rate_2000_for_10_seconds_delivers_20000(
     kafka_bootstrap: str, new_topic: Callable[..., str]
 ) -> None:
     topic = new_topic("transactions", partitions=3)
-    _produce(kafka_bootstrap, topic, "--rate", "2000", "--duration", "10")
+    started = time.monotonic()
+    stderr = _produce(kafka_bootstrap, topic, "--rate", "2000", "--duration", "10")
+    took = time.monotonic() - started
     delivered = len(_read_all(kafka_bootstrap, topic, 20_000))
     assert abs(delivered - 20_000) <= 400, delivered
+    assert f"{delivered} of {delivered} delivered" in stderr
+    assert 10 <= took < 25, took
 
 
-def test_undelivered_messages_are_counted_not_lost(tmp_path: object) -> None:
+def test_replayed_ground_truth_arrives_as_recorded(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    truth = tmp_path / "truth.jsonl"
+    topic = new_topic("transactions")
+    common = ["--count", "400", "--seed", "3", "--fraud-share", "0.5"]
+    _produce(kafka_bootstrap, topic, *common, "--rate", "0", "--ground-truth", str(truth))
+    replayed_topic = new_topic("replayed")
+    stderr = _produce(kafka_bootstrap, replayed_topic, "--replay", str(truth), "--rate", "0")
+    assert "400 of 400 delivered" in stderr
+    original = _read_all(kafka_bootstrap, topic, 400)
+    replayed = _read_all(kafka_bootstrap, replayed_topic, 400)
+    assert len(replayed) == 400
+    # Same keys, scenarios and transactions (the model may write an amount as 12.5, not 12.50).
+    assert [(k, Transaction.from_json(v), s) for k, v, s in replayed] == [
+        (k, Transaction.from_json(v), s) for k, v, s in original
+    ]
+
+
+def test_undelivered_messages_make_the_command_fail() -> None:
+    stderr = _produce(
+        "127.0.0.1:1",
+        "transactions",
+        "--count",
+        "30",
+        "--rate",
+        "0",
+        "--delivery-timeout",
+        "1.5",
+        exit_code=1,
+    )
+    assert "0 of 30 delivered; 30 NOT delivered" in " ".join(stderr.split())
+
+
+def test_undelivered_messages_are_counted_not_lost() -> None:
     # Nothing listens on port 1: every message must come back as a failure.
     sender = Sender("127.0.0.1:1", "transactions", **{"message.timeout.ms": 1500})
     for txn in TransactionGenerator(Population.build(1), seed=1).take(25):
@@ -115,26 +158,3 @@ def test_undelivered_messages_are_counted_not_lost(tmp_path: object) -> None:
     report = sender.flush(10)
     assert (report.sent, report.delivered, report.failed) == (25, 0, 25)
     assert "NOT delivered" in report.summary()
-
-
-def test_dry_run_prints_and_sends_nothing(tmp_path: object) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamguard.cli",
-            "produce",
-            "--dry-run",
-            "--count",
-            "3",
-            "--bootstrap-servers",
-            "127.0.0.1:1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 3
-    assert "sent none" in result.stderr

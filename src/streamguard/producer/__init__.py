@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streamguard.producer.errors import ProducerError, ReplayError, SendError
 from streamguard.producer.generator import Generated, TransactionGenerator
 from streamguard.producer.population import Population
 from streamguard.producer.scenarios import SCENARIO_HEADER, Limits, Scenario
@@ -11,6 +12,9 @@ __all__ = [
     "Generated",
     "Limits",
     "Population",
+    "ProducerError",
+    "ReplayError",
     "Scenario",
+    "SendError",
     "TransactionGenerator",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import sys
@@ -11,21 +12,27 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from streamguard.producer.generator import Generated, TransactionGenerator
+from streamguard.producer.errors import ProducerError
+from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
 from streamguard.producer.population import Population
-from streamguard.producer.replay import ReplayError, read_recorded
+from streamguard.producer.replay import read_recorded
 from streamguard.producer.scenarios import SCENARIO_HEADER, Limits, Scenario
-from streamguard.producer.sender import Sender
+from streamguard.producer.sender import DeliveryReport, Sender
 from streamguard.settings import get_settings
 
 err = Console(stderr=True)
+
+# Messages sent between two looks at the clock: small enough that a deadline, a progress update
+# and the rate are kept to within a few milliseconds, large enough to cost nothing per message.
+BATCH = 500
 
 
 def _epoch_ms(text: str) -> int:
@@ -35,17 +42,28 @@ def _epoch_ms(text: str) -> int:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is neither epoch milliseconds nor an ISO time like 2026-01-01T00:00:00Z"
+            f"{text!r} is neither epoch milliseconds nor an ISO time like 2026-01-01T00:00:00Z",
+            param_hint="--start-time",
         ) from None
     if moment.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no time zone: add Z or +00:00")
+        raise typer.BadParameter(
+            f"{text!r} has no time zone: add Z or +00:00", param_hint="--start-time"
+        )
     return int(moment.timestamp() * 1000)
 
 
-def _accounts_for(rate: float) -> int:
-    """Enough accounts that each sees a normal transaction at most every 30 s at this rate."""
+def accounts_for(rate: float) -> int:
+    """Enough accounts that each sees a normal transaction at most every 30 s at this rate.
+
+    Simulated time runs faster than `rate` at the busiest hour, by the peak of the hourly curve.
+    """
     spacing_s = Limits().normal_account_spacing_ms / 1000
-    return max(2000, math.ceil(rate * spacing_s * 1.2))
+    return max(2000, math.ceil(rate * spacing_s * max(HOURLY_WEIGHT) * 1.1))
+
+
+def _check(ok: bool, hint: str, message: str) -> None:
+    if not ok:
+        raise typer.BadParameter(message, param_hint=hint)
 
 
 def produce_command(
@@ -66,17 +84,21 @@ def produce_command(
     ] = 0.05,
     scenario: Annotated[
         list[Scenario] | None,
-        typer.Option(help="Only these fraud scenarios (repeatable); default: all of them."),
+        typer.Option(
+            help="Only these fraud scenarios (repeatable), sharing --fraud-share equally; "
+            "default: all of them."
+        ),
     ] = None,
     start_time: Annotated[
         str | None,
         typer.Option(
             help="Simulated event times from this moment (epoch ms or ISO); with a seed, two runs "
-            "are identical. Default: the wall clock."
+            "are byte-identical. Default: the wall clock."
         ),
     ] = None,
     accounts: Annotated[
-        int | None, typer.Option(help="Accounts in the population [default: scaled to --rate].")
+        int | None,
+        typer.Option(help="Regular accounts in the population.", show_default="scaled to --rate"),
     ] = None,
     ground_truth: Annotated[
         Path | None,
@@ -92,91 +114,124 @@ def produce_command(
         Path | None, typer.Option(help="Send the transactions of this .jsonl or .csv file instead.")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the messages instead of sending them.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the messages (10 unless --count) instead of sending."
+        ),
     ] = False,
-    topic: Annotated[str | None, typer.Option(help="Target topic [default: transactions].")] = None,
-    bootstrap_servers: Annotated[
-        str | None, typer.Option(help="Kafka [default: settings, or the local stack].")
+    topic: Annotated[
+        str | None, typer.Option(help="Target topic.", show_default="transactions")
     ] = None,
+    bootstrap_servers: Annotated[
+        str | None,
+        typer.Option(help="Kafka bootstrap servers.", show_default="settings, or the local stack"),
+    ] = None,
+    delivery_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a message may wait for the broker's ack before it counts failed."
+        ),
+    ] = 60.0,
 ) -> None:
     """Produce card transactions: normal traffic with labelled fraud scenarios mixed in.
 
     Each message is keyed by account_id and carries its ground truth in the
-    `streamguard-scenario` header. Exits non-zero if any message was not delivered.
+    `streamguard-scenario` header: `normal` or the fraud scenario's name.
+
+    Exits 1 if any message was not delivered, 2 on bad options or an unreadable replay file.
     """
-    settings = get_settings(kafka_bootstrap_servers=bootstrap_servers)
-    target = topic or settings.transactions_topic
+    _check(math.isfinite(rate), "--rate", f"must be a number of messages a second, not {rate}")
+    _check(count is None or count >= 0, "--count", f"must be 0 or more, not {count}")
+    _check(duration is None or duration > 0, "--duration", f"must be above 0, not {duration}")
+    _check(0 <= fraud_share <= 1, "--fraud-share", f"must be between 0 and 1, not {fraud_share}")
+    _check(accounts is None or accounts > 0, "--accounts", f"must be above 0, not {accounts}")
+    _check(delivery_timeout > 0, "--delivery-timeout", f"must be above 0, not {delivery_timeout}")
+    _check(
+        not scenario or Scenario.NORMAL not in scenario,
+        "--scenario",
+        "names fraud scenarios; 'normal' is what the rest of the traffic is",
+    )
     try:
         pacing = Burst.parse(burst) if burst else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--burst") from None
+    start_ms = _epoch_ms(start_time) if start_time else None
+
+    settings = get_settings(kafka_bootstrap_servers=bootstrap_servers)
+    target = topic or settings.transactions_topic
     if dry_run and count is None and duration is None:
         count = 10
-    simulated = start_time is not None or rate <= 0
-    population = Population.build(seed, accounts=accounts or _accounts_for(rate or 1000.0))
+    population = Population.build(seed, accounts=accounts or accounts_for(rate or 1000.0))
     if write_blacklist:
         _write_blacklist(population, write_blacklist)
     if replay is not None:
         source: Iterator[Generated] = read_recorded(replay)
     else:
-        generator = TransactionGenerator(
-            population,
-            seed=seed,
-            fraud_share=fraud_share,
-            scenarios=scenario or None,
-            start_ms=_epoch_ms(start_time) if start_time else int(time.time() * 1000),
-            rate=rate if rate > 0 else 1000.0,
-            clock=None if simulated else (lambda: int(time.time() * 1000)),
+        live = start_ms is None and rate > 0
+        source = iter(
+            TransactionGenerator(
+                population,
+                seed=seed,
+                fraud_share=fraud_share,
+                scenarios=scenario or None,
+                start_ms=start_ms if start_ms is not None else int(time.time() * 1000),
+                rate=rate if rate > 0 else 1000.0,
+                clock=(lambda: int(time.time() * 1000)) if live else None,
+            )
         )
-        source = iter(generator)
     with ExitStack() as stack:
-        truth = stack.enter_context(ground_truth.open("w")) if ground_truth else None
+        truth = stack.enter_context(ground_truth.open("wb")) if ground_truth else None
         try:
             if dry_run:
-                sent = _print(source, target, count, truth)
-                err.print(f"dry run: printed {sent} messages, sent none")
+                printed = _print(source, target, count, truth)
+                err.print(f"dry run: printed {printed} messages, sent none")
                 return
-            sender = Sender(settings.kafka, target)
-            _send(sender, source, Pacer(rate, pacing), count, duration, truth)
-        except ReplayError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            timeout_ms = max(1, round(delivery_timeout * 1000))
+            sender = Sender(settings.kafka, target, **{"message.timeout.ms": timeout_ms})
+            report = send(sender, source, Pacer(rate, pacing), count, duration, truth)
+        except ProducerError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
-    report = sender.flush()
     err.print(report.summary())
     if report.failed:
         raise typer.Exit(1)
 
 
-def _print(source: Iterator[Generated], topic: str, count: int | None, truth: TextIO | None) -> int:
-    sent = 0
-    for txn in source:
-        if count is not None and sent >= count:
-            break
+def _print(
+    source: Iterator[Generated], topic: str, count: int | None, truth: BinaryIO | None
+) -> int:
+    printed = 0
+    for txn in itertools.islice(source, count):
         line = {
             "topic": topic,
             "key": txn.key.decode(),
             "headers": {SCENARIO_HEADER: txn.scenario.value},
-            "value": txn.value,
+            "value": txn.fields(),
         }
         sys.stdout.write(json.dumps(line) + "\n")
         if truth:
-            truth.write(json.dumps(txn.ground_truth()) + "\n")
-        sent += 1
-    return sent
+            truth.write(txn.ground_truth_line())
+        printed += 1
+    return printed
 
 
-def _send(
+def send(
     sender: Sender,
     source: Iterator[Generated],
     pacer: Pacer,
-    count: int | None,
-    duration: float | None,
-    truth: TextIO | None,
-) -> None:
-    deadline = pacer.started + duration if duration is not None else None
+    count: int | None = None,
+    duration: float | None = None,
+    truth: BinaryIO | None = None,
+) -> DeliveryReport:
+    """Send `source` at the pacer's rate until `count` messages, `duration` seconds or its end.
+
+    Messages go in batches of what is due, so the clock is read once a batch, not once a
+    message. Always flushes, also after Ctrl-C, and returns the final delivery report.
+    """
     report = sender.report
+    deadline = pacer.started + duration if duration is not None else math.inf
     progress = Progress(
-        TextColumn("[bold]producing[/bold] to " + sender.topic),
+        TextColumn(f"[bold]producing[/bold] to {sender.topic}"),
         BarColumn(),
         TextColumn("{task.completed:,.0f} sent"),
         TextColumn("{task.fields[delivered]:,} delivered"),
@@ -188,39 +243,53 @@ def _send(
     )
     with progress:
         task = progress.add_task("produce", total=count, delivered=0, failed=0, rate=0.0)
-        last_update = 0.0
+        shown = 0.0
         try:
-            for txn in source:
-                if count is not None and report.sent >= count:
-                    break
-                pacer.wait_for(report.sent, deadline)
+            while count is None or report.sent < count:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                most = BATCH if count is None else min(BATCH, count - report.sent)
+                if now >= deadline:
+                    # What fell due by the deadline still goes: `--rate R --duration S` sends
+                    # R * S, not one message fewer.
+                    if not pacer.unlimited:
+                        _send_batch(sender, source, pacer.due(report.sent, deadline), truth)
                     break
-                sender.send(txn)
-                if truth:
-                    truth.write(json.dumps(txn.ground_truth()) + "\n")
-                if now - last_update > 0.25:
-                    last_update = now
-                    elapsed = max(now - pacer.started, 1e-6)
-                    progress.update(
-                        task,
-                        completed=report.sent,
-                        delivered=report.delivered,
-                        failed=report.failed,
-                        rate=report.sent / elapsed,
-                    )
+                due = pacer.due(report.sent, now, most=most)
+                if due == 0:
+                    pause = pacer.seconds_until_due(report.sent, now)
+                    time.sleep(min(max(pause, 0.0005), 0.05, deadline - now))
+                    continue
+                if _send_batch(sender, source, due, truth) < due:
+                    break  # a replayed file has ended
+                if now - shown > 0.25:
+                    shown = now
+                    _show(progress, task, sender.poll(), now - pacer.started)
         except KeyboardInterrupt:
             err.print("interrupted: flushing what was sent")
         sender.flush()
-        elapsed = max(time.monotonic() - pacer.started, 1e-6)
-        progress.update(
-            task,
-            completed=report.sent,
-            delivered=report.delivered,
-            failed=report.failed,
-            rate=report.sent / elapsed,
-        )
+        _show(progress, task, report, time.monotonic() - pacer.started)
+    return report
+
+
+def _send_batch(
+    sender: Sender, source: Iterator[Generated], due: int, truth: BinaryIO | None
+) -> int:
+    if truth is None:
+        return sender.send_all(itertools.islice(source, due))
+    batch = list(itertools.islice(source, due))
+    sender.send_all(batch)
+    truth.writelines(txn.ground_truth_line() for txn in batch)
+    return len(batch)
+
+
+def _show(progress: Progress, task: TaskID, report: DeliveryReport, elapsed_s: float) -> None:
+    progress.update(
+        task,
+        completed=report.sent,
+        delivered=report.delivered,
+        failed=report.failed,
+        rate=report.sent / max(elapsed_s, 1e-6),
+    )
 
 
 def _write_blacklist(population: Population, path: Path) -> None:

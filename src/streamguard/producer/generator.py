@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import math
 import random
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from streamguard.producer.population import Account, Merchant, Population
+from streamguard.producer.population import CURRENCY_OF, Account, Merchant, Population
 from streamguard.producer.scenarios import Limits, Scenario
 
 HOUR_MS = 3_600_000
@@ -21,26 +19,70 @@ HOURLY_WEIGHT: tuple[float, ...] = (
     0.20, 0.15, 0.10, 0.10, 0.15, 0.30, 0.50, 0.80, 1.00, 1.10, 1.20, 1.20,
     1.30, 1.20, 1.10, 1.10, 1.20, 1.30, 1.40, 1.30, 1.10, 0.90, 0.60, 0.40,
 )  # fmt: skip
-_CENT = Decimal("0.01")
+# Normal spend follows the hour too: an account spends less at night than at noon.
+_HOURLY_SPEND_LOG = tuple(math.log(0.5 + w / 2) for w in HOURLY_WEIGHT)
+_SPEND_SIGMA = 0.6
+# A random 128-bit number made a version-4 UUID: the version nibble and the variant bits set.
+_UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
-@dataclass(frozen=True)
-class Generated:
-    """One transaction as the topic carries it, with its ground truth."""
+class Generated(NamedTuple):
+    """One transaction as the topic carries it (key and JSON value), with its ground truth.
 
-    value: dict[str, Any]
+    The value is encoded once, when the transaction is made; its fields follow the
+    `Transaction` model's order, so `Transaction.from_json(value)` reads it (a test checks
+    every message).
+    """
+
+    key: bytes
+    value: bytes
     scenario: Scenario
 
-    @property
-    def key(self) -> bytes:
-        return str(self.value["account_id"]).encode()
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.value, separators=(",", ":")).encode()
+    def fields(self) -> dict[str, Any]:
+        """The message value as a dict (JSON numbers as floats)."""
+        result: dict[str, Any] = json.loads(self.value)
+        return result
 
     def ground_truth(self) -> dict[str, Any]:
         """A line of the ground-truth file: the transaction and its scenario."""
-        return {**self.value, "scenario": self.scenario.value}
+        return {**self.fields(), "scenario": self.scenario.value}
+
+    def ground_truth_line(self) -> bytes:
+        """`ground_truth()` as one JSON Lines line, without decoding the value again."""
+        return b'%s,"scenario":"%s"}\n' % (self.value[:-1], self.scenario.value.encode())
+
+
+def _cents(amount: object) -> int:
+    """An amount (Decimal, int or float) in whole cents."""
+    return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def _merchant_json(merchant: Merchant) -> str:
+    """The merchant's fields of a message, encoded once per merchant."""
+    dumps = json.dumps
+    return (
+        f'"merchant_id":{dumps(merchant.merchant_id)},"merchant_name":{dumps(merchant.name)},'
+        f'"merchant_category":{dumps(merchant.category)},"country":{dumps(merchant.country)},'
+        f'"city":{dumps(merchant.city)},"latitude":{dumps(merchant.latitude)},'
+        f'"longitude":{dumps(merchant.longitude)}'
+    )
+
+
+# Generated(...) goes through a Python-level __new__; the tuple's own is the same, only faster.
+_new_generated = tuple.__new__
+
+
+class _Regular(NamedTuple):
+    """What normal traffic needs of one account, encoded once rather than per message.
+
+    A message is then its UUID, one of `ids`, its amount, one of `tails` and its time.
+    """
+
+    key: bytes
+    ids: tuple[str, ...]  # '","account_id":"…","card_id":"…"', one per card
+    tails: tuple[str, ...]  # ',"currency":…,<merchant>,"channel":…,"event_time":', per merchant
+    spend_log: float
 
 
 class TransactionGenerator:
@@ -49,6 +91,11 @@ class TransactionGenerator:
     Each fraud scenario gets `fraud_share / len(scenarios)` of the transactions, the rest is
     normal traffic. Shares are kept by deficit (the category furthest behind its share goes next)
     rather than by coin flips, so they hold within a fraction of a percent on any long run.
+
+    Normal traffic uses the population's regular accounts in a fixed round, one country each,
+    amounts well inside every rule's limits. Each fraud group (one burst, one trip abroad) gets
+    an account of its own that no other group uses, so each alert points at one scenario; the
+    blacklisted scenario takes its accounts from the population's blacklist, round by round.
 
     Event times come from `clock` when given (live traffic: the wall clock); otherwise from a
     simulated clock that starts at `start_ms` and advances by `1000 / rate` ms a transaction,
@@ -69,25 +116,35 @@ class TransactionGenerator:
     ) -> None:
         if not 0 <= fraud_share <= 1:
             raise ValueError(f"fraud share must be between 0 and 1, got {fraud_share}")
+        if rate <= 0:
+            raise ValueError(f"the simulated rate must be above 0 a second, got {rate}")
+        chosen = list(dict.fromkeys(scenarios)) if scenarios is not None else Scenario.fraud()
+        if Scenario.NORMAL in chosen or (not chosen and fraud_share > 0):
+            raise ValueError("scenarios must name at least one fraud scenario, and not 'normal'")
+        if not population.accounts and fraud_share < 1:
+            raise ValueError("normal traffic needs at least one account in the population")
         self.population = population
         self.limits = limits or Limits()
         self.rng = random.Random(seed)
-        chosen = list(scenarios) if scenarios is not None else Scenario.fraud()
-        if Scenario.NORMAL in chosen or (not chosen and fraud_share > 0):
-            raise ValueError("scenarios must name at least one fraud scenario, and not 'normal'")
         self.shares: dict[Scenario, float] = {s: fraud_share / len(chosen) for s in chosen}
         self.shares[Scenario.NORMAL] = 1.0 - fraud_share
-        self.counts: dict[Scenario, int] = dict.fromkeys(self.shares, 0)
+        self._fraud_counts: dict[Scenario, int] = dict.fromkeys(chosen, 0)
         self.total = 0
         self._now_ms = start_ms
         self._gap_ms = 1000.0 / rate
         self._clock = clock
+        self._normal_run = 0
         self._normal_index = 0
-        self._fraud_index = 0
+        self._fraud_serial = 0
+        self._blacklisted_index = 0
+        self._countries = sorted(population.merchants_by_country)
+        self._merchant_json: dict[str, str] = {}
         # A fixed round of accounts keeps each account's normal transactions as far apart as the
         # population allows, so normal traffic never looks like a velocity burst.
-        self._round = list(population.accounts)
-        self.rng.shuffle(self._round)
+        accounts = list(population.accounts)
+        self.rng.shuffle(accounts)
+        self._round = [self._regular(a) for a in accounts]
+        self._round_size = len(self._round)
         self._group: dict[Scenario, Callable[[int], list[Generated]]] = {
             Scenario.NORMAL: self._normal,
             Scenario.HIGH_AMOUNT: self._high_amount,
@@ -98,17 +155,28 @@ class TransactionGenerator:
             Scenario.NIGHT_HIGH_AMOUNT: self._night_high_amount,
             Scenario.BLACKLISTED: self._blacklisted,
         }
-        self._sizes = {
-            Scenario.NORMAL: 1,
+        self._sizes = dict.fromkeys(self.shares, 1) | {
             Scenario.VELOCITY_BURST: self.limits.velocity_count + 1,
             Scenario.AMOUNT_BURST: 3,
             Scenario.IMPOSSIBLE_TRAVEL: 2,
             Scenario.CARD_TESTING: self.limits.card_testing_count + 1,
         }
+        limits = self.limits
+        self._normal_min = _cents(limits.normal_min_amount)
+        self._normal_max = _cents(limits.normal_max_amount)
 
     def __iter__(self) -> Iterator[Generated]:
+        # The same sequence as next_group() calls, with runs of normal traffic made one by one
+        # without a list each: the hot path of `streamguard produce`.
+        normal, anchor = self._normal_one, self._anchor
         while True:
-            yield from self.next_group()
+            if self._normal_run > 0:
+                self._normal_run -= 1
+                txn = normal(anchor())
+                self.total += 1
+                yield txn
+            else:
+                yield from self.next_group()
 
     def take(self, count: int) -> list[Generated]:
         """The next `count` transactions (a burst in progress is cut at the count)."""
@@ -119,14 +187,40 @@ class TransactionGenerator:
 
     def next_group(self) -> list[Generated]:
         """The next normal transaction, or the next fraud scenario's transactions."""
-        scenario = max(
-            self.shares,
-            key=lambda s: self.shares[s] * (self.total + self._sizes.get(s, 1)) - self.counts[s],
-        )
+        if self._normal_run > 0:
+            self._normal_run -= 1
+            scenario = Scenario.NORMAL
+        else:
+            scenario = self._choose()
         group = self._group[scenario](self._anchor())
-        self.counts[scenario] += len(group)
+        if scenario is not Scenario.NORMAL:
+            self._fraud_counts[scenario] += len(group)
         self.total += len(group)
         return group
+
+    @property
+    def counts(self) -> dict[Scenario, int]:
+        """Transactions made so far, per scenario."""
+        counts = dict(self._fraud_counts)
+        counts[Scenario.NORMAL] = self.total - sum(counts.values())
+        return counts
+
+    def _choose(self) -> Scenario:
+        total, counts, sizes = self.total, self.counts, self._sizes
+        deficit = {s: share * (total + sizes[s]) - counts[s] for s, share in self.shares.items()}
+        scenario = max(deficit, key=deficit.__getitem__)
+        if scenario is Scenario.NORMAL:
+            # Each normal transaction lowers normal's deficit by the fraud share and raises each
+            # fraud scenario's by its own share: how many more normals come before a fraud group
+            # is due follows, so the choice need not be weighed again for each of them.
+            fraud_share = 1.0 - self.shares[Scenario.NORMAL]
+            run = math.inf
+            for s, d in deficit.items():
+                closing = self.shares[s] + fraud_share
+                if s is not Scenario.NORMAL and closing > 0:
+                    run = min(run, math.ceil((deficit[Scenario.NORMAL] - d) / closing) - 1)
+            self._normal_run = int(max(run, 0)) if run != math.inf else 1 << 62
+        return scenario
 
     # -- time --------------------------------------------------------------------------------
 
@@ -157,69 +251,124 @@ class TransactionGenerator:
     # -- building blocks ---------------------------------------------------------------------
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        h = f"{(self.rng.getrandbits(128) & _UUID_KEEP) | _UUID_SET:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def _amount(self, low: Decimal | float, high: Decimal | float) -> Decimal:
-        return Decimal(str(self.rng.uniform(float(low), float(high)))).quantize(_CENT)
+    def _amount(self, low: object, high: object) -> int:
+        """Cents, uniformly between two amounts."""
+        return self.rng.randint(_cents(low), _cents(high))
 
     def _merchant(self, country: str) -> Merchant:
         return self.rng.choice(self.population.merchants_by_country[country])
+
+    def _encoded(self, merchant: Merchant) -> str:
+        encoded = self._merchant_json.get(merchant.merchant_id)
+        if encoded is None:
+            encoded = self._merchant_json[merchant.merchant_id] = _merchant_json(merchant)
+        return encoded
+
+    def _regular(self, account: Account) -> _Regular:
+        merchants = self.population.merchants_by_country[account.home_country]
+        return _Regular(
+            key=account.account_id.encode(),
+            ids=tuple(
+                f'","account_id":"{account.account_id}","card_id":"{card}"'
+                for card in account.cards
+            ),
+            tails=tuple(
+                f',"currency":"{account.currency}",{self._encoded(m)},'
+                f'"channel":"{m.channel}","event_time":'
+                for m in merchants
+            ),
+            spend_log=math.log(float(account.typical_spend)),
+        )
+
+    def _message(
+        self,
+        account_id: str,
+        card: str,
+        cents: int,
+        currency: str,
+        merchant: str,
+        channel: str,
+        event_time: int,
+    ) -> bytes:
+        # Field for field the Transaction model's order; ids and codes are plain ASCII made here,
+        # the merchant's text was JSON-encoded by _merchant_json.
+        return (
+            f'{{"transaction_id":"{self._uuid()}","account_id":"{account_id}",'
+            f'"card_id":"{card}","amount":{cents // 100}.{cents % 100:02d},'
+            f'"currency":"{currency}",{merchant},"channel":"{channel}",'
+            f'"event_time":{event_time}}}'
+        ).encode()
 
     def _txn(
         self,
         scenario: Scenario,
         account: Account,
         merchant: Merchant,
-        amount: Decimal,
+        cents: int,
         event_time: int,
         *,
         card: str | None = None,
         channel: str | None = None,
     ) -> Generated:
-        value = {
-            "transaction_id": self._uuid(),
-            "account_id": account.account_id,
-            "card_id": card or self.rng.choice(account.cards),
-            "amount": float(amount),
-            "currency": account.currency,
-            "merchant_id": merchant.merchant_id,
-            "merchant_name": merchant.name,
-            "merchant_category": merchant.category,
-            "country": merchant.country,
-            "city": merchant.city,
-            "latitude": merchant.latitude,
-            "longitude": merchant.longitude,
-            "channel": channel or merchant.channel,
-            "event_time": event_time,
-        }
-        return Generated(value, scenario)
+        value = self._message(
+            account.account_id,
+            card or self.rng.choice(account.cards),
+            cents,
+            account.currency,
+            self._encoded(merchant),
+            channel or merchant.channel,
+            event_time,
+        )
+        return Generated(account.account_id.encode(), value, scenario)
 
-    def _fraud_account(self) -> Account:
-        pool = self.population.fraud_accounts
-        account = pool[self._fraud_index % len(pool)]
-        self._fraud_index += 1
-        return account
+    def _fraud_account(self, prefix: str = "FRD") -> Account:
+        """A fresh account for one fraud group, at home in one of the population's countries."""
+        self._fraud_serial += 1
+        serial = f"{self._fraud_serial:08d}"
+        country = self.rng.choice(self._countries)
+        return Account(
+            account_id=f"{prefix}{serial}",
+            home_country=country,
+            currency=CURRENCY_OF[country],
+            typical_spend=Decimal(0),  # a fraud group's amounts follow its scenario
+            cards=(f"CRD{prefix}{serial}",),
+        )
 
     # -- scenarios ---------------------------------------------------------------------------
 
     def _normal(self, anchor: int) -> list[Generated]:
-        account = self._round[self._normal_index % len(self._round)]
+        return [self._normal_one(anchor)]
+
+    def _normal_one(self, anchor: int) -> Generated:
+        regular = self._round[self._normal_index % self._round_size]
         self._normal_index += 1
-        limits = self.limits
+        rng = self.rng
         # Spend around the account's habit, lower at night, always clear of every rule's limit.
-        hour_weight = HOURLY_WEIGHT[(anchor // HOUR_MS) % 24]
-        typical = float(account.typical_spend) * (0.5 + hour_weight / 2)
-        raw = self.rng.lognormvariate(math.log(typical), 0.6)
-        amount = Decimal(str(raw)).quantize(_CENT)
-        amount = min(max(amount, limits.normal_min_amount), limits.normal_max_amount)
-        merchant = self._merchant(account.home_country)
-        return [self._txn(Scenario.NORMAL, account, merchant, amount, anchor)]
+        mu = regular.spend_log + _HOURLY_SPEND_LOG[(anchor // HOUR_MS) % 24]
+        cents = round(math.exp(rng.gauss(mu, _SPEND_SIGMA)) * 100)
+        cents = min(max(cents, self._normal_min), self._normal_max)
+        ids = regular.ids
+        card = ids[0] if len(ids) == 1 else ids[rng.getrandbits(8) % len(ids)]
+        tails = regular.tails
+        tail = tails[int(rng.random() * len(tails))]
+        # _message() by precomputed pieces: this runs for nearly every message.
+        h = f"{(rng.getrandbits(128) & _UUID_KEEP) | _UUID_SET:032x}"
+        value = (
+            f'{{"transaction_id":"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}{card},'
+            f'"amount":{cents // 100}.{cents % 100:02d}{tail}{anchor}}}'
+        ).encode()
+        return _new_generated(Generated, (regular.key, value, Scenario.NORMAL))
 
     def _high_amount(self, anchor: int) -> list[Generated]:
         account = self._fraud_account()
-        amount = self._amount(self.limits.high_amount * Decimal("1.1"), 15_000)
+        # Above the high-amount limit, yet alone short of the 5-minute total of amount velocity.
+        limits = self.limits
+        cents = self._amount(limits.high_amount * 11 / 10, limits.amount_velocity_total * 9 / 10)
         merchant = self._merchant(account.home_country)
-        return [self._txn(Scenario.HIGH_AMOUNT, account, merchant, amount, anchor)]
+        return [self._txn(Scenario.HIGH_AMOUNT, account, merchant, cents, anchor)]
 
     def _velocity_burst(self, anchor: int) -> list[Generated]:
         account = self._fraud_account()
@@ -242,6 +391,8 @@ class TransactionGenerator:
         account = self._fraud_account()
         # Three amounts each under the high-amount limit whose sum clears the 5-minute limit.
         share = self.limits.amount_velocity_total / 3
+        low = share * 105 / 100
+        high = min(share * 130 / 100, self.limits.high_amount - 1)
         times = self._in_window(
             anchor, self._offsets(3, 20_000, 60_000), self.limits.amount_velocity_window_ms
         )
@@ -250,10 +401,7 @@ class TransactionGenerator:
                 Scenario.AMOUNT_BURST,
                 account,
                 self._merchant(account.home_country),
-                self._amount(
-                    share * Decimal("1.05"),
-                    min(share * Decimal("1.3"), self.limits.high_amount - 1),
-                ),
+                self._amount(low, high),
                 t,
             )
             for t in times
@@ -261,9 +409,7 @@ class TransactionGenerator:
 
     def _impossible_travel(self, anchor: int) -> list[Generated]:
         account = self._fraud_account()
-        abroad = self.rng.choice(
-            [c for c in self.population.merchants_by_country if c != account.home_country]
-        )
+        abroad = self.rng.choice([c for c in self._countries if c != account.home_country])
         times = self._in_window(
             anchor, self._offsets(2, 60_000, 240_000), self.limits.geo_window_ms
         )
@@ -280,19 +426,18 @@ class TransactionGenerator:
 
     def _card_testing(self, anchor: int) -> list[Generated]:
         account = self._fraud_account()
-        card = self.rng.choice(account.cards)
+        card = account.cards[0]
         count = self.limits.card_testing_count + 1
         times = self._in_window(
             anchor, self._offsets(count, 5_000, 40_000), self.limits.card_testing_window_ms
         )
-        low = Decimal("0.50")
-        high = self.limits.card_testing_amount - _CENT
+        high = _cents(self.limits.card_testing_amount) - 1
         return [
             self._txn(
                 Scenario.CARD_TESTING,
                 account,
                 self._merchant(account.home_country),
-                self._amount(low, high),
+                self.rng.randint(50, high),
                 t,
                 card=card,
                 channel="ONLINE",
@@ -308,18 +453,20 @@ class TransactionGenerator:
         when = (
             anchor if anchor < night_end else self.rng.randint(day_start + HOUR_MS, night_end - 1)
         )
-        amount = self._amount(
-            self.limits.night_amount * Decimal("1.5"), self.limits.high_amount * Decimal("0.9")
-        )
+        cents = self._amount(self.limits.night_amount * 15 / 10, self.limits.high_amount * 9 / 10)
         merchant = self._merchant(account.home_country)
-        return [self._txn(Scenario.NIGHT_HIGH_AMOUNT, account, merchant, amount, when)]
+        return [self._txn(Scenario.NIGHT_HIGH_AMOUNT, account, merchant, cents, when)]
 
     def _blacklisted(self, anchor: int) -> list[Generated]:
-        amount = self._amount(self.limits.high_amount * Decimal("1.1"), 9_000)
-        if self.rng.random() < 0.5:
-            account = self.rng.choice(self.population.blacklisted_accounts)
+        limits = self.limits
+        cents = self._amount(limits.high_amount * 11 / 10, limits.amount_velocity_total * 9 / 10)
+        blacklisted = self.population.blacklisted_accounts
+        if blacklisted and self.rng.random() < 0.5:
+            # Round by round, so each blacklisted account's transactions are far apart.
+            account = blacklisted[self._blacklisted_index % len(blacklisted)]
+            self._blacklisted_index += 1
             merchant = self._merchant(account.home_country)
         else:
             account = self._fraud_account()
             merchant = self.rng.choice(self.population.blacklisted_merchants)
-        return [self._txn(Scenario.BLACKLISTED, account, merchant, amount, anchor)]
+        return [self._txn(Scenario.BLACKLISTED, account, merchant, cents, anchor)]

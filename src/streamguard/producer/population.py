@@ -56,11 +56,11 @@ class Account:
 
 @dataclass(frozen=True)
 class Population:
-    """Who transacts where. Normal traffic uses `accounts`; fraud scenarios use the other pools,
+    """Who transacts where. Normal traffic uses `accounts`; the blacklisted scenario uses the
+    blacklisted accounts and merchants (other fraud scenarios make fresh accounts of their own),
     so an account that only ever sees normal traffic never appears in an alert."""
 
     accounts: tuple[Account, ...]
-    fraud_accounts: tuple[Account, ...]
     blacklisted_accounts: tuple[Account, ...]
     merchants_by_country: dict[str, tuple[Merchant, ...]]
     blacklisted_merchants: tuple[Merchant, ...]
@@ -71,8 +71,7 @@ class Population:
         seed: int,
         *,
         accounts: int = 2000,
-        fraud_accounts: int = 200,
-        blacklisted_accounts: int = 20,
+        blacklisted_accounts: int = 200,
         merchants_per_country: int = 12,
     ) -> Population:
         faker = Faker()
@@ -88,15 +87,14 @@ class Population:
         blacklisted_merchants = tuple(
             _merchant(faker, rng, 900_000 + i, rng.choice(countries)) for i in range(10)
         )
-        pools = [
-            tuple(_account(rng, countries, f"ACC{i:08d}") for i in range(accounts)),
-            tuple(_account(rng, countries, f"FRD{i:08d}") for i in range(fraud_accounts)),
-            tuple(_account(rng, countries, f"BLK{i:08d}") for i in range(blacklisted_accounts)),
-        ]
+        blacklisted = tuple(
+            _account(rng, countries, f"BLK{i:08d}") for i in range(blacklisted_accounts)
+        )
+        # Drawn last, so the blacklist a seed makes is the same whatever the number of accounts.
+        regular = tuple(_account(rng, countries, f"ACC{i:08d}") for i in range(accounts))
         return cls(
-            accounts=pools[0],
-            fraud_accounts=pools[1],
-            blacklisted_accounts=pools[2],
+            accounts=regular,
+            blacklisted_accounts=blacklisted,
             merchants_by_country={c: tuple(m) for c, m in merchants.items()},
             blacklisted_merchants=blacklisted_merchants,
         )

@@ -10,12 +10,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from streamguard.models import Transaction
+from streamguard.producer.errors import ReplayError
 from streamguard.producer.generator import Generated
 from streamguard.producer.scenarios import Scenario
-
-
-class ReplayError(ValueError):
-    """A recorded transaction could not be read; names the file and line."""
 
 
 def read_recorded(path: Path) -> Iterator[Generated]:
@@ -56,4 +53,4 @@ def _parse(row: dict[str, object], path: Path, line: int) -> Generated:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ReplayError(f"{path}:{line}: {where}: {first['msg']}") from None
-    return Generated(txn.model_dump(mode="json"), scenario)
+    return Generated(txn.account_id.encode(), txn.to_json(), scenario)

@@ -11,16 +11,47 @@ SCENARIO_HEADER = "streamguard-scenario"
 
 
 class Scenario(enum.StrEnum):
-    """A transaction's ground truth. Each fraud scenario is shaped to trip one rule of ksql/."""
+    """A transaction's ground truth, as the `streamguard-scenario` header carries it.
+
+    The names are a public contract: the rules' tests and the end-to-end tests match alerts
+    against them. Each fraud scenario is shaped to trip one rule of ksql/ (`rule_id`), with the
+    default `Limits`:
+
+    ====================  =========================================================  ===========
+    name                  what the producer sends                                    trips
+    ====================  =========================================================  ===========
+    `normal`              one account's everyday spend, in its home country, amounts  nothing
+                          5.00-800.00 (less at night), each account at most every 30 s
+    `high_amount`         one amount of 5,500.00-9,000.00                             high_amount
+    `velocity_burst`      6 transactions of one account, 2-8 s apart, in one          velocity
+                          1-minute window
+    `amount_burst`        3 amounts of 3,500.00-4,333.33 (each under the high-amount  amount_
+                          limit, together over 10,000.00) in one 5-minute window      velocity
+    `impossible_travel`   one account in its home country, then 1-4 minutes later in  geo_spread
+                          another, in one 10-minute window
+    `card_testing`        4 online amounts of 0.50-1.99 on one card, 5-40 s apart,    card_
+                          in one 5-minute window                                      testing
+    `night_high_amount`   one amount of 1,500.00-4,500.00 between 00:00 and 05:00     night_high_
+                          UTC: now if it is night, else earlier the same day          amount
+    `blacklisted`         a high amount by a blacklisted account, or by a fresh       high_amount
+                          account at a blacklisted merchant (`--write-blacklist`)
+    ====================  =========================================================  ===========
+
+    Each fraud group (a burst, a trip) has an account of its own that no other transaction
+    uses, so an alert's account names one scenario. Amounts above 1,000.00 whose time falls
+    between 00:00 and 05:00 UTC trip night_high_amount as well (high_amount, amount_burst,
+    blacklisted at night), as the rules should. Blacklisted accounts take turns; at a high
+    enough rate of that scenario one may come round within 5 minutes and trip amount_velocity.
+    """
 
     NORMAL = "normal"
-    HIGH_AMOUNT = "high_amount"  # one amount above the high-amount limit
-    VELOCITY_BURST = "velocity_burst"  # many transactions of one account within a minute
-    AMOUNT_BURST = "amount_burst"  # a few large amounts adding up past the 5-minute limit
-    IMPOSSIBLE_TRAVEL = "impossible_travel"  # one account in two countries minutes apart
-    CARD_TESTING = "card_testing"  # small amounts in a row on one card
-    NIGHT_HIGH_AMOUNT = "night_high_amount"  # a large amount in the small hours (UTC)
-    BLACKLISTED = "blacklisted"  # a blacklisted account or merchant spending big
+    HIGH_AMOUNT = "high_amount"
+    VELOCITY_BURST = "velocity_burst"
+    AMOUNT_BURST = "amount_burst"
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    CARD_TESTING = "card_testing"
+    NIGHT_HIGH_AMOUNT = "night_high_amount"
+    BLACKLISTED = "blacklisted"
 
     @classmethod
     def fraud(cls) -> list[Scenario]:
@@ -45,9 +76,11 @@ _RULE_OF = {
 
 @dataclass(frozen=True)
 class Limits:
-    """The rules' default thresholds (the DEFINEs of ksql/), which normal traffic stays clear of.
+    """The rules' default thresholds (the DEFINEs of ksql/), in one place.
 
-    Normal traffic keeps a wide margin below each, so a benign transaction never trips a rule.
+    The fraud scenarios' amounts, counts and spacing derive from these, and normal traffic keeps
+    a wide margin below each, so a benign transaction never trips a rule. Rules run with other
+    thresholds call for a `Limits` with the same numbers.
     """
 
     high_amount: Decimal = Decimal("5000.00")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from streamguard.producer.errors import SendError
 from streamguard.producer.generator import Generated
-from streamguard.producer.scenarios import SCENARIO_HEADER
+from streamguard.producer.scenarios import SCENARIO_HEADER, Scenario
 
 PRODUCER_CONFIG: dict[str, Any] = {
     # Idempotence with acks=all: a retried send is written once, and only when fully replicated.
@@ -20,6 +22,13 @@ PRODUCER_CONFIG: dict[str, Any] = {
     "compression.type": "lz4",
     "message.timeout.ms": 60_000,
 }
+# Serving the delivery queue after every message costs as much as producing it; every this many
+# keeps the queue short without that cost.
+POLL_EVERY = 64
+
+_HEADERS: dict[Scenario, list[tuple[str, str | bytes | None]]] = {
+    s: [(SCENARIO_HEADER, s.value.encode())] for s in Scenario
+}
 
 
 @dataclass
@@ -27,13 +36,14 @@ class DeliveryReport:
     """What was sent and what the broker acknowledged; nothing fails silently."""
 
     sent: int = 0
-    delivered: int = 0
     failed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
 
     @property
-    def pending(self) -> int:
-        return self.sent - self.delivered - self.failed
+    def delivered(self) -> int:
+        """Acknowledged by the broker: sent, neither failed nor still waiting."""
+        return self.sent - self.failed - self.in_flight
 
     def summary(self) -> str:
         text = f"{self.delivered} of {self.sent} delivered"
@@ -44,49 +54,100 @@ class DeliveryReport:
 
 
 class Sender:
-    """Produces `Generated` transactions keyed by account, with the scenario header."""
+    """Produces `Generated` transactions keyed by account, with the scenario header.
+
+    The producer reports failed deliveries only (`delivery.report.only.error`): a success
+    needs no Python callback, and a message is delivered once it is neither failed nor still in
+    the producer's queue.
+    """
 
     def __init__(self, bootstrap_servers: str, topic: str, **config: Any) -> None:
         self.topic = topic
         self.report = DeliveryReport()
-        self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, **PRODUCER_CONFIG, **config}
-        )
+        try:
+            self._producer = Producer(
+                {
+                    "bootstrap.servers": bootstrap_servers,
+                    **PRODUCER_CONFIG,
+                    **config,
+                    "on_delivery": self._on_delivery,
+                    "delivery.report.only.error": True,
+                }
+            )
+        except KafkaException as exc:
+            raise SendError(f"cannot make a Kafka producer: {exc.args[0].str()}") from None
+        self._unpolled = 0
+        timeout_ms = {**PRODUCER_CONFIG, **config}["message.timeout.ms"]
+        # Every message is acknowledged or failed by then; flush waits that long and a bit.
+        self.flush_timeout_s = float(timeout_ms) / 1000 + 5
 
     def _on_delivery(self, error: KafkaError | None, _message: Message) -> None:
-        if error is None:
-            self.report.delivered += 1
-        else:
+        if error is not None:
             self.report.failed += 1
             self.report.errors[error.str()] += 1
 
     def send(self, txn: Generated) -> None:
-        self.send_raw(txn.key, txn.to_json(), txn.scenario.value)
+        self.send_raw(txn.key, txn.value, txn.scenario)
 
-    def send_raw(self, key: bytes, value: bytes, scenario: str) -> None:
+    def send_all(self, txns: Iterable[Generated]) -> int:
+        """Send each of `txns`; the hot loop of `streamguard produce`. Returns how many."""
+        produce, topic, headers = self._producer.produce, self.topic, _HEADERS
+        normal, normal_headers = Scenario.NORMAL, _HEADERS[Scenario.NORMAL]
+        sent = 0
+        try:
+            for key, value, scenario in txns:
+                try:
+                    # An enum's hash is a Python call: most messages are normal and skip it.
+                    header = normal_headers if scenario is normal else headers[scenario]
+                    produce(topic, value, key, headers=header)
+                except BufferError:
+                    self._produce_when_room(key, value, scenario)
+                sent += 1
+        finally:
+            self._count(sent)
+        return sent
+
+    def send_raw(self, key: bytes, value: bytes, scenario: Scenario) -> None:
+        try:
+            self._producer.produce(self.topic, value, key, headers=_HEADERS[scenario])
+        except BufferError:
+            self._produce_when_room(key, value, scenario)
+        self._count(1)
+
+    def _produce_when_room(self, key: bytes, value: bytes, scenario: Scenario) -> None:
         while True:
+            # The local queue is full: let deliveries drain, then try again.
+            self._producer.poll(0.05)
             try:
-                self._producer.produce(
-                    self.topic,
-                    key=key,
-                    value=value,
-                    headers=[(SCENARIO_HEADER, scenario.encode())],
-                    on_delivery=self._on_delivery,
-                )
-                break
+                self._producer.produce(self.topic, value, key, headers=_HEADERS[scenario])
+                return
             except BufferError:
-                # The local queue is full: let deliveries drain, then try again.
-                self._producer.poll(0.05)
-        self.report.sent += 1
-        self._producer.poll(0)
+                continue
 
-    def poll(self) -> None:
-        self._producer.poll(0)
+    def _count(self, sent: int) -> None:
+        self.report.sent += sent
+        self._unpolled += sent
+        if self._unpolled >= POLL_EVERY:
+            self._unpolled = 0
+            self.poll()
 
-    def flush(self, timeout_s: float = 60.0) -> DeliveryReport:
-        """Wait for every outstanding delivery; any still pending at the deadline counts failed."""
+    def poll(self) -> DeliveryReport:
+        """Serve delivery reports now; the report's counts are current afterwards."""
+        self._producer.poll(0)
+        self.report.in_flight = len(self._producer)
+        return self.report
+
+    def flush(self, timeout_s: float | None = None) -> DeliveryReport:
+        """Wait for every outstanding delivery; any still pending at the deadline counts failed.
+
+        By default the deadline is the message timeout (and a little): by then librdkafka has
+        reported each message delivered or failed.
+        """
+        if timeout_s is None:
+            timeout_s = self.flush_timeout_s
         remaining = self._producer.flush(timeout_s)
         if remaining:
             self.report.failed += remaining
             self.report.errors[f"not acknowledged within {timeout_s:.0f} s"] += remaining
+        self.report.in_flight = 0
         return self.report
