@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,18 +19,28 @@ from streamguard import stack
 from streamguard.stack.processes import free_port
 
 
+def stack_dir(prefix: str) -> Path:
+    """A fresh directory for a stack's state, outside pytest's own temporary tree.
+
+    pytest keeps its tree private to us (mode 0700, reset by every pytest run), while
+    PostgreSQL runs as another user when we are root and must be able to reach its data.
+    """
+    return Path(tempfile.mkdtemp(prefix=f"streamguard-{prefix}-"))
+
+
 @pytest.fixture(scope="session")
 def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local stack started for this run, on free ports, torn down and purged afterwards."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
         yield tmp_path_factory.mktemp("no-stack")
         return
-    state_dir = tmp_path_factory.mktemp("stack")
+    state_dir = stack_dir("tests")
     try:
         stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port(), with_ksqldb=False)
         yield state_dir
     finally:
         stack.down(state_dir, purge=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from streamguard import db
 
@@ -64,7 +65,11 @@ def produce(bootstrap: str, topic: str, values: list[bytes | dict[str, Any] | No
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10})
     for n, value in enumerate(values):
         payload = json.dumps(value).encode() if isinstance(value, dict) else value
-        producer.produce(topic, key=f"k{n % 97}".encode(), value=payload)
+        # Keyed by account, as ksqlDB keys the alerts: an alert's updates share a partition, the
+        # only place where Kafka orders them.
+        account = value.get("ACCOUNT_ID") if isinstance(value, dict) else None
+        key = str(account) if account is not None else f"k{n % 97}"
+        producer.produce(topic, key=key.encode(), value=payload)
         producer.poll(0)
     assert producer.flush(60) == 0
 
@@ -86,6 +91,33 @@ def read_topic(bootstrap: str, topic: str, expected: int, idle_s: int = 10) -> l
             batch = consumer.consume(1000, timeout=1.0)
             idle = 0 if batch else idle + 1
             out.extend(m for m in batch if m.error() is None)
+    finally:
+        consumer.close()
+    return out
+
+
+def read_all(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Any]:
+    """Every message of `topic` up to its end as it is now, duplicates included."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"r-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10)[1] for p in partitions}
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    out: list[Any] = []
+    done = {p for p, end in ends.items() if end == 0}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=1.0):
+                if message.error() is None:
+                    out.append(message)
+                    if message.offset() + 1 >= ends[message.partition()]:
+                        done.add(message.partition())
     finally:
         consumer.close()
     return out

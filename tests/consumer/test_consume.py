@@ -21,7 +21,7 @@ from streamguard import blacklist as bl
 from streamguard.consumer import AlertConsumer
 from streamguard.consumer.dlq import ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER
 from streamguard.models import Alert
-from tests.consumer.conftest import Topics, produce, read_topic, txn_alert, window_alert
+from tests.consumer.conftest import Topics, produce, read_all, txn_alert, window_alert
 
 
 def _consumer(bootstrap: str, url: str, topics: Topics, group: str | None = None) -> AlertConsumer:
@@ -54,6 +54,16 @@ def _wait_rows(engine: sa.Engine, query: str, expected: object, timeout_s: float
         if value == expected or time.monotonic() > deadline:
             return value
         time.sleep(0.2)
+
+
+def _wait_rows_at_least(engine: sa.Engine, target: int, timeout_s: float = 120) -> int:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with engine.connect() as conn:
+            rows = int(conn.execute(sa.text("SELECT count(*) FROM alerts")).scalar_one())
+        if rows >= target or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.02)
 
 
 def test_window_alert_updated_three_times_is_one_row_with_the_last_count(
@@ -195,11 +205,15 @@ def test_killed_five_times_every_alert_once_and_every_bad_message_dead_lettered(
     produce(kafka_bootstrap, topics.alerts, mixed)
 
     command = _cli(kafka_bootstrap, database_url, topics, "killed", "--batch-size", "200")
-    for _ in range(5):
+    # Kill points are set by progress, not by the clock: a consumer fast enough to finish in
+    # its first seconds would otherwise be killed only after the work is done.
+    for n in range(5):
+        target = rng.randint(n * 3_600 + 500, (n + 1) * 3_600)
         proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.5, 4.0))
+        seen = _wait_rows_at_least(migrated, target)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+        assert seen < 20_000, "the kill came after the work was done"
     subprocess.run([*command, "--idle-exit", "15"], check=True, capture_output=True, timeout=600)
 
     expected = {Alert.model_validate(a).alert_id: a for a in alerts}
@@ -208,7 +222,7 @@ def test_killed_five_times_every_alert_once_and_every_bad_message_dead_lettered(
     assert len(rows) == 20_000
     assert {r.alert_id: r.payload for r in rows} == expected
 
-    dead = read_topic(kafka_bootstrap, topics.dlq, 1000)
+    dead = read_all(kafka_bootstrap, topics.dlq)
     reasons = [dict(m.headers())[ERROR_HEADER].decode() for m in dead]
     # Replays after a kill may dead-letter a message twice; none is ever missing.
     unique = {

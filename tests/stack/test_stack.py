@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from streamguard import stack
 from streamguard.stack import kafka, processes
 from streamguard.stack.state import PartState
+from tests.conftest import stack_dir
 
 CLI = [sys.executable, "-m", "streamguard.cli"]
 
@@ -61,9 +63,9 @@ def default_kafka_port_taken() -> Iterator[int]:
 
 
 def test_up_twice_then_down_leaves_nothing_running(
-    tmp_path: Path, default_kafka_port_taken: int
+    default_kafka_port_taken: int,
 ) -> None:
-    state_dir = tmp_path / "state"
+    state_dir = stack_dir("stack-cli")
     # Kafka's default port is taken: the stack picks a free one and records it.
     postgres_port = str(processes.free_port())
     ksqldb_port = str(processes.free_port())
@@ -105,6 +107,7 @@ def test_up_twice_then_down_leaves_nothing_running(
     # ...and gone with it.
     assert _run("stack", "down", "--state-dir", str(state_dir), "--purge").returncode == 0
     assert not (state_dir / "kafka").exists()
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:

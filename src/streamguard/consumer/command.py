@@ -15,7 +15,7 @@ from rich.table import Table
 
 from streamguard import blacklist as bl
 from streamguard import db
-from streamguard.consumer.loop import AlertConsumer, StoppedDuringOutage
+from streamguard.consumer.loop import AlertConsumer, SchemaOutOfDate, StoppedDuringOutage
 from streamguard.settings import get_settings
 
 console = Console()
@@ -81,6 +81,9 @@ def consume_command(
             "the last batch was neither written nor committed and will be read again"
         )
         raise typer.Exit(1) from None
+    except SchemaOutOfDate as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     err.print(
         f"consumed {stats.consumed}: {stats.written} alerts written, "
         f"{stats.dead_lettered} dead-lettered"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
@@ -18,7 +19,7 @@ from streamguard.blacklist import BlacklistCache
 from streamguard.consumer.dlq import DeadLetters
 from streamguard.consumer.enrich import Enriched, enrich
 from streamguard.consumer.sink import Source, write_batch
-from streamguard.db import create_engine
+from streamguard.db import create_engine, head_revision
 from streamguard.models import Alert
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,12 @@ class Batch:
     """A prepared batch: enriched alerts with their source, and messages for the DLQ."""
 
     rows: list[tuple[Enriched, Source, bytes]] = field(default_factory=list)
+    row_messages: list[Message] = field(default_factory=list)
     bad: list[tuple[Message, str]] = field(default_factory=list)
+
+
+class SchemaOutOfDate(Exception):
+    """The database schema is not at the newest revision: `streamguard db upgrade` first."""
 
 
 class StoppedDuringOutage(Exception):
@@ -90,6 +96,7 @@ class AlertConsumer:
         self.max_backoff_s = max_backoff_s
         self.stats = Stats()
         self.stop_event = threading.Event()
+        self.database_url = database_url
         self.engine = create_engine(database_url)
         self.blacklist = BlacklistCache(self.engine, reload_s=blacklist_reload_s)
         self.dead_letters = DeadLetters(bootstrap_servers, dlq_topic)
@@ -119,6 +126,12 @@ class AlertConsumer:
         Batch N+1 is validated and enriched while batch N is written: the database and Python
         each get a core. Batch N's offsets are committed once its write has finished.
         """
+        try:
+            self._retrying(self._check_schema)
+        except BaseException:
+            self.consumer.close()
+            self.engine.dispose()
+            raise
         self.consumer.subscribe([self.topic])
         last_message = time.monotonic()
         pending: tuple[list[Message], Future[None]] | None = None
@@ -143,6 +156,16 @@ class AlertConsumer:
                 self.consumer.close()
                 self.engine.dispose()
         return self.stats
+
+    def _check_schema(self) -> None:
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        head = head_revision(self.database_url)
+        if current != head:
+            raise SchemaOutOfDate(
+                f"the database schema is at revision {current or 'none'}, the consumer needs "
+                f"{head}: run `streamguard db upgrade` first"
+            )
 
     def prepare(self, messages: list[Message]) -> Batch:
         """Validate and enrich: the alerts to write, the messages to dead-letter."""
@@ -169,20 +192,23 @@ class AlertConsumer:
         if good:
             enriched = self._retrying(lambda: [(enrich(a, self.blacklist), m) for m, a in good])
             batch.rows = [(item, _source(m), m.value() or b"") for item, m in enriched]
+            batch.row_messages = [m for _, m in enriched]
         return batch
 
     def store(self, batch: Batch) -> None:
         """Write the alerts in one transaction and have the dead letters acknowledged."""
-        rows = batch.rows
+        rows, bad = batch.rows, list(batch.bad)
         if rows:
-            self._retrying(lambda: write_batch(self.engine, rows))
-        for message, reason in batch.bad:
+            refused = self._retrying(lambda: write_batch(self.engine, rows))
+            bad += [(batch.row_messages[position], why) for position, why in refused.items()]
+        for message, reason in bad:
             self.dead_letters.send(message, reason)
-        if batch.bad:
+        if bad:
             self.dead_letters.flush()
-        self.stats.written += len(rows)
-        self.stats.dead_lettered += len(batch.bad)
-        log.info("batch: %d alerts written, %d dead-lettered", len(rows), len(batch.bad))
+        written = len(rows) - (len(bad) - len(batch.bad))
+        self.stats.written += written
+        self.stats.dead_lettered += len(bad)
+        log.info("batch: %d alerts written, %d dead-lettered", written, len(bad))
 
     def _finish(self, pending: tuple[list[Message], Future[None]] | None) -> None:
         """Wait for a batch's write, then commit its offsets."""
@@ -198,9 +224,14 @@ class AlertConsumer:
     def _commit(self, messages: list[Message]) -> None:
         positions: dict[tuple[str, int], int] = {}
         for m in messages:
+            if m.error() is not None:
+                # An error event (a broker unreachable, say) is no record to commit past.
+                continue
             key = (str(m.topic()), int(m.partition() or 0))
             positions[key] = max(positions.get(key, -1), int(m.offset() or 0) + 1)
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        if not offsets:
+            return
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 
 from streamguard.consumer.enrich import Enriched
@@ -84,26 +85,69 @@ WHERE alerts.payload IS DISTINCT FROM EXCLUDED.payload
 """
 
 
-def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> int:
-    """Upsert a batch in one transaction; returns the rows written.
+# What PostgreSQL refuses in one row, however often it is retried: a number out of a column's
+# range, a NUL character, NaN in JSON. The row's message goes to the dead-letter topic.
+REJECTIONS = (sa.exc.DataError, sa.exc.IntegrityError)
 
-    The rows are COPYed into a session-local staging table, then merged with one statement:
-    COPY moves rows faster than any INSERT, and the merge keeps the upsert rules in SQL.
-    """
-    latest: dict[str, dict[str, Any]] = {}
-    for item, source, raw in batch:
-        # One statement may not touch a row twice: the batch's last word on an alert wins.
-        latest[item.alert.alert_id] = _row(item, source, raw)
-    if not latest:
-        return 0
+
+def _merge(conn: sa.Connection, rows: list[dict[str, Any]], *, clear: bool = False) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for row in latest.values():
+    for row in rows:
         writer.writerow([_NULL if row[c] is None else row[c] for c in _COLUMNS])
     buffer.seek(0)
-    with engine.begin() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
         cursor.execute(_STAGE)
         cursor.copy_expert(_COPY, buffer)
         cursor.execute(_UPSERT)
-    return len(latest)
+        if clear:
+            # The staging table empties at commit; row by row, each merge must see only its row.
+            cursor.execute("DELETE FROM alerts_incoming")
+    except psycopg2.Error as exc:
+        # Into SQLAlchemy's classes, which the loop reads (OperationalError: retry).
+        raise sa.exc.DBAPIError.instance(_UPSERT, None, exc, psycopg2.Error) from exc
+    finally:
+        cursor.close()
+
+
+def rejection_reason(error: sa.exc.DBAPIError) -> str:
+    """PostgreSQL's complaint, first line, for the dead-letter header."""
+    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+    return f"rejected by PostgreSQL: {lines[0]}"
+
+
+def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> dict[int, str]:
+    """Upsert a batch in one transaction; returns the rows PostgreSQL refused (by position in
+    `batch`, with the reason), which were not written.
+
+    The rows are COPYed into a session-local staging table, then merged with one statement:
+    COPY moves rows faster than any INSERT, and the merge keeps the upsert rules in SQL. When
+    PostgreSQL refuses a row, the batch is merged again row by row, each behind a savepoint, so
+    the rest still commits in one transaction.
+    """
+    rows = [_row(item, source, raw) for item, source, raw in batch]
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        # One statement may not touch a row twice: the batch's last word on an alert wins.
+        latest[row["alert_id"]] = row
+    if not latest:
+        return {}
+    try:
+        with engine.begin() as conn:
+            _merge(conn, list(latest.values()))
+        return {}
+    except REJECTIONS:
+        pass
+    refused: dict[int, str] = {}
+    with engine.begin() as conn:
+        for position, row in enumerate(rows):
+            savepoint = conn.begin_nested()
+            try:
+                _merge(conn, [row], clear=True)
+            except REJECTIONS as exc:
+                savepoint.rollback()
+                refused[position] = rejection_reason(exc)
+            else:
+                savepoint.commit()
+    return refused
