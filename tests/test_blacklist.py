@@ -34,6 +34,14 @@ def test_add_replace_remove_and_expiry(engine: sa.Engine) -> None:
     assert not bl.remove(engine, bl.Kind.COUNTRY, "KP")
 
 
+def test_entries_that_mean_nothing_are_refused(engine: sa.Engine) -> None:
+    with pytest.raises(bl.BlacklistError, match="'Mars' is not an ISO 3166-1"):
+        bl.add(engine, [bl.Entry(bl.Kind.COUNTRY, "Mars")])
+    with pytest.raises(bl.BlacklistError, match="needs a value"):
+        bl.add(engine, [bl.Entry(bl.Kind.CARD, "  ")])
+    assert bl.entries(engine, include_expired=True) == []
+
+
 def test_cache_sees_changes_after_its_reload_interval(engine: sa.Engine) -> None:
     cache = bl.BlacklistCache(engine, reload_s=0.2)
     assert cache.hits([(bl.Kind.ACCOUNT, "A1")]) == []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pycountry
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
@@ -58,12 +59,22 @@ def _normalise(kind: Kind, value: str) -> str:
     return value.upper() if kind is Kind.COUNTRY else value
 
 
+def check(entry: Entry) -> Entry:
+    """The entry, or a BlacklistError naming what is wrong with it."""
+    value = _normalise(entry.kind, entry.value)
+    if not value:
+        raise BlacklistError(f"a blacklisted {entry.kind.value} needs a value")
+    if entry.kind is Kind.COUNTRY and pycountry.countries.get(alpha_2=value) is None:
+        raise BlacklistError(f"{entry.value!r} is not an ISO 3166-1 alpha-2 country code")
+    return entry
+
+
 def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
     """Add or replace entries (one per kind and value); returns how many were written."""
     rows = [
         {
             "kind": e.kind.value,
-            "value": _normalise(e.kind, e.value),
+            "value": _normalise(e.kind, check(e).value),
             "reason": e.reason,
             "added_by": e.added_by,
             "added_at": e.added_at or datetime.now(UTC),
@@ -132,11 +143,13 @@ def read_csv(path: Path, *, added_by: str) -> list[Entry]:
                 expires_at = parse_time(expires) if expires else None
             except ValueError as exc:
                 raise BlacklistError(f"{path}:{line}: {exc}") from None
-            out.append(
-                Entry(
-                    kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at
-                )
+            entry = Entry(
+                kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at
             )
+            try:
+                out.append(check(entry))
+            except BlacklistError as exc:
+                raise BlacklistError(f"{path}:{line}: {exc}") from None
     return out
 
 

@@ -153,7 +153,11 @@ def blacklist_add(
     """Block an account, card, merchant or country (replaces an existing entry)."""
     engine = db.create_engine(get_settings(database_url=database_url).database)
     entry = bl.Entry(kind, value, reason, added_by, expires_at=_expiry(expires, expires_in))
-    bl.add(engine, [entry])
+    try:
+        bl.add(engine, [entry])
+    except bl.BlacklistError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     console.print(f"blacklisted {kind.value} {value}")
 
 
