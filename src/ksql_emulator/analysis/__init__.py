@@ -1,0 +1,1 @@
+"""Names, types and ksqlDB's typing rules for statements and expressions."""

@@ -1,0 +1,231 @@
+"""GROUP BY analysis: group keys, aggregate calls, and the row an aggregation emits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator import types as ty
+from ksql_emulator.analysis.aggregates import AGGREGATES, AggregateFunction, resolve_aggregate
+from ksql_emulator.analysis.format import format_expr
+from ksql_emulator.analysis.scope import Scope, ScopeColumn
+from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.expressions import Compiled, ExpressionCompiler, Fn
+from ksql_emulator.parser import tree as t
+
+__all__ = ["AggregateCall", "AggregateSpec", "build_aggregation", "has_aggregate"]
+
+_WINDOW_BOUNDS = ("WINDOWSTART", "WINDOWEND")
+
+
+@dataclass
+class AggregateCall:
+    function: AggregateFunction
+    args: list[Fn]
+
+
+@dataclass
+class AggregateSpec:
+    """What the aggregate operator needs; its output row is keys, aggregates, window bounds,
+    ROWTIME, laid out as `scope` describes."""
+
+    group_fns: list[Fn]
+    group_exprs: list[t.Expr]
+    key_refs: list[t.ColumnRef]
+    calls: list[AggregateCall]
+    window: t.WindowSpec | None
+    scope: Scope
+    emit_final: bool = False
+    names: list[str] = field(default_factory=list)
+    table_source: bool = False
+
+
+def has_aggregate(e: t.Expr) -> bool:
+    if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
+        return True
+    for f in dataclasses.fields(e):
+        v = getattr(e, f.name)
+        if isinstance(v, t.Expr) and has_aggregate(v):
+            return True
+        if isinstance(v, tuple):
+            for x in v:
+                if isinstance(x, t.Expr) and has_aggregate(x):
+                    return True
+                if isinstance(x, tuple) and any(
+                    isinstance(y, t.Expr) and has_aggregate(y) for y in x
+                ):
+                    return True
+    return False
+
+
+def build_aggregation(
+    query: t.Query,
+    input_scope: Scope,
+    compiler: ExpressionCompiler,
+    exprs: list[t.Expr],
+) -> tuple[AggregateSpec, list[t.Expr], t.Expr | None]:
+    """The aggregation for `query`; returns it with `exprs` and HAVING rewritten to read the
+    aggregation's output row."""
+    group_exprs = list(query.group_by)
+    for g in group_exprs:
+        found = _aggregate_calls(g)
+        if found:
+            raise KsqlStatementError(
+                f"GROUP BY does not support aggregate functions: {found[0].name} is an "
+                "aggregate function."
+            )
+    _check_functions(exprs + ([query.having] if query.having is not None else []), compiler)
+    select_calls = [c for e in exprs for c in _aggregate_calls(e)]
+    having_calls = _aggregate_calls(query.having) if query.having is not None else []
+    for call in select_calls + having_calls:
+        for a in call.args:
+            nested = _aggregate_calls(a)
+            if nested:
+                raise KsqlStatementError(
+                    f"Aggregate functions can not be nested: {format_expr(call)}"
+                )
+    for g in group_exprs:
+        _no_window_bounds(g)
+    for call in select_calls + having_calls:
+        for a in call.args:
+            _no_window_bounds(a)
+    if query.having is not None:
+        _no_window_bounds(query.having)
+    if not select_calls and not having_calls and group_exprs:
+        raise KsqlStatementError(
+            "GROUP BY requires aggregate functions in either the SELECT or HAVING clause."
+        )
+    group_compiled = [_compile(compiler, g, input_scope, "GROUP BY") for g in group_exprs]
+    key_refs = [t.ColumnRef(f"KSQL_GROUP_{i}") for i in range(len(group_exprs))]
+    calls: list[AggregateCall] = []
+    call_names: dict[t.Expr, str] = {}
+    call_types: list[Any] = []
+
+    def rewrite(e: t.Expr, where: str) -> t.Expr:
+        for g, ref in zip(group_exprs, key_refs, strict=True):
+            if e == g or (
+                isinstance(e, t.ColumnRef) and isinstance(g, t.ColumnRef) and e.name == g.name
+            ):
+                return ref
+        if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
+            if e not in call_names:
+                args = [_compile(compiler, a, input_scope, where) for a in e.args]
+                fn = resolve_aggregate(e.name, [a.type for a in args], e.star)
+                call_names[e] = format_expr(e)
+                calls.append(AggregateCall(fn, [a.fn for a in args]))
+                call_types.append(fn.return_type)
+            return t.ColumnRef(call_names[e])
+        if isinstance(e, t.ColumnRef):
+            if e.name in _WINDOW_BOUNDS or e.name == "ROWTIME":
+                return t.ColumnRef(e.name)
+            raise _NotGrouped(e)
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(e):
+            v = getattr(e, f.name)
+            if isinstance(v, t.Expr):
+                changes[f.name] = rewrite(v, where)
+            elif isinstance(v, tuple) and v and all(isinstance(x, t.Expr) for x in v):
+                changes[f.name] = tuple(rewrite(x, where) for x in v)
+            elif isinstance(v, tuple) and v and all(isinstance(x, tuple) for x in v):
+                changes[f.name] = tuple(
+                    tuple(rewrite(y, where) if isinstance(y, t.Expr) else y for y in x) for x in v
+                )
+        return dataclasses.replace(e, **changes) if changes else e
+
+    rewritten: list[t.Expr] = []
+    not_grouped: list[str] = []
+    for e in exprs:
+        try:
+            rewritten.append(rewrite(e, "SELECT"))
+        except _NotGrouped:
+            not_grouped.append(format_expr(e))
+    if not_grouped:
+        raise KsqlStatementError(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: "
+            f"{', '.join(not_grouped)}\n"
+            "Either add the column(s) to the GROUP BY or remove them from the SELECT."
+        )
+    having = None
+    if query.having is not None:
+        try:
+            having = rewrite(query.having, "HAVING")
+        except _NotGrouped as err:
+            raise KsqlStatementError(
+                f"Non-aggregate HAVING expression not part of GROUP BY: {format_expr(err.column)}"
+            ) from None
+    cols: list[ScopeColumn] = []
+    for ref, gc in zip(key_refs, group_compiled, strict=True):
+        cols.append(ScopeColumn(ref.name, gc.type, len(cols)))
+    for name, typ in zip(list(call_names.values()), call_types, strict=True):
+        cols.append(ScopeColumn(name, typ, len(cols)))
+    for name in (*_WINDOW_BOUNDS, "ROWTIME"):
+        cols.append(ScopeColumn(name, ty.BIGINT, len(cols)))
+    spec = AggregateSpec(
+        [g.fn for g in group_compiled],
+        group_exprs,
+        key_refs,
+        calls,
+        query.window,
+        Scope(cols),
+        query.emit == "FINAL",
+        [c.name for c in cols],
+    )
+    return spec, rewritten, having
+
+
+def _no_window_bounds(e: t.Expr) -> None:
+    from ksql_emulator.analysis.format import columns_of
+
+    for name in _WINDOW_BOUNDS:
+        if name in columns_of(e):
+            raise KsqlStatementError(
+                f"Window bounds column {name} can only be used in the SELECT clause of "
+                "windowed aggregations and can not be passed to aggregate functions."
+            )
+
+
+class _NotGrouped(Exception):
+    def __init__(self, column: t.ColumnRef) -> None:
+        super().__init__(column.name)
+        self.column = column
+
+
+def _aggregate_calls(e: t.Expr) -> list[t.FunctionCall]:
+    if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
+        return [e]
+    out: list[t.FunctionCall] = []
+    for f in dataclasses.fields(e):
+        v = getattr(e, f.name)
+        if isinstance(v, t.Expr):
+            out += _aggregate_calls(v)
+        elif isinstance(v, tuple):
+            for x in v:
+                if isinstance(x, t.Expr):
+                    out += _aggregate_calls(x)
+                elif isinstance(x, tuple):
+                    for y in x:
+                        if isinstance(y, t.Expr):
+                            out += _aggregate_calls(y)
+    return out
+
+
+def _check_functions(exprs: list[t.Expr], compiler: ExpressionCompiler) -> None:
+    """Unknown scalar functions are reported before any grouping problem, as ksqlDB does."""
+    for e in exprs:
+        if isinstance(e, t.FunctionCall) and e.name.upper() not in AGGREGATES:
+            compiler.registry.info(e.name)
+        for f in dataclasses.fields(e):
+            v = getattr(e, f.name)
+            if isinstance(v, t.Expr):
+                _check_functions([v], compiler)
+            elif isinstance(v, tuple):
+                _check_functions([x for x in v if isinstance(x, t.Expr)], compiler)
+
+
+def _compile(compiler: ExpressionCompiler, e: t.Expr, scope: Scope, context: str) -> Compiled:
+    scope.context = context
+    try:
+        return compiler.compile(e, scope)
+    finally:
+        scope.context = "SELECT"

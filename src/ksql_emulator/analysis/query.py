@@ -1,0 +1,467 @@
+"""SELECT analysis: the source, its row layout, and each clause typed and compiled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator import types as ty
+from ksql_emulator.analysis.aggregate import AggregateSpec, build_aggregation, has_aggregate
+from ksql_emulator.analysis.format import columns_of, format_expr, qualify
+from ksql_emulator.analysis.join import JoinSpec, analyze_join
+from ksql_emulator.analysis.scope import Scope, ScopeColumn
+from ksql_emulator.analysis.typing import describe_type
+from ksql_emulator.catalog import Catalog, Column, Source
+from ksql_emulator.errors import (
+    KsqlError,
+    KsqlStatementError,
+    TypeMismatchError,
+    UnknownColumnError,
+    UnknownSourceError,
+)
+from ksql_emulator.expressions import Compiled, ExpressionCompiler
+from ksql_emulator.parser import tree as t
+
+__all__ = ["PSEUDO_COLUMNS", "QueryAnalysis", "analyze_query"]
+
+# Pseudo columns every source offers (system-columns.json, row-offset-and-partition.json).
+PSEUDO_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("ROWTIME", ty.BIGINT),
+    ("ROWPARTITION", ty.INTEGER),
+    ("ROWOFFSET", ty.BIGINT),
+)
+WINDOW_COLUMNS: tuple[tuple[str, Any], ...] = (("WINDOWSTART", ty.BIGINT), ("WINDOWEND", ty.BIGINT))
+RESERVED_COLUMN_NAMES = frozenset(
+    {"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"}
+)
+
+
+@dataclass
+class OutputItem:
+    name: str
+    compiled: Compiled
+    is_key: bool = False
+
+
+@dataclass
+class QueryAnalysis:
+    source: Source
+    scope: Scope
+    # Per scope column: ("KEY", i), ("VALUE", i), ("PSEUDO", name), ("HEADER", key|None)
+    layout: list[tuple[str, Any]]
+    where: Compiled | None
+    partition_by: list[Compiled] | None
+    keys: list[OutputItem]
+    values: list[OutputItem]
+    query: t.Query
+    columns: list[Column] = field(default_factory=list)
+    projection: list[OutputItem] = field(default_factory=list)  # SELECT order, keys included
+    # Per PARTITION BY expression: whether it reads key columns only (so tombstones keep it).
+    partition_key_only: list[bool] = field(default_factory=list)
+    aggregate: AggregateSpec | None = None
+    having: Compiled | None = None
+    join: JoinSpec | None = None
+
+
+def _source_scope(source: Source) -> tuple[Scope, list[tuple[str, Any]]]:
+    cols: list[ScopeColumn] = []
+    layout: list[tuple[str, Any]] = []
+    key_i = value_i = 0
+    for c in source.columns:
+        if c.namespace == "KEY":
+            layout.append(("KEY", key_i))
+            key_i += 1
+        elif c.namespace == "VALUE":
+            layout.append(("VALUE", value_i))
+            value_i += 1
+        else:
+            layout.append(("HEADER", c.header_key))
+        cols.append(ScopeColumn(c.name, c.type, len(cols), source.name))
+    pseudo = list(PSEUDO_COLUMNS)
+    if source.window_type:
+        pseudo += list(WINDOW_COLUMNS)
+    for name, typ in pseudo:
+        layout.append(("PSEUDO", name))
+        cols.append(ScopeColumn(name, typ, len(cols), source.name))
+    return Scope(cols), layout
+
+
+def _compile_in(compiler: ExpressionCompiler, expr: t.Expr, scope: Scope, context: str) -> Compiled:
+    scope.context = context
+    try:
+        return compiler.compile(expr, scope)
+    finally:
+        scope.context = "SELECT"
+
+
+def analyze_query(
+    query: t.Query,
+    catalog: Catalog,
+    compiler: ExpressionCompiler,
+    sink_name: str | None,
+    sink_kind: str = "STREAM",
+    allow_missing_keys: bool = False,
+) -> QueryAnalysis:
+    """Resolve and compile a stateless SELECT; part 2 adds joins, windows and aggregates."""
+    join: JoinSpec | None = None
+    if isinstance(query.from_, t.Join):
+        join, scope = analyze_join(query.from_, catalog, compiler, _source_scope)
+        source = join.left.source
+        ref = t.SourceRef(source.name, join.left.alias)
+        layout = join.left.layout + join.right.layout
+    else:
+        assert isinstance(query.from_, t.SourceRef)
+        ref = query.from_
+        found = catalog.source(ref.name)
+        if found is None:
+            raise UnknownSourceError(
+                f"Line: {ref.pos.line}, Col: {ref.pos.col}: {ref.name} does not exist."
+            )
+        source = found
+        scope, layout = _source_scope(source)
+        if ref.alias:
+            scope.columns = [ScopeColumn(c.name, c.type, c.index, ref.alias) for c in scope.columns]
+    where = None
+    if query.where is not None:
+        try:
+            where = _compile_in(compiler, query.where, scope, "WHERE")
+        except UnknownColumnError as err:
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            if missing in ("WINDOWSTART", "WINDOWEND"):
+                raise KsqlStatementError(
+                    f"Error in WHERE expression: Unknown column {missing}."
+                ) from err
+            raise
+        except TypeMismatchError as err:
+            raise _relocated(
+                KsqlStatementError(f"Error in WHERE expression: {_join_names(err.message, join)}"),
+                err,
+            ) from err
+        if where.type is not None and where.type != ty.BOOLEAN:
+            raise KsqlStatementError(
+                f"Type error in WHERE expression: Should evaluate to boolean but is "
+                f"{format_expr(query.where)} ({describe_type(where.type)}) instead."
+            )
+    partition_by: list[Compiled] | None = None
+    partition_exprs: list[t.Expr] = []
+    if query.partition_by:
+        if len(query.partition_by) > 1 and any(
+            isinstance(e, t.Literal) and e.kind == "NULL" for e in query.partition_by
+        ):
+            raise KsqlStatementError("Cannot PARTITION BY multiple columns including NULL")
+        partition_exprs = [
+            e for e in query.partition_by if not (isinstance(e, t.Literal) and e.kind == "NULL")
+        ]
+        try:
+            partition_by = [
+                _compile_in(compiler, e, scope, "PARTITION BY") for e in partition_exprs
+            ]
+        except UnknownColumnError as err:
+            name = err.message.split("'")[1] if "'" in err.message else "?"
+            raise _relocated(
+                UnknownColumnError(
+                    f"{err.message} '{name}' must be a column in the source schema since "
+                    "PARTITION BY is applied on the input."
+                ),
+                err,
+            ) from err
+
+    items: list[tuple[t.Expr, str | None]] = []
+    for item in query.select:
+        if isinstance(item, t.AllColumns) and join is not None:
+            if item.source is not None and item.source not in [x.alias for x in join.leaves()]:
+                raise KsqlStatementError(
+                    f"'{item.source}' is not a valid stream/table name or alias."
+                )
+            for side in join.leaves():
+                if item.source is not None and item.source != side.alias:
+                    continue
+                for col in side.source.columns:
+                    if col.namespace in ("KEY", "VALUE"):
+                        items.append(
+                            (t.ColumnRef(col.name, side.alias), f"{side.alias}_{col.name}")
+                        )
+            continue
+        if isinstance(item, t.AllColumns):
+            if item.source is not None and item.source not in (source.name, ref.alias):
+                raise KsqlStatementError(f"Unknown source in {item.source}.*")
+            if partition_exprs:
+                # After PARTITION BY the new key columns come first, then every other column.
+                keyed = {e.name for e in partition_exprs if isinstance(e, t.ColumnRef)}
+                for e in partition_exprs:
+                    items.append((e, None))
+                for ns in ("VALUE", "KEY"):
+                    for col in source.columns:
+                        if col.namespace == ns and col.name not in keyed:
+                            items.append((t.ColumnRef(col.name), None))
+                continue
+            for col in source.key_columns:
+                items.append((t.ColumnRef(col.name), None))
+            if source.window_type and sink_name is None:
+                # A transient query on a windowed source shows the window bounds after the keys.
+                items += [(t.ColumnRef(name), None) for name in ("WINDOWSTART", "WINDOWEND")]
+            for col in source.columns:
+                if col.namespace == "VALUE" or col.namespace.startswith("HEADER"):
+                    items.append((t.ColumnRef(col.name), None))
+        elif isinstance(item, t.StructAll):
+            struct_type = compiler.compile(item.expr, scope).type
+            if not isinstance(struct_type, ty.StructType):
+                raise KsqlStatementError(
+                    f"Expected STRUCT type for '{format_expr(item.expr)}->*' but got "
+                    f"{describe_type(struct_type)}"
+                )
+            for fname, _ in struct_type.fields:
+                items.append((t.Dereference(item.expr, fname), fname))
+        else:
+            items.append((item.expr, item.alias))
+
+    aggregate: AggregateSpec | None = None
+    having: Compiled | None = None
+    select_scope = scope
+    to_compile = [e for e, _ in items]
+    if (
+        query.group_by
+        or query.window is not None
+        or query.having is not None
+        or any(has_aggregate(e) for e, _ in items)
+    ):
+        if query.partition_by:
+            raise KsqlStatementError("PARTITION BY and GROUP BY can not be used together.")
+        aggregate, to_compile, having_expr = build_aggregation(query, scope, compiler, to_compile)
+        select_scope = aggregate.scope
+        aggregate.table_source = source.kind == "TABLE"
+        if having_expr is not None and query.having is not None:
+            try:
+                having = _compile_in(compiler, having_expr, select_scope, "HAVING")
+            except TypeMismatchError as err:
+                raise _relocated(
+                    KsqlStatementError(
+                        f"Error in HAVING expression: {_join_names(err.message, join)}"
+                    ),
+                    err,
+                ) from err
+            if having.type is not None and having.type != ty.BOOLEAN:
+                raise KsqlStatementError(
+                    f"Type error in HAVING expression: Should evaluate to boolean but is "
+                    f"{format_expr(query.having)} ({describe_type(having.type)}) instead."
+                )
+
+    names: list[str] = []
+    compiled: list[Compiled] = []
+    generated = 0
+    for (expr, alias), rewritten in zip(items, to_compile, strict=True):
+        if alias is not None and alias in RESERVED_COLUMN_NAMES:
+            raise KsqlStatementError(
+                f"`{alias}` is a reserved column name. You cannot use it as an alias for a column."
+            )
+        if (
+            join is not None
+            and alias is None
+            and sink_name is not None
+            and isinstance(expr, t.ColumnRef)
+            and expr.name in RESERVED_COLUMN_NAMES
+        ):
+            raise KsqlStatementError(
+                f"Reserved column name in select: `{expr.name}`. Please remove or alias the column."
+            )
+        if (
+            alias is None
+            and isinstance(expr, t.ColumnRef)
+            and expr.name in RESERVED_COLUMN_NAMES - {"ROWTIME"}
+            and source.column(expr.name) is None
+            and sink_name is not None
+            and not (
+                expr.name in ("WINDOWSTART", "WINDOWEND")
+                and (source.window_type or query.window is not None)
+            )
+        ):
+            raise KsqlStatementError(
+                f"Reserved column name in select: `{expr.name}`. Please remove or alias the column."
+            )
+        try:
+            c: Compiled = compiler.compile(rewritten, select_scope)
+        except TypeMismatchError as err:
+            if err.message.startswith("Invalid") or err.message.startswith("Error"):
+                raise
+            raise _relocated(KsqlStatementError(f"Invalid Select: {err.message}"), err) from err
+        if c.type is None:
+            raise KsqlStatementError(
+                "Can't infer a type of null. Please explicitly cast it to a required type, "
+                "e.g. CAST(null AS VARCHAR)."
+            )
+        if alias is None:
+            if isinstance(expr, t.ColumnRef) and join is not None and expr.source:
+                counts: dict[str, int] = {}
+                for leaf in join.leaves():
+                    for leaf_col in leaf.source.columns:
+                        counts[leaf_col.name] = counts.get(leaf_col.name, 0) + 1
+                both = {n for n, k in counts.items() if k > 1} | RESERVED_COLUMN_NAMES
+                alias = f"{expr.source}_{expr.name}" if expr.name in both else expr.name
+            elif isinstance(expr, t.ColumnRef):
+                alias = expr.name
+            elif isinstance(expr, t.Dereference):
+                alias = expr.field
+            else:
+                while f"KSQL_COL_{generated}" in names:
+                    generated += 1
+                alias = f"KSQL_COL_{generated}"
+                generated += 1
+        names.append(alias)
+        compiled.append(c)
+
+    key_flags = [False] * len(items)
+    key_order: list[int] = []
+    sink = sink_name or "OUTPUT"
+    wanted: list[t.Expr]
+    if aggregate is not None:
+        wanted = list(aggregate.key_refs)
+    elif join is not None:
+        wanted = []
+        hits = [
+            i
+            for i, e in enumerate(to_compile)
+            if any(
+                _same_join(e, j.left.key_expr, j.left.alias)
+                or _same_join(e, j.right.key_expr, j.right.alias)
+                for j in join.joins()
+            )
+        ]
+        if hits:
+            key_flags[hits[0]] = True
+            key_order.append(hits[0])
+            # The key is the join key, present even when an outer join lacks that side.
+            index = scope.columns[-1].index  # analyze_join puts the join key last
+            compiled[hits[0]] = Compiled(compiled[hits[0]].type, lambda row: row[index])
+        elif not allow_missing_keys:
+            shown = [
+                format_expr(qualify(join.left.key_expr, join.left.alias)),
+                format_expr(qualify(join.right.key_expr, join.right.alias)),
+            ]
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the join expressions "
+                f"{shown[0]} or {shown[1]} in its projection (eg, SELECT {shown[0]}...)."
+            )
+    elif query.partition_by:
+        wanted = partition_exprs
+    else:
+        wanted = [t.ColumnRef(c.name) for c in source.key_columns]
+    key_names: list[str] = []
+    for w in wanted:
+        hits = [i for i, expr in enumerate(to_compile) if _same_column(expr, w)]
+        if len(hits) > 1 and aggregate is not None:
+            shown_keys = " and ".join(f"`{names[i]}`" for i in hits)
+            raise KsqlStatementError(
+                f"The projection contains a key column more than once: {shown_keys}."
+            )
+        if len(hits) > 1:
+            aliases = " and ".join(names[i] for i in hits)
+            raise KsqlStatementError(
+                f"The projection contains a key column (`{format_expr(w)}`) more than once, "
+                f"aliased as: {aliases}."
+            )
+        if not hits:
+            key_names.append(format_expr(w))
+            continue
+        key_flags[hits[0]] = True
+        key_order.append(hits[0])
+    if key_names and aggregate is not None and not allow_missing_keys:
+        exprs = [
+            format_expr(g)
+            for g, ref in zip(aggregate.group_exprs, aggregate.key_refs, strict=True)
+            if ref.name in key_names
+        ]
+        noun = "expression" if len(exprs) == 1 else "expressions"
+        listed = exprs[0] if len(exprs) == 1 else ", ".join(exprs[:-1]) + " and " + exprs[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the grouping {noun} {listed} in "
+            f"its projection (eg, SELECT {', '.join(exprs)}...)."
+        )
+    if key_names and query.partition_by and not allow_missing_keys:
+        exprs = [format_expr(qualify(w, source.name)) for w in wanted]
+        if len(exprs) == 1:
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the partitioning expression "
+                f"{exprs[0]} in its projection (eg, SELECT {exprs[0]}...)."
+            )
+        listed = ", ".join(exprs[:-1]) + " and " + exprs[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the partitioning expressions "
+            f"{listed} in its projection (eg, SELECT {', '.join(exprs)}...)."
+        )
+    if key_names and not allow_missing_keys:
+        if len(wanted) > 1:
+            key_names = [format_expr(w) for w in wanted]
+        if len(key_names) == 1:
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the key column {key_names[0]} "
+                f"in its projection (eg, SELECT {key_names[0]}...)."
+            )
+        listed = ", ".join(key_names[:-1]) + " and " + key_names[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the key columns {listed} in its "
+            f"projection (eg, SELECT {', '.join(key_names)}...)."
+        )
+    seen: set[str] = set()
+    for n, c, is_key in zip(names, compiled, key_flags, strict=True):
+        if n in seen:
+            if aggregate is not None and not is_key:
+                raise KsqlStatementError(f"Duplicate value columns found in schema: `{n}` {c.type}")
+            raise KsqlStatementError(f"Duplicate column name in projection: {n}")
+        seen.add(n)
+    # Keys come out in the order PARTITION BY / GROUP BY name them, else in projection order.
+    if not query.partition_by and aggregate is None:
+        key_order.sort()
+    keys = [OutputItem(names[i], compiled[i], True) for i in key_order]
+    values = [OutputItem(names[i], compiled[i]) for i in range(len(items)) if not key_flags[i]]
+    if not values and sink_name is not None:
+        raise KsqlStatementError("The projection contains no value columns.")
+    key_ns = "KEY"
+    out_columns = [Column(k.name, k.compiled.type, key_ns) for k in keys] + [
+        Column(v.name, v.compiled.type) for v in values
+    ]
+    projection = [OutputItem(names[i], compiled[i], key_flags[i]) for i in range(len(items))]
+    key_names_set = {c.name for c in source.key_columns}
+    key_only = [columns_of(e) <= key_names_set for e in partition_exprs]
+    return QueryAnalysis(
+        source,
+        scope,
+        layout,
+        where,
+        partition_by,
+        keys,
+        values,
+        query,
+        out_columns,
+        projection,
+        key_only,
+        aggregate,
+        having,
+        join,
+    )
+
+
+def _same_join(expr: t.Expr, key: t.Expr, alias: str) -> bool:
+    if isinstance(expr, t.ColumnRef) and isinstance(key, t.ColumnRef):
+        return expr.name == key.name and (expr.source or alias) == (key.source or alias)
+    return expr == key
+
+
+def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:
+    if isinstance(expr, t.ColumnRef) and isinstance(wanted, t.ColumnRef):
+        return expr.name == wanted.name
+    return expr == wanted
+
+
+def _join_names(message: str, join: JoinSpec | None) -> str:
+    """ksqlDB names a joined source's columns `ALIAS_COLUMN` in its messages."""
+    if join is None:
+        return message
+    for leaf in join.leaves():
+        message = message.replace(f"{leaf.alias}.", f"{leaf.alias}_")
+    return message
+
+
+def _relocated(new: KsqlError, old: KsqlError) -> KsqlError:
+    if old.line is not None and old.col is not None:
+        new.locate(old.line, old.col)
+    return new

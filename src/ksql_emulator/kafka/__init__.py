@@ -1,0 +1,1 @@
+"""Real Kafka for the emulator: topics, the command topic, feeding queries, writing sinks."""

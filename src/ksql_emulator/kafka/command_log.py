@@ -1,0 +1,135 @@
+"""The command topic: every catalog-changing statement, in order, for a restart to replay."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from ksql_emulator.kafka.errors import KafkaLayerError
+from ksql_emulator.kafka.messages import producer_config
+from ksql_emulator.server.engine_api import Command, KafkaGateway
+
+__all__ = ["CommandTopic", "command_topic_name"]
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 30.0
+
+
+def command_topic_name(service_id: str) -> str:
+    """ksqlDB's name for a service's command topic."""
+    return f"_confluent-ksql-{service_id}_command_topic"
+
+
+class CommandTopic:
+    """Appends commands (key: command id; value: ksqlDB's JSON) and reads them all back."""
+
+    def __init__(
+        self,
+        gateway: KafkaGateway,
+        bootstrap_servers: str,
+        service_id: str,
+        client_config: Mapping[str, str] | None = None,
+        replication: int = 1,
+    ) -> None:
+        self.name = command_topic_name(service_id)
+        self._gateway = gateway
+        self._bootstrap = bootstrap_servers
+        self._extra = dict(client_config or {})
+        self._replication = replication
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Creates the topic if it is missing: one partition keeps the order total."""
+        info = self._gateway.create_topic(
+            self.name, 1, self._replication, {"retention.ms": "-1", "cleanup.policy": "delete"}
+        )
+        if info.partitions != 1:
+            raise KafkaLayerError(
+                f"command topic {self.name} has {info.partitions} partitions; it must have 1"
+            )
+
+    def append(self, command: Command) -> int:
+        """Writes `command` and returns its offset (ksqlDB's commandSequenceNumber) once acked."""
+        value = {
+            "statement": command.statement,
+            "streamsProperties": dict(command.properties),
+            "originalProperties": {},
+        }
+        outcome: dict[str, Any] = {}
+
+        def delivered(error: Any, msg: Any) -> None:
+            outcome["error"] = error
+            outcome["offset"] = msg.offset() if error is None else None
+
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer(producer_config(self._bootstrap, self._extra))
+            self._producer.produce(
+                self.name,
+                key=command.command_id.encode(),
+                value=json.dumps(value).encode(),
+                on_delivery=delivered,
+            )
+            self._producer.flush(_TIMEOUT_S)
+        if outcome.get("error") is not None or outcome.get("offset") is None:
+            raise KafkaLayerError(
+                f"could not write command {command.command_id} to {self.name}: "
+                f"{outcome.get('error', 'no acknowledgement')}"
+            )
+        offset: int = outcome["offset"]
+        return offset
+
+    def read_all(self) -> list[tuple[int, Command]]:
+        """Every command in the topic, oldest first, with its offset."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"_ksql-emulator-command-reader-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                **self._extra,
+            }
+        )
+        commands: list[tuple[int, Command]] = []
+        try:
+            partition = TopicPartition(self.name, 0)
+            low, high = consumer.get_watermark_offsets(partition, timeout=_TIMEOUT_S)
+            if high <= low:
+                return commands
+            consumer.assign([TopicPartition(self.name, 0, low)])
+            position = low
+            while position < high:
+                for raw in consumer.consume(500, timeout=1.0):
+                    offset = raw.offset()
+                    if raw.error() is not None or offset is None:
+                        continue
+                    position = offset + 1
+                    parsed = _parse(raw.key(), raw.value(), offset)
+                    if parsed is not None:
+                        commands.append((offset, parsed))
+        finally:
+            consumer.close()
+        return commands
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(_TIMEOUT_S)
+
+
+def _parse(key: bytes | None, value: bytes | None, offset: int) -> Command | None:
+    try:
+        data = json.loads(value or b"null")
+        statement = data["statement"]
+        properties = data.get("streamsProperties") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("skipping unreadable command at offset %d of the command topic", offset)
+        return None
+    command_id = key.decode(errors="replace") if key else ""
+    return Command(command_id, str(statement), dict(properties))

@@ -1,0 +1,49 @@
+"""Converting between confluent-kafka's messages and the runtime's `Message`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ksql_emulator.runtime.message import Message
+
+__all__ = ["from_kafka", "next_batch", "producer_config"]
+
+
+def from_kafka(msg: Any) -> Message:
+    """A consumed confluent_kafka.Message as the runtime's frozen `Message`."""
+    _kind, timestamp = msg.timestamp()
+    headers = tuple((str(k), v) for k, v in (msg.headers() or []))
+    return Message(
+        topic=msg.topic(),
+        key=msg.key(),
+        value=msg.value(),
+        timestamp=int(timestamp) if timestamp is not None and timestamp >= 0 else 0,
+        partition=msg.partition(),
+        offset=msg.offset(),
+        headers=headers,
+    )
+
+
+def producer_config(bootstrap_servers: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """A producer that partitions as Java clients do and never loses or duplicates on retry."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        # Java's default partitioner is murmur2 on the key bytes; librdkafka's is CRC32.
+        "partitioner": "murmur2_random",
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        **(extra or {}),
+    }
+
+
+def next_batch(consumer: Any, max_messages: int, timeout_s: float) -> list[Any]:
+    """The messages available now, waiting up to `timeout_s` for the first only.
+
+    `Consumer.consume(n, timeout)` waits for all n or the whole timeout, which would add the
+    timeout to every record's latency when traffic is light."""
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    rest: list[Any] = consumer.consume(max_messages - 1, timeout=0) if max_messages > 1 else []
+    return [first, *rest]

@@ -1,0 +1,1 @@
+"""Logical plans: the steps a persistent query runs, built from an analysis."""

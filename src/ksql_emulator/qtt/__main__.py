@@ -1,0 +1,68 @@
+"""Command line: `python -m ksql_emulator.qtt [DIR ...] [--tier 1|2|all] [--file NAME ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ksql_emulator.qtt.harness import FileResult, default_root, run_files
+from ksql_emulator.qtt.ratchet import update_ratchet
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ksql_emulator.qtt",
+        description="Run ksqlDB's query-validation tests against the emulator, without Kafka.",
+    )
+    parser.add_argument(
+        "dirs", nargs="*", type=Path, help="QTT folders (default ../shared/ksql-qtt)"
+    )
+    parser.add_argument("--tier", choices=["1", "2", "all"], default="all")
+    parser.add_argument("--file", nargs="+", default=None, help="file names (stems) to run")
+    parser.add_argument("--report", type=Path, help="write a JSON list of every test's result")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per test")
+    parser.add_argument(
+        "--update-ratchet", type=Path, help="raise this ratchet file's figures (never lowers)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print failure reasons")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    roots = args.dirs or [default_root()]
+    for root in roots:
+        if not root.is_dir():
+            parser.error(f"not a folder: {root}")
+
+    def show(fr: FileResult) -> None:
+        print(
+            f"{fr.file:70} {fr.count('passed'):5} passed {fr.count('failed'):5} failed "
+            f"{fr.count('skipped'):5} skipped"
+        )
+        if args.verbose:
+            for r in fr.results:
+                if r.status == "failed":
+                    label = f"{r.name} [{r.variant}]" if r.variant else r.name
+                    print(f"    FAIL {label}: {r.reason}")
+        sys.stdout.flush()
+
+    files = run_files(roots, args.tier, args.file, show, args.time_limit)
+    results = [r for fr in files for r in fr.results]
+    if args.report:
+        args.report.write_text(json.dumps([r.as_json() for r in results], indent=1) + "\n")
+    if args.update_ratchet:
+        raised = update_ratchet(args.update_ratchet, files)
+        for name, (old, new) in sorted(raised.items()):
+            print(f"ratchet {name}: {old} -> {new}")
+    passed = sum(1 for r in results if r.status == "passed")
+    failed = sum(1 for r in results if r.status == "failed")
+    skipped = sum(1 for r in results if r.status == "skipped")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Runs the QTT files asked for, each test isolated, and gathers results per file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ksql_emulator.qtt.loader import load_file, select_files
+from ksql_emulator.qtt.runner import run_variant
+
+__all__ = ["FileResult", "TestResult", "default_root", "run_files"]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    file: str
+    name: str
+    variant: str
+    status: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "file": self.file,
+            "name": self.name,
+            "variant": self.variant,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class FileResult:
+    file: str
+    results: list[TestResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+def default_root() -> Path:
+    """`../shared/ksql-qtt` relative to the project root (the folder holding pyproject.toml)."""
+    here = Path(__file__).resolve()
+    for parent in [Path.cwd(), *here.parents]:
+        if (parent / "pyproject.toml").exists():
+            return (parent / ".." / "shared" / "ksql-qtt").resolve()
+    return Path("../shared/ksql-qtt").resolve()
+
+
+def run_files(
+    roots: list[Path],
+    tier: str = "all",
+    names: list[str] | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+    time_limit_s: float = 10.0,
+) -> list[FileResult]:
+    from ksql_emulator.functions import default_registry
+
+    registry: Any = default_registry()
+    out: list[FileResult] = []
+    for root in roots:
+        for path in select_files(root, tier, names):
+            fr = FileResult(f"{path.parent.name}/{path.name}")
+            try:
+                variants = load_file(path)
+            except Exception as err:  # a malformed file fails as one entry, the run goes on
+                fr.results.append(TestResult(fr.file, "<file>", "", "failed", f"unreadable: {err}"))
+                variants = []
+            for v in variants:
+                outcome = run_variant(v, registry, time_limit_s)
+                fr.results.append(
+                    TestResult(fr.file, v.name, v.variant, outcome.status, outcome.reason)
+                )
+            out.append(fr)
+            if on_file is not None:
+                on_file(fr)
+    return out

@@ -1,0 +1,176 @@
+"""Runs one REST QTT test (rest-query-validation-tests) through the engine service, no Kafka.
+
+As ksqlDB's REST test executor does: the non-query statements first (checking each
+response's `@type`), then the inputs, then the expected topic outputs, then each SELECT
+(a push query reads its source from the start up to its LIMIT).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ksql_emulator.errors import KsqlError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.grammar import parse
+from ksql_emulator.qtt.loader import Variant
+from ksql_emulator.runtime.broker import InMemoryBroker
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.server.engine_api import PullQueryResult, TopicInfo
+
+__all__ = ["InMemoryGateway", "run_rest"]
+
+
+class InMemoryGateway:
+    """The Kafka gateway over the harness' in-memory broker."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.broker = broker
+
+    def cluster_id(self) -> str:
+        return "qtt"
+
+    def describe_topic(self, name: str) -> TopicInfo | None:
+        if name not in self.broker.topics:
+            return None
+        return TopicInfo(name, self.broker.partitions.get(name, 1), 1)
+
+    def list_topics(self) -> Sequence[TopicInfo]:
+        return [
+            TopicInfo(n, self.broker.partitions.get(n, 1), 1) for n in sorted(self.broker.topics)
+        ]
+
+    def create_topic(
+        self, name: str, partitions: int, replication: int, config: Mapping[str, str]
+    ) -> TopicInfo:
+        self.broker.create_topic(name, partitions)
+        return TopicInfo(name, self.broker.partitions.get(name, partitions), replication)
+
+    def delete_topic(self, name: str) -> None:
+        self.broker.topics.pop(name, None)
+
+    def produce(self, msg: Message) -> None:
+        self.broker.produce(msg)
+
+    def read_topic(self, name: str) -> Iterator[Message]:
+        return iter(list(self.broker.topics.get(name, [])))
+
+
+def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
+    """(status, reason) of one REST test variant."""
+    from ksql_emulator.qtt.runner import _compare_outputs, _feed_inputs, _same
+    from ksql_emulator.service import EngineService
+
+    test = variant.test
+    broker = InMemoryBroker()
+    service = EngineService(InMemoryGateway(broker), dict(variant.properties))
+    service.engine.registry = registry
+    service.engine.broker = broker
+    expected_error = test.get("expectedError")
+    responses = list(test.get("responses", []))
+    statements = list(variant.statements)
+    parsed_kinds: list[bool] = []
+    for text in statements:
+        try:
+            stmts = parse(text)
+            parsed_kinds.append(bool(stmts) and isinstance(stmts[0].statement, t.SelectStatement))
+        except KsqlError:
+            parsed_kinds.append(False)
+    admin = [s for s, is_query in zip(statements, parsed_kinds, strict=True) if not is_query]
+    queries = [s for s, is_query in zip(statements, parsed_kinds, strict=True) if is_query]
+    admin_expected = [r for r in responses if "admin" in r]
+    query_expected = [r for r in responses if "query" in r]
+    try:
+        for i, text in enumerate(admin):
+            results = service.execute_statements(text, variant.properties, {})
+            if i < len(admin_expected):
+                want = admin_expected[i]["admin"].get("@type")
+                got = [r.entity.get("@type") for r in results if r.entity is not None]
+                if want and got and want not in got:
+                    return "failed", f"statement {i}: expected @type {want} got {got}"
+        service.engine.input_offsets = {}  # type: ignore[attr-defined]
+        _feed_inputs(service.engine, test.get("inputs", []))
+        problems = _compare_outputs(service.engine, test.get("outputs", []))
+        if problems:
+            return "failed", "; ".join(problems[:3])
+        for i, text in enumerate(queries):
+            got_response = _query_response(service, text, variant.properties)
+            if i < len(query_expected):
+                problem = _compare_query(query_expected[i]["query"], got_response, _same)
+                if problem:
+                    return "failed", f"query {i}: {problem}"
+    except KsqlError as err:
+        if expected_error is None:
+            return "failed", f"unexpected {err.ksql_type}: {err}"
+        want = str(expected_error.get("message", ""))
+        if want and want not in str(err):
+            return "failed", f"expected error containing {want!r} but got {str(err)!r}"
+        return "passed", ""
+    if expected_error is not None:
+        return "failed", f"expected error {expected_error.get('message', '')!r} but none"
+    return "passed", ""
+
+
+def _query_response(service: Any, text: str, properties: Mapping[str, str]) -> list[dict[str, Any]]:
+    result = service.query(text, properties, {})
+    out: list[dict[str, Any]] = [{"header": {"schema": result.header.schema}}]
+    if isinstance(result, PullQueryResult):
+        out += [{"row": {"columns": [_render(v) for v in row.values]}} for row in result.rows]
+        if result.source_kind == "STREAM":
+            out.append({"finalMessage": "Query Completed"})
+        return out
+    rows: list[Any] = []
+    limit = result.limit
+    for topic in result.source_topics:
+        for msg in service.gateway.read_topic(topic):
+            rows += list(result.process(msg))
+            if limit is not None and len(rows) >= limit:
+                break
+    result.close()
+    if limit is not None:
+        rows = rows[:limit]
+    out += [{"row": {"columns": [_render(v) for v in row.values]}} for row in rows]
+    if limit is not None and len(rows) >= limit:
+        out.append({"finalMessage": "Limit Reached"})
+    return out
+
+
+def _render(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return v
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}"
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, list):
+        return [_render(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _render(x) for k, x in v.items()}
+    return v
+
+
+def _compare_query(expected: list[dict[str, Any]], got: list[dict[str, Any]], same: Any) -> str:
+    exp_rows = [e for e in expected if "row" in e]
+    got_rows = [g for g in got if "row" in g]
+    for e in expected:
+        if "header" in e and "schema" in e["header"]:
+            want = " ".join(str(e["header"]["schema"]).split())
+            have = " ".join(str(got[0]["header"]["schema"]).split())
+            if want != have:
+                return f"schema {have!r}, expected {want!r}"
+    if len(exp_rows) != len(got_rows):
+        return f"expected {len(exp_rows)} rows but got {len(got_rows)}: {got_rows[:3]}"
+    for i, (e, g) in enumerate(zip(exp_rows, got_rows, strict=True)):
+        ecols = e["row"].get("columns")
+        if ecols is not None and not same(ecols, g["row"]["columns"]):
+            return f"row {i}: expected {ecols} got {g['row']['columns']}"
+    wants_final = any("finalMessage" in e for e in expected)
+    has_final = any("finalMessage" in g for g in got)
+    if wants_final != has_final:
+        return f"finalMessage expected={wants_final} got={has_final}"
+    return ""

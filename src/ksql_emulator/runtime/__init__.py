@@ -1,0 +1,1 @@
+"""Operators over records, state stores and the topology that chains them."""

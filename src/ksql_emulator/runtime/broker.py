@@ -1,0 +1,45 @@
+"""An in-memory broker: topics as lists, and delivery of each new message to its readers."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+from ksql_emulator.runtime.message import Message
+
+__all__ = ["InMemoryBroker"]
+
+Reader = Callable[[Message], list[Message]]
+
+
+class InMemoryBroker:
+    """Holds every topic's messages; a produced message is run through the queries reading it,
+    breadth-first, so downstream queries see records in the order they were written."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, list[Message]] = {}
+        self.partitions: dict[str, int] = {}
+        self.readers: dict[str, list[Reader]] = {}
+
+    def create_topic(self, name: str, partitions: int = 1) -> None:
+        self.topics.setdefault(name, [])
+        self.partitions.setdefault(name, partitions)
+
+    def subscribe(self, topic: str, reader: Reader) -> None:
+        self.readers.setdefault(topic, []).append(reader)
+
+    def unsubscribe(self, reader: Reader) -> None:
+        for readers in self.readers.values():
+            if reader in readers:
+                readers.remove(reader)
+
+    def produce(self, msg: Message) -> None:
+        pending = deque([msg])
+        while pending:
+            m = pending.popleft()
+            log = self.topics.setdefault(m.topic, [])
+            m = replace(m, offset=len(log))
+            log.append(m)
+            for reader in list(self.readers.get(m.topic, [])):
+                pending.extend(reader(m))

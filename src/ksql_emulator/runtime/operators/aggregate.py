@@ -1,0 +1,195 @@
+"""GROUP BY: keeps accumulators per group (and window) and emits each updated group row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ksql_emulator.analysis.aggregate import AggregateSpec
+from ksql_emulator.runtime.record import Record, Window, freeze
+from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
+
+__all__ = ["AggregateOperator"]
+
+
+class AggregateOperator:
+    """Output rows are laid out as `spec.scope`: group keys, aggregates, window bounds, ROWTIME.
+
+    Window stores are keyed by (group key, window start); EMIT FINAL holds rows back until
+    stream time passes the window's end plus grace.
+    """
+
+    def __init__(self, spec: AggregateSpec) -> None:
+        self.spec = spec
+        self.store = MemoryKeyValueStore()
+        self.stream_time_ms = -1
+        self.pending: dict[tuple[Any, ...], Record] = {}
+        w = spec.window
+        self.size_ms = w.size.ms if w is not None and w.size is not None else 0
+        self.advance_ms = w.advance.ms if w is not None and w.advance is not None else self.size_ms
+        self.gap_ms = w.gap.ms if w is not None and w.gap is not None else 0
+        self.grace_ms = w.grace.ms if w is not None and w.grace is not None else None
+        if self.grace_ms is None and spec.emit_final:
+            self.grace_ms = 0  # EMIT FINAL without GRACE closes windows at their end
+
+    def _windows(self, ts: int) -> list[tuple[int, int] | None]:
+        w = self.spec.window
+        if w is None:
+            return [None]
+        if w.kind == "TUMBLING":
+            start = ts - ts % self.size_ms
+            return [(start, start + self.size_ms)]
+        if w.kind == "HOPPING":
+            out: list[tuple[int, int] | None] = []
+            first = ts - ts % self.advance_ms
+            start = first
+            while start > ts - self.size_ms and start >= 0:
+                out.append((start, start + self.size_ms))
+                start -= self.advance_ms
+            return sorted(out, key=lambda x: x[0] if x else 0)
+        return [(ts, ts)]
+
+    def _closed(self, end_ms: int) -> bool:
+        return self.grace_ms is not None and end_ms + self.grace_ms <= self.stream_time_ms
+
+    def process(self, record: Record) -> list[Record]:
+        if self.spec.table_source:
+            return self._table(record)
+        if record.tombstone or record.value is None:
+            return []
+        row = record.value
+        key = tuple(f(row) for f in self.spec.group_fns)
+        if any(k is None for k in key):
+            return []  # ksqlDB drops records whose grouping key is null
+        ts = record.timestamp
+        self.stream_time_ms = max(self.stream_time_ms, ts)
+        out: list[Record] = []
+        if self.spec.window is not None and self.spec.window.kind == "SESSION":
+            out.extend(self._session(key, row, ts))
+        else:
+            for window in self._windows(ts):
+                if window is not None and self._closed(window[1]):
+                    continue
+                store_key = (freeze(key), window[0] if window else None)
+                state = self.store.get(store_key)
+                if state is None:
+                    state = ([c.function.init() for c in self.spec.calls], ts)
+                accs, max_ts = state
+                accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
+                max_ts = max(max_ts, ts)
+                self.store.put(store_key, (accs, max_ts))
+                out.append(self._emit(key, accs, window, max_ts, record))
+        if self.spec.emit_final:
+            for r in out:
+                assert r.window is not None
+                self.pending[(freeze(r.key), r.window.start_ms)] = r
+            return self._flush()
+        return out
+
+    def _flush(self) -> list[Record]:
+        ready = [
+            k
+            for k, r in self.pending.items()
+            if r.window is not None and self._closed(r.window.end_ms)
+        ]
+        return [self.pending.pop(k) for k in sorted(ready, key=lambda k: k[1])]
+
+    def _session(self, key: tuple[Any, ...], row: Sequence[Any], ts: int) -> list[Record]:
+        frozen = freeze(key)
+        sessions: list[tuple[int, int, list[Any], int]] = self.store.get((frozen, "sessions")) or []
+        merged_start, merged_end = ts, ts
+        accs = [c.function.init() for c in self.spec.calls]
+        keep: list[tuple[int, int, list[Any], int]] = []
+        out: list[Record] = []
+        absorbed: list[tuple[int, int, list[Any], int]] = []
+        for s in sessions:
+            if s[0] - self.gap_ms <= ts <= s[1] + self.gap_ms:
+                absorbed.append(s)
+            else:
+                keep.append(s)
+        max_ts = ts
+        if absorbed:
+            # Merging re-aggregates: replay the absorbed sessions' rows is not possible, so
+            # merge accumulators when the function is additive and keep the first otherwise.
+            first = absorbed[0]
+            accs = list(first[2])
+            merged_start = min([ts, *(s[0] for s in absorbed)])
+            merged_end = max([ts, *(s[1] for s in absorbed)])
+            max_ts = max([ts, *(s[3] for s in absorbed)])
+            for s in absorbed:
+                gone = (*key, *([None] * len(self.spec.calls)), s[0], s[1], s[3])
+                out.append(Record(key, gone, s[3], window=Window(s[0], s[1]), tombstone=True))
+        accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
+        keep.append((merged_start, merged_end, accs, max_ts))
+        self.store.put((frozen, "sessions"), keep)
+        out.append(self._emit(key, accs, (merged_start, merged_end), max_ts, None))
+        return out
+
+    def _table(self, record: Record) -> list[Record]:
+        """A table's row replaces its previous version: the old group is recomputed without
+        it, then the new group with it (ksqlDB's undo, done by re-folding the group)."""
+        assert record.value is not None
+        rows: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = self.store.get(("rows",)) or {}
+        groups: dict[Any, dict[Any, tuple[Any, ...]]] = self.store.get(("groups",)) or {}
+        out: list[Record] = []
+        source_key = freeze(record.key)
+        old = rows.pop(source_key, None)
+        ts = record.timestamp
+        new_key: tuple[Any, ...] | None = None
+        if not record.tombstone:
+            new_key = tuple(f(record.value) for f in self.spec.group_fns)
+            if any(k is None for k in new_key):
+                new_key = None
+        if old is not None:
+            old_key, _ = old
+            members = groups.get(freeze(old_key), {})
+            members.pop(source_key, None)
+            if new_key is None or freeze(new_key) != freeze(old_key):
+                # Moving to another group: the old one is re-emitted without the row.
+                out.append(self._fold(old_key, members, ts, record))
+        if new_key is not None:
+            row = record.value
+            key = new_key
+            if True:
+                rows[source_key] = (key, tuple(row))
+                members = groups.setdefault(freeze(key), {})
+                members[source_key] = tuple(row)
+                out.append(self._fold(key, members, ts, record))
+        self.store.put(("rows",), rows)
+        self.store.put(("groups",), groups)
+        return out
+
+    def _fold(
+        self, key: tuple[Any, ...], members: dict[Any, tuple[Any, ...]], ts: int, record: Record
+    ) -> Record:
+        accs = [c.function.init() for c in self.spec.calls]
+        for row in members.values():
+            accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
+        return self._emit(key, accs, None, ts, record)
+
+    @staticmethod
+    def _add(call: Any, acc: Any, row: Sequence[Any]) -> Any:
+        if call.function.star:
+            return call.function.add(acc)
+        return call.function.add(acc, *[f(row) for f in call.args])
+
+    def _emit(
+        self,
+        key: tuple[Any, ...],
+        accs: list[Any],
+        window: tuple[int, int] | None,
+        max_ts: int,
+        record: Record | None,
+    ) -> Record:
+        results = [c.function.result(a) for c, a in zip(self.spec.calls, accs, strict=True)]
+        bounds = [window[0], window[1]] if window else [None, None]
+        row = (*key, *results, *bounds, max_ts)
+        return Record(
+            key,
+            row,
+            max_ts,
+            record.partition if record else 0,
+            record.offset if record else 0,
+            (),
+            Window(*window) if window else None,
+        )

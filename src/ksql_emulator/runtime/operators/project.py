@@ -1,0 +1,58 @@
+"""SELECT: turns a full row into the sink's key and value columns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ksql_emulator.runtime.record import Record
+
+__all__ = ["ProjectOperator"]
+
+log = logging.getLogger(__name__)
+
+Fn = Callable[[Sequence[Any]], Any]
+
+
+def _null_on_error(row: Sequence[Any], f: Fn) -> Any:
+    # ksqlDB logs an expression that fails on a record and writes null for that column.
+    try:
+        return f(row)
+    except Exception as err:
+        log.debug("expression failed on a record: %s", err)
+        return None
+
+
+class ProjectOperator:
+    def __init__(
+        self,
+        key_fns: list[Fn],
+        value_fns: list[Fn],
+        repartitioned: bool = False,
+        transient: bool = False,
+    ) -> None:
+        self.repartitioned = repartitioned
+        self.transient = transient
+        self.key_fns = key_fns
+        self.value_fns = value_fns
+
+    def process(self, record: Record) -> list[Record]:
+        row = record.value
+        assert row is not None
+        if record.tombstone and self.transient:
+            value = tuple(_null_on_error(row, f) for f in self.value_fns)
+            return [record.with_(value=value)]
+        if record.tombstone and self.repartitioned:
+            return [record.with_(value=None)]
+        try:
+            key = tuple(f(row) for f in self.key_fns)
+        except Exception:
+            key = tuple(_null_on_error(row, f) for f in self.key_fns)
+        if record.tombstone:
+            return [record.with_(key=key, value=None)]
+        try:
+            value = tuple(f(row) for f in self.value_fns)
+        except Exception:
+            value = tuple(_null_on_error(row, f) for f in self.value_fns)
+        return [record.with_(key=key, value=value)]

@@ -1,0 +1,51 @@
+"""Writes records to the sink topic in the sink's key and value formats."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ksql_emulator.errors import KsqlError
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.record import Record
+
+__all__ = ["SinkOperator"]
+
+log = logging.getLogger(__name__)
+
+
+class SinkOperator:
+    def __init__(
+        self,
+        topic: str,
+        key_serde: Any,
+        value_serde: Any,
+        timestamp: Callable[[Record], int | None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.timestamp = timestamp
+
+    def encode(self, record: Record) -> Message | None:
+        ts = record.timestamp
+        if self.timestamp is not None and record.value is not None:
+            extracted = self.timestamp(record)
+            if extracted is None or extracted < 0:
+                return None
+            ts = extracted
+        try:
+            key = (
+                self.key_serde.serialize(list(record.key))
+                if record.key and not record.null_key
+                else None
+            )
+            value = (
+                self.value_serde.serialize(list(record.value)) if record.value is not None else None
+            )
+        except KsqlError as err:
+            log.debug("dropping unencodable record for %s: %s", self.topic, err)
+            return None
+        window = (record.window.start_ms, record.window.end_ms) if record.window else None
+        return Message(self.topic, key, value, ts, 0, 0, record.headers, window)

@@ -1,0 +1,1 @@
+"""State stores for stateful operators."""

@@ -1,0 +1,208 @@
+"""Logical plan -> a running query: source, operator chain, sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator import types as ty
+from ksql_emulator.plan.nodes import (
+    AggregateNode,
+    FilterNode,
+    HavingNode,
+    JoinNode,
+    ProjectNode,
+    QueryPlan,
+    RepartitionNode,
+    SinkNode,
+    SourceNode,
+)
+from ksql_emulator.runtime.formats import key_serde, value_serde
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.operators import Operator
+from ksql_emulator.runtime.operators.aggregate import AggregateOperator
+from ksql_emulator.runtime.operators.filter import FilterOperator
+from ksql_emulator.runtime.operators.having import HavingOperator
+from ksql_emulator.runtime.operators.join import JoinOperator
+from ksql_emulator.runtime.operators.project import ProjectOperator
+from ksql_emulator.runtime.operators.repartition import RepartitionOperator
+from ksql_emulator.runtime.operators.sink import SinkOperator
+from ksql_emulator.runtime.operators.source import SourceOperator, to_epoch_ms
+from ksql_emulator.runtime.record import Record
+
+__all__ = ["RunningQuery", "build_query"]
+
+
+Entry = Callable[[Record], list[Record]]
+
+
+@dataclass
+class RunningQuery:
+    """A persistent query: per source topic a decoder and an entry step, then one chain."""
+
+    query_id: str
+    inputs: list[tuple[str, SourceOperator, Entry]]
+    sink_topic: str
+    sink_name: str
+    operators: list[Operator]
+    sink_op: SinkOperator | None
+    sql: str = ""
+    state: str = "RUNNING"
+    errors: list[str] = field(default_factory=list)
+    stateful: bool = False
+
+    @property
+    def source_topic(self) -> str:
+        return self.inputs[0][0]
+
+    @property
+    def source_topics(self) -> list[str]:
+        return list(dict.fromkeys(topic for topic, _, _ in self.inputs))
+
+    def records(self, msg: Message) -> list[Record]:
+        """The records `msg` yields at the end of the operator chain (before the sink)."""
+        out_records: list[Record] = []
+        for topic, source_op, entry in self.inputs:
+            if topic != msg.topic:
+                continue
+            record = source_op.decode(msg)
+            if record is None:
+                continue
+            records = entry(record)
+            for op in self.operators:
+                out: list[Record] = []
+                for r in records:
+                    try:
+                        out.extend(op.process(r))
+                    except Exception as err:  # ksqlDB logs a failing record and carries on
+                        self.errors.append(str(err))
+                records = out
+                if not records:
+                    break
+            out_records.extend(records)
+        return out_records
+
+    def process(self, msg: Message) -> list[Message]:
+        assert self.sink_op is not None
+        messages: list[Message] = []
+        for r in self.records(msg):
+            m = self.sink_op.encode(r)
+            if m is not None:
+                messages.append(m)
+        return messages
+
+
+def _wire_join(spec: Any, sources: list[tuple[str, SourceOperator]]) -> list[Any]:
+    """Entries for every joined source; a nested join's output feeds the outer join's left."""
+    join = JoinOperator(spec)
+    if spec.inner is not None:
+        inner = _wire_join(spec.inner, sources[:-1])
+        inputs = [(topic, op, _then(entry, join.left)) for topic, op, entry in inner]
+    else:
+        topic, op = sources[0]
+        inputs = [(topic, op, join.left)]
+    topic, op = sources[-1]
+    inputs.append((topic, op, join.right))
+    return inputs
+
+
+def _then(first: Entry, second: Entry) -> Entry:
+    return lambda record: [out for mid in first(record) for out in second(mid)]
+
+
+def _identity(record: Record) -> list[Record]:
+    return [record]
+
+
+def _timestamp_extractor(source_node: SourceNode, registry: Any) -> Any:
+    index = source_node.timestamp_index
+    if index is None:
+        return None
+    source = source_node.source
+    col = source.column(source.timestamp_column or "")
+    typ = col.type if col is not None else ty.BIGINT
+    if typ == ty.STRING:
+        fmt = source.timestamp_format or "yyyy-MM-dd'T'HH:mm:ss.SSS"
+        parse = registry.resolve("STRINGTOTIMESTAMP", [ty.STRING, ty.STRING]).call
+
+        def from_string(row: Sequence[Any], _msg: Message) -> int | None:
+            v = row[index]
+            return None if v is None else int(parse(v, fmt))
+
+        return from_string
+
+    def from_value(row: Sequence[Any], _msg: Message) -> int | None:
+        return to_epoch_ms(row[index])
+
+    return from_value
+
+
+def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str) -> RunningQuery:
+    sources: list[tuple[str, SourceOperator]] = []
+    sink_op: SinkOperator | None = None
+    operators: list[Operator] = []
+    inputs: list[tuple[str, SourceOperator, Entry]] = []
+    sink_topic = sink_name = ""
+    throw = str(props.get("ksql.timestamp.throw.on.invalid", "false")).lower() == "true"
+    stateful = False
+    for step in plan.steps:
+        if isinstance(step, SourceNode):
+            source_op = SourceOperator(
+                key_serde(step.source),
+                value_serde(step.source),
+                list(step.layout),
+                is_table=step.source.kind == "TABLE",
+                timestamp=_timestamp_extractor(step, registry),
+                throw_on_invalid_timestamp=throw,
+            )
+            sources.append((step.source.topic, source_op))
+        elif isinstance(step, JoinNode):
+            stateful = True
+            inputs = _wire_join(step.spec, sources)
+        elif isinstance(step, AggregateNode):
+            stateful = True
+            operators.append(AggregateOperator(step.spec))
+        elif isinstance(step, HavingNode):
+            operators.append(HavingOperator(step.predicate.fn))
+        elif isinstance(step, FilterNode):
+            operators.append(FilterOperator(step.predicate.fn))
+        elif isinstance(step, RepartitionNode):
+            operators.append(
+                RepartitionOperator([k.fn for k in step.keys], list(step.key_only) or None)
+            )
+        elif isinstance(step, ProjectNode):
+            repartitioned = any(
+                isinstance(o, RepartitionOperator | AggregateOperator) for o in operators
+            )
+            operators.append(
+                ProjectOperator(
+                    [k.fn for k in step.keys],
+                    [v.fn for v in step.values],
+                    repartitioned,
+                    step.transient,
+                )
+            )
+        elif isinstance(step, SinkNode):
+            sink_topic = step.sink.topic
+            sink_name = step.sink.name
+            ts_index = step.timestamp_index
+            ts_fn = None
+            if ts_index is not None:
+                i = ts_index
+
+                def ts_fn(record: Record, i: int = i) -> int | None:
+                    if i >= 0:
+                        assert record.value is not None
+                        return to_epoch_ms(record.value[i])
+                    return to_epoch_ms(record.key[-1 - i])
+
+            sink_op = SinkOperator(
+                step.sink.topic, key_serde(step.sink), value_serde(step.sink), ts_fn
+            )
+    if not inputs:
+        inputs = [(topic, op, _identity) for topic, op in sources]
+    assert inputs
+    query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
+    query.stateful = stateful
+    return query

@@ -1,0 +1,260 @@
+"""The JSON format: ksqlDB's coercions, case-insensitive field names, wrapped or bare values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ksql_emulator import casts
+from ksql_emulator import types as ty
+from ksql_emulator.errors import KsqlError, SerializationError
+from ksql_emulator.serde.base import (
+    Column,
+    NullKey,
+    Serde,
+    b64,
+    date_to_days,
+    days_to_date,
+    json_text,
+    ms_of_day,
+    ms_to_time,
+    ms_to_timestamp,
+    timestamp_to_ms,
+)
+
+__all__ = ["JsonSerde", "dump", "from_json", "load", "to_json"]
+
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
+def load(text: str) -> Any:
+    """JSON text -> Python, fractional numbers as Decimal (keeping their digits)."""
+    return _DECODER.decode(text)
+
+
+def _node_kind(v: Any) -> str:
+    # Jackson's node class names, which ksqlDB's conversion errors quote.
+    if isinstance(v, bool):
+        return "BooleanNode"
+    if isinstance(v, int):
+        return "IntNode" if -(2**31) <= v < 2**31 else "LongNode"
+    if isinstance(v, Decimal | float):
+        return "DecimalNode"
+    if isinstance(v, str):
+        return "TextNode"
+    if isinstance(v, list):
+        return "ArrayNode"
+    if isinstance(v, dict):
+        return "ObjectNode"
+    return "NullNode"
+
+
+def _mismatch(v: Any, t: ty.SqlType) -> SerializationError:
+    return SerializationError(f"Can't convert type. sourceType: {_node_kind(v)}, requiredType: {t}")
+
+
+def _whole(v: Any, t: ty.SqlType) -> int:
+    if isinstance(v, bool):
+        raise _mismatch(v, t)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Decimal | float):
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError as err:
+            raise SerializationError(f'For input string: "{v}"') from err
+    raise _mismatch(v, t)
+
+
+def from_json(v: Any, t: ty.SqlType) -> Any:
+    """A parsed JSON node -> the SQL value of type `t`, with ksqlDB's lenient coercions."""
+    if v is None:
+        return None
+    if t == ty.STRING:
+        if isinstance(v, str):
+            return v
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict | list):
+            return dump(v)
+        return str(v)
+    if t == ty.BOOLEAN:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str):
+            return v.strip().lower() == "true"
+        raise _mismatch(v, t)
+    if t == ty.INTEGER:
+        return casts.wrap_int(_whole(v, t))
+    if t == ty.BIGINT:
+        return casts.wrap_long(_whole(v, t))
+    if t == ty.DOUBLE:
+        if isinstance(v, bool | list | dict):
+            raise _mismatch(v, t)
+        try:
+            return float(v)
+        except ValueError as err:
+            raise SerializationError(f'For input string: "{v}"') from err
+    if isinstance(t, ty.DecimalType):
+        if isinstance(v, bool | list | dict):
+            raise _mismatch(v, t)
+        try:
+            value = Decimal(v.strip()) if isinstance(v, str) else Decimal(v)
+        except InvalidOperation as err:
+            raise SerializationError(f"Cannot convert '{v}' to {t}") from err
+        try:
+            return casts.fit_decimal(value, t)
+        except KsqlError as err:
+            raise SerializationError(err.message) from err
+    if t == ty.BYTES:
+        if not isinstance(v, str):
+            raise _mismatch(v, t)
+        try:
+            return base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise SerializationError(f"Cannot decode base64 BYTES: {v}") from err
+    if t == ty.TIMESTAMP:
+        return ms_to_timestamp(_whole(v, t))
+    if t == ty.DATE:
+        return days_to_date(_whole(v, t))
+    if t == ty.TIME:
+        return ms_to_time(_whole(v, t))
+    if isinstance(t, ty.ArrayType):
+        if not isinstance(v, list):
+            raise _mismatch(v, t)
+        item = t.item or ty.STRING
+        return [from_json(x, item) for x in v]
+    if isinstance(t, ty.MapType):
+        if not isinstance(v, dict):
+            raise _mismatch(v, t)
+        key_type, value_type = t.key or ty.STRING, t.value or ty.STRING
+        return {from_json(k, key_type): from_json(x, value_type) for k, x in v.items()}
+    if isinstance(t, ty.StructType):
+        if not isinstance(v, dict):
+            raise _mismatch(v, t)
+        return {name: from_json(field_lookup(v, name), ft) for name, ft in t.fields}
+    raise SerializationError(f"Unsupported type for JSON: {t}")
+
+
+def field_lookup(obj: dict[str, Any], name: str) -> Any:
+    """ksqlDB's JSON field matching: the exact name, else the first case-insensitive match."""
+    if name in obj:
+        return obj[name]
+    upper = name.upper()
+    for key, value in obj.items():
+        if key.upper() == upper:
+            return value
+    return None
+
+
+def to_json(value: Any, t: ty.SqlType | None) -> Any:
+    """A SQL value -> a JSON-ready Python value (Decimal kept, times as epoch numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return b64(value)
+    if isinstance(value, dt.datetime):
+        return timestamp_to_ms(value)
+    if isinstance(value, dt.date):
+        return date_to_days(value)
+    if isinstance(value, dt.time):
+        return ms_of_day(value)
+    if isinstance(value, list):
+        item = t.item if isinstance(t, ty.ArrayType) else None
+        return [to_json(x, item) for x in value]
+    if isinstance(value, dict):
+        if isinstance(t, ty.StructType):
+            return {name: to_json(value.get(name), ft) for name, ft in t.fields}
+        inner = t.value if isinstance(t, ty.MapType) else None
+        return {_key_text(k): to_json(x, inner) for k, x in value.items()}
+    return value
+
+
+def _key_text(k: Any) -> str:
+    return k if isinstance(k, str) else casts.java_string(k)
+
+
+def dump(value: Any) -> str:
+    """Compact JSON text as Jackson writes it (Decimal digits kept, doubles as Java prints)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else json.dumps(str(value))
+    if isinstance(value, float):
+        text = casts.java_double_str(value)
+        return text if value == value and abs(value) != float("inf") else json.dumps(text)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(dump(x) for x in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(
+                f"{json.dumps(str(k), ensure_ascii=False)}:{dump(x)}" for k, x in value.items()
+            )
+            + "}"
+        )
+    return json.dumps(str(value))
+
+
+class JsonSerde(Serde):
+    """JSON keys or values; one column may be written bare (unwrapped)."""
+
+    format_name = "JSON"
+
+    def __init__(self, schema: list[Column], *, is_key: bool, wrap_single: bool) -> None:
+        super().__init__(schema, is_key=is_key)
+        self.unwrapped = len(schema) == 1 and not wrap_single
+
+    def serialize(self, values: list[Any] | None) -> bytes | None:
+        if values is None or isinstance(values, NullKey):
+            return None
+        self._check_width(values)
+        # A bare null key is a Kafka null key; several key columns still make an object
+        # (partition-by.json: {"ID": null, "AGE": null}).
+        if self.is_key and self.unwrapped and values[0] is None:
+            return None
+        if self.unwrapped:
+            node = to_json(values[0], self.schema[0][1])
+        else:
+            node = {name: to_json(v, t) for (name, t), v in zip(self.schema, values, strict=True)}
+        return dump(node).encode("utf-8")
+
+    def deserialize(self, data: bytes | None) -> list[Any] | None:
+        if data is None:
+            return NullKey.of(len(self.schema)) if self.is_key else None
+        try:
+            node = load(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise SerializationError(
+                f"Failed to deserialize {self._side} from JSON: {err}"
+            ) from err
+        if node is None:
+            return NullKey.of(len(self.schema)) if self.is_key else None
+        if self.unwrapped or (len(self.schema) == 1 and not isinstance(node, dict)):
+            return [from_json(node, self.schema[0][1])]
+        if not isinstance(node, dict):
+            struct = ty.StructType(tuple(self.schema))
+            raise _mismatch(node, struct)
+        return [from_json(field_lookup(node, name), t) for name, t in self.schema]
+
+    def from_test_value(self, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        return json_text(value).encode("utf-8")
+
+    def bytes_to_test_value(self, data: bytes | None) -> Any:
+        if data is None:
+            return None
+        return load(data.decode("utf-8"))

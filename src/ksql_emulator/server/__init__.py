@@ -1,0 +1,1 @@
+"""ksqlDB's REST API over the engine; a route module per endpoint (imports nothing eagerly)."""

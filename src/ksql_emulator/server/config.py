@@ -1,0 +1,74 @@
+"""ksqlDB server properties: ksql-server.properties files, -D overrides, listener URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "parse_define", "parse_listener", "read_properties"]
+
+
+class ConfigError(ValueError):
+    """Raised when a property file, a -D flag or a listener is malformed; names which."""
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Java .properties file (`key=value` or `key: value`, `#`/`!` comments, `\\` joins)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+    properties: dict[str, str] = {}
+    logical = ""
+    for raw in text.splitlines():
+        line = raw.strip() if not logical else raw.lstrip()
+        if not logical and (not line or line[0] in "#!"):
+            continue
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            logical += line[:-1]
+            continue
+        logical += line
+        key, value = _split(logical)
+        properties[key] = value
+        logical = ""
+    if logical:
+        key, value = _split(logical)
+        properties[key] = value
+    return properties
+
+
+def _split(line: str) -> tuple[str, str]:
+    """Java's rule: the key ends at the first `=`, `:` or space; one `=`/`:` may follow."""
+    index = 0
+    while index < len(line) and line[index] not in "=:" and not line[index].isspace():
+        index += 1
+    rest = line[index:].lstrip()
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip()
+    return line[:index], rest
+
+
+def parse_define(text: str) -> tuple[str, str]:
+    """`key=value` from a -D flag."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"-D expects key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def parse_listener(url: str) -> tuple[str, int]:
+    """Host and port of an `http://host:port` listener (ksqlDB's `listeners`; first one)."""
+    first = url.split(",")[0].strip()
+    parts = urlsplit(first)
+    if parts.scheme != "http":
+        raise ConfigError(
+            f"listener {first!r}: only plain http:// listeners are supported (HTTP/1.1 and h2c)"
+        )
+    if parts.hostname is None:
+        raise ConfigError(f"listener {first!r} has no host")
+    try:
+        port = parts.port or 8088
+    except ValueError:
+        raise ConfigError(f"listener {first!r} has an invalid port") from None
+    host = "0.0.0.0" if parts.hostname in ("0.0.0.0", "") else parts.hostname
+    return host, port

@@ -1,0 +1,1 @@
+"""One module per REST endpoint of ksqlDB."""

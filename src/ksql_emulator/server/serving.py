@@ -1,0 +1,103 @@
+"""Serving the app with hypercorn (HTTP/1.1 and h2c on one port), in the foreground or a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+__all__ = ["BackgroundServer", "hypercorn_config", "serve_forever"]
+
+
+def hypercorn_config(host: str, port: int) -> Config:
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    # Long-lived push queries must not be cut by hypercorn's keep-alive or read timeouts.
+    config.keep_alive_timeout = 3600
+    config.read_timeout = None
+    config.graceful_timeout = 1.0
+    return config
+
+
+async def serve_forever(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serves `app` on host:port until `stop` is set."""
+    await serve(app, hypercorn_config(host, port), shutdown_trigger=stop.wait)
+
+
+class BackgroundServer:
+    """`app` served on its own event loop in a daemon thread (tests, embedding)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port or _free_port(host)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> BackgroundServer:
+        self._thread = threading.Thread(target=self._run, name="ksql-server", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout_s):
+            raise RuntimeError(f"the server on {self.url} did not start within {timeout_s}s")
+        if self._error is not None:
+            raise RuntimeError(f"the server on {self.url} failed to start") from self._error
+        _wait_listening(self.host, self.port, timeout_s)
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        self._started.set()
+        try:
+            loop.run_until_complete(serve_forever(self.app, self.host, self.port, self._stop))
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            loop.close()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is already gone
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_listening(host: str, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout_s}s") from None
+            time.sleep(0.02)

@@ -1,0 +1,96 @@
+"""Malformed statements: each error names what is wrong, its line and its column."""
+
+from __future__ import annotations
+
+import pytest
+
+from ksql_emulator.engine import Engine
+from ksql_emulator.errors import (
+    KsqlError,
+    ParseError,
+    TypeMismatchError,
+    UnknownColumnError,
+    UnknownFunctionError,
+)
+from ksql_emulator.parser import parse
+
+SOURCE = (
+    "CREATE STREAM TXNS (ACCOUNT STRING KEY, AMOUNT DOUBLE, CITY STRING) "
+    "WITH (kafka_topic='txns', value_format='JSON');\n"
+)
+
+
+def run(sql: str) -> KsqlError:
+    engine = Engine()
+    with pytest.raises(KsqlError) as caught:
+        engine.execute(SOURCE + sql)
+    return caught.value
+
+
+def test_unbalanced_quote_points_at_the_opening_quote() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("SELECT * FROM T\nWHERE CITY = 'Paris;")
+    err = caught.value
+    assert (err.line, err.col) == (2, 14)
+    assert "Unterminated string" in str(err)
+    assert str(err).startswith("line 2:14: Syntax Error")
+
+
+def test_unbalanced_parenthesis_names_the_expected_token() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("SELECT (AMOUNT + 1 FROM T;")
+    assert str(caught.value).startswith("line 1:20: Syntax Error")
+    assert "expecting ')'" in str(caught.value)
+
+
+def test_missing_semicolon_between_statements() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("SET 'a'='b'\nSET 'c'='d';")
+    err = caught.value
+    assert (err.line, err.col) == (2, 1)
+    assert "'SET'" in str(err) and "expecting ';'" in str(err)
+
+
+def test_unknown_column_names_column_line_and_column() -> None:
+    err = run("CREATE STREAM OUT AS SELECT ACCOUNT,\n  BOB FROM TXNS;")
+    assert isinstance(err, UnknownColumnError)
+    assert str(err) == "Line: 3, Col: 3: SELECT column 'BOB' cannot be resolved."
+    assert err.ksql_type == "KsqlStatementException"
+
+
+def test_type_mismatch_names_both_types_and_the_position() -> None:
+    err = run("CREATE STREAM OUT AS SELECT * FROM TXNS\nWHERE AMOUNT > 'lots';")
+    assert "Cannot compare AMOUNT (DOUBLE) to 'lots' (STRING) with GREATER_THAN" in str(err)
+    assert str(err).startswith("Line: 3, Col: 7:")
+    assert isinstance(err.__cause__, TypeMismatchError)
+
+
+def test_unknown_function_names_the_function_and_its_position() -> None:
+    err = run("CREATE STREAM OUT AS SELECT ACCOUNT, FOO(CITY) FROM TXNS;")
+    assert isinstance(err, UnknownFunctionError)
+    assert "Can't find any functions with the name 'FOO'" in str(err)
+    assert str(err).startswith("Line: 2, Col: 38:")
+
+
+def test_unknown_statement_is_a_syntax_error() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("CREAT STREAM X (A INT) WITH (kafka_topic='x', value_format='JSON');")
+    assert str(caught.value) == "line 1:1: Syntax Error\nUnknown statement 'CREAT'"
+    assert caught.value.ksql_type == "ParseFailedException"
+
+
+def test_render_underlines_the_offending_token() -> None:
+    sql = "SELECT * FROM T WHERE A = = 1;"
+    with pytest.raises(ParseError) as caught:
+        parse(sql)
+    rendered = caught.value.render(sql).splitlines()
+    assert rendered[-2].strip() == sql
+    assert rendered[-1].index("^") - 2 == sql.index("= 1")
+
+
+def test_literal_overflow_is_reported_like_ksqldb() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("SELECT 9223372036854775808 FROM T;")
+    assert str(caught.value) == (
+        "Failed to prepare statement: line 1:9: Invalid numeric literal: 9223372036854775808"
+    )

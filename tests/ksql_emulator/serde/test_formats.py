@@ -1,0 +1,318 @@
+"""JSON, KAFKA, DELIMITED and NONE: bytes <-> column values, and QTT's spelling of records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ksql_emulator import types as ty
+from ksql_emulator.errors import KsqlStatementError, SerializationError
+from ksql_emulator.serde import check_schema, make_serde
+
+S, INT, L, F, B = ty.STRING, ty.INTEGER, ty.BIGINT, ty.DOUBLE, ty.BOOLEAN
+Schema = list[tuple[str, ty.SqlType]]
+
+
+def serde(
+    fmt: str, schema: Schema, *, key: bool = False, wrap: bool | None = None, **props: str
+) -> Any:
+    return make_serde(fmt, schema, wrap_single=wrap, is_key=key, props=props)
+
+
+TXN: Schema = [
+    ("ACCOUNT_ID", S),
+    ("AMOUNT", ty.DecimalType(12, 2)),
+    ("EVENT_TIME", ty.TIMESTAMP),
+    ("APPROVED", B),
+    ("TAGS", ty.ArrayType(S)),
+    ("GEO", ty.StructType((("LAT", F), ("LON", F)))),
+    ("DAY", ty.DATE),
+    ("AT", ty.TIME),
+    ("RAW", ty.BYTES),
+]
+TXN_VALUES = [
+    "acc-1",
+    Decimal("12.50"),
+    dt.datetime(2018, 5, 11, 21, 58, 33),
+    True,
+    ["a", None],
+    {"LAT": 1.5, "LON": -2.0},
+    dt.date(1970, 1, 11),
+    dt.time(0, 0, 1),
+    b"hi",
+]
+TXN_JSON = (
+    '{"ACCOUNT_ID":"acc-1","AMOUNT":12.50,"EVENT_TIME":1526075913000,"APPROVED":true,'
+    '"TAGS":["a",null],"GEO":{"LAT":1.5,"LON":-2.0},"DAY":10,"AT":1000,"RAW":"aGk="}'
+)
+
+
+def test_json_writes_ksqldb_shapes() -> None:
+    assert serde("JSON", TXN).serialize(TXN_VALUES) == TXN_JSON.encode()
+
+
+def test_json_reads_back_what_it_writes() -> None:
+    s = serde("JSON", TXN)
+    assert s.deserialize(TXN_JSON.encode()) == TXN_VALUES
+
+
+JSON_READS: list[tuple[Schema, str, list[Any] | None]] = [
+    ([("FOO", S), ("BAR", INT)], '{"foo": "x", "Bar": 7}', ["x", 7]),
+    ([("FOO", S), ("BAR", INT)], '{"FOO": "x"}', ["x", None]),
+    ([("FOO", S)], '{"FOO": 12.5}', ["12.5"]),
+    ([("FOO", S)], '{"FOO": {"n": [1, 2]}}', ['{"n":[1,2]}']),
+    ([("N", INT)], '{"N": "42"}', [42]),
+    ([("N", INT)], '{"N": 3.9}', [3]),
+    ([("N", L)], '{"N": 9007199254740993}', [9007199254740993]),
+    ([("D", F)], '{"D": 1}', [1.0]),
+    ([("D", ty.DecimalType(6, 4))], '{"D": 10}', [Decimal("10.0000")]),
+    ([("B", B)], '{"B": "TRUE"}', [True]),
+    ([("M", ty.MapType(S, INT))], '{"M": {"a": 1}}', [{"a": 1}]),
+    ([("FOO", S), ("BAR", INT)], "null", None),
+]
+
+
+@pytest.mark.parametrize(("schema", "text", "expected"), JSON_READS)
+def test_json_reads_leniently_as_ksqldb_does(schema: Schema, text: str, expected: Any) -> None:
+    assert serde("JSON", schema).deserialize(text.encode()) == expected
+
+
+def test_json_single_value_wrapping() -> None:
+    schema: Schema = [("FOO", INT)]
+    assert serde("JSON", schema).serialize([5]) == b'{"FOO":5}'
+    assert serde("JSON", schema, wrap=False).serialize([5]) == b"5"
+    assert serde("JSON", schema, wrap=False).deserialize(b"5") == [5]
+    # Keys are bare by default; several key columns make an object.
+    assert serde("JSON", [("K", S)], key=True).serialize(["k1"]) == b'"k1"'
+    assert serde("JSON", [("A", S), ("B", INT)], key=True).serialize(["x", 1]) == b'{"A":"x","B":1}'
+
+
+@pytest.mark.parametrize(
+    ("schema", "data", "message"),
+    [
+        ([("A", S), ("B", INT)], b"[1, 2]", "Can't convert type. sourceType: ArrayNode"),
+        ([("N", INT)], b'{"N": "x"}', 'For input string: "x"'),
+        ([("N", INT)], b"{not json", "Failed to deserialize value from JSON"),
+        ([("D", ty.DecimalType(3, 1))], b'{"D": 1000}', "Numeric field overflow"),
+    ],
+)
+def test_json_errors_say_what_did_not_fit(schema: Schema, data: bytes, message: str) -> None:
+    with pytest.raises(SerializationError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        serde("JSON", schema).deserialize(data)
+
+
+KAFKA_CASES: list[tuple[ty.SqlType, Any, bytes]] = [
+    (INT, 1, b"\x00\x00\x00\x01"),
+    (INT, -2, b"\xff\xff\xff\xfe"),
+    (L, 1, b"\x00" * 7 + b"\x01"),
+    (F, 1.5, b"\x3f\xf8" + b"\x00" * 6),
+    (S, "héllo", "héllo".encode()),
+    (ty.BYTES, b"\x01\x02", b"\x01\x02"),
+]
+
+
+@pytest.mark.parametrize(("sql_type", "value", "data"), KAFKA_CASES)
+def test_kafka_uses_kafkas_byte_layouts(sql_type: ty.SqlType, value: Any, data: bytes) -> None:
+    s = serde("KAFKA", [("V", sql_type)])
+    assert s.serialize([value]) == data
+    assert s.deserialize(data) == [value]
+
+
+def test_kafka_rejects_bytes_of_the_wrong_size() -> None:
+    with pytest.raises(
+        SerializationError, match="Size of data received by IntegerDeserializer is not 4"
+    ):
+        serde("KAFKA", [("V", INT)]).deserialize(b"\x00\x01")
+
+
+@pytest.mark.parametrize("fmt", ["JSON", "KAFKA", "DELIMITED"])
+def test_null_key_is_null_columns_and_null_value_a_tombstone(fmt: str) -> None:
+    key = serde(fmt, [("K", S)], key=True)
+    assert key.deserialize(None) == [None]
+    assert key.serialize([None]) is None
+    assert serde(fmt, [("V", S)]).deserialize(None) is None
+    assert serde(fmt, [("V", S)]).serialize(None) is None
+
+
+def test_null_columns_of_a_multi_column_json_key_are_still_written() -> None:
+    key = serde("JSON", [("ID", INT), ("AGE", INT)], key=True)
+    assert key.serialize([None, None]) == b'{"ID":null,"AGE":null}'
+    # ...while a key that arrived as null bytes goes out as null bytes.
+    arrived = key.deserialize(None)
+    assert arrived == [None, None]
+    assert key.serialize(arrived) is None
+
+
+DELIMITED_WRITES: list[tuple[list[Any], str]] = [
+    (["plain", 1, 2.5], "plain,1,2.5"),
+    (["a,b", 1, None], '"a,b",1,'),
+    ([" \tlead", None, 1e10], '" \tlead",,1.0E10'),
+    (['say "hi"', 0, 0.0], '"say ""hi""",0,0.0'),
+    (["trail ", 0, 0.0], '"trail ",0,0.0'),
+    (["", 0, 0.0], '"",0,0.0'),
+    (["-5", -5, -0.5], '"-5",-5,-0.5'),
+    (["été", 0, 0.0], '"été",0,0.0'),
+]
+
+
+@pytest.mark.parametrize(("values", "line"), DELIMITED_WRITES)
+def test_delimited_quotes_only_where_needed(values: list[Any], line: str) -> None:
+    schema: Schema = [("S", S), ("I", INT), ("D", F)]
+    assert serde("DELIMITED", schema).serialize(values) == line.encode()
+
+
+def test_delimited_reads_typed_fields_and_empty_as_null() -> None:
+    schema: Schema = [
+        ("S", S),
+        ("I", INT),
+        ("B", B),
+        ("D", ty.DecimalType(4, 2)),
+        ("T", ty.TIMESTAMP),
+        ("X", L),
+    ]
+    row = serde("DELIMITED", schema).deserialize(b'"x,y",-3,true,01.50,1000,')
+    assert row == ["x,y", -3, True, Decimal("1.50"), dt.datetime(1970, 1, 1, 0, 0, 1), None]
+
+
+@pytest.mark.parametrize(("prop", "line"), [("|", b"a|1"), ("TAB", b"a\t1"), ("SPACE", b"a 1")])
+def test_delimited_honours_the_delimiter_property(prop: str, line: bytes) -> None:
+    s = serde("DELIMITED", [("S", S), ("I", INT)], VALUE_DELIMITER=prop)
+    assert s.serialize(["a", 1]) == line
+    assert s.deserialize(line) == ["a", 1]
+
+
+def test_delimited_key_and_value_delimiters_are_separate() -> None:
+    key = serde("DELIMITED", [("A", S), ("B", S)], key=True, key_delimiter=";", value_delimiter="-")
+    assert key.deserialize(b"foo,bar;baz") == ["foo,bar", "baz"]
+
+
+def test_delimited_field_count_must_match() -> None:
+    with pytest.raises(
+        SerializationError, match="Unexpected field count, csvFields:1 schemaFields:2"
+    ):
+        serde("DELIMITED", [("S", S), ("I", INT)]).deserialize(b"only")
+
+
+def test_none_format_ignores_whatever_arrives() -> None:
+    s = serde("NONE", [], key=True)
+    assert s.deserialize(b"data that should be ignored") == []
+    assert s.serialize([]) is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "schema", "key", "message"),
+    [
+        ("KAFKA", [("K", B)], True, "The 'KAFKA' format does not support type 'BOOLEAN'"),
+        (
+            "KAFKA",
+            [("V0", INT), ("V1", S)],
+            False,
+            "The 'KAFKA' format only supports a single field. Got: [`V0` INTEGER, `V1` STRING]",
+        ),
+        (
+            "KAFKA",
+            [("V", ty.ArrayType(INT))],
+            False,
+            "The 'KAFKA' format does not support type 'ARRAY'",
+        ),
+        (
+            "DELIMITED",
+            [("V", ty.MapType(S, INT))],
+            False,
+            "The 'DELIMITED' format does not support type 'MAP'",
+        ),
+        (
+            "NONE",
+            [("K", S)],
+            True,
+            "The 'NONE' format can only be used when no columns are defined. Got: [`K` STRING KEY]",
+        ),
+        ("FOO", [("V", S)], False, "Unknown format: FOO"),
+    ],
+)
+def test_formats_refuse_schemas_they_cannot_carry(
+    fmt: str, schema: Schema, key: bool, message: str
+) -> None:
+    with pytest.raises(KsqlStatementError) as info:
+        serde(fmt, schema, key=key)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "message"),
+    [
+        ("", "Configuration VALUE_DELIMITER is invalid: Delimiter cannot be empty"),
+        (" ", "Delimiter cannot be empty"),
+        ("\t", "Delimiter cannot be empty"),
+        ("<~>", "Invalid delimiter value: '<~>'"),
+    ],
+)
+def test_bad_delimiters_are_rejected(delimiter: str, message: str) -> None:
+    with pytest.raises(KsqlStatementError, match=message):
+        serde("DELIMITED", [("S", S)], VALUE_DELIMITER=delimiter)
+
+
+def test_wrap_single_value_from_the_with_clause_is_checked() -> None:
+    with pytest.raises(
+        KsqlStatementError,
+        match=r"Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'\.",
+    ):
+        check_schema("KAFKA", [("V", S)], is_key=False, wrap_single=True)
+    with pytest.raises(KsqlStatementError, match="only valid for single-field value schemas"):
+        check_schema("JSON", [("A", S), ("B", S)], is_key=False, wrap_single=False)
+    # A server-wide default is not the statement's choice: make_serde ignores it for many columns.
+    assert (
+        serde("JSON", [("A", S), ("B", S)], wrap=False).serialize(["x", "y"])
+        == b'{"A":"x","B":"y"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "schema", "props", "message"),
+    [
+        (
+            "JSON",
+            [("V", S)],
+            {"value_delimiter": "|"},
+            "JSON does not support the following configs: [delimiter]",
+        ),
+        ("JSON", [("M", ty.MapType(INT, F))], {}, "JSON only supports MAP types with STRING keys"),
+    ],
+)
+def test_value_schema_and_config_checks(
+    fmt: str, schema: Schema, props: dict[str, str], message: str
+) -> None:
+    with pytest.raises(KsqlStatementError) as info:
+        serde(fmt, schema, **props)
+    assert str(info.value) == message
+
+
+# (format, schema, is key, record as a QTT file spells it, column values, as written back)
+TEST_VALUES: list[tuple[str, Schema, bool, Any, list[Any] | None, Any]] = [
+    (
+        "JSON",
+        [("FOO", S), ("DEC", ty.DecimalType(6, 4))],
+        False,
+        {"foo": "x", "dec": Decimal("1.5")},
+        ["x", Decimal("1.5000")],
+        {"FOO": "x", "DEC": Decimal("1.5000")},
+    ),
+    ("JSON", [("K", S)], True, "k1", ["k1"], "k1"),
+    ("KAFKA", [("K", L)], True, 7, [7], 7),
+    ("KAFKA", [("V", F)], False, Decimal("2.2"), [2.2], 2.2),
+    ("KAFKA", [("V", ty.BYTES)], False, "aGk=", [b"hi"], "aGk="),
+    ("DELIMITED", [("A", INT), ("B", S)], False, "01,two", [1, "two"], "1,two"),
+    ("JSON", [("FOO", S)], False, None, None, None),
+]
+
+
+@pytest.mark.parametrize(("fmt", "schema", "key", "test_value", "values", "written"), TEST_VALUES)
+def test_qtt_record_spellings_convert_both_ways(
+    fmt: str, schema: Schema, key: bool, test_value: Any, values: Any, written: Any
+) -> None:
+    s = serde(fmt, schema, key=key)
+    assert s.deserialize(s.from_test_value(test_value)) == values
+    assert s.to_test_value(values) == written

@@ -1,0 +1,1 @@
+"""Tests of the emulator's REST server and Kafka layer."""

@@ -1,0 +1,257 @@
+"""The `ksql-emulator` process with the real engine over real Kafka, as clients see it.
+
+Skipped until the engine provides `ksql_emulator.engine.create_engine` (EMULATOR.md,
+"Server <-> engine API").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer
+
+from streamguard.ksqldb import CurrentStatus, KsqlClient, KsqlStatementError, StreamsList
+from streamguard.stack.processes import free_port
+
+engine_module = pytest.importorskip("ksql_emulator.engine")
+if not hasattr(engine_module, "create_engine"):
+    pytest.skip("the engine has no create_engine(gateway, properties) yet", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def emulator_process(bootstrap: str, service_id: str, state_dir: Path) -> Iterator[str]:
+    """`python -m ksql_emulator` on a free port until the block ends (then SIGTERM)."""
+    port = free_port()
+    log_path = state_dir / f"ksql-emulator-{port}.log"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ksql_emulator",
+                "--bootstrap-servers",
+                bootstrap,
+                "--listeners",
+                f"http://127.0.0.1:{port}",
+                "--service-id",
+                service_id,
+                "--state-dir",
+                str(state_dir / "state"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the emulator did not come up in 60s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(20) == 0, log_path.read_text()[-3000:]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+            raise
+
+
+@pytest.fixture
+def emulator_url(kafka_bootstrap: str, tmp_path: Path) -> Iterator[str]:
+    with emulator_process(kafka_bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path) as url:
+        yield url
+
+
+def ksql(client: httpx.Client, statements: str) -> httpx.Response:
+    return client.post("/ksql", json={"ksql": statements, "streamsProperties": {}})
+
+
+def test_insert_values_then_a_push_query_sees_the_row_within_a_second(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("rows")
+    with httpx.Client(base_url=emulator_url, http1=False, http2=True, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM S (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()[0]["@type"] == "currentStatus"
+        with client.stream(
+            "POST", "/query-stream", json={"sql": "SELECT * FROM S EMIT CHANGES LIMIT 1;"}
+        ) as response:
+            lines = response.iter_lines()
+            header = json.loads(next(lines))
+            assert header["columnNames"] == ["K", "V"]
+            started = time.monotonic()
+            inserted = ksql(client, "INSERT INTO S (K, V) VALUES ('a', 1);")
+            assert inserted.status_code == 200, inserted.text
+            assert json.loads(next(lines)) == ["a", 1]
+            assert time.monotonic() - started < 1.0
+
+
+def test_ksql_errors_are_shaped_as_ksqldb_shapes_them(emulator_url: str) -> None:
+    with httpx.Client(base_url=emulator_url, http1=False, http2=True, timeout=30) as client:
+        response = ksql(client, "CREATE STREAM;")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["@type"] == "statement_error"
+    assert body["error_code"] == 40001
+    assert body["message"].startswith("line 1:")
+    assert body["statementText"] == "CREATE STREAM;"
+    assert body["entities"] == []
+
+
+def test_twenty_concurrent_clients(emulator_url: str, new_topic: Callable[..., str]) -> None:
+    topic = new_topic("many")
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM M (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+    results: dict[int, list[Any]] = {}
+    ready = threading.Barrier(21)
+
+    def client_run(n: int) -> None:
+        with (
+            httpx.Client(base_url=emulator_url, http1=False, http2=True, timeout=30) as c,
+            c.stream(
+                "POST", "/query-stream", json={"sql": "SELECT * FROM M EMIT CHANGES LIMIT 2;"}
+            ) as response,
+        ):
+            lines = response.iter_lines()
+            next(lines)
+            ready.wait(30)
+            results[n] = [json.loads(line) for line in lines]
+
+    threads = [threading.Thread(target=client_run, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    ready.wait(30)
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        ksql(client, "INSERT INTO M (K, V) VALUES ('x', 1); INSERT INTO M (K, V) VALUES ('y', 2);")
+    for t in threads:
+        t.join(30)
+    assert len(results) == 20
+    assert all(rows == [["x", 1], ["y", 2]] for rows in results.values())
+
+
+def sink_records(bootstrap: str, topic: str, expected: int) -> list[tuple[Any, Any]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    records: list[tuple[Any, Any]] = []
+    deadline = time.monotonic() + 20
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            records += [
+                (m.key(), json.loads(m.value()))
+                for m in consumer.consume(100, 0.2)
+                if m.error() is None
+            ]
+        records += [
+            (m.key(), json.loads(m.value()))
+            for m in consumer.consume(100, 1.0)
+            if m.error() is None
+        ]
+    finally:
+        consumer.close()
+    return records
+
+
+def test_a_persistent_query_writes_its_sink_and_survives_a_restart(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    source = new_topic("orders")
+    sink = f"doubled-{uuid.uuid4().hex[:8]}"
+    service_id = f"t_{uuid.uuid4().hex[:8]}_"
+    with (
+        emulator_process(kafka_bootstrap, service_id, tmp_path) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"CREATE STREAM O (K STRING KEY, V INT) WITH (kafka_topic='{source}', "
+                "value_format='JSON'); "
+                f"CREATE STREAM D WITH (kafka_topic='{sink}') AS SELECT K, V * 2 AS V2 FROM O;",
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            },
+        )
+        assert created.status_code == 200, created.text
+        assert [e["commandSequenceNumber"] for e in created.json()] == [0, 1]
+        assert ksql(client, "INSERT INTO O (K, V) VALUES ('a', 1);").status_code == 200
+        assert sink_records(kafka_bootstrap, sink, 1) == [(b"a", {"V2": 2})]
+
+    with (
+        emulator_process(kafka_bootstrap, service_id, tmp_path) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        shown = ksql(client, "SHOW STREAMS;").json()[0]["streams"]
+        assert {"O", "D"} <= {s["name"] for s in shown}
+        assert ksql(client, "INSERT INTO O (K, V) VALUES ('b', 5);").status_code == 200
+        assert sink_records(kafka_bootstrap, sink, 2) == [(b"a", {"V2": 2}), (b"b", {"V2": 10})]
+
+
+def test_the_apps_own_client_cannot_tell_the_emulator_from_ksqldb(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("app")
+    with KsqlClient(emulator_url) as client:
+        assert client.info().ksql_service_id.startswith("t_")
+        assert client.healthcheck().is_healthy
+        (created,) = client.execute(
+            f"CREATE STREAM P (K STRING KEY, AMOUNT DECIMAL(12, 2)) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');"
+        )
+        assert isinstance(created, CurrentStatus)
+        assert created.command_status.status == "SUCCESS"
+        (streams,) = client.execute("SHOW STREAMS;")
+        assert isinstance(streams, StreamsList)
+        assert "P" in [s.name for s in streams.streams]
+        with pytest.raises(KsqlStatementError) as refused:
+            client.execute("DROP STREAM NOT_THERE;")
+        assert refused.value.error_code == 40001
+        with client.stream_query("SELECT * FROM P EMIT CHANGES;") as stream:
+            assert stream.column_names == ["K", "AMOUNT"]
+            acks = client.insert_into("P", [{"K": "a", "AMOUNT": Decimal("12.50")}])
+            assert [a.seq for a in acks] == [0]
+            assert next(stream) == ["a", Decimal("12.50")]
+            assert stream.query_id is not None
+            client.close_query(stream.query_id)
+            assert list(stream) == []
+        assert client.pull_query("SELECT * FROM P;") == [{"K": "a", "AMOUNT": Decimal("12.50")}]

@@ -1,0 +1,107 @@
+"""The engine behind the REST server: entities, commands, queries, inserts (fake gateway)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import pytest
+
+from ksql_emulator.engine import create_engine
+from ksql_emulator.errors import KsqlError
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.server.engine_api import PullQueryResult, PushQuery, TopicInfo
+
+
+class FakeGateway:
+    """Topics as lists; stands in for Kafka in this unit test only."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, list[Message]] = {}
+        self.partitions: dict[str, int] = {}
+
+    def cluster_id(self) -> str:
+        return "fake"
+
+    def describe_topic(self, name: str) -> TopicInfo | None:
+        if name not in self.topics:
+            return None
+        return TopicInfo(name, self.partitions[name], 1)
+
+    def list_topics(self) -> Sequence[TopicInfo]:
+        return [TopicInfo(n, self.partitions[n], 1) for n in sorted(self.topics)]
+
+    def create_topic(
+        self, name: str, partitions: int, replication: int, config: Mapping[str, str]
+    ) -> TopicInfo:
+        self.topics.setdefault(name, [])
+        self.partitions.setdefault(name, partitions)
+        return TopicInfo(name, self.partitions[name], replication)
+
+    def delete_topic(self, name: str) -> None:
+        self.topics.pop(name, None)
+
+    def produce(self, msg: Message) -> None:
+        self.topics.setdefault(msg.topic, []).append(msg)
+
+    def read_topic(self, name: str) -> Iterator[Message]:
+        return iter(list(self.topics.get(name, [])))
+
+
+CREATE = (
+    "CREATE STREAM TXNS (ACCOUNT STRING KEY, AMOUNT DOUBLE) "
+    "WITH (kafka_topic='txns', value_format='JSON', partitions=2);"
+)
+
+
+def test_statements_give_ksqldb_entities_and_commands() -> None:
+    gateway = FakeGateway()
+    engine = create_engine(gateway, {})
+    results = engine.execute_statements(
+        CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS WHERE AMOUNT > 100; SHOW STREAMS;", {}, {}
+    )
+    first, second, show = results
+    assert first.entity is not None and first.entity["@type"] == "currentStatus"
+    assert first.command is not None and first.command.command_id == "stream/`TXNS`/create"
+    assert second.entity is not None
+    assert second.entity["commandStatus"]["queryId"] == "CSAS_BIG_0"
+    assert gateway.partitions["BIG"] == 2
+    assert show.entity is not None and show.command is None
+    assert sorted(s["name"] for s in show.entity["streams"]) == ["BIG", "TXNS"]
+
+
+def test_persistent_query_processes_messages_and_insert_values_writes() -> None:
+    gateway = FakeGateway()
+    engine = create_engine(gateway, {})
+    engine.execute_statements(
+        CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS WHERE AMOUNT > 100;", {}, {}
+    )
+    engine.execute_statements("INSERT INTO TXNS (ACCOUNT, AMOUNT) VALUES ('a', 500.0);", {}, {})
+    [inserted] = gateway.topics["txns"]
+    [task] = engine.persistent_queries().values()
+    assert list(task.source_topics) == ["txns"]
+    [out] = task.process(inserted)
+    assert out.topic == "BIG"
+    assert out.value is not None and b"500" in out.value
+
+
+def test_queries_push_and_pull() -> None:
+    gateway = FakeGateway()
+    engine = create_engine(gateway, {})
+    engine.execute_statements(CREATE, {}, {})
+    engine.insert_row("txns", {"account": "a", "amount": 7})
+    pull = engine.query("SELECT ACCOUNT, AMOUNT * 2 AS D FROM TXNS;", {}, {})
+    assert isinstance(pull, PullQueryResult)
+    assert [list(r.values) for r in pull.rows] == [["a", 14.0]]
+    push = engine.query("SELECT AMOUNT FROM TXNS EMIT CHANGES LIMIT 1;", {}, {})
+    assert isinstance(push, PushQuery)
+    assert push.limit == 1 and list(push.header.column_names) == ["AMOUNT"]
+    rows = push.process(gateway.topics["txns"][0])
+    assert [list(r.values) for r in rows] == [[7.0]]
+
+
+def test_select_on_ksql_endpoint_is_rejected_with_40002() -> None:
+    engine = create_engine(FakeGateway(), {})
+    engine.execute_statements(CREATE, {}, {})
+    with pytest.raises(KsqlError) as caught:
+        engine.execute_statements("SELECT * FROM TXNS;", {}, {})
+    assert getattr(caught.value, "error_code", None) == 40002
