@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,52 +81,32 @@ def up(
         return state
 
 
-def _kafka_status(part: PartState, state_dir: Path) -> PartStatus:
-    running = kafka.is_running(part, state_dir)
+# Per part: is our process alive, and does it answer as it should.
+_CHECKS: dict[str, tuple[Callable[[PartState, Path], bool], Callable[[PartState], bool]]] = {
+    "kafka": (kafka.is_running, lambda p: kafka.is_ready(p.url or "")),
+    "postgres": (postgres.is_running, lambda p: p.port is not None and postgres.is_ready(p.port)),
+    "ksqldb": (ksqldb.is_running, lambda p: ksqldb.is_ready(p.url or "")),
+}
+
+
+def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
+    is_running, is_ready = _CHECKS[name]
+    running = is_running(part, state_dir)
     return PartStatus(
-        "kafka",
+        name,
         part.url,
         part.pid if running else None,
         running,
-        running and kafka.is_ready(part.url or ""),
-        part.extra.get("log"),
-    )
-
-
-def _postgres_status(part: PartState, state_dir: Path) -> PartStatus:
-    running = postgres.is_running(part, state_dir)
-    return PartStatus(
-        "postgres",
-        part.url,
-        part.pid if running else None,
-        running,
-        running and part.port is not None and postgres.is_ready(part.port),
-        part.extra.get("log"),
-    )
-
-
-def _ksqldb_status(part: PartState, state_dir: Path) -> PartStatus:
-    running = ksqldb.is_running(part, state_dir)
-    return PartStatus(
-        "ksqldb",
-        part.url,
-        part.pid if running else None,
-        running,
-        running and ksqldb.is_ready(part.url or ""),
+        running and is_ready(part),
         part.extra.get("log"),
     )
 
 
 def status(state_dir: Path) -> list[PartStatus]:
-    """Each part the stack has started at least once."""
+    """Kafka and PostgreSQL, and ksqlDB once the stack has started it."""
     state = StackState.load(state_dir)
-    out = [
-        _kafka_status(state.part("kafka"), state_dir),
-        _postgres_status(state.part("postgres"), state_dir),
-    ]
-    if "ksqldb" in state.parts:
-        out.append(_ksqldb_status(state.part("ksqldb"), state_dir))
-    return out
+    names = ["kafka", "postgres"] + (["ksqldb"] if "ksqldb" in state.parts else [])
+    return [_status(name, state.part(name), state_dir) for name in names]
 
 
 def down(state_dir: Path, *, purge: bool = False) -> list[str]:
