@@ -44,6 +44,23 @@ def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def ksqldb_url(stack_state_dir: Path, kafka_bootstrap: str) -> str:
+    """The ksqlDB emulator's REST API over the session's Kafka, started on first use."""
+    env = os.environ.get("KSQLDB_URL")
+    if env:
+        return env
+    part = stack.StackState.load(stack_state_dir).part("ksqldb")
+    started = stack.ksqldb.start(
+        part, stack_state_dir, bootstrap_servers=kafka_bootstrap, port=free_port()
+    )
+    state = stack.StackState.load(stack_state_dir)
+    state.parts["ksqldb"] = started
+    state.save()
+    assert started.url
+    return started.url
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap(stack_state_dir: Path) -> str:
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env:
