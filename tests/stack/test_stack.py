@@ -62,10 +62,18 @@ def default_kafka_port_taken() -> Iterator[int]:
         yield kafka.DEFAULT_PORT
 
 
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """A state dir whose processes are stopped afterwards even when the test fails midway."""
+    directory = stack_dir("stack-cli")
+    yield directory
+    stack.down(directory, purge=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_up_twice_then_down_leaves_nothing_running(
-    default_kafka_port_taken: int,
+    state_dir: Path, default_kafka_port_taken: int
 ) -> None:
-    state_dir = stack_dir("stack-cli")
     # Kafka's default port is taken: the stack picks a free one and records it.
     postgres_port = str(processes.free_port())
     ksqldb_port = str(processes.free_port())
@@ -107,7 +115,6 @@ def test_up_twice_then_down_leaves_nothing_running(
     # ...and gone with it.
     assert _run("stack", "down", "--state-dir", str(state_dir), "--purge").returncode == 0
     assert not (state_dir / "kafka").exists()
-    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
