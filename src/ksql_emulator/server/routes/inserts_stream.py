@@ -79,11 +79,11 @@ class InsertsStream:
                     continue
                 if error is not None:
                     await write(error)
-                    await send({"type": "http.response.body", "body": _tail(as_array)})
+                    await send({"type": "http.response.body", "body": _tail(as_array, first)})
                     return
                 await write({"status": "ok", "seq": seq})
                 seq += 1
-        await send({"type": "http.response.body", "body": _tail(as_array)})
+        await send({"type": "http.response.body", "body": _tail(as_array, first)})
 
 
 async def _handle_line(
@@ -123,8 +123,10 @@ def _frame(item: dict[str, Any], *, as_array: bool, first: bool) -> str:
     return ("[" if first else ",") + dumps(item)
 
 
-def _tail(as_array: bool) -> bytes:
-    return b"]" if as_array else b""
+def _tail(as_array: bool, nothing_written: bool) -> bytes:
+    if not as_array:
+        return b""
+    return b"[]" if nothing_written else b"]"
 
 
 async def _send_whole(send: Send, status: int, body: dict[str, Any]) -> None:
