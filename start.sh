@@ -1,46 +1,77 @@
 #!/usr/bin/env bash
-# Brings StreamGuard's stack up: on Docker when an engine runs, else the local stack of real parts.
+# Brings StreamGuard up: on Docker when an engine runs, else the local stack of real parts.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 usage() {
     cat <<'USAGE'
-Usage: ./start.sh [--state-dir DIR] [--help]
+Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--reset] [--state-dir DIR] [--help]
 
-Starts StreamGuard. Without a running Docker engine it starts the local stack of real parts on
-127.0.0.1: an Apache Kafka broker (KRaft, jars from Maven Central, cached after the first run),
-an embedded PostgreSQL (schema migrated) and the ksqlDB emulator. Running it twice starts nothing
-twice. ./stop.sh stops it.
+Starts the whole pipeline. With a running Docker engine: `docker compose up` and a wait for every
+service's health. Without one: the local stack of real parts on 127.0.0.1 (an Apache Kafka broker
+in KRaft mode from Maven Central jars, an embedded PostgreSQL, the ksqlDB emulator), then the
+database schema, the rules of ksql/, and the consumer and producer in the background, their
+logs and pids under the state dir. Running it twice starts nothing twice; ./stop.sh stops it.
 
+  --rate N          transactions per second from the producer (default 20)
+  --fraud-share F   the share of the producer's transactions that are fraud, 0-1 (default 0.05)
+  --no-producer     start everything but the producer
+  --reset           stop everything and delete its data first
   --state-dir DIR   where data, logs, pids and ports live (default: .streamguard)
 USAGE
 }
 
-state_args=()
+rate=20
+fraud_share=0.05
+producer=--producer
+reset=0
+value() {
+    if [ $# -lt 2 ] || [ -z "$2" ]; then echo "start.sh: $1 needs a value" >&2; exit 2; fi
+}
 while [ $# -gt 0 ]; do
     case "$1" in
-        --state-dir) state_args=(--state-dir "$2"); shift 2 ;;
+        --rate|--fraud-share|--state-dir) value "$@" ;;
+    esac
+    case "$1" in
+        --rate) rate="$2"; shift 2 ;;
+        --fraud-share) fraud_share="$2"; shift 2 ;;
+        --no-producer) producer=--no-producer; shift ;;
+        --reset) reset=1; shift ;;
+        --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "start.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 
 scripts/install
-if docker info >/dev/null 2>&1 && [ -f docker-compose.yaml ]; then
+if docker info >/dev/null 2>&1; then
+    if [ "$reset" = 1 ]; then docker compose down -v; fi
     docker compose up -d --wait
+    cat <<'WHERE'
+StreamGuard runs on Docker:
+  Kafka           localhost:9092
+  ksqlDB REST     http://localhost:8088  (shell: docker compose exec ksqldb-cli ksql http://ksqldb-server:8088)
+  PostgreSQL      postgresql://streamguard:streamguard@localhost:5432/streamguard
+  Kafka-UI        http://localhost:8080
+Watch alerts:     docker compose exec consumer streamguard alerts --follow
+WHERE
     exit 0
 fi
-echo "No Docker engine: starting the local stack of real parts."
-if [ ${#state_args[@]} -gt 0 ]; then export STREAMGUARD_STATE_DIR="${state_args[1]}"; fi
-.venv/bin/streamguard stack up
-.venv/bin/streamguard db upgrade
-cat <<'NEXT'
 
-The local stack is up: Kafka, PostgreSQL (schema migrated) and the ksqlDB emulator's REST API,
-at the addresses above. Next steps, while the emulator grows into the rules' needs:
-  .venv/bin/streamguard migrate apply --all     # the rules in ksql/
-  .venv/bin/streamguard consume &               # alerts into PostgreSQL
-  .venv/bin/streamguard produce --rate 50       # transactions
-  .venv/bin/streamguard status                  # each part, the consumer's lag, alerts per rule
-Stop everything with ./stop.sh (add --purge to delete the data too).
-NEXT
+sg=.venv/bin/streamguard
+if [ "$reset" = 1 ]; then "$sg" stack down --purge; fi
+echo "No Docker engine: starting the local stack of real parts."
+"$sg" stack up
+"$sg" db upgrade
+"$sg" migrate initialize-metadata >/dev/null 2>&1 || true
+"$sg" migrate apply --all
+"$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
+state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}
+if [ -n "${STREAMGUARD_STATE_DIR:-}" ]; then sg="$sg --state-dir $STREAMGUARD_STATE_DIR"; fi
+cat <<WHERE
+
+StreamGuard runs on the local stack (addresses above; state, logs and pids in $state_dir/).
+Watch alerts:    $sg alerts --follow
+The pipeline:    $sg status
+Stop it:         ./stop.sh   (--purge deletes the data too)
+WHERE

@@ -3,22 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-args=()
+purge=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --purge) args+=(--purge); shift ;;
-        --state-dir) args+=(--state-dir "$2"); shift 2 ;;
+        --purge) purge=(--purge); shift ;;
+        --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
         -h|--help) echo "Usage: ./stop.sh [--purge] [--state-dir DIR]"; exit 0 ;;
         *) echo "stop.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 
-if docker info >/dev/null 2>&1 && [ -f docker-compose.yaml ]; then
-    if [[ " ${args[*]:-} " == *" --purge "* ]]; then docker compose down -v; else docker compose down; fi
+if docker info >/dev/null 2>&1; then
+    if [ ${#purge[@]} -gt 0 ]; then docker compose down -v; else docker compose down; fi
     exit 0
 fi
 if [ ! -x .venv/bin/streamguard ]; then
     echo "nothing to stop: StreamGuard was never installed here"
     exit 0
 fi
-.venv/bin/streamguard stack down "${args[@]}"
+.venv/bin/streamguard stack down "${purge[@]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,6 +60,23 @@ def _state_dir(option: Path | None) -> Path:
     return get_settings(state_dir=option).state_dir
 
 
+@app.callback()
+def _global_options(
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="The local stack's state dir, where every command finds its addresses "
+            "[default: .streamguard, or STREAMGUARD_STATE_DIR].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if state_dir is not None:
+        # Settings read the environment, so every subcommand sees the same state dir.
+        os.environ["STREAMGUARD_STATE_DIR"] = str(state_dir)
+
+
 @stack_app.command("up")
 def stack_up(
     state_dir: StateDir = None,
@@ -89,6 +107,35 @@ def stack_up(
         except stack.StackError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
+    _print_status(directory)
+
+
+@stack_app.command("apps")
+def stack_apps(
+    state_dir: StateDir = None,
+    rate: Annotated[float, typer.Option(help="The producer's transactions per second.")] = 20.0,
+    fraud_share: Annotated[float, typer.Option(help="The producer's share of fraud.")] = 0.05,
+    producer: Annotated[
+        bool, typer.Option(help="Start the producer too (--no-producer: the consumer only).")
+    ] = True,
+) -> None:
+    """Start the consumer and the producer in the background, logs and pids in the state dir.
+
+    Run after `stack up`, `db upgrade` and `migrate apply --all`; `stack down` stops them first.
+    The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl.
+    """
+    directory = _state_dir(state_dir)
+    truth = directory.resolve() / "apps" / "ground-truth.jsonl"
+    producer_args = (
+        ["--rate", str(rate), "--fraud-share", str(fraud_share), "--ground-truth", str(truth)]
+        if producer
+        else None
+    )
+    try:
+        stack.start_apps(directory, producer_args=producer_args)
+    except stack.StackError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     _print_status(directory)
 
 

@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import math
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -179,6 +180,8 @@ def produce_command(
                 clock=(lambda: int(time.time() * 1000)) if live else None,
             )
         )
+    # SIGTERM (`streamguard stack down`, ./stop.sh) stops like Ctrl-C: flush, report, exit.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ExitStack() as stack:
         truth = stack.enter_context(ground_truth.open("wb")) if ground_truth else None
         try:
@@ -279,6 +282,8 @@ def _send_batch(
     batch = list(itertools.islice(source, due))
     sender.send_all(batch)
     truth.writelines(txn.ground_truth_line() for txn in batch)
+    # Readers follow the file while the producer runs (the end-to-end test does).
+    truth.flush()
     return len(batch)
 
 

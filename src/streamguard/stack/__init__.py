@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.stack import kafka, ksqldb, postgres
+from streamguard.stack import apps, kafka, ksqldb, postgres
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
 
@@ -89,7 +89,21 @@ _CHECKS: dict[str, tuple[Callable[[PartState, Path], bool], Callable[[PartState]
 }
 
 
+def start_apps(state_dir: Path, *, producer_args: list[str] | None) -> StackState:
+    """Start the consumer and, unless `producer_args` is None, the producer, in the background."""
+    with _locked(state_dir) as state:
+        apps.start("consumer", state.part("consumer"), state_dir, [])
+        if producer_args is not None:
+            apps.start("producer", state.part("producer"), state_dir, producer_args)
+        return state
+
+
 def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
+    if name in apps.APPS:
+        running = apps.is_running(name, part, state_dir)
+        return PartStatus(
+            name, None, part.pid if running else None, running, running, part.extra.get("log")
+        )
     is_running, is_ready = _CHECKS[name]
     running = is_running(part, state_dir)
     return PartStatus(
@@ -105,7 +119,7 @@ def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
 def status(state_dir: Path) -> list[PartStatus]:
     """Kafka and PostgreSQL, and ksqlDB once the stack has started it."""
     state = StackState.load(state_dir)
-    names = ["kafka", "postgres"] + (["ksqldb"] if "ksqldb" in state.parts else [])
+    names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
     return [_status(name, state.part(name), state_dir) for name in names]
 
 
@@ -116,6 +130,9 @@ def down(state_dir: Path, *, purge: bool = False) -> list[str]:
     stopped: list[str] = []
     with _locked(state_dir) as state:
         # Clients of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
+        for name in apps.APPS:
+            if apps.stop(name, state.part(name), state_dir):
+                stopped.append(name)
         if ksqldb.stop(state.part("ksqldb"), state_dir):
             stopped.append("ksqldb")
         if postgres.stop(state.part("postgres"), state_dir):
@@ -123,7 +140,7 @@ def down(state_dir: Path, *, purge: bool = False) -> list[str]:
         if kafka.stop(state.part("kafka"), state_dir):
             stopped.append("kafka")
     if purge:
-        for name in ("kafka", "postgres", "ksqldb", "stack.json", ".lock"):
+        for name in ("kafka", "postgres", "ksqldb", "apps", "stack.json", ".lock"):
             path = state_dir / name
             if path.is_dir():
                 shutil.rmtree(path)
