@@ -15,6 +15,7 @@ from streamguard import db, monitor, stack
 from streamguard.consumer.command import blacklist_app, consume_command, db_app
 from streamguard.migrations.command import migrate_app
 from streamguard.producer.command import produce_command
+from streamguard.rules.command import rules_app
 from streamguard.settings import get_settings
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.command("consume")(consume_command)
 app.add_typer(db_app, name="db")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(migrate_app, name="migrate")
+app.add_typer(rules_app, name="rules")
 
 console = Console()
 err_console = Console(stderr=True)

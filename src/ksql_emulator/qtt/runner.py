@@ -307,3 +307,33 @@ def _normalise_schema(text: str, engine: Any) -> str:
         constraint = "KEY" if c.constraint in ("KEY", "PRIMARY KEY") else c.constraint or ""
         parts.append(f"{c.name} {typ} {constraint}".strip())
     return ", ".join(parts)
+
+
+def feed_inputs(engine: Any, inputs: list[dict[str, Any]]) -> None:
+    """Produce test records (QTT's `inputs` shape) to the engine's in-memory topics, in order."""
+    _feed_inputs(engine, inputs)
+
+
+def compare_outputs(engine: Any, outputs: list[dict[str, Any]]) -> list[str]:
+    """What differs between the records the queries wrote and `outputs` (QTT's shape)."""
+    return _compare_outputs(engine, outputs)
+
+
+def written_records(engine: Any) -> list[dict[str, Any]]:
+    """Every record the queries wrote, topic by topic, as QTT's `outputs` show records."""
+    records: list[dict[str, Any]] = []
+    for topic, messages in engine.broker.topics.items():
+        inputs = engine.input_offsets.get(topic, set())
+        written = [m for m in messages if m.offset not in inputs]
+        source = _topic_source_for_output(engine, topic)
+        if source is None:
+            continue
+        for message in written:
+            shown = _shown(engine, source, message)
+            record = {"topic": topic, "key": shown["key"], "value": shown["value"]}
+            record["timestamp"] = shown["timestamp"]
+            if shown["window"] is not None:
+                start, end = shown["window"]
+                record["window"] = {"start": start, "end": end}
+            records.append(record)
+    return records

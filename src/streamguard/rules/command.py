@@ -1,0 +1,108 @@
+"""`streamguard rules test`: the rules' cases, in seconds, with a diff for each failure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from streamguard.migrations.errors import MigrationError
+from streamguard.rules.cases import CaseFileError, RuleCases, load
+from streamguard.rules.diff import alert_diff
+from streamguard.rules.runner import CaseResult, run
+
+rules_app = typer.Typer(
+    help="Test the fraud rules of ksql/ on example transactions before they ship.",
+    no_args_is_help=True,
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEFAULT_CASES = Path("tests/rules/cases")
+
+
+@rules_app.command("test")
+def test_command(
+    rules: Annotated[
+        list[str] | None,
+        typer.Argument(help="Rules to test, by case file name (rule_velocity); default: all."),
+    ] = None,
+    cases_dir: Annotated[
+        Path, typer.Option("--cases", help="Folder of the case files, one <rule>.toml a rule.")
+    ] = DEFAULT_CASES,
+    ksql_dir: Annotated[
+        Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
+    ] = Path("ksql"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too.")] = (
+        False
+    ),
+) -> None:
+    """Run each rule file on its cases' transactions and compare the alerts it writes.
+
+    A case file <cases>/<rule>.toml holds cases for ksql/V<version>__<rule>.sql: transactions
+    (only the fields that matter; the rest are a plain card payment) and the alerts expected,
+    in order, on the fields that matter. The rule runs with the files before it that are not
+    rules, on the ksqlDB emulator's engine in memory (ksql-test-runner's way, without Java or
+    Kafka). Exit status 1 when a case fails, 2 when a case file or rule cannot be read.
+    """
+    started = time.monotonic()
+    try:
+        selected = _select(cases_dir, rules or [])
+        results = run(selected, ksql_dir)
+    except (CaseFileError, MigrationError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    _report(results, verbose)
+    failed = sum(1 for r in results if not r.passed)
+    summary = (
+        f"{len(results) - failed} case(s) passed, {failed} failed, of {len(selected)} rule(s) "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    console.print(f"[red]{summary}[/red]" if failed else f"[green]{summary}[/green]")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _select(cases_dir: Path, names: list[str]) -> list[RuleCases]:
+    if not cases_dir.is_dir():
+        raise CaseFileError(f"no case folder {cases_dir} (give one with --cases)")
+    files = sorted(cases_dir.glob("*.toml"))
+    if names:
+        known = {path.stem: path for path in files}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise CaseFileError(
+                f"no case file for {', '.join(unknown)} in {cases_dir}; there are: "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        files = [known[name] for name in names]
+    if not files:
+        raise CaseFileError(f"no case files (*.toml) in {cases_dir}")
+    return [load(path) for path in files]
+
+
+def _report(results: list[CaseResult], verbose: bool) -> None:
+    rule = None
+    for result in results:
+        if result.passed and not verbose:
+            continue
+        if result.rule != rule:
+            rule = result.rule
+            console.print(f"[bold]{escape(rule)}[/bold]")
+        if result.passed:
+            console.print(f"  [green]PASS[/green] {escape(result.case)}")
+            continue
+        console.print(f"  [red]FAIL[/red] {escape(result.case)}")
+        if result.error:
+            console.print(f"      {escape(result.error)}")
+            continue
+        for problem in result.problems:
+            console.print(f"      {escape(problem)}")
+        for line in alert_diff(result):
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
+            shown = f"[{style}]{escape(line)}[/{style}]" if style else escape(line)
+            console.print(f"      {shown}")
