@@ -67,11 +67,15 @@ echo "No Docker engine: starting the local stack of real parts."
 "$sg" migrate apply --all
 "$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
 state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}
-if [ -n "${STREAMGUARD_STATE_DIR:-}" ]; then sg="$sg --state-dir $STREAMGUARD_STATE_DIR"; fi
+stop=./stop.sh
+if [ -n "${STREAMGUARD_STATE_DIR:-}" ]; then
+    sg="$sg --state-dir $STREAMGUARD_STATE_DIR"
+    stop="$stop --state-dir $STREAMGUARD_STATE_DIR"
+fi
 cat <<WHERE
 
 StreamGuard runs on the local stack (addresses above; state, logs and pids in $state_dir/).
 Watch alerts:    $sg alerts --follow
 The pipeline:    $sg status
-Stop it:         ./stop.sh   (--purge deletes the data too)
+Stop it:         $stop   (--purge deletes the data too)
 WHERE
