@@ -46,7 +46,10 @@ done
 scripts/install
 if docker info >/dev/null 2>&1; then
     if [ "$reset" = 1 ]; then docker compose down -v; fi
-    docker compose up -d --wait
+    export STREAMGUARD_RATE="$rate" STREAMGUARD_FRAUD_SHARE="$fraud_share"
+    scale=()
+    if [ "$producer" = --no-producer ]; then scale=(--scale producer=0); fi
+    docker compose up -d --wait "${scale[@]}"
     cat <<'WHERE'
 StreamGuard runs on Docker:
   Kafka           localhost:9092
@@ -63,7 +66,7 @@ if [ "$reset" = 1 ]; then "$sg" stack down --purge; fi
 echo "No Docker engine: starting the local stack of real parts."
 "$sg" stack up
 "$sg" db upgrade
-"$sg" migrate initialize-metadata >/dev/null 2>&1 || true
+"$sg" migrate initialize-metadata
 "$sg" migrate apply --all
 "$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
 state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}

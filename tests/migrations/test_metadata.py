@@ -131,3 +131,20 @@ def test_info_asks_one_version_at_a_time_of_servers_before_0_14(
     sqls = [body["sql"] for body in server.bodies("/query-stream")]
     assert not any(" IN (" in sql for sql in sqls)
     assert sqls[-1].endswith("WHERE version_key = '3';")
+
+
+def test_initialize_again_keeps_what_exists_and_says_so(config: MigrationConfig) -> None:
+    server = FakeKsqlDB()
+    server.fail["CREATE STREAM MIGRATION_EVENTS"] = (
+        "Cannot add stream 'MIGRATION_EVENTS': A stream with the same name already exists"
+    )
+    with server.client() as client:
+        assert commands.initialize_metadata(config, client) == ["MIGRATION_EVENTS"]
+    assert server.statements()[-1] == EXPECTED_TABLE
+
+
+def test_initialize_reports_other_failures(config: MigrationConfig) -> None:
+    server = FakeKsqlDB()
+    server.fail["CREATE STREAM MIGRATION_EVENTS"] = "Authorization denied to Write on topic"
+    with server.client() as client, pytest.raises(MetadataError, match="Authorization denied"):
+        commands.initialize_metadata(config, client)

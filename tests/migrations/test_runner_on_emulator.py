@@ -142,6 +142,14 @@ def test_apply_all_then_info_shows_every_file_migrated(project: Project) -> None
     assert again.returncode == 0 and project.states()[3] == "MIGRATED"
 
 
+def test_initialize_metadata_again_keeps_the_history(project: Project) -> None:
+    assert project.migrate("apply", "--until", "1").returncode == 0
+    again = project.migrate("initialize-metadata")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "exist already" in again.stdout
+    assert project.states() == {1: "MIGRATED", 2: "PENDING", 3: "PENDING"}
+
+
 def test_a_syntax_error_is_recorded_and_nothing_after_it_runs(project: Project) -> None:
     bad = project.files[1]
     bad.write_text(bad.read_text().replace("SELECT ACCOUNT", "SELEC ACCOUNT"))

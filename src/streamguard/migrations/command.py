@@ -80,11 +80,19 @@ def new_project_command(
 def initialize_metadata_command(config_file: ConfigFile = None) -> None:
     """Create the migrations metadata stream and table on the server."""
     with _session(config_file) as (config, client):
-        commands.initialize_metadata(config, client)
-        console.print(
-            f"Created stream {config.stream_name} and table {config.table_name}: "
-            "migrations metadata initialized."
-        )
+        existing = commands.initialize_metadata(config, client)
+        if len(existing) == 2:
+            console.print(
+                f"Stream {config.stream_name} and table {config.table_name} exist already: "
+                "migrations metadata initialized before."
+            )
+        elif existing:
+            console.print(f"{existing[0]} existed already; created the other: metadata ready.")
+        else:
+            console.print(
+                f"Created stream {config.stream_name} and table {config.table_name}: "
+                "migrations metadata initialized."
+            )
 
 
 @migrate_app.command("create")

@@ -43,7 +43,7 @@ def new_project(project_path: Path, server_url: str) -> Path:
 
 
 def initialize_metadata(config: MigrationConfig, client: KsqlClient) -> list[str]:
-    """Create the metadata stream and table; the statements sent."""
+    """Create the metadata stream and table; the names of those that existed already."""
     return Metadata(client, config).initialize()
 
 

@@ -162,7 +162,11 @@ class Metadata:
     # -- set-up and tear-down ---------------------------------------------------------------
 
     def initialize(self) -> list[str]:
-        """Create the metadata stream, then the table; the statements sent, in order."""
+        """Create the metadata stream, then the table; the names of those that existed already.
+
+        Running it again is harmless: what exists is kept (and named), the rest created. So a
+        deployment can run `initialize-metadata` then `apply` every time it starts.
+        """
         service_id = self.client.info().ksql_service_id
         statements = [
             create_stream_statement(
@@ -170,14 +174,18 @@ class Metadata:
             ),
             create_table_statement(self.table, self.stream, self.config.table_topic(service_id)),
         ]
+        existing: list[str] = []
         for kind, name, statement in zip(
             ("stream", "table"), (self.stream, self.table), statements, strict=True
         ):
             try:
                 self.client.execute(statement)
             except KsqlError as exc:
+                if "already exists" in str(exc):
+                    existing.append(name)
+                    continue
                 raise MetadataError(f"failed to create the metadata {kind} {name}: {exc}") from exc
-        return statements
+        return existing
 
     def require_initialized(self) -> None:
         """Fail unless both the metadata stream and table exist (ksql-migrations' DESCRIBEs)."""

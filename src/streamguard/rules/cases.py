@@ -27,9 +27,9 @@ them one for one, in order, and be no more.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 import uuid
-import datetime as dt
 from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
