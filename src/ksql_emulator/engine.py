@@ -335,7 +335,15 @@ class Engine:
             if check is not None:
                 key_schema = [(c.name, c.type) for c in source.key_columns]
                 value_schema = [(c.name, c.type) for c in source.value_columns]
-                check(source.key_format, key_schema, is_key=True)
+                try:
+                    check(source.key_format, key_schema, is_key=True)
+                except KsqlError as err:
+                    columns = ", ".join(f"`{c.name}` {c.type} KEY" for c in source.key_columns)
+                    raise KsqlError(
+                        f"Key format does not support schema.\nformat: {source.key_format}\n"
+                        f"schema: Persistence{{columns=[{columns}], features=[]}}\n"
+                        f"reason: {err.message}"
+                    ) from err
                 check(
                     source.value_format,
                     value_schema,

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator import casts
 from ksql_emulator import types as ty
+from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.analysis.query import analyze_query
 from ksql_emulator.catalog import Source
 from ksql_emulator.engine import Engine, StatementResult
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
+from ksql_emulator.parser.variables import expand_known
 from ksql_emulator.plan.builder import build_transient_plan
 from ksql_emulator.runtime.formats import key_serde, value_serde
 from ksql_emulator.runtime.message import Message
-from ksql_emulator.runtime.record import freeze
 from ksql_emulator.runtime.topology import RunningQuery, build_query
 from ksql_emulator.server import engine_api as api
+from ksql_emulator.server.pull import (
+    check_null_comparisons,
+    plan_lookups,
+    window_bounds_as_millis,
+)
+from ksql_emulator.server.pull_rows import stream_rows, table_rows
+from ksql_emulator.server.windowed_keys import Windowing, from_wire, to_wire
 
 __all__ = ["EngineService", "GatewayBroker", "create_engine"]
 
@@ -55,6 +64,9 @@ class _Task:
 
     running: RunningQuery
     properties: Mapping[str, Any]
+    # Windowed topics' key layouts: the runtime keeps windows beside keys, Kafka inside them.
+    inputs: Mapping[str, Windowing] = field(default_factory=dict)
+    sink: Windowing | None = None
 
     @property
     def stateful(self) -> bool:
@@ -69,7 +81,11 @@ class _Task:
         return self.running.source_topics
 
     def process(self, msg: Message) -> Sequence[Message]:
-        return self.running.process(msg)
+        out = self.running.process(from_wire(msg, self.inputs.get(msg.topic)))
+        return [to_wire(m, self.sink) for m in out]
+
+    def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:
+        return self.running.bind_stores(wrap)
 
 
 @dataclass
@@ -78,13 +94,14 @@ class _Push:
     source_topics: Sequence[str]
     limit: int | None
     pipeline: RunningQuery
+    windowing: Mapping[str, Windowing] = field(default_factory=dict)
     closed: bool = False
 
     def process(self, msg: Message) -> Sequence[api.Row]:
         try:
             return [
                 api.Row(list(r.value), r.tombstone)
-                for r in self.pipeline.records(msg)
+                for r in self.pipeline.records(from_wire(msg, self.windowing.get(msg.topic)))
                 if r.value is not None
             ]
         except Exception as err:  # bad data is logged and skipped, as ksqlDB does
@@ -131,10 +148,11 @@ class EngineService:
                         err.error_code = 40002  # type: ignore[attr-defined]
                         raise err
                     before = set(engine.queries)
+                    self._learn_topic(stmt)
                     result = engine.execute_statement(stmt, parsed.text)
                     for qid in set(engine.queries) - before:
                         self._task_props[qid] = dict(engine.properties)
-                    out.append(self._result(result, dict(engine.properties)))
+                    out.append(self._result(result, dict(engine.properties), engine.variables))
                 except KsqlError as err:
                     if not hasattr(err, "statement_text"):
                         err.statement_text = parsed.text  # type: ignore[attr-defined]
@@ -145,9 +163,24 @@ class EngineService:
             engine.properties = saved
         return out
 
-    def _result(self, result: StatementResult, props: dict[str, str]) -> api.StatementResult:
+    def _learn_topic(self, stmt: t.Statement) -> None:
+        """A source over an existing topic takes the topic's partition count, as in ksqlDB."""
+        if not isinstance(stmt, t.CreateSource):
+            return
+        props = {str(k).upper(): v for k, v in stmt.props}
+        topic = props.get("KAFKA_TOPIC")
+        if topic is None or "PARTITIONS" in props or str(topic) in self.engine.catalog.topics:
+            return
+        info = self.gateway.describe_topic(str(topic))
+        if info is not None:
+            self.engine.catalog.ensure_topic(info.name, info.partitions)
+
+    def _result(
+        self, result: StatementResult, props: dict[str, str], variables: Mapping[str, str]
+    ) -> api.StatementResult:
         stmt = result.statement
         text = result.text
+        command_text = expand_known(text, variables)
         base: dict[str, Any] = {"statementText": text, "warnings": []}
 
         def status(
@@ -159,7 +192,7 @@ class EngineService:
                 "commandId": command_id,
                 "commandStatus": {"status": "SUCCESS", "message": message, "queryId": query_id},
             }
-            return api.StatementResult(entity, api.Command(command_id, text, props))
+            return api.StatementResult(entity, api.Command(command_id, command_text, props))
 
         if isinstance(stmt, t.CreateSource):
             return status(f"{stmt.kind.lower()}/`{stmt.name}`/create", result.message)
@@ -344,16 +377,39 @@ class EngineService:
             )
         query = parsed[0].statement.query
         engine = self.engine
-        if query.emit is None:
+        is_pull = query.emit is None
+        lookup = None
+        if is_pull:
             _check_pull(query)
-        analysis = analyze_query(
-            query, engine.catalog, engine.compiler, None, allow_missing_keys=True
-        )
+            pulled = _pull_source(query, engine)
+            if pulled is not None and pulled.window_type:
+                query = dataclasses.replace(query, where=window_bounds_as_millis(query.where))
+            if pulled is not None and pulled.kind == "TABLE":
+                check_null_comparisons(query.where, pulled)
+        try:
+            analysis = analyze_query(
+                query, engine.catalog, engine.compiler, None, allow_missing_keys=True
+            )
+        except KsqlError as err:
+            if (
+                is_pull
+                and query.where is not None
+                and str(err.message).startswith("Error in WHERE")
+            ):
+                # ksqlDB names the clause it could not type as the failed statement.
+                raise type(err)(f"{err.message}\nStatement: {format_expr(query.where)}") from err
+            raise
         source = analysis.source
+        if is_pull:
+            _check_queryable(source, engine)
+        if is_pull and source.kind == "TABLE":
+            scans = {**engine.properties, **{k: str(v) for k, v in properties.items()}}.get(
+                "ksql.query.pull.table.scan.enabled", "true"
+            )
+            lookup = plan_lookups(query.where, source, str(scans).lower() != "false")
         qid = f"transient_{source.name}_{random.randrange(10**18, 10**19)}"
         plan = build_transient_plan(qid, analysis)
         pipeline = build_query(plan, engine.registry, dict(engine.properties), sql)
-        is_pull = query.emit is None
         names = [p.name for p in analysis.projection]
         types = [str(p.compiled.type) for p in analysis.projection]
         key_suffix = is_pull and source.kind == "TABLE"
@@ -365,47 +421,17 @@ class EngineService:
         )
         if is_pull:
             header = api.QueryHeader(qid.replace("transient_", "query_"), names, types, schema)
-            rows: list[list[Any]] = []
-            latest: dict[Any, list[Any] | None] = {}
-            decode = pipeline.inputs[0][1]
-            for msg in self.gateway.read_topic(source.topic):
-                produced = [
-                    list(r.value)
-                    for r in pipeline.records(msg)
-                    if r.value is not None and not r.tombstone
-                ]
-                if source.kind == "TABLE" and analysis.aggregate is None:
-                    record = decode.decode(msg)
-                    if record is None:
-                        continue
-                    ident = (msg.key or b"", freeze(record.key), record.window)
-                    latest[ident] = produced[0] if produced else None
-                else:
-                    rows.extend(produced)
-            if latest:
-                # ksqlDB's table scans come out in descending serialized-key order.
-                if source.window_type:
-                    ordered = sorted(
-                        latest.items(),
-                        key=lambda kv: (kv[0][0], kv[0][2].start_ms if kv[0][2] else 0),
-                    )
-                else:
-                    # Observed in ksqlDB's tests (its stores' iteration order is not specified):
-                    # aggregated/joined tables and structured keys scan in descending key order,
-                    # other tables in ascending order.
-                    descending = any(
-                        q.sink_name == source.name and q.stateful for q in engine.queries.values()
-                    ) or any(
-                        isinstance(c.type, ty.ArrayType | ty.MapType | ty.StructType)
-                        for c in source.key_columns
-                    )
-                    ordered = sorted(latest.items(), key=lambda kv: kv[0][0], reverse=descending)
-                rows = [r for _, r in ordered if r is not None]
+            windowing = _windowing(source)
+            messages = (from_wire(m, windowing) for m in self.gateway.read_topic(source.topic))
+            if source.kind == "TABLE":
+                rows = table_rows(messages, pipeline, lookup)
+            else:
+                rows = stream_rows(messages, pipeline)
             if query.limit is not None:
                 rows = rows[: query.limit]
             return api.PullQueryResult(header, [api.Row(r) for r in rows], source.kind)  # type: ignore[arg-type]
         header = api.QueryHeader(qid, names, types, schema)
-        return _Push(header, pipeline.source_topics, query.limit, pipeline)
+        return _Push(header, pipeline.source_topics, query.limit, pipeline, self._windowed_topics())
 
     def insert_row(self, target: str, row: Mapping[str, Any]) -> None:
         source = self.engine.catalog.source(target) or self.engine.catalog.source(target.upper())
@@ -442,19 +468,37 @@ class EngineService:
         try:
             for parsed in parse_iter(command.statement, engine.variables):
                 before = set(engine.queries)
+                self._learn_topic(parsed.statement)
                 engine.execute_statement(parsed.statement, parsed.text)
                 for qid in set(engine.queries) - before:
                     self._task_props[qid] = dict(command.properties)
         finally:
             engine.properties = saved
 
+    def _windowed_topics(self) -> dict[str, Windowing]:
+        sources = list(self.engine.catalog.sources.values())
+        return {s.topic: w for s in sources if (w := _windowing(s)) is not None}
+
     def persistent_queries(self) -> Mapping[str, api.QueryTask]:
+        windowed = self._windowed_topics()
         return {
-            qid: _Task(q, self._task_props.get(qid, {})) for qid, q in self.engine.queries.items()
+            qid: _Task(
+                q,
+                self._task_props.get(qid, {}),
+                {t: windowed[t] for t in q.source_topics if t in windowed},
+                _windowing(self.engine.catalog.source(q.sink_name)),
+            )
+            for qid, q in self.engine.queries.items()
         }
 
     def close(self) -> None:
         self.engine.queries.clear()
+
+
+def _windowing(source: Source | None) -> Windowing | None:
+    if source is None or not source.window_type:
+        return None
+    return Windowing(source.window_type, source.window_size_ms)
 
 
 def _coerce_json(value: Any, typ: Any) -> Any:
@@ -475,6 +519,25 @@ _PULL_HINT = (
     " See https://cnfl.io/queries for more info.\n"
     "Add EMIT CHANGES if you intended to issue a push query."
 )
+
+
+def _pull_source(query: t.Query, engine: Engine) -> Source | None:
+    relation = query.from_
+    name = relation.name if isinstance(relation, t.SourceRef) else ""
+    return engine.catalog.source(name)
+
+
+def _check_queryable(source: Source, engine: Engine) -> None:
+    """A table must be materialized by a query (or be a source table) to be pulled from."""
+    materialized = source.is_source or any(
+        q.sink_name == source.name for q in engine.queries.values()
+    )
+    if source.kind == "TABLE" and not materialized:
+        raise KsqlStatementError(
+            f"The `{source.name}` table isn't queryable. To derive a queryable table, you can do "
+            f"'CREATE TABLE QUERYABLE_{source.name} AS SELECT * FROM {source.name}'. "
+            "See https://cnfl.io/queries for more info."
+        )
 
 
 def _check_pull(query: t.Query) -> None:

@@ -105,3 +105,29 @@ def test_select_on_ksql_endpoint_is_rejected_with_40002() -> None:
     with pytest.raises(KsqlError) as caught:
         engine.execute_statements("SELECT * FROM TXNS;", {}, {})
     assert getattr(caught.value, "error_code", None) == 40002
+
+
+def test_commands_keep_defined_variables_expanded_so_a_restart_can_replay_them() -> None:
+    results = create_engine(FakeGateway(), {}).execute_statements(
+        "DEFINE limit = '100';" + CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS "
+        "WHERE AMOUNT > ${limit};",
+        {},
+        {},
+    )
+    commands = [r.command for r in results if r.command is not None]
+    assert commands[-1].statement.endswith("WHERE AMOUNT > 100;")
+
+    # A restarted server has none of the session's DEFINEs, only the command topic.
+    restarted_gateway = FakeGateway()
+    restarted = create_engine(restarted_gateway, {})
+    for command in commands:
+        restarted.replay(command)
+    restarted.execute_statements(
+        "INSERT INTO TXNS (ACCOUNT, AMOUNT) VALUES ('a', 50.0);"
+        "INSERT INTO TXNS (ACCOUNT, AMOUNT) VALUES ('b', 150.0);",
+        {},
+        {},
+    )
+    [task] = restarted.persistent_queries().values()
+    passed = [out for msg in restarted_gateway.topics["txns"] for out in task.process(msg)]
+    assert [out.key for out in passed] == [b"b"]

@@ -144,3 +144,19 @@ def test_broker_not_ready_in_time_is_a_clear_error(tmp_path: Path) -> None:
         assert "server.log" in str(error.value)
     finally:
         kafka.stop(part, tmp_path)
+
+
+def test_emulator_port_taken_after_it_was_chosen_moves_to_a_free_one(
+    kafka_bootstrap: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another server grabs the port between our check and the emulator's bind.
+    monkeypatch.setattr(processes, "choose_port", lambda preferred, avoid=None: taken_port)
+    directory = stack_dir("ksqldb-bind")
+    part = PartState()
+    try:
+        started = stack.ksqldb.start(part, directory, bootstrap_servers=kafka_bootstrap)
+        assert started.port != taken_port
+        assert started.url and stack.ksqldb.is_ready(started.url)
+    finally:
+        stack.ksqldb.stop(part, directory)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -8,13 +8,22 @@ from typing import Any
 
 from ksql_emulator import types as ty
 from ksql_emulator.analysis.aggregates import AGGREGATES, AggregateFunction, resolve_aggregate
-from ksql_emulator.analysis.format import format_expr
+from ksql_emulator.analysis.format import columns_of, format_expr
 from ksql_emulator.analysis.scope import Scope, ScopeColumn
-from ksql_emulator.errors import KsqlStatementError
-from ksql_emulator.expressions import Compiled, ExpressionCompiler, Fn
+from ksql_emulator.compiler.base import Compiled, Fn
+from ksql_emulator.errors import KsqlStatementError, UnknownColumnError
+from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
 
-__all__ = ["AggregateCall", "AggregateSpec", "build_aggregation", "has_aggregate"]
+__all__ = [
+    "AggregateCall",
+    "AggregateSpec",
+    "aggregate_calls",
+    "build_aggregation",
+    "check_grouping",
+    "check_table_grouped",
+    "has_aggregate",
+]
 
 _WINDOW_BOUNDS = ("WINDOWSTART", "WINDOWEND")
 
@@ -87,11 +96,11 @@ def build_aggregation(
                 )
     for g in group_exprs:
         _no_window_bounds(g)
+    if query.having is not None:
+        _no_window_bounds(query.having)
     for call in select_calls + having_calls:
         for a in call.args:
             _no_window_bounds(a)
-    if query.having is not None:
-        _no_window_bounds(query.having)
     if not select_calls and not having_calls and group_exprs:
         raise KsqlStatementError(
             "GROUP BY requires aggregate functions in either the SELECT or HAVING clause."
@@ -191,6 +200,11 @@ class _NotGrouped(Exception):
         self.column = column
 
 
+def aggregate_calls(e: t.Expr) -> list[t.FunctionCall]:
+    """The aggregate function calls in `e`, outermost first."""
+    return _aggregate_calls(e)
+
+
 def _aggregate_calls(e: t.Expr) -> list[t.FunctionCall]:
     if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
         return [e]
@@ -229,3 +243,31 @@ def _compile(compiler: ExpressionCompiler, e: t.Expr, scope: Scope, context: str
         return compiler.compile(e, scope)
     finally:
         scope.context = "SELECT"
+
+
+def check_grouping(query: t.Query, exprs: list[t.Expr], joined: bool) -> None:
+    """ksqlDB's checks on an aggregation's shape, made before its expressions are analysed."""
+    if query.window is not None and not query.group_by:
+        raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
+    if joined and query.window is not None:
+        # A windowed aggregation over a join has no window bounds to select (ksqlDB's
+        # limitation), so they do not resolve.
+        for e in exprs:
+            for name in ("WINDOWSTART", "WINDOWEND"):
+                if name in columns_of(e):
+                    raise UnknownColumnError(f"SELECT column '{name}' cannot be resolved.")
+
+
+def check_table_grouped(
+    query: t.Query, exprs: list[t.Expr], sink_name: str | None, sink_kind: str
+) -> None:
+    """A CREATE TABLE AS SELECT aggregating without GROUP BY has no key for its rows."""
+    if not query.group_by and sink_name is not None and sink_kind == "TABLE":
+        calls = [c for e in exprs for c in aggregate_calls(e)]
+        shown = ", ".join(
+            f"{c.name.upper()}(ROWTIME)" if c.star or not c.args else format_expr(c) for c in calls
+        )
+        raise KsqlStatementError(
+            f"CREATE TABLE AS SELECT statement does not support aggregate function [{shown}] "
+            "without a GROUP BY clause."
+        )

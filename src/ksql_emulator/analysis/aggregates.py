@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import count
 from typing import Any
 
 from ksql_emulator import types as ty
+from ksql_emulator.analysis.aggregates_stats import STATS_AGGREGATES
 from ksql_emulator.errors import FunctionArgumentError
 
 __all__ = ["AGGREGATES", "AggregateFunction", "resolve_aggregate"]
@@ -16,7 +19,10 @@ __all__ = ["AGGREGATES", "AggregateFunction", "resolve_aggregate"]
 @dataclass(frozen=True)
 class AggregateFunction:
     """One aggregate: `init()` a fresh accumulator, `add(acc, *args)` the next one,
-    `result(acc)` the column value."""
+    `result(acc)` the column value, `merge(a, b)` two accumulators (session windows merging).
+
+    `intermediate` is False when the accumulator is a single primitive, so any value format can
+    hold it; `limit_property` names the config that caps a collection's size."""
 
     name: str
     return_type: Any
@@ -24,13 +30,30 @@ class AggregateFunction:
     add: Callable[..., Any]
     result: Callable[[Any], Any]
     star: bool = False
+    merge: Callable[[Any, Any], Any] | None = None
+    intermediate: bool = False
+    limit_property: str | None = None
+    limit: int | None = None
+
+    def configured(self, props: Mapping[str, Any]) -> AggregateFunction:
+        """This function with the limits `props` set (ksqlDB's default limit is 1000)."""
+        if self.limit_property is None:
+            return self
+        raw = props.get(self.limit_property)
+        return dataclasses.replace(self, limit=int(raw) if raw is not None else 1000)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    return a + b
 
 
 def _count(arg_types: list[Any], star: bool) -> AggregateFunction:
     if star or not arg_types:
-        return AggregateFunction("COUNT", ty.BIGINT, lambda: 0, lambda acc: acc + 1, _same, True)
+        return AggregateFunction(
+            "COUNT", ty.BIGINT, lambda: 0, lambda acc: acc + 1, _same, True, merge=_plus
+        )
     return AggregateFunction(
-        "COUNT", ty.BIGINT, lambda: 0, lambda acc, v: acc + (v is not None), _same
+        "COUNT", ty.BIGINT, lambda: 0, lambda acc, v: acc + (v is not None), _same, merge=_plus
     )
 
 
@@ -42,8 +65,28 @@ def _sum(arg_types: list[Any], star: bool) -> AggregateFunction:
     t = _one_numeric("SUM", arg_types)
     zero: Any = Decimal(0) if isinstance(t, ty.DecimalType) else 0.0 if t == ty.DOUBLE else 0
     return AggregateFunction(
-        "SUM", t, lambda: zero, lambda acc, v: acc if v is None else acc + v, _same
+        "SUM", t, lambda: zero, lambda acc, v: acc if v is None else acc + v, _same, merge=_plus
     )
+
+
+def _sum_list(arg_types: list[Any], star: bool) -> AggregateFunction:
+    """SUM_LIST(array): the sum of every non-null element of every row's array."""
+    item = (
+        arg_types[0].item
+        if len(arg_types) == 1 and isinstance(arg_types[0], ty.ArrayType)
+        else None
+    )
+    if item not in (ty.INTEGER, ty.BIGINT, ty.DOUBLE):
+        raise FunctionArgumentError(
+            f"Function 'sum_list' does not accept parameters "
+            f"({', '.join(str(a) for a in arg_types)})."
+        )
+    zero: Any = 0.0 if item == ty.DOUBLE else 0
+
+    def add(acc: Any, items: list[Any] | None) -> Any:
+        return acc + sum(v for v in items or [] if v is not None)
+
+    return AggregateFunction("SUM_LIST", item, lambda: zero, add, _same, merge=_plus)
 
 
 def _pick(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., AggregateFunction]:
@@ -60,7 +103,7 @@ def _pick(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., Aggreg
                 return acc
             return v if acc is None or better(v, acc) else acc
 
-        return AggregateFunction(name, t, lambda: None, add, _same)
+        return AggregateFunction(name, t, lambda: None, add, _same, merge=add)
 
     return make
 
@@ -71,10 +114,15 @@ def _avg(arg_types: list[Any], star: bool) -> AggregateFunction:
     def add(acc: tuple[Any, int], v: Any) -> tuple[Any, int]:
         return acc if v is None else (acc[0] + v, acc[1] + 1)
 
+    def merge(a: tuple[Any, int], b: tuple[Any, int]) -> tuple[Any, int]:
+        return a[0] + b[0], a[1] + b[1]
+
     def result(acc: tuple[Any, int]) -> Any:
         return float(acc[0]) / acc[1] if acc[1] else None
 
-    return AggregateFunction("AVG", ty.DOUBLE, lambda: (0, 0), add, result)
+    return AggregateFunction(
+        "AVG", ty.DOUBLE, lambda: (0, 0), add, result, merge=merge, intermediate=True
+    )
 
 
 def _collect(name: str, unique: bool) -> Callable[..., AggregateFunction]:
@@ -86,38 +134,71 @@ def _collect(name: str, unique: bool) -> Callable[..., AggregateFunction]:
                 return acc
             return [*acc, v]
 
-        return AggregateFunction(name, ty.ArrayType(t), list, add, list)
+        def merge(a: list[Any], b: list[Any]) -> list[Any]:
+            out = list(a)
+            for v in b:
+                out = add(out, v)
+            return out
+
+        return AggregateFunction(
+            name,
+            ty.ArrayType(t),
+            list,
+            add,
+            list,
+            merge=merge,
+            intermediate=True,
+            limit_property=f"ksql.functions.{name.lower()}.limit",
+        )
 
     return make
 
 
 def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
-    """EARLIEST/LATEST_BY_OFFSET(col [, n] [, ignoreNulls]): one value, or an array of n."""
+    """EARLIEST/LATEST_BY_OFFSET(col [, n] [, ignoreNulls]): one value, or an array of n.
+
+    Each kept value carries the order it arrived in, so that merging two session windows'
+    accumulators keeps the values that really came first (or last)."""
 
     def make(arg_types: list[Any], star: bool) -> AggregateFunction:
         t = arg_types[0] if arg_types else None
         many = len(arg_types) > 1 and arg_types[1] in (ty.INTEGER, ty.BIGINT)
+        sequence = count()
+        size = [1]
 
-        def add(acc: tuple[int, list[Any]], v: Any, *rest: Any) -> tuple[int, list[Any]]:
+        def keep(values: list[tuple[int, Any]], n: int) -> list[tuple[int, Any]]:
+            ordered = sorted(values, key=lambda sv: sv[0])
+            return ordered[-n:] if latest else ordered[:n]
+
+        def add(acc: list[tuple[int, Any]], v: Any, *rest: Any) -> list[tuple[int, Any]]:
             n = int(rest[0]) if many and rest else 1
+            size[0] = n
             flags = rest[1:] if many else rest
             ignore_nulls = bool(flags[0]) if flags and flags[0] is not None else True
-            seen, values = acc
             if v is None and ignore_nulls:
                 return acc
-            if latest:
-                return seen + 1, [*values, v][-n:]
-            if len(values) >= n:
+            if not latest and len(acc) >= n:
                 return acc
-            return seen + 1, [*values, v]
+            return keep([*acc, (next(sequence), v)], n)
 
-        def result(acc: tuple[int, list[Any]]) -> Any:
-            values = acc[1]
+        def merge(a: list[tuple[int, Any]], b: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+            return keep([*a, *b], size[0])
+
+        def result(acc: list[tuple[int, Any]]) -> Any:
+            values = [v for _, v in acc]
             if many:
-                return list(values)
+                return values
             return values[-1] if values else None
 
-        return AggregateFunction(name, ty.ArrayType(t) if many else t, lambda: (0, []), add, result)
+        return AggregateFunction(
+            name,
+            ty.ArrayType(t) if many else t,
+            list,
+            add,
+            result,
+            merge=merge,
+            intermediate=True,
+        )
 
     return make
 
@@ -126,7 +207,9 @@ def _count_distinct(arg_types: list[Any], star: bool) -> AggregateFunction:
     def add(acc: frozenset[Any], v: Any) -> frozenset[Any]:
         return acc if v is None else acc | {repr(v)}
 
-    return AggregateFunction("COUNT_DISTINCT", ty.BIGINT, frozenset, add, len)
+    return AggregateFunction(
+        "COUNT_DISTINCT", ty.BIGINT, frozenset, add, len, merge=frozenset.union, intermediate=True
+    )
 
 
 def _one_numeric(name: str, arg_types: list[Any]) -> Any:
@@ -141,6 +224,7 @@ def _one_numeric(name: str, arg_types: list[Any]) -> Any:
 AGGREGATES: dict[str, Callable[[list[Any], bool], AggregateFunction]] = {
     "COUNT": _count,
     "SUM": _sum,
+    "SUM_LIST": _sum_list,
     "MIN": _pick("MIN", lambda a, b: a < b),
     "MAX": _pick("MAX", lambda a, b: a > b),
     "AVG": _avg,
@@ -149,6 +233,7 @@ AGGREGATES: dict[str, Callable[[list[Any], bool], AggregateFunction]] = {
     "EARLIEST_BY_OFFSET": _by_offset("EARLIEST_BY_OFFSET", latest=False),
     "LATEST_BY_OFFSET": _by_offset("LATEST_BY_OFFSET", latest=True),
     "COUNT_DISTINCT": _count_distinct,
+    **STATS_AGGREGATES,
 }
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.catalog import Catalog, Source
+from ksql_emulator.compiler.base import Fn
 from ksql_emulator.errors import KsqlError, KsqlStatementError, UnknownSourceError
-from ksql_emulator.expressions import ExpressionCompiler, Fn
+from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
 
 __all__ = ["JoinSide", "JoinSpec", "analyze_join"]

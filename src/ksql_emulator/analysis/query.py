@@ -6,12 +6,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator import types as ty
-from ksql_emulator.analysis.aggregate import AggregateSpec, build_aggregation, has_aggregate
-from ksql_emulator.analysis.format import columns_of, format_expr, qualify
+from ksql_emulator.analysis.aggregate import (
+    AggregateSpec,
+    build_aggregation,
+    check_grouping,
+    check_table_grouped,
+    has_aggregate,
+)
+from ksql_emulator.analysis.format import columns_of, format_expr
 from ksql_emulator.analysis.join import JoinSpec, analyze_join
+from ksql_emulator.analysis.projection import expand_select, pick_keys
 from ksql_emulator.analysis.scope import Scope, ScopeColumn
+from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
 from ksql_emulator.analysis.typing import describe_type
 from ksql_emulator.catalog import Catalog, Column, Source
+from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import (
     KsqlError,
     KsqlStatementError,
@@ -19,7 +28,7 @@ from ksql_emulator.errors import (
     UnknownColumnError,
     UnknownSourceError,
 )
-from ksql_emulator.expressions import Compiled, ExpressionCompiler
+from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
 
 __all__ = ["PSEUDO_COLUMNS", "QueryAnalysis", "analyze_query"]
@@ -61,6 +70,7 @@ class QueryAnalysis:
     aggregate: AggregateSpec | None = None
     having: Compiled | None = None
     join: JoinSpec | None = None
+    table_functions: list[TableFunctionCall] = field(default_factory=list)
 
 
 def _source_scope(source: Source) -> tuple[Scope, list[tuple[str, Any]]]:
@@ -166,54 +176,7 @@ def analyze_query(
                 err,
             ) from err
 
-    items: list[tuple[t.Expr, str | None]] = []
-    for item in query.select:
-        if isinstance(item, t.AllColumns) and join is not None:
-            if item.source is not None and item.source not in [x.alias for x in join.leaves()]:
-                raise KsqlStatementError(
-                    f"'{item.source}' is not a valid stream/table name or alias."
-                )
-            for side in join.leaves():
-                if item.source is not None and item.source != side.alias:
-                    continue
-                for col in side.source.columns:
-                    if col.namespace in ("KEY", "VALUE"):
-                        items.append(
-                            (t.ColumnRef(col.name, side.alias), f"{side.alias}_{col.name}")
-                        )
-            continue
-        if isinstance(item, t.AllColumns):
-            if item.source is not None and item.source not in (source.name, ref.alias):
-                raise KsqlStatementError(f"Unknown source in {item.source}.*")
-            if partition_exprs:
-                # After PARTITION BY the new key columns come first, then every other column.
-                keyed = {e.name for e in partition_exprs if isinstance(e, t.ColumnRef)}
-                for e in partition_exprs:
-                    items.append((e, None))
-                for ns in ("VALUE", "KEY"):
-                    for col in source.columns:
-                        if col.namespace == ns and col.name not in keyed:
-                            items.append((t.ColumnRef(col.name), None))
-                continue
-            for col in source.key_columns:
-                items.append((t.ColumnRef(col.name), None))
-            if source.window_type and sink_name is None:
-                # A transient query on a windowed source shows the window bounds after the keys.
-                items += [(t.ColumnRef(name), None) for name in ("WINDOWSTART", "WINDOWEND")]
-            for col in source.columns:
-                if col.namespace == "VALUE" or col.namespace.startswith("HEADER"):
-                    items.append((t.ColumnRef(col.name), None))
-        elif isinstance(item, t.StructAll):
-            struct_type = compiler.compile(item.expr, scope).type
-            if not isinstance(struct_type, ty.StructType):
-                raise KsqlStatementError(
-                    f"Expected STRUCT type for '{format_expr(item.expr)}->*' but got "
-                    f"{describe_type(struct_type)}"
-                )
-            for fname, _ in struct_type.fields:
-                items.append((t.Dereference(item.expr, fname), fname))
-        else:
-            items.append((item.expr, item.alias))
+    items = expand_select(query, scope, compiler, source, ref, join, partition_exprs, sink_name)
 
     aggregate: AggregateSpec | None = None
     having: Compiled | None = None
@@ -227,7 +190,18 @@ def analyze_query(
     ):
         if query.partition_by:
             raise KsqlStatementError("PARTITION BY and GROUP BY can not be used together.")
+        check_grouping(query, [e for e, _ in items], join is not None)
         aggregate, to_compile, having_expr = build_aggregation(query, scope, compiler, to_compile)
+        check_table_grouped(query, [e for e, _ in items], sink_name, sink_kind)
+        if source.value_format.upper() == "DELIMITED" and any(
+            c.function.intermediate for c in aggregate.calls
+        ):
+            # The aggregation's state is stored in the source's value format, and DELIMITED
+            # holds no structs, arrays or maps.
+            raise KsqlError(
+                "One of the functions used in the statement has an intermediate type that the "
+                "value format can not handle. Please remove the function or change the format."
+            )
         select_scope = aggregate.scope
         aggregate.table_source = source.kind == "TABLE"
         if having_expr is not None and query.having is not None:
@@ -245,6 +219,12 @@ def analyze_query(
                     f"Type error in HAVING expression: Should evaluate to boolean but is "
                     f"{format_expr(query.having)} ({describe_type(having.type)}) instead."
                 )
+
+    table_functions: list[TableFunctionCall] = []
+    if aggregate is None:
+        to_compile, select_scope, table_functions = extract_table_functions(
+            to_compile, scope, compiler, source
+        )
 
     names: list[str] = []
     compiled: list[Compiled] = []
@@ -309,98 +289,19 @@ def analyze_query(
         names.append(alias)
         compiled.append(c)
 
-    key_flags = [False] * len(items)
-    key_order: list[int] = []
-    sink = sink_name or "OUTPUT"
-    wanted: list[t.Expr]
-    if aggregate is not None:
-        wanted = list(aggregate.key_refs)
-    elif join is not None:
-        wanted = []
-        hits = [
-            i
-            for i, e in enumerate(to_compile)
-            if any(
-                _same_join(e, j.left.key_expr, j.left.alias)
-                or _same_join(e, j.right.key_expr, j.right.alias)
-                for j in join.joins()
-            )
-        ]
-        if hits:
-            key_flags[hits[0]] = True
-            key_order.append(hits[0])
-            # The key is the join key, present even when an outer join lacks that side.
-            index = scope.columns[-1].index  # analyze_join puts the join key last
-            compiled[hits[0]] = Compiled(compiled[hits[0]].type, lambda row: row[index])
-        elif not allow_missing_keys:
-            shown = [
-                format_expr(qualify(join.left.key_expr, join.left.alias)),
-                format_expr(qualify(join.right.key_expr, join.right.alias)),
-            ]
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the join expressions "
-                f"{shown[0]} or {shown[1]} in its projection (eg, SELECT {shown[0]}...)."
-            )
-    elif query.partition_by:
-        wanted = partition_exprs
-    else:
-        wanted = [t.ColumnRef(c.name) for c in source.key_columns]
-    key_names: list[str] = []
-    for w in wanted:
-        hits = [i for i, expr in enumerate(to_compile) if _same_column(expr, w)]
-        if len(hits) > 1 and aggregate is not None:
-            shown_keys = " and ".join(f"`{names[i]}`" for i in hits)
-            raise KsqlStatementError(
-                f"The projection contains a key column more than once: {shown_keys}."
-            )
-        if len(hits) > 1:
-            aliases = " and ".join(names[i] for i in hits)
-            raise KsqlStatementError(
-                f"The projection contains a key column (`{format_expr(w)}`) more than once, "
-                f"aliased as: {aliases}."
-            )
-        if not hits:
-            key_names.append(format_expr(w))
-            continue
-        key_flags[hits[0]] = True
-        key_order.append(hits[0])
-    if key_names and aggregate is not None and not allow_missing_keys:
-        exprs = [
-            format_expr(g)
-            for g, ref in zip(aggregate.group_exprs, aggregate.key_refs, strict=True)
-            if ref.name in key_names
-        ]
-        noun = "expression" if len(exprs) == 1 else "expressions"
-        listed = exprs[0] if len(exprs) == 1 else ", ".join(exprs[:-1]) + " and " + exprs[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the grouping {noun} {listed} in "
-            f"its projection (eg, SELECT {', '.join(exprs)}...)."
-        )
-    if key_names and query.partition_by and not allow_missing_keys:
-        exprs = [format_expr(qualify(w, source.name)) for w in wanted]
-        if len(exprs) == 1:
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the partitioning expression "
-                f"{exprs[0]} in its projection (eg, SELECT {exprs[0]}...)."
-            )
-        listed = ", ".join(exprs[:-1]) + " and " + exprs[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the partitioning expressions "
-            f"{listed} in its projection (eg, SELECT {', '.join(exprs)}...)."
-        )
-    if key_names and not allow_missing_keys:
-        if len(wanted) > 1:
-            key_names = [format_expr(w) for w in wanted]
-        if len(key_names) == 1:
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the key column {key_names[0]} "
-                f"in its projection (eg, SELECT {key_names[0]}...)."
-            )
-        listed = ", ".join(key_names[:-1]) + " and " + key_names[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the key columns {listed} in its "
-            f"projection (eg, SELECT {', '.join(key_names)}...)."
-        )
+    key_flags, key_order = pick_keys(
+        query,
+        source,
+        scope,
+        to_compile,
+        names,
+        compiled,
+        aggregate,
+        join,
+        partition_exprs,
+        sink_name,
+        allow_missing_keys,
+    )
     seen: set[str] = set()
     for n, c, is_key in zip(names, compiled, key_flags, strict=True):
         if n in seen:
@@ -437,19 +338,8 @@ def analyze_query(
         aggregate,
         having,
         join,
+        table_functions,
     )
-
-
-def _same_join(expr: t.Expr, key: t.Expr, alias: str) -> bool:
-    if isinstance(expr, t.ColumnRef) and isinstance(key, t.ColumnRef):
-        return expr.name == key.name and (expr.source or alias) == (key.source or alias)
-    return expr == key
-
-
-def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:
-    if isinstance(expr, t.ColumnRef) and isinstance(wanted, t.ColumnRef):
-        return expr.name == wanted.name
-    return expr == wanted
 
 
 def _join_names(message: str, join: JoinSpec | None) -> str:

@@ -15,16 +15,13 @@ from ksql_emulator.functions import (
     maps,
     math,
     misc,
+    regex,
     strings,
     testing,
     urls,
 )
-from ksql_emulator.functions.registry import (
-    FunctionInfo,
-    FunctionRegistry,
-    LambdaType,
-    ResolvedFunction,
-)
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import FunctionInfo, LambdaType, ResolvedFunction
 from ksql_emulator.functions.table import table_registry
 
 __all__ = [
@@ -40,7 +37,20 @@ __all__ = [
     "table_registry",
 ]
 
-_FAMILIES = (strings, encoding, urls, math, datetime, json, geo, arrays, maps, conditional, misc)
+_FAMILIES = (
+    strings,
+    regex,
+    encoding,
+    urls,
+    math,
+    datetime,
+    json,
+    geo,
+    arrays,
+    maps,
+    conditional,
+    misc,
+)
 
 
 def build_registry() -> FunctionRegistry:

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import text_forms
 from ksql_emulator import types as ty
-from ksql_emulator.functions.registry import FunctionRegistry, Generic, LambdaParam, T, U
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import Generic, LambdaParam, T, U
 
 __all__ = ["register"]
 
@@ -46,7 +47,7 @@ def _concat(a: list[Any] | None, b: list[Any] | None) -> list[Any] | None:
 def _join(items: list[Any] | None, sep: str | None = ",") -> str | None:
     if items is None:
         return None
-    return (sep or "").join("null" if x is None else casts.java_string(x) for x in items)
+    return (sep or "").join("null" if x is None else text_forms.java_string(x) for x in items)
 
 
 def _max(items: list[Any]) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ksql_emulator.functions.registry import FunctionRegistry, T
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import T
 
 __all__ = ["register"]
 

@@ -9,9 +9,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import text_forms
 from ksql_emulator import types as ty
-from ksql_emulator.functions.registry import FunctionRegistry, T
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import T
 
 __all__ = ["dump_json", "load_json", "register"]
 
@@ -35,7 +36,7 @@ def dump_json(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return casts.java_double_str(value)
+        return text_forms.java_double_str(value)
     if isinstance(value, Decimal):
         return str(value) if value.as_tuple().exponent != "n" else "null"
     if isinstance(value, str):
@@ -43,11 +44,11 @@ def dump_json(value: Any) -> str:
     if isinstance(value, bytes):
         return json.dumps(base64.b64encode(value).decode("ascii"))
     if isinstance(value, dt.datetime):
-        return json.dumps(casts.format_timestamp(value))
+        return json.dumps(text_forms.format_timestamp(value))
     if isinstance(value, dt.date):
-        return json.dumps(casts.format_date(value))
+        return json.dumps(text_forms.format_date(value))
     if isinstance(value, dt.time):
-        return json.dumps(casts.format_time(value))
+        return json.dumps(text_forms.format_time(value))
     if isinstance(value, list):
         return "[" + ",".join(dump_json(v) for v in value) + "]"
     if isinstance(value, dict):

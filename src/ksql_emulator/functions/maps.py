@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ksql_emulator import types as ty
-from ksql_emulator.functions.registry import FunctionRegistry, Generic, K, LambdaParam, T, V
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import Generic, K, LambdaParam, T, V
 
 __all__ = ["register"]
 

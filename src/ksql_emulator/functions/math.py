@@ -8,10 +8,11 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import casts, widening
 from ksql_emulator import types as ty
 from ksql_emulator.errors import FunctionArgumentError
-from ksql_emulator.functions.registry import ANY_DECIMAL, FunctionRegistry, T
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import ANY_DECIMAL, T
 
 __all__ = ["java_round_half_up", "register"]
 
@@ -173,7 +174,7 @@ def _extreme_type(name: str) -> Callable[[list[ty.SqlType | None]], ty.SqlType]:
         if ty.DOUBLE in typed and all(ty.is_numeric(t) for t in typed):
             return ty.DOUBLE
         if typed and all(isinstance(t, ty.DecimalType) for t in typed):
-            widened = casts.common_type(typed)
+            widened = widening.common_type(typed)
             assert widened is not None
             return widened
         times = typed & {ty.DATE, ty.TIME, ty.TIMESTAMP}

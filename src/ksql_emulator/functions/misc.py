@@ -5,7 +5,8 @@ from __future__ import annotations
 import struct
 
 from ksql_emulator import types as ty
-from ksql_emulator.functions.registry import FunctionRegistry, T
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import T
 
 __all__ = ["register"]
 

@@ -1,145 +1,26 @@
-"""The scalar function registry: signatures as data, overload resolution as ksqlDB does it."""
+"""The scalar function registry: overload resolution and binding calls, as ksqlDB does them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import casts, widening
 from ksql_emulator import types as ty
 from ksql_emulator.errors import FunctionArgumentError, UnknownFunctionError
+from ksql_emulator.functions.signatures import (
+    AnyDecimal,
+    AnyStruct,
+    FunctionInfo,
+    Generic,
+    LambdaParam,
+    LambdaType,
+    ResolvedFunction,
+    ReturnSpec,
+    Signature,
+)
 
-__all__ = [
-    "ANY_DECIMAL",
-    "ANY_STRUCT",
-    "FunctionInfo",
-    "FunctionRegistry",
-    "Generic",
-    "K",
-    "LambdaParam",
-    "LambdaType",
-    "ResolvedFunction",
-    "Signature",
-    "T",
-    "U",
-    "V",
-]
-
-ReturnSpec = ty.SqlType | Callable[[list[ty.SqlType | None]], ty.SqlType]
-
-
-@dataclass(frozen=True)
-class Generic(ty.SqlType):
-    """A type variable in a signature (`T`, `K`, `V`); binds to the first argument it meets."""
-
-    name: str
-
-    @property
-    def base(self) -> str:
-        return self.name
-
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
-class _AnyDecimal(ty.SqlType):
-    @property
-    def base(self) -> str:
-        return "DECIMAL"
-
-    def __str__(self) -> str:
-        return "DECIMAL"
-
-
-@dataclass(frozen=True)
-class _AnyStruct(ty.SqlType):
-    @property
-    def base(self) -> str:
-        return "STRUCT"
-
-    def __str__(self) -> str:
-        return "STRUCT"
-
-
-@dataclass(frozen=True)
-class LambdaParam(ty.SqlType):
-    """A lambda parameter in a signature: input type patterns and the body's result pattern."""
-
-    inputs: tuple[ty.SqlType, ...]
-    output: ty.SqlType
-
-    @property
-    def base(self) -> str:
-        return "LAMBDA"
-
-    def __str__(self) -> str:
-        return f"LAMBDA ({', '.join(str(i) for i in self.inputs)}) => {self.output}"
-
-
-@dataclass(frozen=True)
-class LambdaType(ty.SqlType):
-    """An argument that is a compiled lambda: its input types and its body's type.
-
-    CORE passes this in `arg_types` at a lambda's position (after asking `lambda_inputs` which
-    input types the lambda's parameters have); the call then gets a Python callable there.
-    """
-
-    inputs: tuple[ty.SqlType | None, ...]
-    output: ty.SqlType | None
-
-    @property
-    def base(self) -> str:
-        return "LAMBDA"
-
-    def __str__(self) -> str:
-        return f"LAMBDA ({', '.join(str(i) for i in self.inputs)}) => {self.output}"
-
-
-T = Generic("T")
-U = Generic("U")
-K = Generic("K")
-V = Generic("V")
-ANY_DECIMAL: ty.SqlType = _AnyDecimal()
-ANY_STRUCT: ty.SqlType = _AnyStruct()
-
-
-@dataclass(frozen=True)
-class Signature:
-    """One overload: parameter patterns, return type (or a rule), and the implementation.
-
-    `variadic` repeats the last parameter zero or more times. `null_in_null_out` returns
-    None without calling `call` whenever any argument is None, as most of ksqlDB's UDFs do.
-    `factory` marks a stateful function: `call()` makes a fresh implementation per call site.
-    """
-
-    params: tuple[ty.SqlType, ...]
-    returns: ReturnSpec
-    call: Callable[..., Any]
-    variadic: bool = False
-    null_in_null_out: bool = True
-    factory: bool = False
-
-
-@dataclass
-class FunctionInfo:
-    """A scalar function: its name, how ksqlDB spells it in errors, description, overloads."""
-
-    name: str
-    description: str
-    java_name: str
-    category: str
-    signatures: list[Signature] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ResolvedFunction:
-    """The overload chosen for a call: the result type and a callable over argument values."""
-
-    name: str
-    return_type: ty.SqlType
-    call: Callable[..., Any]
+__all__ = ["FunctionRegistry"]
 
 
 _NUM_RANK = {"INTEGER": 0, "BIGINT": 1, "DECIMAL": 2, "DOUBLE": 3}
@@ -167,14 +48,14 @@ class _Binder:
             if bound is None or bound == actual:
                 self.bindings[pattern.name] = actual
                 return True
-            if casts.can_implicitly_cast(actual, bound):
+            if widening.can_implicitly_cast(actual, bound):
                 self.cost += 1
                 return True
-            if casts.can_implicitly_cast(bound, actual):
+            if widening.can_implicitly_cast(bound, actual):
                 self.bindings[pattern.name] = actual
                 self.cost += 1
                 return True
-            widened = casts.common_type([bound, actual])
+            widened = widening.common_type([bound, actual])
             if widened is not None and ty.is_numeric(widened):
                 self.bindings[pattern.name] = widened
                 self.cost += 2
@@ -188,9 +69,9 @@ class _Binder:
                 self.cost += 3
                 return True
             return False
-        if isinstance(pattern, _AnyDecimal):
+        if isinstance(pattern, AnyDecimal):
             return isinstance(actual, ty.DecimalType)
-        if isinstance(pattern, _AnyStruct):
+        if isinstance(pattern, AnyStruct):
             return isinstance(actual, ty.StructType)
         if isinstance(pattern, ty.ArrayType):
             if not isinstance(actual, ty.ArrayType):
@@ -207,7 +88,7 @@ class _Binder:
         if (
             ty.is_numeric(pattern)
             and ty.is_numeric(actual)
-            and casts.can_implicitly_cast(actual, pattern)
+            and widening.can_implicitly_cast(actual, pattern)
         ):
             self.cost += 1 + _NUM_RANK[pattern.base] - _NUM_RANK[actual.base]
             return True
@@ -222,7 +103,7 @@ class _Binder:
             return ty.ArrayType(self.substitute(pattern.item))
         if isinstance(pattern, ty.MapType):
             return ty.MapType(self.substitute(pattern.key), self.substitute(pattern.value))
-        if isinstance(pattern, _AnyDecimal | _AnyStruct | LambdaParam):
+        if isinstance(pattern, AnyDecimal | AnyStruct | LambdaParam):
             return None
         return pattern
 

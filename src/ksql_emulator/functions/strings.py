@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from functools import lru_cache
 from typing import Any
 
 from ksql_emulator import types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 
-__all__ = ["java_pattern", "register"]
+__all__ = ["register"]
 
 S, B, INT, BIGINT = ty.STRING, ty.BYTES, ty.INTEGER, ty.BIGINT
 ARRAY_S = ty.ArrayType(ty.STRING)
@@ -63,46 +61,6 @@ def _concat_ws(sep: Any, *parts: Any) -> Any:
     if sep is None:
         return None
     return sep.join(p for p in parts if p is not None)
-
-
-@lru_cache(maxsize=256)
-def java_pattern(pattern: str) -> re.Pattern[str]:
-    """Java regex syntax compiled for Python (named groups, possessive-free subset)."""
-    translated = re.sub(r"\(\?<([A-Za-z][A-Za-z0-9]*)>", r"(?P<\1>", pattern)
-    translated = translated.replace("\\p{Alpha}", "[A-Za-z]").replace("\\p{Digit}", "[0-9]")
-    translated = translated.replace("\\p{Alnum}", "[A-Za-z0-9]").replace(
-        "\\p{Punct}", "[!-/:-@[-`{-~]"
-    )
-    return re.compile(translated)
-
-
-def _regexp_extract(pattern: str, text: str, group: int = 0) -> str | None:
-    m = java_pattern(pattern).search(text)
-    if m is None:
-        return None
-    return m.group(group)
-
-
-def _regexp_extract_all(pattern: str, text: str, group: int = 0) -> list[str | None]:
-    return [m.group(group) for m in java_pattern(pattern).finditer(text)]
-
-
-def _regexp_split(text: str, pattern: str) -> list[str]:
-    compiled = java_pattern(pattern)
-    out: list[str] = []
-    last = 0
-    for m in compiled.finditer(text):
-        if m.end() == m.start() == 0:
-            continue
-        out.append(text[last : m.start()])
-        last = m.end()
-    out.append(text[last:])
-    return out
-
-
-def _regexp_replace(text: str, pattern: str, replacement: str) -> str:
-    py_repl = re.sub(r"\$(\d+)", r"\\g<\1>", replacement.replace("\\", "\\\\"))
-    return java_pattern(pattern).sub(py_repl, text)
 
 
 def _split(text: str, delim: str) -> list[str]:
@@ -295,40 +253,6 @@ def register(reg: FunctionRegistry) -> None:
         lambda s, a, b: s.replace(a, b),
         category=cat,
         description="Replaces every occurrence of a substring.",
-    )
-    add(
-        "REGEXP_EXTRACT",
-        [S, S],
-        S,
-        _regexp_extract,
-        category=cat,
-        description="The first match of a Java regex (or of a group of it).",
-    )
-    add("REGEXP_EXTRACT", [S, S, INT], S, _regexp_extract, category=cat)
-    add(
-        "REGEXP_EXTRACT_ALL",
-        [S, S],
-        ARRAY_S,
-        _regexp_extract_all,
-        category=cat,
-        description="Every match of a Java regex (or of a group of it).",
-    )
-    add("REGEXP_EXTRACT_ALL", [S, S, INT], ARRAY_S, _regexp_extract_all, category=cat)
-    add(
-        "REGEXP_REPLACE",
-        [S, S, S],
-        S,
-        _regexp_replace,
-        category=cat,
-        description="Replaces every match of a Java regex.",
-    )
-    add(
-        "REGEXP_SPLIT_TO_ARRAY",
-        [S, S],
-        ARRAY_S,
-        _regexp_split,
-        category=cat,
-        description="Splits a string around matches of a Java regex.",
     )
     add(
         "SPLIT",

@@ -7,7 +7,8 @@ from itertools import product
 from typing import Any
 
 from ksql_emulator import types as ty
-from ksql_emulator.functions.registry import FunctionRegistry, T
+from ksql_emulator.functions.registry import FunctionRegistry
+from ksql_emulator.functions.signatures import T
 
 __all__ = ["table_registry"]
 

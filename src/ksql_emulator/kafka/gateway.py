@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import from_kafka, producer_config
+from ksql_emulator.kafka.messages import from_kafka, next_batch, producer_config
 from ksql_emulator.runtime.message import Message
 from ksql_emulator.server.engine_api import TopicInfo
 
@@ -126,6 +126,9 @@ class ConfluentGateway:
                 "bootstrap.servers": self.bootstrap_servers,
                 "group.id": f"_ksql-emulator-scan-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
+                # A transactional topic ends in a commit marker no message stands for: the
+                # end-of-partition event, not the last offset, says the scan is done.
+                "enable.partition.eof": True,
                 **self._extra,
             }
         )
@@ -146,10 +149,13 @@ class ConfluentGateway:
                 return
             consumer.assign(starts)
             while ends:
-                batch = consumer.consume(500, timeout=1.0)
+                # Not consume(500, 1.0): that waits the whole second for a 500th record.
+                batch = next_batch(consumer, 500, 1.0)
                 for raw in batch:
-                    partition, offset = raw.partition(), raw.offset()
-                    if raw.error() is not None or partition is None or offset is None:
+                    partition, offset, error = raw.partition(), raw.offset(), raw.error()
+                    if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(partition if partition is not None else -1, None)
+                    if error is not None or partition is None or offset is None:
                         continue
                     end = ends.get(partition)
                     if end is None or offset >= end:

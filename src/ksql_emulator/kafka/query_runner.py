@@ -1,19 +1,24 @@
-"""Running persistent queries over Kafka, at least once: commit only what the sink has acked."""
+"""Running persistent queries over Kafka: one consumer, one producer and one thread per query.
+
+A query's thread consumes its source partitions (assigned, not subscribed: one server owns a
+query, and a restart need not wait out the dead instance's session in a group rebalance), runs
+each batch through the engine, and commits every `commit.interval.ms` (see `output` for what a
+commit guarantees). Stateful queries resume their state on start: from their stores'
+changelogs, or, when some state lives outside stores, by replaying their sources with sink
+writes suppressed up to the committed offsets.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-
-from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import from_kafka, next_batch, producer_config
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.kafka.gateway import ConfluentGateway
+from ksql_emulator.kafka.query_loop import QueryLoop, QuerySettings, consumer_group_id
 from ksql_emulator.server.engine_api import QueryTask
 
 __all__ = ["QueryRunner", "consumer_group_id"]
@@ -21,147 +26,64 @@ __all__ = ["QueryRunner", "consumer_group_id"]
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 30.0
-_OFFSET_BEGINNING = -2
-
-
-def consumer_group_id(service_id: str, query_id: str) -> str:
-    """ksqlDB's consumer group for a persistent query."""
-    return f"_confluent-ksql-{service_id}query_{query_id}"
-
-
-def _offset_reset(task: QueryTask, defaults: Mapping[str, str]) -> str:
-    properties: Mapping[str, Any] = getattr(task, "properties", {}) or {}
-    for source in (properties, defaults):
-        for key in ("auto.offset.reset", "ksql.streams.auto.offset.reset"):
-            value = source.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip().lower()
-    return "latest"
 
 
 class _RunningQuery:
-    """One persistent query: a consumer in its group, a producer, and a thread."""
+    """A query's thread: runs its `QueryLoop`, restarting it after a failed commit."""
 
     def __init__(
         self,
         task: QueryTask,
         lookup: Callable[[], QueryTask | None],
-        bootstrap: str,
-        service_id: str,
-        engine_lock: AbstractContextManager[Any],
-        server_properties: Mapping[str, str],
-        extra: Mapping[str, str],
+        settings: QuerySettings,
+        after: threading.Thread | None = None,
     ) -> None:
         self.task = task
-        # The engine may hand out a fresh wrapper per call, or replace the query (CREATE OR
-        # REPLACE keeps its id): each batch goes to whatever task the id names now.
         self._lookup = lookup
-        self._lock = engine_lock
+        self._settings = settings
+        # A query re-created under a fixed QUERY_ID waits until its predecessor's changelogs
+        # are gone, or it would restore (or lose) the old query's state.
+        self._after = after
         self._stop = threading.Event()
-        # Below these offsets a restarted stateful query only rebuilds state: nothing is written.
-        self._replay_until: dict[tuple[str, int], int] = {}
+        self._first: QueryLoop | None = QueryLoop(task, lookup, settings, self._stop)
+        self._first.snapshot_ends()
         self.error: BaseException | None = None
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": consumer_group_id(service_id, task.query_id),
-                "enable.auto.commit": False,
-                "auto.offset.reset": _offset_reset(task, server_properties),
-                "fetch.wait.max.ms": 50,
-                **extra,
-            }
-        )
-        self._producer = Producer(producer_config(bootstrap, dict(extra)))
+        self.loop: QueryLoop | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"query-{task.query_id}", daemon=True
         )
 
     def start(self) -> None:
-        self._consumer.subscribe(list(self.task.source_topics), on_assign=self._on_assign)
         self._thread.start()
 
-    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        if not self.task.stateful:
-            return
-        committed = consumer.committed(partitions, timeout=_TIMEOUT_S)
-        replay: list[TopicPartition] = []
-        for tp in committed:
-            if tp.offset is not None and tp.offset > 0:
-                self._replay_until[(tp.topic, tp.partition)] = tp.offset
-                replay.append(TopicPartition(tp.topic, tp.partition, _OFFSET_BEGINNING))
-            else:
-                replay.append(TopicPartition(tp.topic, tp.partition, tp.offset))
-        if self._replay_until:
-            log.info("query %s: rebuilding state from its sources", self.task.query_id)
-            consumer.assign(replay)
-
     def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                batch = next_batch(self._consumer, 500, 0.1)
-                if batch:
-                    self._process(batch)
-        except Exception as exc:
-            self.error = exc
-            log.exception("query %s stopped on an error", self.task.query_id)
-        finally:
-            self._consumer.close()
-            self._producer.flush(_TIMEOUT_S)
-
-    def _process(self, batch: Sequence[Any]) -> None:
-        outputs: list[Message] = []
-        commit: dict[tuple[str, int], int] = {}
-        with self._lock:
-            task = self._lookup()
-            if task is None:  # terminated meanwhile; reconcile will stop this thread
-                self._stop.set()
+        if self._after is not None:
+            self._after.join()
+        failures = 0
+        while not self._stop.is_set():
+            loop, self._first = self._first, None
+            try:
+                if loop is None:
+                    loop = QueryLoop(self.task, self._lookup, self._settings, self._stop)
+                self.loop = loop
+                loop.run()
                 return
-            for raw in batch:
-                topic, partition, offset = raw.topic(), raw.partition(), raw.offset()
-                if raw.error() is not None or topic is None or partition is None or offset is None:
-                    continue
-                produced = task.process(from_kafka(raw))
-                if offset < self._replay_until.get((topic, partition), 0):
-                    continue
-                outputs.extend(produced)
-                commit[(topic, partition)] = offset + 1
-        self._write(outputs)
-        if commit:
-            self._consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in commit.items()],
-                asynchronous=False,
-            )
-
-    def _write(self, outputs: Sequence[Message]) -> None:
-        """Writes the sink messages and returns once every one is acked (raises otherwise)."""
-        if not outputs:
-            return
-        failures: list[Any] = []
-
-        def delivered(error: Any, _msg: Any) -> None:
-            if error is not None:
-                failures.append(error)
-
-        for msg in outputs:
-            while True:
-                try:
-                    self._producer.produce(
-                        msg.topic,
-                        key=msg.key,
-                        value=msg.value,
-                        timestamp=msg.timestamp,
-                        headers=list(msg.headers) or None,
-                        on_delivery=delivered,
-                    )
-                    break
-                except BufferError:  # the local queue is full: let deliveries drain
-                    self._producer.poll(0.1)
-        remaining = self._producer.flush(_TIMEOUT_S)
-        if remaining or failures:
-            raise KafkaLayerError(
-                f"query {self.task.query_id}: sink writes were not acknowledged "
-                f"({failures[0] if failures else f'{remaining} pending'}); offsets not committed"
-            )
+            except Exception as exc:
+                # Failures in a row count: a run that got work committed starts the count anew.
+                failures = 1 if loop is not None and loop.commits else failures + 1
+                # State outside stores cannot be rolled back to the last commit: stop there.
+                recoverable = loop is not None and loop.recoverable
+                if not recoverable or failures > self._settings.max_restarts:
+                    self.error = exc
+                    log.exception("query %s stopped on an error", self.task.query_id)
+                    return
+                log.warning("query %s: %s; resuming from its last commit", self.task.query_id, exc)
+                self._stop.wait(min(5.0, 0.5 * failures))
+            finally:
+                if loop is not None:
+                    loop.close()
+        if self._first is not None:  # stopped before it ran
+            self._first.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -184,12 +106,20 @@ class QueryRunner:
         client_config: Mapping[str, str] | None = None,
     ) -> None:
         self._queries = queries
-        self._bootstrap = bootstrap_servers
-        self._service_id = service_id
         self._lock = engine_lock
-        self._properties = dict(server_properties or {})
-        self._extra = dict(client_config or {})
+        extra = dict(client_config or {})
+        properties = dict(server_properties or {})
+        self._settings = QuerySettings(
+            bootstrap=bootstrap_servers,
+            service_id=service_id,
+            engine_lock=engine_lock,
+            server_properties=properties,
+            extra=extra,
+            gateway=_LazyGateway(bootstrap_servers, extra),
+            replication=int(properties.get("ksql.internal.topic.replicas", "1")),
+        )
         self._running: dict[str, _RunningQuery] = {}
+        self._cleaning: dict[str, threading.Thread] = {}
         self._guard = threading.Lock()
 
     def reconcile(self) -> None:
@@ -200,17 +130,22 @@ class QueryRunner:
         with self._guard:
             for query_id in list(self._running):
                 if query_id not in wanted:
-                    self._running.pop(query_id).stop()
+                    removed = self._running.pop(query_id)
+                    removed.stop()
+                    cleaner = threading.Thread(
+                        target=_clean_up, args=(removed,), name=f"drop-{query_id}", daemon=True
+                    )
+                    cleaner.start()
+                    self._cleaning[query_id] = cleaner
+            for query_id in [q for q, t in self._cleaning.items() if not t.is_alive()]:
+                del self._cleaning[query_id]
             for query_id, task in wanted.items():
                 if query_id not in self._running:
                     running = _RunningQuery(
                         task,
                         partial(self._current, query_id),
-                        self._bootstrap,
-                        self._service_id,
-                        self._lock,
-                        self._properties,
-                        self._extra,
+                        self._settings,
+                        self._cleaning.get(query_id),
                     )
                     running.start()
                     self._running[query_id] = running
@@ -232,3 +167,31 @@ class QueryRunner:
             query.stop()
         for query in running:
             query.join()
+        self._settings.gateway.close()
+
+
+class _LazyGateway:
+    """A gateway made on first use: most queries keep no changelog and never need one."""
+
+    def __init__(self, bootstrap: str, extra: Mapping[str, str]) -> None:
+        self._args = (bootstrap, dict(extra))
+        self._gateway: ConfluentGateway | None = None
+        self._guard = threading.Lock()
+
+    def get(self) -> ConfluentGateway:
+        with self._guard:
+            if self._gateway is None:
+                self._gateway = ConfluentGateway(*self._args)
+            return self._gateway
+
+    def close(self) -> None:
+        with self._guard:
+            if self._gateway is not None:
+                self._gateway.close()
+
+
+def _clean_up(query: _RunningQuery) -> None:
+    """A terminated query's changelogs go with it, once its thread has let go of them."""
+    query.join()
+    if query.loop is not None and query.loop.state is not None:
+        query.loop.state.delete()

@@ -9,7 +9,7 @@ from dataclasses import replace
 from ksql_emulator.errors import ParseError
 from ksql_emulator.parser.tokens import Token, TokenKind, tokenize
 
-__all__ = ["substitute_text", "substitute_tokens"]
+__all__ = ["expand_known", "substitute_text", "substitute_tokens"]
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -24,6 +24,16 @@ def _lookup(name: str, variables: Mapping[str, str], tok: Token) -> str:
 def substitute_text(text: str, variables: Mapping[str, str], tok: Token) -> str:
     """Replace every `${name}` in `text`; an undefined name is an error at `tok`."""
     return _REFERENCE.sub(lambda m: _lookup(m.group(1), variables, tok), text)
+
+
+def expand_known(text: str, variables: Mapping[str, str]) -> str:
+    """`text` with each defined `${name}` replaced, the rest left as written.
+
+    The command topic keeps statements expanded, as ksqlDB does: a server that replays them
+    after a restart no longer has the DEFINEs of the session that sent them.
+    """
+    known = {key.upper(): value for key, value in variables.items()}
+    return _REFERENCE.sub(lambda m: known.get(m.group(1).strip().upper(), m.group(0)), text)
 
 
 def substitute_tokens(tokens: list[Token], variables: Mapping[str, str]) -> list[Token]:

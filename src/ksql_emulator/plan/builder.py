@@ -8,6 +8,7 @@ from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.plan.nodes import (
     AggregateNode,
     FilterNode,
+    FlatMapNode,
     HavingNode,
     JoinNode,
     PlanNode,
@@ -44,6 +45,8 @@ def build_plan(query_id: str, analysis: QueryAnalysis, sink: Source) -> QueryPla
         steps = [SourceNode(source, tuple(analysis.layout), ts_index)]
     if analysis.where is not None:
         steps.append(FilterNode(analysis.where))
+    if analysis.table_functions:
+        steps.append(FlatMapNode(tuple(analysis.table_functions)))
     if analysis.aggregate is not None:
         steps.append(AggregateNode(analysis.aggregate))
         if analysis.having is not None:

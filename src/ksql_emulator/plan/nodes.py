@@ -7,12 +7,14 @@ from typing import Any
 
 from ksql_emulator.analysis.aggregate import AggregateSpec
 from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.analysis.table_functions import TableFunctionCall
 from ksql_emulator.catalog import Source
-from ksql_emulator.expressions import Compiled
+from ksql_emulator.compiler.base import Compiled
 
 __all__ = [
     "AggregateNode",
     "FilterNode",
+    "FlatMapNode",
     "HavingNode",
     "JoinNode",
     "PlanNode",
@@ -38,6 +40,13 @@ class SourceNode(PlanNode):
 @dataclass(frozen=True)
 class FilterNode(PlanNode):
     predicate: Compiled
+
+
+@dataclass(frozen=True)
+class FlatMapNode(PlanNode):
+    """Table functions: each appends a column; one row out per value they return."""
+
+    calls: tuple[TableFunctionCall, ...]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ksql_emulator.qtt.loader import load_file, select_files
+from ksql_emulator.qtt.loader import Variant, load_file, select_files
 from ksql_emulator.qtt.runner import run_variant
 
 __all__ = ["FileResult", "TestResult", "default_root", "run_files"]
@@ -55,13 +55,26 @@ def run_files(
     names: list[str] | None = None,
     on_file: Callable[[FileResult], None] | None = None,
     time_limit_s: float = 10.0,
+    run: Callable[[Variant], tuple[str, str]] | None = None,
+    folder: str | None = None,
 ) -> list[FileResult]:
-    from ksql_emulator.functions import default_registry
+    """Each file's results; `run` (default: in process, without Kafka) runs one variant, and
+    `folder` narrows the files to one QTT folder (e.g. rest-query-validation-tests)."""
+    # ksqlDB runs its QTT cases with its test jar on the classpath, so its test UDFs resolve.
+    from ksql_emulator.functions import qtt_registry
 
-    registry: Any = default_registry()
+    registry: Any = qtt_registry()
+
+    def in_process(v: Variant) -> tuple[str, str]:
+        outcome = run_variant(v, registry, time_limit_s)
+        return outcome.status, outcome.reason
+
+    run_one = run or in_process
     out: list[FileResult] = []
     for root in roots:
         for path in select_files(root, tier, names):
+            if folder is not None and path.parent.name != folder:
+                continue
             fr = FileResult(f"{path.parent.name}/{path.name}")
             try:
                 variants = load_file(path)
@@ -69,10 +82,11 @@ def run_files(
                 fr.results.append(TestResult(fr.file, "<file>", "", "failed", f"unreadable: {err}"))
                 variants = []
             for v in variants:
-                outcome = run_variant(v, registry, time_limit_s)
-                fr.results.append(
-                    TestResult(fr.file, v.name, v.variant, outcome.status, outcome.reason)
-                )
+                if v.skip_reason:
+                    status, reason = "skipped", v.skip_reason
+                else:
+                    status, reason = run_one(v)
+                fr.results.append(TestResult(fr.file, v.name, v.variant, status, reason))
             out.append(fr)
             if on_file is not None:
                 on_file(fr)

@@ -8,10 +8,13 @@ response's `@type`), then the inputs, then the expected topic outputs, then each
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+import re
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.parser import tree as t
@@ -20,8 +23,54 @@ from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.runtime.broker import InMemoryBroker
 from ksql_emulator.runtime.message import Message
 from ksql_emulator.server.engine_api import PullQueryResult, TopicInfo
+from ksql_emulator.server.partitioner import partition_for
 
-__all__ = ["InMemoryGateway", "run_rest"]
+if TYPE_CHECKING:
+    from ksql_emulator.service import EngineService
+
+__all__ = [
+    "REST_TEST_PARTITIONS",
+    "InMemoryGateway",
+    "KeyPartitionedBroker",
+    "input_partitions",
+    "memory_service",
+    "query_flags",
+    "run_rest",
+    "topic_partitions",
+]
+
+
+# ksqlDB's REST test runner creates a test's topics with this many partitions unless a statement
+# says otherwise: its pull queries' scan order (partition by partition) shows it.
+REST_TEST_PARTITIONS = 4
+_PARTITIONS = re.compile(r"\bPARTITIONS\s*=\s*(\d+)", re.IGNORECASE)
+_TOPIC = re.compile(r"\bKAFKA_TOPIC\s*=\s*'([^']*)'", re.IGNORECASE)
+
+
+def input_partitions(statements: Sequence[str]) -> dict[str, int]:
+    """Each topic a statement names with its PARTITIONS."""
+    out: dict[str, int] = {}
+    for text in statements:
+        topic, count = _TOPIC.search(text), _PARTITIONS.search(text)
+        if topic is not None and count is not None:
+            out.setdefault(topic.group(1), int(count.group(1)))
+    return out
+
+
+class KeyPartitionedBroker(InMemoryBroker):
+    """The in-memory broker, placing keyed records as Kafka's default partitioner does."""
+
+    def produce(self, msg: Message) -> None:
+        pending = deque([msg])
+        while pending:
+            m = pending.popleft()
+            count = self.partitions.get(m.topic, 1)
+            log = self.topics.setdefault(m.topic, [])
+            partition = partition_for(m.key, count) if m.key is not None and count > 1 else 0
+            m = dataclasses.replace(m, partition=partition, offset=len(log))
+            log.append(m)
+            for reader in list(self.readers.get(m.topic, [])):
+                pending.extend(reader(m))
 
 
 class InMemoryGateway:
@@ -59,28 +108,59 @@ class InMemoryGateway:
         return iter(list(self.broker.topics.get(name, [])))
 
 
-def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
-    """(status, reason) of one REST test variant."""
-    from ksql_emulator.qtt.runner import _compare_outputs, _feed_inputs, _same
-    from ksql_emulator.service import EngineService
+def topic_partitions(test: Mapping[str, Any], statements: Sequence[str]) -> dict[str, int]:
+    """Each topic a test needs up front (its `topics`, its inputs' topics and the topics its
+    statements declare with PARTITIONS), with its partition count."""
+    declared = input_partitions(statements)
+    for x in test.get("topics", []) or []:
+        declared.setdefault(x["name"], int(x.get("partitions", REST_TEST_PARTITIONS)))
+    for record in test.get("inputs", []) or []:
+        declared.setdefault(record["topic"], REST_TEST_PARTITIONS)
+    return declared
 
-    test = variant.test
-    broker = InMemoryBroker()
-    service = EngineService(InMemoryGateway(broker), dict(variant.properties))
-    service.engine.registry = registry
-    service.engine.broker = broker
-    expected_error = test.get("expectedError")
-    responses = list(test.get("responses", []))
-    statements = list(variant.statements)
-    parsed_kinds: list[bool] = []
+
+def query_flags(statements: Sequence[str]) -> list[bool]:
+    """Whether each statement is a query (for /query) rather than a statement (for /ksql)."""
+    flags: list[bool] = []
     for text in statements:
         try:
             stmts = parse(text)
-            parsed_kinds.append(bool(stmts) and isinstance(stmts[0].statement, t.SelectStatement))
-        except KsqlError:
-            parsed_kinds.append(False)
-    admin = [s for s, is_query in zip(statements, parsed_kinds, strict=True) if not is_query]
-    queries = [s for s, is_query in zip(statements, parsed_kinds, strict=True) if is_query]
+            flags.append(bool(stmts) and isinstance(stmts[0].statement, t.SelectStatement))
+        except KsqlError:  # sent as a statement: the server answers with its parse error
+            flags.append(False)
+    return flags
+
+
+def memory_service(
+    properties: Mapping[str, str], registry: Any, topics: Mapping[str, int]
+) -> EngineService:
+    """A fresh engine service over an in-memory broker holding `topics` (name -> partitions)."""
+    from ksql_emulator.service import EngineService
+
+    broker = KeyPartitionedBroker()
+    for topic, count in topics.items():
+        broker.create_topic(topic, count)
+    service = EngineService(InMemoryGateway(broker), dict(properties))
+    if registry is not None:
+        service.engine.registry = registry
+    service.engine.broker = broker
+    return service
+
+
+def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
+    """(status, reason) of one REST test variant."""
+    from ksql_emulator.qtt.runner import _compare_outputs, _feed_inputs, _same
+
+    test = variant.test
+    service = memory_service(
+        variant.properties, registry, topic_partitions(test, variant.statements)
+    )
+    expected_error = test.get("expectedError")
+    responses = list(test.get("responses", []))
+    statements = list(variant.statements)
+    flags = query_flags(statements)
+    admin = [s for s, is_query in zip(statements, flags, strict=True) if not is_query]
+    queries = [s for s, is_query in zip(statements, flags, strict=True) if is_query]
     admin_expected = [r for r in responses if "admin" in r]
     query_expected = [r for r in responses if "query" in r]
     try:
@@ -165,10 +245,17 @@ def _compare_query(expected: list[dict[str, Any]], got: list[dict[str, Any]], sa
                 return f"schema {have!r}, expected {want!r}"
     if len(exp_rows) != len(got_rows):
         return f"expected {len(exp_rows)} rows but got {len(got_rows)}: {got_rows[:3]}"
-    for i, (e, g) in enumerate(zip(exp_rows, got_rows, strict=True)):
+    # ksqlDB's REST test runner compares rows regardless of order (confluentinc/ksql#8202):
+    # rows from several partitions or concurrent tasks come in no fixed order.
+    unmatched = [g["row"]["columns"] for g in got_rows]
+    for i, e in enumerate(exp_rows):
         ecols = e["row"].get("columns")
-        if ecols is not None and not same(ecols, g["row"]["columns"]):
-            return f"row {i}: expected {ecols} got {g['row']['columns']}"
+        if ecols is None:
+            continue
+        match = next((j for j, g in enumerate(unmatched) if same(ecols, g)), None)
+        if match is None:
+            return f"row {i}: expected {ecols} among {unmatched[:3]}"
+        unmatched.pop(match)
     wants_final = any("finalMessage" in e for e in expected)
     has_final = any("finalMessage" in g for g in got)
     if wants_final != has_final:

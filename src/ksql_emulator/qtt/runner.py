@@ -293,7 +293,7 @@ def _check_post(engine: Any, post: dict[str, Any]) -> list[str]:
 
 def _normalise_schema(text: str, engine: Any) -> str:
     from ksql_emulator.analysis.typing import resolve_type_spec
-    from ksql_emulator.parser.grammar import _Parser
+    from ksql_emulator.parser.statements import StatementParser as _Parser
     from ksql_emulator.parser.tokens import tokenize
 
     try:

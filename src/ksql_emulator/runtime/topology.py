@@ -10,6 +10,7 @@ from ksql_emulator import types as ty
 from ksql_emulator.plan.nodes import (
     AggregateNode,
     FilterNode,
+    FlatMapNode,
     HavingNode,
     JoinNode,
     ProjectNode,
@@ -23,6 +24,7 @@ from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.operators import Operator
 from ksql_emulator.runtime.operators.aggregate import AggregateOperator
 from ksql_emulator.runtime.operators.filter import FilterOperator
+from ksql_emulator.runtime.operators.flat_map import FlatMapOperator
 from ksql_emulator.runtime.operators.having import HavingOperator
 from ksql_emulator.runtime.operators.join import JoinOperator
 from ksql_emulator.runtime.operators.project import ProjectOperator
@@ -51,6 +53,7 @@ class RunningQuery:
     state: str = "RUNNING"
     errors: list[str] = field(default_factory=list)
     stateful: bool = False
+    joined: bool = False
 
     @property
     def source_topic(self) -> str:
@@ -83,6 +86,22 @@ class RunningQuery:
             out_records.extend(records)
         return out_records
 
+    def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:
+        """Offers each operator's state store to `wrap` under a stable name and installs what it
+        returns (the Kafka layer backs stores with changelog topics). False when part of the
+        state lives outside stores (a join's buffers, EMIT FINAL's held rows): such a query is
+        rebuilt by replaying its sources instead."""
+        aggregates = [op for op in self.operators if isinstance(op, AggregateOperator)]
+        complete = bool(aggregates) and not self.joined
+        for n, op in enumerate(aggregates):
+            complete = complete and not op.spec.emit_final
+            name = "Aggregate-Aggregate-Materialize" + (f"-{n}" if n else "")
+            store = wrap(name, op.store)
+            if store is not op.store:
+                op.store = store
+                _resume_clock(op)
+        return complete
+
     def process(self, msg: Message) -> list[Message]:
         assert self.sink_op is not None
         messages: list[Message] = []
@@ -91,6 +110,22 @@ class RunningQuery:
             if m is not None:
                 messages.append(m)
         return messages
+
+
+def _resume_clock(op: AggregateOperator) -> None:
+    """Stream time (and the newest window) as a restored window store implies them: every
+    record that advances stream time also updates a window's newest timestamp (late and keyless
+    records do neither), and windows stay in the store."""
+    window = op.spec.window
+    if window is None:
+        return
+    for key, value in op.store.items():
+        if window.kind == "SESSION":
+            op.stream_time_ms = max([op.stream_time_ms, *(session[3] for session in value)])
+        else:
+            op.stream_time_ms = max(op.stream_time_ms, value[1])
+            if isinstance(key[1], int):
+                op.newest_start_ms = max(op.newest_start_ms, key[1])
 
 
 def _wire_join(spec: Any, sources: list[tuple[str, SourceOperator]]) -> list[Any]:
@@ -162,11 +197,13 @@ def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str)
             inputs = _wire_join(step.spec, sources)
         elif isinstance(step, AggregateNode):
             stateful = True
-            operators.append(AggregateOperator(step.spec))
+            operators.append(AggregateOperator(step.spec, props))
         elif isinstance(step, HavingNode):
             operators.append(HavingOperator(step.predicate.fn))
         elif isinstance(step, FilterNode):
             operators.append(FilterOperator(step.predicate.fn))
+        elif isinstance(step, FlatMapNode):
+            operators.append(FlatMapOperator(step.calls))
         elif isinstance(step, RepartitionNode):
             operators.append(
                 RepartitionOperator([k.fn for k in step.keys], list(step.key_only) or None)
@@ -205,4 +242,5 @@ def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str)
     assert inputs
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
+    query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
     return query

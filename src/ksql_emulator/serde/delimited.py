@@ -8,7 +8,7 @@ import csv
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import casts, text_forms
 from ksql_emulator import types as ty
 from ksql_emulator.errors import KsqlError, KsqlStatementError, SerializationError
 from ksql_emulator.serde.base import (
@@ -69,7 +69,7 @@ def _field_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return casts.java_double_str(value)
+        return text_forms.java_double_str(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, bytes):

@@ -9,7 +9,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ksql_emulator import casts
+from ksql_emulator import casts, text_forms
 from ksql_emulator import types as ty
 from ksql_emulator.errors import KsqlError, SerializationError
 from ksql_emulator.serde.base import (
@@ -142,6 +142,30 @@ def from_json(v: Any, t: ty.SqlType) -> Any:
     raise SerializationError(f"Unsupported type for JSON: {t}")
 
 
+def _column_decoder(t: ty.SqlType) -> Any:
+    """`from_json` for one column, with the common JSON-to-SQL cases answered without its
+    type dispatch (the hot path of every source record); anything else goes to `from_json`."""
+    if t == ty.STRING:
+        return lambda v: v if type(v) is str else from_json(v, t)
+    if t == ty.BIGINT:
+        return lambda v: v if type(v) is int and -(2**63) <= v < 2**63 else from_json(v, t)
+    if t == ty.INTEGER:
+        return lambda v: v if type(v) is int and -(2**31) <= v < 2**31 else from_json(v, t)
+    if t == ty.DOUBLE:
+        # Fractional JSON numbers are parsed as Decimal (see `load`).
+        return lambda v: float(v) if type(v) is Decimal or type(v) is float else from_json(v, t)
+    if isinstance(t, ty.DecimalType):
+        return lambda v: _fit(v, t) if type(v) is Decimal else from_json(v, t)
+    return lambda v: from_json(v, t)
+
+
+def _fit(v: Decimal, t: ty.DecimalType) -> Decimal:
+    try:
+        return casts.fit_decimal(v, t)
+    except KsqlError as err:
+        raise SerializationError(err.message) from err
+
+
 def field_lookup(obj: dict[str, Any], name: str) -> Any:
     """ksqlDB's JSON field matching: the exact name, else the first case-insensitive match."""
     if name in obj:
@@ -177,7 +201,7 @@ def to_json(value: Any, t: ty.SqlType | None) -> Any:
 
 
 def _key_text(k: Any) -> str:
-    return k if isinstance(k, str) else casts.java_string(k)
+    return k if isinstance(k, str) else text_forms.java_string(k)
 
 
 def dump(value: Any) -> str:
@@ -191,7 +215,7 @@ def dump(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value) if value.is_finite() else json.dumps(str(value))
     if isinstance(value, float):
-        text = casts.java_double_str(value)
+        text = text_forms.java_double_str(value)
         return text if value == value and abs(value) != float("inf") else json.dumps(text)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
@@ -216,6 +240,7 @@ class JsonSerde(Serde):
     def __init__(self, schema: list[Column], *, is_key: bool, wrap_single: bool) -> None:
         super().__init__(schema, is_key=is_key)
         self.unwrapped = len(schema) == 1 and not wrap_single
+        self._decoders = [(name, _column_decoder(t)) for name, t in schema]
 
     def serialize(self, values: list[Any] | None) -> bytes | None:
         if values is None or isinstance(values, NullKey):
@@ -247,7 +272,10 @@ class JsonSerde(Serde):
         if not isinstance(node, dict):
             struct = ty.StructType(tuple(self.schema))
             raise _mismatch(node, struct)
-        return [from_json(field_lookup(node, name), t) for name, t in self.schema]
+        return [
+            decode(node[name] if name in node else field_lookup(node, name))
+            for name, decode in self._decoders
+        ]
 
     def from_test_value(self, value: Any) -> bytes | None:
         if value is None:

@@ -29,6 +29,13 @@ def is_running(part: PartState, state_dir: Path) -> bool:
     return processes.is_ours(part.pid, str(root))
 
 
+class _PortTaken(Exception):
+    pass
+
+
+_BIND_ATTEMPTS = 3
+
+
 def is_ready(url: str) -> bool:
     try:
         return httpx.get(f"{url}/info", timeout=2.0).status_code == 200
@@ -50,6 +57,24 @@ def start(
         return part
     root.mkdir(parents=True, exist_ok=True)
     chosen = processes.choose_port(part.port or port)
+    # A port free when chosen can be taken before the server binds it (other servers start
+    # beside ours): then the server exits at once, and a fresh port is tried.
+    for _ in range(_BIND_ATTEMPTS - 1):
+        try:
+            return _start_on(part, root, log, chosen, bootstrap_servers, timeout_s)
+        except _PortTaken:
+            chosen = processes.free_port()
+    try:
+        return _start_on(part, root, log, chosen, bootstrap_servers, timeout_s)
+    except _PortTaken:
+        raise StackError(
+            f"the ksqlDB emulator could not bind a port ({_BIND_ATTEMPTS} tried)", log=log
+        ) from None
+
+
+def _start_on(
+    part: PartState, root: Path, log: Path, chosen: int, bootstrap_servers: str, timeout_s: float
+) -> PartState:
     url = f"http://127.0.0.1:{chosen}"
     argv = [
         sys.executable, "-m", "ksql_emulator",
@@ -58,12 +83,18 @@ def start(
         "--state-dir", str(root),
         "--service-id", SERVICE_ID,
     ]  # fmt: skip
+    log_start = log.stat().st_size if log.exists() else 0
     pid = processes.spawn(argv, log=log)
     part.pid, part.port, part.url = pid, chosen, url
     part.extra["log"] = str(log)
 
     def ready() -> bool:
         if not processes.is_ours(pid, str(root)):
+            with log.open("rb") as handle:
+                handle.seek(log_start)
+                said = handle.read().decode(errors="replace").lower()
+            if "address already in use" in said:
+                raise _PortTaken
             raise StackError(f"the ksqlDB emulator exited while starting on {url}", log=log)
         return is_ready(url)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ksql_emulator import casts
+from ksql_emulator import arithmetic, casts, text_forms, widening
 from ksql_emulator import types as ty
 from ksql_emulator.errors import RuntimeEvaluationError, TypeMismatchError
 
@@ -154,7 +154,7 @@ def test_unsupported_casts_are_rejected_up_front(
     ],
 )
 def test_implicit_widening(src: ty.SqlType | None, dst: ty.SqlType, allowed: bool) -> None:
-    assert casts.can_implicitly_cast(src, dst) is allowed
+    assert widening.can_implicitly_cast(src, dst) is allowed
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_implicit_widening(src: ty.SqlType | None, dst: ty.SqlType, allowed: boo
     ],
 )
 def test_common_type(inputs: list[ty.SqlType | None], expected: ty.SqlType | None) -> None:
-    assert casts.common_type(inputs) == expected
+    assert widening.common_type(inputs) == expected
 
 
 ARITHMETIC_TYPES = [
@@ -189,7 +189,7 @@ ARITHMETIC_TYPES = [
 def test_arithmetic_result_types(
     op: str, left: ty.SqlType | None, right: ty.SqlType | None, expected: ty.SqlType
 ) -> None:
-    assert casts.arithmetic_type(op, left, right) == expected
+    assert arithmetic.arithmetic_type(op, left, right) == expected
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_arithmetic_that_ksqldb_refuses(
     left: ty.SqlType | None, right: ty.SqlType | None, message: str
 ) -> None:
     with pytest.raises(TypeMismatchError) as info:
-        casts.arithmetic_type("+", left, right)
+        arithmetic.arithmetic_type("+", left, right)
     assert str(info.value) == message
 
 
@@ -232,7 +232,7 @@ ARITHMETIC_VALUES: list[tuple[str, ty.SqlType, ty.SqlType, Any, Any, Any]] = [
 def test_arithmetic_values(
     op: str, lt: ty.SqlType, rt: ty.SqlType, left: Any, right: Any, expected: Any
 ) -> None:
-    result = casts.arithmetic_function(op, lt, rt)(left, right)
+    result = arithmetic.arithmetic_function(op, lt, rt)(left, right)
     assert result == expected
     if isinstance(expected, Decimal):
         assert str(result) == str(expected)
@@ -244,7 +244,9 @@ def test_arithmetic_values(
 )
 def test_division_by_zero_fails_for_that_record(lt: ty.SqlType, rt: ty.SqlType, right: Any) -> None:
     with pytest.raises(RuntimeEvaluationError):
-        casts.arithmetic_function("/", lt, rt)(1 if lt == ty.INTEGER else Decimal("1.0"), right)
+        arithmetic.arithmetic_function("/", lt, rt)(
+            1 if lt == ty.INTEGER else Decimal("1.0"), right
+        )
 
 
 @pytest.mark.parametrize(
@@ -259,4 +261,4 @@ def test_division_by_zero_fails_for_that_record(lt: ty.SqlType, rt: ty.SqlType, 
     ],
 )
 def test_doubles_print_as_java_does(value: float, text: str) -> None:
-    assert casts.java_double_str(value) == text
+    assert text_forms.java_double_str(value) == text

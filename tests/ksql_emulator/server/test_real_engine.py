@@ -255,3 +255,78 @@ def test_the_apps_own_client_cannot_tell_the_emulator_from_ksqldb(
             client.close_query(stream.query_id)
             assert list(stream) == []
         assert client.pull_query("SELECT * FROM P;") == [{"K": "a", "AMOUNT": Decimal("12.50")}]
+
+
+def test_a_push_query_client_sees_each_row_within_a_second(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("each")
+    with httpx.Client(base_url=emulator_url, http1=False, http2=True, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM E (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+        with client.stream(
+            "POST", "/query-stream", json={"sql": "SELECT * FROM E EMIT CHANGES LIMIT 3;"}
+        ) as response:
+            lines = response.iter_lines()
+            next(lines)
+            for n in range(3):
+                started = time.monotonic()
+                inserted = ksql(client, f"INSERT INTO E (K, V) VALUES ('k{n}', {n});")
+                assert inserted.status_code == 200, inserted.text
+                assert json.loads(next(lines)) == [f"k{n}", n]
+                assert time.monotonic() - started < 1.0
+
+
+def pull_until(client: httpx.Client, sql: str, rows: int) -> list[Any]:
+    """A pull query's /query response once it has `rows` rows (the table fills asynchronously)."""
+    deadline = time.monotonic() + 20
+    while True:
+        response = client.post("/query", json={"ksql": sql, "streamsProperties": {}})
+        assert response.status_code == 200, response.text
+        body: list[Any] = response.json()
+        if len([item for item in body if "row" in item]) >= rows:
+            return body
+        assert time.monotonic() < deadline, f"{sql} returned {body}"
+        time.sleep(0.2)
+
+
+def test_a_pull_query_returns_the_materialized_rows(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("counted")
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM C (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON'); "
+            "CREATE TABLE TOTALS AS SELECT K, COUNT(*) AS N, SUM(V) AS S FROM C GROUP BY K; "
+            "CREATE TABLE PER_SECOND AS SELECT K, COUNT(*) AS N FROM C "
+            "WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;",
+        )
+        assert created.status_code == 200, created.text
+        inserted = ksql(
+            client,
+            "INSERT INTO C (ROWTIME, K, V) VALUES (1000, 'a', 1); "
+            "INSERT INTO C (ROWTIME, K, V) VALUES (1500, 'a', 2); "
+            "INSERT INTO C (ROWTIME, K, V) VALUES (2500, 'b', 5);",
+        )
+        assert inserted.status_code == 200, inserted.text
+
+        body = pull_until(client, "SELECT * FROM TOTALS WHERE K = 'a';", 1)
+        assert body[0]["header"]["schema"] == "`K` STRING KEY, `N` BIGINT, `S` INTEGER"
+        assert [item["row"]["columns"] for item in body[1:]] == [["a", 2, 3]]
+
+        # Window bounds survive the round trip through the sink topic's windowed keys.
+        body = pull_until(client, "SELECT * FROM PER_SECOND WHERE WINDOWSTART >= 1000;", 2)
+        rows = sorted(item["row"]["columns"] for item in body[1:])
+        assert rows == [["a", 1000, 2000, 2], ["b", 2000, 3000, 1]]
+
+        refused = client.post("/query", json={"ksql": "SELECT * FROM TOTALS WHERE K = 1;"})
+        assert refused.status_code == 400
+        assert refused.json()["message"].startswith(
+            "Error in WHERE expression: Cannot compare K (STRING) to 1 (INTEGER) with EQUAL."
+        )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ksql_emulator.analysis.aggregate import AggregateSpec
 from ksql_emulator.runtime.record import Record, Window, freeze
+from ksql_emulator.runtime.state.base import KeyValueStore
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 
 __all__ = ["AggregateOperator"]
+
+_LEGACY_GRACE_MS = 24 * 60 * 60 * 1000
 
 
 class AggregateOperator:
@@ -19,9 +23,10 @@ class AggregateOperator:
     stream time passes the window's end plus grace.
     """
 
-    def __init__(self, spec: AggregateSpec) -> None:
-        self.spec = spec
-        self.store = MemoryKeyValueStore()
+    def __init__(self, spec: AggregateSpec, props: Mapping[str, Any] | None = None) -> None:
+        calls = [replace(c, function=c.function.configured(props or {})) for c in spec.calls]
+        self.spec = replace(spec, calls=calls)
+        self.store: KeyValueStore = MemoryKeyValueStore()
         self.stream_time_ms = -1
         self.pending: dict[tuple[Any, ...], Record] = {}
         w = spec.window
@@ -29,8 +34,18 @@ class AggregateOperator:
         self.advance_ms = w.advance.ms if w is not None and w.advance is not None else self.size_ms
         self.gap_ms = w.gap.ms if w is not None and w.gap is not None else 0
         self.grace_ms = w.grace.ms if w is not None and w.grace is not None else None
-        if self.grace_ms is None and spec.emit_final:
-            self.grace_ms = 0  # EMIT FINAL without GRACE closes windows at their end
+        if self.grace_ms is None and w is not None:
+            # EMIT FINAL without GRACE closes windows at their end; otherwise ksqlDB keeps
+            # Kafka Streams' legacy default: a window accepts records for 24 hours.
+            span = self.gap_ms if w.kind == "SESSION" else self.size_ms
+            self.grace_ms = 0 if spec.emit_final else max(_LEGACY_GRACE_MS - span, 0)
+        self.retention_ms = (
+            w.retention.ms
+            if w is not None and w.retention is not None
+            else self.size_ms + (self.grace_ms or 0)
+        )
+        self.newest_start_ms = -1
+        self.last_close_ms = -1
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -78,21 +93,46 @@ class AggregateOperator:
                 accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
                 max_ts = max(max_ts, ts)
                 self.store.put(store_key, (accs, max_ts))
+                if window is not None:
+                    self.newest_start_ms = max(self.newest_start_ms, window[0])
                 out.append(self._emit(key, accs, window, max_ts, record))
         if self.spec.emit_final:
             for r in out:
                 assert r.window is not None
-                self.pending[(freeze(r.key), r.window.start_ms)] = r
-            return self._flush()
+                slot = (freeze(r.key), r.window.start_ms)
+                if r.tombstone:  # a session merged away: it never closes, nothing to emit
+                    self.pending.pop(slot, None)
+                else:
+                    self.pending[slot] = r
+            if self.spec.window is not None and self.spec.window.kind == "SESSION":
+                return self._flush_sessions()
+            return self._flush_windows()
         return out
 
-    def _flush(self) -> list[Record]:
+    def _flush_sessions(self) -> list[Record]:
         ready = [
             k
             for k, r in self.pending.items()
             if r.window is not None and self._closed(r.window.end_ms)
         ]
         return [self.pending.pop(k) for k in sorted(ready, key=lambda k: k[1])]
+
+    def _flush_windows(self) -> list[Record]:
+        """Kafka Streams' emit-on-window-close: when the close time (stream time less grace)
+        moves on, every window ending by then is emitted once, in window-start order - unless
+        the window store already dropped it, being older than its retention."""
+        assert self.grace_ms is not None
+        close_ms = self.stream_time_ms - self.grace_ms
+        if self.last_close_ms != -1 and self.last_close_ms >= close_ms:
+            return []
+        last_start_ms = close_ms - self.size_ms
+        if last_start_ms < 0:
+            return []
+        self.last_close_ms = close_ms
+        oldest_kept_ms = self.newest_start_ms - self.retention_ms
+        ready = sorted((k for k in self.pending if k[1] <= last_start_ms), key=lambda k: k[1])
+        emitted = [self.pending.pop(k) for k in ready]
+        return [r for r in emitted if r.window is not None and r.window.start_ms >= oldest_kept_ms]
 
     def _session(self, key: tuple[Any, ...], row: Sequence[Any], ts: int) -> list[Record]:
         frozen = freeze(key)
@@ -109,12 +149,18 @@ class AggregateOperator:
                 keep.append(s)
         max_ts = ts
         if absorbed:
-            # Merging re-aggregates: replay the absorbed sessions' rows is not possible, so
-            # merge accumulators when the function is additive and keep the first otherwise.
-            first = absorbed[0]
-            accs = list(first[2])
             merged_start = min([ts, *(s[0] for s in absorbed)])
             merged_end = max([ts, *(s[1] for s in absorbed)])
+        if self.grace_ms is not None and merged_end < self.stream_time_ms - self.grace_ms:
+            return []  # the (merged) session closed already: a late record, dropped
+        if absorbed:
+            # As Kafka Streams does: a fresh accumulator merged with each absorbed session's,
+            # in time order, then the new record added.
+            for s in sorted(absorbed, key=lambda s: s[0]):
+                accs = [
+                    self._merge(c, a, b)
+                    for c, a, b in zip(self.spec.calls, accs, s[2], strict=True)
+                ]
             max_ts = max([ts, *(s[3] for s in absorbed)])
             for s in absorbed:
                 gone = (*key, *([None] * len(self.spec.calls)), s[0], s[1], s[3])
@@ -169,9 +215,19 @@ class AggregateOperator:
 
     @staticmethod
     def _add(call: Any, acc: Any, row: Sequence[Any]) -> Any:
-        if call.function.star:
-            return call.function.add(acc)
-        return call.function.add(acc, *[f(row) for f in call.args])
+        fn = call.function
+        new = fn.add(acc) if fn.star else fn.add(acc, *[f(row) for f in call.args])
+        if fn.limit is not None and len(new) > fn.limit:
+            return acc  # a collection at its configured limit ignores further values
+        return new
+
+    @staticmethod
+    def _merge(call: Any, one: Any, two: Any) -> Any:
+        fn = call.function
+        if fn.merge is None:
+            return one
+        merged = fn.merge(one, two)
+        return merged[: fn.limit] if fn.limit is not None else merged
 
     def _emit(
         self,

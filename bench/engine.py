@@ -1,0 +1,229 @@
+"""Engine throughput: records per second through StreamGuard's fraud-like persistent queries,
+against a bare confluent-kafka consume-and-produce pass-through over the same topic.
+
+All passes read the same topic of transactions in the same run. The bare pass consumes every
+record and produces it unchanged to another topic. Ours are the emulator's persistent queries
+(its Kafka layer, engine and sinks, in process; the REST front end is not on this path): the
+high_amount rule (a filter and projection) and the velocity rule's table (a 1-minute tumbling
+count per account). Each rate runs from the first commit to the last offset committed, so
+start-up (fencing, group lookups) is not counted. The passes alternate over --rounds rounds;
+the ratios are best ours / best bare, with the medians beside them for a busy machine (goal:
+the filter at 0.50 or more).
+
+    .venv/bin/python -m bench.engine [--count 200000] [--rounds 3] [--bootstrap-servers H:P]
+                                     [--guarantee exactly_once_v2|at_least_once]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from statistics import median
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench._stack import local_parts
+from ksql_emulator.server.emulator import Emulator, EmulatorSettings
+
+PARTITIONS = 3
+ACCOUNTS = 5000
+
+STREAM = """
+CREATE STREAM transactions (
+  account_id VARCHAR KEY, transaction_id VARCHAR, card_id VARCHAR, amount DECIMAL(12, 2),
+  currency VARCHAR, merchant_id VARCHAR, merchant_name VARCHAR, merchant_category VARCHAR,
+  country VARCHAR, city VARCHAR, latitude DOUBLE, longitude DOUBLE, channel VARCHAR,
+  event_time BIGINT
+) WITH (KAFKA_TOPIC = '{topic}', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON',
+        TIMESTAMP = 'event_time');
+"""
+
+QUERIES = {
+    "filter (high_amount)": """
+CREATE STREAM high_amount_{n} WITH (KAFKA_TOPIC = 'bench-high-{n}') AS SELECT
+  account_id AS account_key, 'high_amount' AS rule_id, 'HIGH' AS severity,
+  AS_VALUE(account_id) AS account_id, transaction_id, card_id, amount, merchant_id, country,
+  event_time, 'one amount above the threshold' AS reason
+FROM transactions WHERE amount > 5000.00 EMIT CHANGES;
+""",
+    "1-minute tumbling count (velocity)": """
+CREATE TABLE velocity_{n} WITH (KAFKA_TOPIC = 'bench-velocity-{n}', KEY_FORMAT = 'KAFKA',
+  VALUE_FORMAT = 'JSON') AS SELECT
+  account_id, AS_VALUE(account_id) AS alert_account_id, COUNT(*) AS txn_count,
+  SUM(amount) AS total_amount, LATEST_BY_OFFSET(card_id) AS card_id,
+  MAX(event_time) AS event_time, WINDOWSTART AS window_start, WINDOWEND AS window_end
+FROM transactions WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY account_id EMIT CHANGES;
+""",
+}
+
+
+def _records(count: int) -> list[tuple[bytes, bytes, int]]:
+    """Transactions as the producer writes them: 1 in 50 above the high_amount threshold."""
+    start = int(time.time() * 1000) - count
+    out = []
+    for i in range(count):
+        account = f"ACC{i % ACCOUNTS:05d}"
+        amount = 6000 + i % 900 if i % 50 == 0 else 5 + (i * 37) % 4000
+        event_time = start + i
+        value = {
+            "TRANSACTION_ID": str(uuid.UUID(int=i + 1)),
+            "CARD_ID": f"CRD{i % 20000:07d}",
+            "AMOUNT": amount + 0.25,
+            "CURRENCY": "EUR",
+            "MERCHANT_ID": f"MER{i % 500:04d}",
+            "MERCHANT_NAME": "Corner Shop",
+            "MERCHANT_CATEGORY": "grocery",
+            "COUNTRY": "DE",
+            "CITY": "Berlin",
+            "LATITUDE": 52.52,
+            "LONGITUDE": 13.405,
+            "CHANNEL": "POS",
+            "EVENT_TIME": event_time,
+        }
+        out.append((account.encode(), json.dumps(value).encode(), event_time))
+    return out
+
+
+def _fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, int]]) -> None:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
+    )
+    for key, value, ts in records:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, timestamp=ts)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(120) == 0
+
+
+def bare(bootstrap: str, source: str, sink: str, count: int) -> float:
+    """Consume every record and produce it unchanged; from the first record to the last ack."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
+    # Connected and knowing the sink's partitions before the clock starts, as ours is.
+    producer.produce(sink, value=b"warm-up")
+    assert producer.flush(30) == 0
+    consumer.subscribe([source])
+    seen = 0
+    started: float | None = None
+    while seen < count:
+        batch = consumer.consume(1000, timeout=0.1)
+        if batch and started is None:
+            started = time.perf_counter()
+        for msg in batch:
+            if msg.error() is not None:
+                continue
+            seen += 1
+            while True:
+                try:
+                    producer.produce(sink, key=msg.key(), value=msg.value())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return count / elapsed
+
+
+def _committed(consumer: Consumer, source: str) -> int:
+    offsets = consumer.committed([TopicPartition(source, p) for p in range(PARTITIONS)], timeout=10)
+    return sum(max(0, tp.offset) for tp in offsets)
+
+
+def ours(emulator: Emulator, source: str, count: int, sql: str) -> float:
+    """Records per second through one persistent query, from its first commit to its last."""
+    (created,) = [
+        r
+        for r in emulator.engine.execute_statements(sql, {"auto.offset.reset": "earliest"}, {})
+        if r.entity is not None
+    ]
+    query_id = created.entity["commandStatus"]["queryId"] if created.entity else ""
+    emulator.runner.reconcile()
+    group = f"_confluent-ksql-{emulator.settings.service_id}query_{query_id}"
+    bootstrap = emulator.settings.bootstrap_servers
+    watcher = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        first = 0
+        while first == 0:
+            first = _committed(watcher, source)
+            time.sleep(0.005)
+        started = time.perf_counter()
+        done = first
+        deadline = time.monotonic() + 600
+        while done < count:
+            assert time.monotonic() < deadline, f"query {query_id} committed {done} of {count}"
+            errors = emulator.runner.errors()
+            assert not errors, errors
+            time.sleep(0.01)
+            done = _committed(watcher, source)
+        elapsed = time.perf_counter() - started
+    finally:
+        watcher.close()
+    return (count - first) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bootstrap-servers")
+    parser.add_argument("--guarantee", default="exactly_once_v2")
+    args = parser.parse_args()
+    # A database is not needed: a given broker is enough, else a local stack starts.
+    database = "unused" if args.bootstrap_servers else None
+    rates: dict[str, list[float]] = {"bare": [], **{name: [] for name in QUERIES}}
+    with local_parts(args.bootstrap_servers, database) as (bootstrap, _url):
+        source = f"bench-transactions-{uuid.uuid4().hex[:8]}"
+        sink = f"{source}-passthrough"
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for name in (source, sink):
+            admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])[
+                name
+            ].result(30)
+        _fill(bootstrap, source, _records(args.count))
+        settings = EmulatorSettings(
+            bootstrap_servers=bootstrap,
+            service_id=f"bench_{uuid.uuid4().hex[:6]}_",
+            properties={"processing.guarantee": args.guarantee},
+        )
+        with Emulator(settings) as emulator:
+            emulator.engine.execute_statements(STREAM.format(topic=source), {}, {})
+            for round_ in range(args.rounds):
+                rates["bare"].append(bare(bootstrap, source, sink, args.count))
+                for n, (name, sql) in enumerate(QUERIES.items()):
+                    query = sql.format(n=f"{settings.service_id}{round_}_{n}")
+                    rates[name].append(ours(emulator, source, args.count, query))
+    best = {name: max(values) for name, values in rates.items()}
+    middle = {name: median(values) for name, values in rates.items()}
+    print(f"records: {args.count:,} on {PARTITIONS} partitions; guarantee: {args.guarantee}")
+    print(f"rounds: {args.rounds}; best (median) records/s")
+    print(f"bare confluent-kafka consume-and-produce: {best['bare']:,.0f} ({middle['bare']:,.0f})")
+    for name in QUERIES:
+        print(
+            f"{name}: {best[name]:,.0f} ({middle[name]:,.0f}); ratio to bare: "
+            f"{best[name] / best['bare']:.3f} ({middle[name] / middle['bare']:.3f})"
+        )
+    print("goal: the filter at 0.50 of bare or more")
+
+
+if __name__ == "__main__":
+    main()

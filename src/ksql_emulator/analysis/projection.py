@@ -1,0 +1,203 @@
+"""The SELECT list: `*` and `->*` expanded into items, and which items are the key columns."""
+
+from __future__ import annotations
+
+from ksql_emulator import types as ty
+from ksql_emulator.analysis.aggregate import AggregateSpec
+from ksql_emulator.analysis.format import format_expr, qualify
+from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.analysis.scope import Scope
+from ksql_emulator.analysis.typing import describe_type
+from ksql_emulator.catalog import Source
+from ksql_emulator.compiler.base import Compiled
+from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.expressions import ExpressionCompiler
+from ksql_emulator.parser import tree as t
+
+__all__ = ["expand_select", "pick_keys"]
+
+
+def expand_select(
+    query: t.Query,
+    scope: Scope,
+    compiler: ExpressionCompiler,
+    source: Source,
+    ref: t.SourceRef,
+    join: JoinSpec | None,
+    partition_exprs: list[t.Expr],
+    sink_name: str | None,
+) -> list[tuple[t.Expr, str | None]]:
+    """Each SELECT item with its alias, `*`, `source.*` and `struct->*` expanded to columns."""
+    items: list[tuple[t.Expr, str | None]] = []
+    for item in query.select:
+        if isinstance(item, t.AllColumns) and join is not None:
+            if item.source is not None and item.source not in [x.alias for x in join.leaves()]:
+                raise KsqlStatementError(
+                    f"'{item.source}' is not a valid stream/table name or alias."
+                )
+            for side in join.leaves():
+                if item.source is not None and item.source != side.alias:
+                    continue
+                for col in side.source.columns:
+                    if col.namespace in ("KEY", "VALUE"):
+                        items.append(
+                            (t.ColumnRef(col.name, side.alias), f"{side.alias}_{col.name}")
+                        )
+            continue
+        if isinstance(item, t.AllColumns):
+            if item.source is not None and item.source not in (source.name, ref.alias):
+                raise KsqlStatementError(f"Unknown source in {item.source}.*")
+            if partition_exprs:
+                # After PARTITION BY the new key columns come first, then every other column.
+                keyed = {e.name for e in partition_exprs if isinstance(e, t.ColumnRef)}
+                for e in partition_exprs:
+                    items.append((e, None))
+                for ns in ("VALUE", "KEY"):
+                    for col in source.columns:
+                        if col.namespace == ns and col.name not in keyed:
+                            items.append((t.ColumnRef(col.name), None))
+                continue
+            for col in source.key_columns:
+                items.append((t.ColumnRef(col.name), None))
+            if source.window_type and sink_name is None:
+                # A transient query on a windowed source shows the window bounds after the keys.
+                items += [(t.ColumnRef(name), None) for name in ("WINDOWSTART", "WINDOWEND")]
+            for col in source.columns:
+                if col.namespace == "VALUE" or col.namespace.startswith("HEADER"):
+                    items.append((t.ColumnRef(col.name), None))
+        elif isinstance(item, t.StructAll):
+            struct_type = compiler.compile(item.expr, scope).type
+            if not isinstance(struct_type, ty.StructType):
+                raise KsqlStatementError(
+                    f"Expected STRUCT type for '{format_expr(item.expr)}->*' but got "
+                    f"{describe_type(struct_type)}"
+                )
+            for fname, _ in struct_type.fields:
+                items.append((t.Dereference(item.expr, fname), fname))
+        else:
+            items.append((item.expr, item.alias))
+    return items
+
+
+def pick_keys(
+    query: t.Query,
+    source: Source,
+    scope: Scope,
+    to_compile: list[t.Expr],
+    names: list[str],
+    compiled: list[Compiled],
+    aggregate: AggregateSpec | None,
+    join: JoinSpec | None,
+    partition_exprs: list[t.Expr],
+    sink_name: str | None,
+    allow_missing_keys: bool,
+) -> tuple[list[bool], list[int]]:
+    """Which items are key columns and in what order; ksqlDB's error when a key is left out.
+
+    A join's key item in `compiled` is replaced by a read of the join key itself.
+    """
+    key_flags = [False] * len(to_compile)
+    key_order: list[int] = []
+    sink = sink_name or "OUTPUT"
+    wanted: list[t.Expr]
+    if aggregate is not None:
+        wanted = list(aggregate.key_refs)
+    elif join is not None:
+        wanted = []
+        hits = [
+            i
+            for i, e in enumerate(to_compile)
+            if any(
+                _same_join(e, j.left.key_expr, j.left.alias)
+                or _same_join(e, j.right.key_expr, j.right.alias)
+                for j in join.joins()
+            )
+        ]
+        if hits:
+            key_flags[hits[0]] = True
+            key_order.append(hits[0])
+            # The key is the join key, present even when an outer join lacks that side.
+            index = scope.columns[-1].index  # analyze_join puts the join key last
+            compiled[hits[0]] = Compiled(compiled[hits[0]].type, lambda row: row[index])
+        elif not allow_missing_keys:
+            shown = [
+                format_expr(qualify(join.left.key_expr, join.left.alias)),
+                format_expr(qualify(join.right.key_expr, join.right.alias)),
+            ]
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the join expressions "
+                f"{shown[0]} or {shown[1]} in its projection (eg, SELECT {shown[0]}...)."
+            )
+    elif query.partition_by:
+        wanted = partition_exprs
+    else:
+        wanted = [t.ColumnRef(c.name) for c in source.key_columns]
+    key_names: list[str] = []
+    for w in wanted:
+        hits = [i for i, expr in enumerate(to_compile) if _same_column(expr, w)]
+        if len(hits) > 1 and aggregate is not None:
+            shown_keys = " and ".join(f"`{names[i]}`" for i in hits)
+            raise KsqlStatementError(
+                f"The projection contains a key column more than once: {shown_keys}."
+            )
+        if len(hits) > 1:
+            aliases = " and ".join(names[i] for i in hits)
+            raise KsqlStatementError(
+                f"The projection contains a key column (`{format_expr(w)}`) more than once, "
+                f"aliased as: {aliases}."
+            )
+        if not hits:
+            key_names.append(format_expr(w))
+            continue
+        key_flags[hits[0]] = True
+        key_order.append(hits[0])
+    if key_names and aggregate is not None and not allow_missing_keys:
+        exprs = [
+            format_expr(g)
+            for g, ref in zip(aggregate.group_exprs, aggregate.key_refs, strict=True)
+            if ref.name in key_names
+        ]
+        noun = "expression" if len(exprs) == 1 else "expressions"
+        listed = exprs[0] if len(exprs) == 1 else ", ".join(exprs[:-1]) + " and " + exprs[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the grouping {noun} {listed} in "
+            f"its projection (eg, SELECT {', '.join(exprs)}...)."
+        )
+    if key_names and query.partition_by and not allow_missing_keys:
+        exprs = [format_expr(qualify(w, source.name)) for w in wanted]
+        if len(exprs) == 1:
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the partitioning expression "
+                f"{exprs[0]} in its projection (eg, SELECT {exprs[0]}...)."
+            )
+        listed = ", ".join(exprs[:-1]) + " and " + exprs[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the partitioning expressions "
+            f"{listed} in its projection (eg, SELECT {', '.join(exprs)}...)."
+        )
+    if key_names and not allow_missing_keys:
+        if len(wanted) > 1:
+            key_names = [format_expr(w) for w in wanted]
+        if len(key_names) == 1:
+            raise KsqlStatementError(
+                f"The query used to build `{sink}` must include the key column {key_names[0]} "
+                f"in its projection (eg, SELECT {key_names[0]}...)."
+            )
+        listed = ", ".join(key_names[:-1]) + " and " + key_names[-1]
+        raise KsqlStatementError(
+            f"The query used to build `{sink}` must include the key columns {listed} in its "
+            f"projection (eg, SELECT {', '.join(key_names)}...)."
+        )
+    return key_flags, key_order
+
+
+def _same_join(expr: t.Expr, key: t.Expr, alias: str) -> bool:
+    if isinstance(expr, t.ColumnRef) and isinstance(key, t.ColumnRef):
+        return expr.name == key.name and (expr.source or alias) == (key.source or alias)
+    return expr == key
+
+
+def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:
+    if isinstance(expr, t.ColumnRef) and isinstance(wanted, t.ColumnRef):
+        return expr.name == wanted.name
+    return expr == wanted

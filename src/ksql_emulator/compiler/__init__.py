@@ -1,0 +1,1 @@
+"""Expression compiling by part: Compiled and dispatch, operators, CASE/CAST/constructors."""

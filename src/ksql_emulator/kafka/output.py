@@ -1,0 +1,195 @@
+"""A persistent query's writes and offset commits, under ksqlDB's two processing guarantees.
+
+exactly_once_v2: sink records, changelog records and the consumed offsets go into one Kafka
+transaction (`send_offsets_to_transaction`), so a crash leaves either all of a commit's effects
+or none; a restarted instance with the same transactional id fences and aborts the old one.
+
+at_least_once: records are produced as they come; a commit waits until every one is acked and
+only then commits the offsets, so a crash may repeat (never lose) what followed the last commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from ksql_emulator.kafka.errors import KafkaLayerError
+from ksql_emulator.kafka.messages import producer_config
+
+__all__ = [
+    "AtLeastOnceOutput",
+    "ExactlyOnceOutput",
+    "QueryOutput",
+    "is_exactly_once",
+    "processing_guarantee",
+]
+
+_TIMEOUT_S = 30.0
+_EXACTLY_ONCE = ("exactly_once", "exactly_once_v2", "exactly_once_beta")
+
+
+def processing_guarantee(*sources: Mapping[str, Any]) -> str:
+    """The guarantee the first source names; exactly_once_v2 when none does.
+
+    ksqlDB's own default is at_least_once. The emulator defaults to exactly-once because its
+    promise is that a restarted query neither loses nor repeats a record; set
+    `processing.guarantee=at_least_once` for ksqlDB's default behaviour."""
+    for source in sources:
+        for key in ("processing.guarantee", "ksql.streams.processing.guarantee"):
+            value = source.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip().lower()
+    return "exactly_once_v2"
+
+
+def is_exactly_once(guarantee: str) -> bool:
+    return guarantee in _EXACTLY_ONCE
+
+
+class QueryOutput(Protocol):
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int = 0,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        partition: int | None = None,
+    ) -> None: ...
+
+    def commit(self, offsets: Sequence[TopicPartition]) -> None:
+        """Makes everything sent so far durable, then the offsets; raises if it could not."""
+        ...
+
+    def abort(self) -> None:
+        """Discards what was sent since the last commit, where the guarantee allows it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _Producing:
+    """Producing with back-pressure: a full local queue waits for deliveries instead of failing."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.producer = Producer(config)
+        self.failures: list[Any] = []
+
+    def _delivered(self, error: Any, _msg: Any) -> None:
+        if error is not None:
+            self.failures.append(error)
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int = 0,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        partition: int | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._delivered}
+        if timestamp:
+            kwargs["timestamp"] = timestamp
+        if headers:
+            kwargs["headers"] = list(headers)
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self.producer.produce(topic, **kwargs)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+
+class ExactlyOnceOutput(_Producing):
+    """One open transaction at a time, begun by the first write after a commit."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        extra: Mapping[str, str],
+        transactional_id: str,
+        consumer: Consumer,
+    ) -> None:
+        # Kafka Streams' EOS timeout: a killed instance's open transaction holds back
+        # read_committed readers of its sinks for at most this long if nothing restarts it.
+        config = {"transactional.id": transactional_id, "transaction.timeout.ms": "10000"}
+        super().__init__(producer_config(bootstrap, {**config, **extra}))
+        self._consumer = consumer
+        self._open = False
+        # Fences any earlier instance with this id and aborts its unfinished transaction.
+        self.producer.init_transactions(_TIMEOUT_S)
+
+    def _begin(self) -> None:
+        if not self._open:
+            self.producer.begin_transaction()
+            self._open = True
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int = 0,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        partition: int | None = None,
+    ) -> None:
+        self._begin()
+        super().send(topic, key, value, timestamp, headers, partition)
+
+    def commit(self, offsets: Sequence[TopicPartition]) -> None:
+        if not offsets and not self._open:
+            return
+        self._begin()
+        try:
+            if offsets:
+                self.producer.send_offsets_to_transaction(
+                    list(offsets), self._consumer.consumer_group_metadata(), _TIMEOUT_S
+                )
+            self.producer.commit_transaction(_TIMEOUT_S)
+        except KafkaException as exc:
+            raise KafkaLayerError(f"could not commit a transaction: {exc}") from exc
+        self._open = False
+        self.failures.clear()
+
+    def abort(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            self.producer.abort_transaction(_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            # A fenced or fatally failed producer has nothing left to abort.
+            if not (isinstance(error, KafkaError) and error.fatal()):
+                raise
+
+    def close(self) -> None:
+        self.abort()
+        self.producer.flush(_TIMEOUT_S)
+
+
+class AtLeastOnceOutput(_Producing):
+    def __init__(self, bootstrap: str, extra: Mapping[str, str], consumer: Consumer) -> None:
+        super().__init__(producer_config(bootstrap, dict(extra)))
+        self._consumer = consumer
+
+    def commit(self, offsets: Sequence[TopicPartition]) -> None:
+        remaining = self.producer.flush(_TIMEOUT_S)
+        if remaining or self.failures:
+            cause = self.failures[0] if self.failures else f"{remaining} pending"
+            self.failures.clear()
+            raise KafkaLayerError(f"writes were not acknowledged ({cause}); offsets not committed")
+        if offsets:
+            self._consumer.commit(offsets=list(offsets), asynchronous=False)
+
+    def abort(self) -> None:
+        # What was produced cannot be taken back; it is repeated after the restart.
+        self.failures.clear()
+
+    def close(self) -> None:
+        self.producer.flush(_TIMEOUT_S)

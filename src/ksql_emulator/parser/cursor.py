@@ -1,0 +1,119 @@
+"""Token cursor the parser's parts share: look ahead, accept, expect, ksqlDB's syntax errors."""
+
+from __future__ import annotations
+
+from ksql_emulator.errors import ParseError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.keywords import RESERVED
+from ksql_emulator.parser.tokens import Token, TokenKind
+
+__all__ = ["TokenCursor"]
+
+
+class TokenCursor:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    # --- token helpers -----------------------------------------------------------------------
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        tok = self.tokens[self.i]
+        if tok.kind is not TokenKind.EOF:
+            self.i += 1
+        return tok
+
+    def at(self, *words: str) -> bool:
+        return self.tok.upper in words
+
+    def at_op(self, *ops: str) -> bool:
+        return self.tok.kind is TokenKind.OP and self.tok.text in ops
+
+    def accept(self, *words: str) -> bool:
+        if self.at(*words):
+            self.i += 1
+            return True
+        return False
+
+    def accept_op(self, op: str) -> bool:
+        if self.at_op(op):
+            self.i += 1
+            return True
+        return False
+
+    def error(self, expecting: str, tok: Token | None = None) -> ParseError:
+        tok = tok or self.tok
+        shown = tok.shown()
+        if tok.kind is TokenKind.EOF:
+            hint = f"Syntax Error\nmismatched input '<EOF>' expecting {expecting}"
+        else:
+            hint = f"Syntax Error\nmismatched input '{shown}' expecting {expecting}"
+        return ParseError(tok.line, tok.col + 1, shown, hint)
+
+    def expect(self, word: str) -> Token:
+        if not self.at(word):
+            raise self.error(f"'{word}'")
+        return self.advance()
+
+    def expect_op(self, op: str) -> Token:
+        if not self.at_op(op):
+            raise self.error(f"'{op}'")
+        return self.advance()
+
+    def here(self) -> t.Pos:
+        return t.Pos(self.tok.line, self.tok.col + 1)
+
+    def expect_end(self) -> None:
+        if self.tok.kind is not TokenKind.EOF:
+            tok = self.tok
+            raise ParseError(
+                tok.line,
+                tok.col + 1,
+                tok.shown(),
+                f"Syntax Error\nextraneous input '{tok.shown()}' expecting ';'"
+                if tok.kind is not TokenKind.OP
+                else f"Syntax Error\nmismatched input '{tok.shown()}' expecting ';'",
+            )
+
+    def identifier(self, what: str = "an identifier") -> str:
+        tok = self.tok
+        if tok.kind is TokenKind.QUOTED:
+            self.i += 1
+            return tok.text
+        if tok.kind is TokenKind.IDENT and tok.upper not in RESERVED:
+            self.i += 1
+            return tok.upper
+        raise self.error(what)
+
+    def at_identifier(self) -> bool:
+        tok = self.tok
+        return tok.kind is TokenKind.QUOTED or (
+            tok.kind is TokenKind.IDENT and tok.upper not in RESERVED
+        )
+
+    def string(self) -> str:
+        if self.tok.kind is not TokenKind.STRING:
+            raise self.error("a string literal")
+        return self.advance().text
+
+    def integer(self) -> int:
+        negative = self.accept_op("-")
+        if self.tok.kind is not TokenKind.INTEGER:
+            raise self.error("an integer")
+        value = int(self.advance().text)
+        return -value if negative else value
+
+    def _field_name(self) -> str:
+        tok = self.tok
+        if tok.kind is TokenKind.QUOTED:
+            return self.advance().text
+        if tok.kind is TokenKind.IDENT:
+            return self.advance().upper
+        raise self.error("a field name")

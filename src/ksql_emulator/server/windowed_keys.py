@@ -1,0 +1,60 @@
+"""Windowed keys as they sit in Kafka, as Kafka Streams' windowed serdes write them.
+
+The runtime carries a record's window beside its key (`Message.window`); in a topic the window
+is part of the key bytes, so that any ksqlDB client reads the same records: a time window
+(tumbling, hopping) appends its start, a session window its end and then its start, each an
+8-byte big-endian long. A time window's end is not stored: readers add the window size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from dataclasses import dataclass
+
+from ksql_emulator.runtime.message import Message
+
+__all__ = ["Windowing", "from_wire", "to_wire"]
+
+_LONG = struct.Struct(">q")
+_TWO_LONGS = struct.Struct(">qq")
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How a windowed source's keys are laid out: its window type and (time windows) size."""
+
+    kind: str
+    size_ms: int | None = None
+
+    @property
+    def session(self) -> bool:
+        return self.kind.upper() == "SESSION"
+
+
+def to_wire(msg: Message, windowing: Windowing | None) -> Message:
+    """`msg` with its window folded into its key bytes, as a windowed sink topic holds it."""
+    if windowing is None or msg.window is None or msg.key is None:
+        return msg
+    start, end = msg.window
+    suffix = _TWO_LONGS.pack(end, start) if windowing.session else _LONG.pack(start)
+    return dataclasses.replace(msg, key=msg.key + suffix, window=None)
+
+
+def from_wire(msg: Message, windowing: Windowing | None) -> Message:
+    """`msg` read from a windowed topic: its key bytes split into key and window."""
+    if windowing is None or msg.window is not None or msg.key is None:
+        return msg
+    key = msg.key
+    if windowing.session:
+        if len(key) < _TWO_LONGS.size:
+            return msg
+        end, start = _TWO_LONGS.unpack(key[-_TWO_LONGS.size :])
+        return dataclasses.replace(msg, key=key[: -_TWO_LONGS.size], window=(start, end))
+    if len(key) < _LONG.size:
+        return msg
+    (start,) = _LONG.unpack(key[-_LONG.size :])
+    size = windowing.size_ms
+    # Kafka Streams' TimeWindowedDeserializer without a size ends the window at Long.MAX_VALUE.
+    end = start + size if size is not None else 2**63 - 1
+    return dataclasses.replace(msg, key=key[: -_LONG.size], window=(start, end))
