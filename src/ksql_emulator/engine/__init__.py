@@ -1,0 +1,8 @@
+"""Statements -> catalog changes and running queries; one handler per statement kind."""
+
+from __future__ import annotations
+
+from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.dispatch import Engine, create_engine
+
+__all__ = ["Engine", "StatementResult", "create_engine"]

@@ -1,0 +1,52 @@
+"""Engine state (catalog, broker, queries, properties) and the helpers all handlers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator.catalog import Catalog
+from ksql_emulator.expressions import ExpressionCompiler
+from ksql_emulator.parser import tree as t
+from ksql_emulator.runtime.broker import InMemoryBroker
+from ksql_emulator.runtime.topology import RunningQuery
+
+__all__ = ["EngineState", "StatementResult"]
+
+
+@dataclass
+class StatementResult:
+    """What one statement did: a message, and the query it started if any."""
+
+    statement: t.Statement
+    text: str
+    message: str = ""
+    query_id: str | None = None
+    data: Any = None
+
+
+@dataclass
+class EngineState:
+    """What the statement handlers act on: catalog, broker, running queries, properties."""
+
+    registry: Any = None
+    properties: dict[str, str] = field(default_factory=dict)
+    catalog: Catalog = field(default_factory=Catalog)
+    broker: InMemoryBroker = field(default_factory=InMemoryBroker)
+    queries: dict[str, RunningQuery] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    _query_counter: int = 0
+
+    @property
+    def compiler(self) -> ExpressionCompiler:
+        return ExpressionCompiler(self.registry, self.catalog.types)
+
+    def _new_planner(self) -> bool:
+        return str(self._prop("ksql.new.query.planner.enabled", "false")).lower() == "true"
+
+    def _prop(self, name: str, default: str | None = None) -> str | None:
+        return self.properties.get(name, default)
+
+    def _stop(self, query_id: str) -> None:
+        q = self.queries.pop(query_id)
+        self.broker.unsubscribe(q.process)

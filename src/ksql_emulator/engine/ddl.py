@@ -1,0 +1,151 @@
+"""DDL handlers: CREATE STREAM/TABLE, ALTER, CREATE TYPE and DROP against the catalog."""
+
+from __future__ import annotations
+
+from ksql_emulator import types as ty
+from ksql_emulator.analysis.typing import resolve_type_spec
+from ksql_emulator.catalog import Column
+from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.sources import SourceBuilder
+from ksql_emulator.errors import KsqlError, KsqlStatementError, PrepareError
+from ksql_emulator.parser import tree as t
+
+__all__ = ["DdlHandlers"]
+
+
+class DdlHandlers(SourceBuilder):
+    """Statements that define, change or remove streams, tables and types."""
+
+    def _create_source(self, stmt: t.CreateSource, text: str) -> StatementResult:
+        if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
+            return StatementResult(stmt, text, f"{stmt.kind.title()} already exists.")
+        existing = self.catalog.source(stmt.name)
+        if existing is not None and stmt.is_source is False and stmt.or_replace is False:
+            pass
+        if stmt.or_replace and stmt.is_source:
+            raise KsqlStatementError(
+                f"Cannot add {stmt.kind.lower()} '{stmt.name}': CREATE OR REPLACE is not "
+                f"supported on source {stmt.kind.lower()}s."
+            )
+        props = dict(stmt.props)
+        columns: list[Column] = []
+        seen: set[str] = set()
+        for cd in stmt.columns:
+            if cd.name in seen:
+                raise KsqlStatementError(f"Duplicate column names: {cd.name}")
+            seen.add(cd.name)
+            if cd.name in ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"):
+                raise KsqlStatementError(
+                    f"'{cd.name}' is a reserved column name. You cannot use it as a name for a "
+                    "column."
+                )
+            typ = resolve_type_spec(cd.type, self.catalog.types)
+            if cd.constraint == "KEY" and stmt.kind == "TABLE":
+                raise PrepareError(
+                    f"Column `{cd.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NULL constraints."
+                )
+            if cd.constraint == "PRIMARY KEY" and stmt.kind == "STREAM":
+                raise PrepareError(
+                    f"Column `{cd.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NULL constraints."
+                )
+            namespace = {"KEY": "KEY", "PRIMARY KEY": "KEY", "HEADERS": "HEADERS"}.get(
+                cd.constraint or "", "HEADER" if cd.constraint == "HEADER" else "VALUE"
+            )
+            if cd.constraint == "HEADER" and typ != ty.BYTES:
+                raise KsqlStatementError(
+                    f"Invalid type for HEADER('{cd.header_key}') column: expected BYTES, got {typ}"
+                )
+            columns.append(Column(cd.name, typ, namespace, cd.header_key))
+        if stmt.kind == "TABLE" and not any(c.namespace == "KEY" for c in columns) and columns:
+            raise KsqlStatementError(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.\n"
+                "Use a partial schema to define the primary key and still let the value columns "
+                "be inferred from the Schema Registry, eg. CREATE TABLE t (ID INT PRIMARY KEY) "
+                "WITH (...);"
+            )
+        source = self._source_from_props(stmt.kind, stmt.name, columns, props, text)
+        source.is_source = stmt.is_source
+        self._validate_formats(source)
+        if not columns:
+            raise KsqlError("No columns supplied.")
+        if source.window_type and not source.key_columns:
+            raise KsqlStatementError("Windowed sources require a key column.")
+        self.catalog.sources[stmt.name] = source
+        self.catalog.ensure_topic(source.topic, source.partitions)
+        self.broker.create_topic(source.topic, source.partitions)
+        return StatementResult(stmt, text, f"{stmt.kind.title()} created")
+
+    def _drop(self, stmt: t.Drop, text: str) -> StatementResult:
+        if stmt.kind == "TYPE":
+            if stmt.name not in self.catalog.types and not stmt.if_exists:
+                raise KsqlStatementError(f"Type {stmt.name} does not exist.")
+            self.catalog.types.pop(stmt.name, None)
+            return StatementResult(stmt, text, "Dropped type")
+        source = self.catalog.source(stmt.name)
+        if source is None:
+            if stmt.if_exists:
+                return StatementResult(stmt, text, "Source does not exist.")
+            raise KsqlStatementError(f"{stmt.kind.title()} {stmt.name} does not exist.")
+        if source.kind != stmt.kind:
+            raise KsqlStatementError(
+                f"Incompatible data source type is {source.kind}, but statement was DROP "
+                f"{stmt.kind}"
+            )
+        if stmt.delete_topic and source.is_source:
+            raise KsqlStatementError(f"Cannot delete topic for read-only source: {source.name}")
+        readers = [
+            q.sink_name
+            for q in self.queries.values()
+            if source.topic in q.source_topics and q.sink_name != source.name
+        ]
+        readers = [r for r in readers if self._reads_source(r, source.name)]
+        if readers:
+            raise KsqlStatementError(
+                f"Cannot drop {source.name}.\nThe following streams and/or tables read from this "
+                f"source: [{', '.join(sorted(set(readers)))}].\nYou need to drop them before "
+                f"dropping {source.name}."
+            )
+        for qid, q in list(self.queries.items()):
+            if q.sink_name == source.name:
+                self._stop(qid)
+        del self.catalog.sources[source.name]
+        if stmt.delete_topic:
+            self.catalog.topics.pop(source.topic, None)
+        return StatementResult(stmt, text, f"Source `{source.name}` was dropped.")
+
+    def _reads_source(self, sink_name: str, source_name: str) -> bool:
+        for q in self.queries.values():
+            if q.sink_name == sink_name and source_name in q.sql.upper():
+                return True
+        return False
+
+    def _alter(self, stmt: t.AlterSource, text: str) -> StatementResult:
+        source = self.catalog.source(stmt.name)
+        if source is None:
+            raise KsqlStatementError(f"Source {stmt.name} does not exist.")
+        if source.is_source:
+            raise KsqlStatementError(
+                f"Cannot alter {source.kind.lower()} '{source.name}': ALTER operations are not "
+                f"supported on source {source.kind.lower()}s."
+            )
+        for cd in stmt.columns:
+            if source.column(cd.name) is not None:
+                raise KsqlStatementError(
+                    f"Cannot add column `{cd.name}` to schema. A column with the same name "
+                    "already exists."
+                )
+            source.columns.append(Column(cd.name, resolve_type_spec(cd.type, self.catalog.types)))
+        return StatementResult(stmt, text, "Stream altered")
+
+    def _create_type(self, stmt: t.CreateType, text: str) -> StatementResult:
+        if stmt.name in self.catalog.types and not stmt.if_not_exists:
+            raise KsqlStatementError(
+                f"Cannot register custom type '{stmt.name}' since it is already registered "
+                f"with type: {self.catalog.types[stmt.name]}"
+            )
+        self.catalog.types[stmt.name] = resolve_type_spec(stmt.type, self.catalog.types)
+        return StatementResult(stmt, text, "Registered custom type")

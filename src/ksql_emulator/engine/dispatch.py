@@ -1,0 +1,65 @@
+"""The Engine: each parsed statement dispatched to its handler (DDL, queries, metadata)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.ddl import DdlHandlers
+from ksql_emulator.engine.metadata import MetadataHandlers
+from ksql_emulator.engine.queries import QueryHandlers
+from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.grammar import parse_iter
+
+__all__ = ["Engine", "create_engine"]
+
+
+@dataclass
+class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
+    """Executes statements against a catalog, running persistent queries over a broker."""
+
+    def __post_init__(self) -> None:
+        if self.registry is None:
+            from ksql_emulator.functions import default_registry
+
+            self.registry = default_registry()
+        self._handlers: dict[type, Callable[[Any, str], StatementResult]] = {
+            t.CreateSource: self._create_source,
+            t.CreateAsSelect: self._create_as_select,
+            t.InsertInto: self._insert_into,
+            t.InsertValues: self._insert_values,
+            t.Drop: self._drop,
+            t.AlterSource: self._alter,
+            t.Terminate: self._terminate,
+            t.SetProperty: self._set,
+            t.UnsetProperty: self._unset,
+            t.DefineVariable: self._define,
+            t.UndefineVariable: self._undefine,
+            t.CreateType: self._create_type,
+            t.Show: self._show,
+            t.Describe: self._describe,
+        }
+
+    def execute(self, sql: str) -> list[StatementResult]:
+        """Parse and run every statement of `sql` in order; the first failure raises."""
+        results = []
+        for parsed in parse_iter(sql, self.variables):
+            results.append(self.execute_statement(parsed.statement, parsed.text))
+        return results
+
+    def execute_statement(self, stmt: t.Statement, text: str) -> StatementResult:
+        handler = self._handlers.get(type(stmt))
+        if handler is None:
+            raise KsqlStatementError(f"Statement not supported by this emulator: {text}")
+        return handler(stmt, text)
+
+
+def create_engine(gateway: Any, properties: Mapping[str, str]) -> Any:
+    """The engine behind the REST server (see server/engine_api.py), reaching Kafka via
+    `gateway`."""
+    from ksql_emulator.service import create_engine as create
+
+    return create(gateway, properties)

@@ -1,0 +1,59 @@
+"""Metadata handlers: SHOW/LIST, DESCRIBE, SET/UNSET, DEFINE/UNDEFINE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ksql_emulator.engine.base import EngineState, StatementResult
+from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.parser import tree as t
+
+__all__ = ["MetadataHandlers"]
+
+
+class MetadataHandlers(EngineState):
+    """Statements that read the catalog or set session properties and variables."""
+
+    def _set(self, stmt: t.SetProperty, text: str) -> StatementResult:
+        self.properties[stmt.name] = stmt.value
+        return StatementResult(stmt, text, "")
+
+    def _unset(self, stmt: t.UnsetProperty, text: str) -> StatementResult:
+        self.properties.pop(stmt.name, None)
+        return StatementResult(stmt, text, "")
+
+    def _define(self, stmt: t.DefineVariable, text: str) -> StatementResult:
+        self.variables[stmt.name] = stmt.value
+        return StatementResult(stmt, text, "")
+
+    def _undefine(self, stmt: t.UndefineVariable, text: str) -> StatementResult:
+        self.variables.pop(stmt.name, None)
+        return StatementResult(stmt, text, "")
+
+    def _show(self, stmt: t.Show, text: str) -> StatementResult:
+        what = stmt.what
+        data: Any
+        if what in ("STREAMS", "TABLES"):
+            kind = what[:-1]
+            data = [s for s in self.catalog.sources.values() if s.kind == kind]
+        elif what == "TOPICS":
+            data = list(self.catalog.topics.values())
+        elif what == "QUERIES":
+            data = list(self.queries.values())
+        elif what == "PROPERTIES":
+            data = dict(self.properties)
+        elif what == "VARIABLES":
+            data = dict(self.variables)
+        elif what == "TYPES":
+            data = dict(self.catalog.types)
+        else:
+            data = []
+        return StatementResult(stmt, text, "", data=data)
+
+    def _describe(self, stmt: t.Describe, text: str) -> StatementResult:
+        if stmt.name is None or stmt.function:
+            return StatementResult(stmt, text, "", data=stmt.name)
+        source = self.catalog.source(stmt.name)
+        if source is None:
+            raise KsqlStatementError(f"Could not find STREAM/TABLE '{stmt.name}' in the Metastore")
+        return StatementResult(stmt, text, "", data=source)

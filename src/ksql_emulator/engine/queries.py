@@ -1,0 +1,212 @@
+"""Query handlers: CSAS/CTAS and INSERT INTO start queries, TERMINATE stops, INSERT VALUES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ksql_emulator.analysis.format import format_expr
+from ksql_emulator.analysis.query import analyze_query
+from ksql_emulator.analysis.scope import Scope
+from ksql_emulator.catalog import Column, Source
+from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.sources import SourceBuilder
+from ksql_emulator.errors import KsqlError, KsqlStatementError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.plan.builder import build_plan
+from ksql_emulator.runtime.formats import key_serde, value_serde
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.topology import RunningQuery, build_query
+
+__all__ = ["QueryHandlers"]
+
+
+class QueryHandlers(SourceBuilder):
+    """Statements that start or stop persistent queries, or write rows to a stream or table."""
+
+    def _next_query_id(self, prefix: str, name: str | None) -> str:
+        n = self._query_counter
+        self._query_counter += 1
+        return f"{prefix}_{name}_{n}" if name else f"{prefix}_{n}"
+
+    def _start(self, plan_query_id: str, analysis: Any, sink: Source, text: str) -> RunningQuery:
+        plan = build_plan(plan_query_id, analysis, sink)
+        running = build_query(plan, self.registry, self.properties, text)
+        self.queries[running.query_id] = running
+        self.broker.create_topic(running.sink_topic, sink.partitions)
+        for topic in running.source_topics:
+            self.broker.subscribe(topic, running.process)
+        return running
+
+    def _create_as_select(self, stmt: t.CreateAsSelect, text: str) -> StatementResult:
+        if stmt.query.limit is not None:
+            raise KsqlStatementError(
+                f"CREATE {stmt.kind} AS SELECT statements don't support LIMIT clause."
+            )
+        if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
+            return StatementResult(stmt, text, f"{stmt.kind.title()} already exists.")
+        analysis = analyze_query(
+            stmt.query,
+            self.catalog,
+            self.compiler,
+            stmt.name,
+            stmt.kind,
+            allow_missing_keys=self._new_planner(),
+        )
+        columns = list(analysis.columns)
+        sink = self._source_from_props(
+            stmt.kind, stmt.name, columns, dict(stmt.props), text, inherit=analysis.source
+        )
+        if analysis.aggregate is not None and analysis.aggregate.window is not None:
+            sink.window_type = analysis.aggregate.window.kind
+            size = analysis.aggregate.window.size
+            sink.window_size_ms = size.ms if size is not None else None
+        if analysis.aggregate is not None and stmt.kind == "STREAM":
+            raise KsqlStatementError(
+                "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE "
+                "TABLE AS SELECT statement instead."
+            )
+        self._validate_formats(sink)
+        if stmt.or_replace and stmt.name in self.catalog.sources:
+            for qid, q in list(self.queries.items()):
+                if q.sink_name == stmt.name and qid.startswith("C"):
+                    self._stop(qid)
+        prefix = "CSAS" if stmt.kind == "STREAM" else "CTAS"
+        query_id = self._next_query_id(prefix, stmt.name)
+        self.catalog.sources[stmt.name] = sink
+        self.catalog.ensure_topic(sink.topic, sink.partitions)
+        try:
+            self._start(query_id, analysis, sink, text)
+        except KsqlError:
+            del self.catalog.sources[stmt.name]
+            raise
+        return StatementResult(stmt, text, f"Created query with ID {query_id}", query_id)
+
+    def _insert_into(self, stmt: t.InsertInto, text: str) -> StatementResult:
+        target = self.catalog.source(stmt.target)
+        if target is None:
+            raise KsqlStatementError(
+                f"Line: {stmt.pos.line}, Col: {stmt.pos.col}: Source `{stmt.target}` does not "
+                "exist."
+            )
+        if target.kind == "TABLE":
+            raise KsqlStatementError(
+                f"INSERT INTO can only be used to insert into a stream. {target.name} is a table."
+            )
+        if target.is_source:
+            raise KsqlStatementError(
+                f"Cannot insert into read-only {target.kind.lower()}: {target.name}"
+            )
+        analysis = analyze_query(
+            stmt.query,
+            self.catalog,
+            self.compiler,
+            target.name,
+            allow_missing_keys=self._new_planner(),
+        )
+        result_schema = _schema_text(analysis.columns, "STREAM")
+        sink_schema = _schema_text(
+            [c for c in target.columns if c.namespace in ("KEY", "VALUE")], "STREAM"
+        )
+        if [(c.name, c.type, c.namespace) for c in analysis.columns] != [
+            (c.name, c.type, c.namespace) for c in target.columns if c.namespace in ("KEY", "VALUE")
+        ]:
+            raise KsqlStatementError(
+                "Incompatible schema between results and sink.\n"
+                f"Result schema is {result_schema}\nSink schema is {sink_schema}"
+            )
+        query_id = self._next_query_id("INSERTQUERY", None)
+        self._start(query_id, analysis, target, text)
+        return StatementResult(stmt, text, f"Created query with ID {query_id}", query_id)
+
+    def _insert_values(self, stmt: t.InsertValues, text: str) -> StatementResult:
+        target = self.catalog.source(stmt.target)
+        if target is None:
+            hint = ""
+            if stmt.quoted and self.catalog.source(stmt.target.upper()) is not None:
+                hint = (
+                    f"\nDid you mean {stmt.target.upper()}? Hint: try removing double quotes "
+                    "from the source name."
+                )
+            raise KsqlStatementError(
+                f"Cannot insert values into an unknown stream/table: `{stmt.target}`{hint}"
+            )
+        if target.is_source:
+            raise KsqlStatementError(
+                f"Cannot insert values into read-only {target.kind.lower()}: {target.name}"
+            )
+        names = list(stmt.columns) or [
+            c.name
+            for ns in ("KEY", "VALUE", "HEADER")
+            for c in target.columns
+            if c.namespace.startswith(ns)
+        ]
+        for n in names:
+            if n in ("ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"):
+                raise KsqlStatementError(f"Inserting into column `{n}` is not allowed.")
+        headers = [
+            n
+            for n in names
+            if (c := target.column(n)) is not None
+            and c.namespace != "KEY"
+            and c.namespace != "VALUE"
+        ]
+        if headers:
+            raise KsqlStatementError(f"Cannot insert into HEADER columns: {', '.join(headers)}")
+        if len(names) != len(stmt.values):
+            if stmt.columns:
+                raise KsqlStatementError(
+                    "Failed to prepare statement: Expected number columns and values to match: "
+                    f"{len(names)}, {len(stmt.values)}"
+                )
+            raise KsqlStatementError(
+                f"Expected a value for each column. Expected Columns: {names}. "
+                f"Got {[format_expr(v) for v in stmt.values]}"
+            )
+        compiler = self.compiler
+        scope = Scope([])
+        values: dict[str, Any] = {}
+        for name, expr in zip(names, stmt.values, strict=True):
+            col = target.column(name)
+            compiled = compiler.compile(expr, scope)
+            value = compiled.fn(())
+            if name == "ROWTIME":
+                values[name] = value
+                continue
+            if col is None:
+                raise KsqlStatementError(f"Column name {name} does not exist.")
+            if value is not None and compiled.type is not None and compiled.type != col.type:
+                from ksql_emulator import casts
+
+                value = casts.cast_function(compiled.type, col.type)(value)
+            values[name] = value
+        key = [values.get(c.name) for c in target.key_columns]
+        value_row = [values.get(c.name) for c in target.value_columns]
+        timestamp = values.get("ROWTIME")
+        msg = Message(
+            target.topic,
+            key_serde(target).serialize(key) if key else None,
+            value_serde(target).serialize(value_row),
+            int(timestamp) if timestamp is not None else 0,
+        )
+        self.broker.produce(msg)
+        return StatementResult(stmt, text, "")
+
+    def _terminate(self, stmt: t.Terminate, text: str) -> StatementResult:
+        if stmt.query_id is None:
+            for qid in list(self.queries):
+                self._stop(qid)
+            return StatementResult(stmt, text, "All queries terminated.")
+        if stmt.query_id not in self.queries:
+            raise KsqlStatementError(f"Unknown queryId: {stmt.query_id}")
+        self._stop(stmt.query_id)
+        return StatementResult(stmt, text, "Query terminated.")
+
+
+def _schema_text(columns: list[Column], kind: str) -> str:
+    parts = []
+    for c in columns:
+        suffix = ""
+        if c.namespace == "KEY":
+            suffix = " PRIMARY KEY" if kind == "TABLE" else " KEY"
+        parts.append(f"`{c.name}` {c.type}{suffix}")
+    return ", ".join(parts)

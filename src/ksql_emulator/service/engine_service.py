@@ -1,0 +1,160 @@
+"""EngineService: server/engine_api.py's KsqlEngine over the engine (statements, rows, tasks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator import casts
+from ksql_emulator import types as ty
+from ksql_emulator.engine import Engine
+from ksql_emulator.errors import KsqlError, KsqlStatementError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.grammar import parse_iter
+from ksql_emulator.runtime.formats import key_serde, value_serde
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.server import engine_api as api
+from ksql_emulator.service.entities import StatementEntities
+from ksql_emulator.service.query import SelectQueries
+from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing
+
+__all__ = ["EngineService", "create_engine"]
+
+
+@dataclass
+class EngineService(StatementEntities, SelectQueries):
+    gateway: api.KafkaGateway
+    properties: dict[str, str]
+    engine: Engine = field(init=False)
+    _task_props: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = Engine(properties=dict(self.properties))
+        self.engine.broker = GatewayBroker(self.gateway)  # type: ignore[assignment]
+
+    def execute_statements(
+        self,
+        text: str,
+        properties: Mapping[str, Any],
+        session_variables: Mapping[str, Any],
+    ) -> list[api.StatementResult]:
+        engine = self.engine
+        saved = dict(engine.properties)
+        engine.properties.update({k: str(v) for k, v in properties.items()})
+        engine.variables = {k: str(v) for k, v in session_variables.items()}
+        out: list[api.StatementResult] = []
+        try:
+            for parsed in parse_iter(text, engine.variables):
+                stmt = parsed.statement
+                try:
+                    if isinstance(stmt, t.SelectStatement):
+                        err = KsqlStatementError(
+                            "The following statement types should be issued to the websocket "
+                            "endpoint '/query':\n\t* PRINT\n\t* SELECT"
+                        )
+                        err.error_code = 40002  # type: ignore[attr-defined]
+                        raise err
+                    before = set(engine.queries)
+                    self._learn_topic(stmt)
+                    result = engine.execute_statement(stmt, parsed.text)
+                    for qid in set(engine.queries) - before:
+                        self._task_props[qid] = dict(engine.properties)
+                    out.append(self._result(result, dict(engine.properties), engine.variables))
+                except KsqlError as err:
+                    if not hasattr(err, "statement_text"):
+                        err.statement_text = parsed.text  # type: ignore[attr-defined]
+                    err.entities = [r.entity for r in out if r.entity is not None]  # type: ignore[attr-defined]
+                    raise
+        finally:
+            # Request properties (and SETs inside the request) last for the request only.
+            engine.properties = saved
+        return out
+
+    def _learn_topic(self, stmt: t.Statement) -> None:
+        """A source over an existing topic takes the topic's partition count, as in ksqlDB."""
+        if not isinstance(stmt, t.CreateSource):
+            return
+        props = {str(k).upper(): v for k, v in stmt.props}
+        topic = props.get("KAFKA_TOPIC")
+        if topic is None or "PARTITIONS" in props or str(topic) in self.engine.catalog.topics:
+            return
+        info = self.gateway.describe_topic(str(topic))
+        if info is not None:
+            self.engine.catalog.ensure_topic(info.name, info.partitions)
+
+    def insert_row(self, target: str, row: Mapping[str, Any]) -> None:
+        source = self.engine.catalog.source(target) or self.engine.catalog.source(target.upper())
+        if source is None:
+            raise KsqlStatementError(
+                f"Cannot insert values into an unknown stream/table: `{target}`"
+            )
+        values = {k.upper(): v for k, v in row.items()}
+        keys = []
+        vals = []
+        for c in source.columns:
+            v = values.get(c.name.upper())
+            if v is not None and not isinstance(v, (dict, list)):
+                v = _coerce_json(v, c.type)
+            if c.namespace == "KEY":
+                keys.append(v)
+            elif c.namespace == "VALUE":
+                vals.append(v)
+        ts = values.get("ROWTIME")
+        import time
+
+        msg = Message(
+            source.topic,
+            key_serde(source).serialize(keys) if keys else None,
+            value_serde(source).serialize(vals),
+            int(ts) if ts is not None else int(time.time() * 1000),
+        )
+        self.gateway.produce(msg)
+
+    def replay(self, command: api.Command) -> None:
+        engine = self.engine
+        saved = dict(engine.properties)
+        engine.properties.update({k: str(v) for k, v in command.properties.items()})
+        try:
+            for parsed in parse_iter(command.statement, engine.variables):
+                before = set(engine.queries)
+                self._learn_topic(parsed.statement)
+                engine.execute_statement(parsed.statement, parsed.text)
+                for qid in set(engine.queries) - before:
+                    self._task_props[qid] = dict(command.properties)
+        finally:
+            engine.properties = saved
+
+    def persistent_queries(self) -> Mapping[str, api.QueryTask]:
+        windowed = self._windowed_topics()
+        return {
+            qid: _Task(
+                q,
+                self._task_props.get(qid, {}),
+                {t: windowed[t] for t in q.source_topics if t in windowed},
+                _windowing(self.engine.catalog.source(q.sink_name)),
+            )
+            for qid, q in self.engine.queries.items()
+        }
+
+    def close(self) -> None:
+        self.engine.queries.clear()
+
+
+def _coerce_json(value: Any, typ: Any) -> Any:
+    if typ == ty.STRING:
+        return str(value)
+    if typ in (ty.INTEGER, ty.BIGINT) and not isinstance(value, bool):
+        return int(value)
+    if typ == ty.DOUBLE:
+        return float(value)
+    if isinstance(typ, ty.DecimalType):
+        from decimal import Decimal
+
+        return casts.fit_decimal(Decimal(str(value)), typ)
+    return value
+
+
+def create_engine(gateway: api.KafkaGateway, properties: Mapping[str, str]) -> api.KsqlEngine:
+    """The engine the `ksql-emulator` server runs, reaching Kafka through `gateway`."""
+    return EngineService(gateway, dict(properties))

@@ -1,0 +1,193 @@
+"""SELECT over /query: ksqlDB's pull-query checks, pull scans, push pipelines."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator.analysis.format import format_expr
+from ksql_emulator.analysis.query import analyze_query
+from ksql_emulator.catalog import Source
+from ksql_emulator.engine import Engine
+from ksql_emulator.errors import KsqlError, KsqlStatementError
+from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.grammar import parse_iter
+from ksql_emulator.plan.builder import build_transient_plan
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.topology import RunningQuery, build_query
+from ksql_emulator.server import engine_api as api
+from ksql_emulator.server.pull import (
+    check_null_comparisons,
+    plan_lookups,
+    window_bounds_as_millis,
+)
+from ksql_emulator.server.pull_rows import stream_rows, table_rows
+from ksql_emulator.server.windowed_keys import Windowing, from_wire
+from ksql_emulator.service.tasks import _windowing
+
+__all__ = ["SelectQueries"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Push:
+    header: api.QueryHeader
+    source_topics: Sequence[str]
+    limit: int | None
+    pipeline: RunningQuery
+    windowing: Mapping[str, Windowing] = field(default_factory=dict)
+    closed: bool = False
+
+    def process(self, msg: Message) -> Sequence[api.Row]:
+        try:
+            return [
+                api.Row(list(r.value), r.tombstone)
+                for r in self.pipeline.records(from_wire(msg, self.windowing.get(msg.topic)))
+                if r.value is not None
+            ]
+        except Exception as err:  # bad data is logged and skipped, as ksqlDB does
+            log.debug("push query %s skipped a record: %s", self.header.query_id, err)
+            return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SelectQueries:
+    """Runs a SELECT as a pull query (a scan, answered at once) or a push query (a pipeline)."""
+
+    gateway: api.KafkaGateway
+    engine: Engine
+
+    def query(
+        self,
+        sql: str,
+        properties: Mapping[str, Any],
+        session_variables: Mapping[str, Any],
+    ) -> api.PullQueryResult | api.PushQuery:
+        variables = {k: str(v) for k, v in session_variables.items()}
+        parsed = list(parse_iter(sql, variables))
+        if len(parsed) != 1 or not isinstance(parsed[0].statement, t.SelectStatement):
+            raise KsqlStatementError(
+                "Expected a single SELECT statement, got: " + sql.strip()[:200]
+            )
+        query = parsed[0].statement.query
+        engine = self.engine
+        is_pull = query.emit is None
+        lookup = None
+        if is_pull:
+            _check_pull(query)
+            pulled = _pull_source(query, engine)
+            if pulled is not None and pulled.window_type:
+                query = dataclasses.replace(query, where=window_bounds_as_millis(query.where))
+            if pulled is not None and pulled.kind == "TABLE":
+                check_null_comparisons(query.where, pulled)
+        try:
+            analysis = analyze_query(
+                query, engine.catalog, engine.compiler, None, allow_missing_keys=True
+            )
+        except KsqlError as err:
+            if (
+                is_pull
+                and query.where is not None
+                and str(err.message).startswith("Error in WHERE")
+            ):
+                # ksqlDB names the clause it could not type as the failed statement.
+                raise type(err)(f"{err.message}\nStatement: {format_expr(query.where)}") from err
+            raise
+        source = analysis.source
+        if is_pull:
+            _check_queryable(source, engine)
+        if is_pull and source.kind == "TABLE":
+            scans = {**engine.properties, **{k: str(v) for k, v in properties.items()}}.get(
+                "ksql.query.pull.table.scan.enabled", "true"
+            )
+            lookup = plan_lookups(query.where, source, str(scans).lower() != "false")
+        qid = f"transient_{source.name}_{random.randrange(10**18, 10**19)}"
+        plan = build_transient_plan(qid, analysis)
+        pipeline = build_query(plan, engine.registry, dict(engine.properties), sql)
+        names = [p.name for p in analysis.projection]
+        types = [str(p.compiled.type) for p in analysis.projection]
+        key_suffix = is_pull and source.kind == "TABLE"
+        window_keys = ("WINDOWSTART", "WINDOWEND") if source.window_type else ()
+        schema = ", ".join(
+            f"`{p.name}` {p.compiled.type}"
+            f"{' KEY' if key_suffix and (p.is_key or p.name in window_keys) else ''}"
+            for p in analysis.projection
+        )
+        if is_pull:
+            header = api.QueryHeader(qid.replace("transient_", "query_"), names, types, schema)
+            windowing = _windowing(source)
+            messages = (from_wire(m, windowing) for m in self.gateway.read_topic(source.topic))
+            if source.kind == "TABLE":
+                rows = table_rows(messages, pipeline, lookup)
+            else:
+                rows = stream_rows(messages, pipeline)
+            if query.limit is not None:
+                rows = rows[: query.limit]
+            return api.PullQueryResult(header, [api.Row(r) for r in rows], source.kind)  # type: ignore[arg-type]
+        header = api.QueryHeader(qid, names, types, schema)
+        return _Push(header, pipeline.source_topics, query.limit, pipeline, self._windowed_topics())
+
+    def _windowed_topics(self) -> dict[str, Windowing]:
+        sources = list(self.engine.catalog.sources.values())
+        return {s.topic: w for s in sources if (w := _windowing(s)) is not None}
+
+
+_PULL_HINT = (
+    " See https://cnfl.io/queries for more info.\n"
+    "Add EMIT CHANGES if you intended to issue a push query."
+)
+
+
+def _pull_source(query: t.Query, engine: Engine) -> Source | None:
+    relation = query.from_
+    name = relation.name if isinstance(relation, t.SourceRef) else ""
+    return engine.catalog.source(name)
+
+
+def _check_queryable(source: Source, engine: Engine) -> None:
+    """A table must be materialized by a query (or be a source table) to be pulled from."""
+    materialized = source.is_source or any(
+        q.sink_name == source.name for q in engine.queries.values()
+    )
+    if source.kind == "TABLE" and not materialized:
+        raise KsqlStatementError(
+            f"The `{source.name}` table isn't queryable. To derive a queryable table, you can do "
+            f"'CREATE TABLE QUERYABLE_{source.name} AS SELECT * FROM {source.name}'. "
+            "See https://cnfl.io/queries for more info."
+        )
+
+
+def _check_pull(query: t.Query) -> None:
+    """The clauses and columns ksqlDB refuses in pull queries."""
+    if isinstance(query.from_, t.Join):
+        raise KsqlStatementError("Pull queries don't support JOIN clauses." + _PULL_HINT)
+    if query.window is not None:
+        raise KsqlStatementError("Pull queries don't support WINDOW clauses." + _PULL_HINT)
+    if query.group_by:
+        raise KsqlStatementError("Pull queries don't support GROUP BY clauses." + _PULL_HINT)
+    if query.partition_by:
+        raise KsqlStatementError("Pull queries don't support PARTITION BY clauses." + _PULL_HINT)
+    if query.limit is not None and query.limit < 0:
+        raise KsqlStatementError(
+            "Pull queries don't support negative integers in the LIMIT clause. "
+            "See https://cnfl.io/queries for more info."
+        )
+    banned = [
+        item.expr.name
+        for item in query.select
+        if isinstance(item, t.SelectItem)
+        and isinstance(item.expr, t.ColumnRef)
+        and item.expr.name in ("ROWOFFSET", "ROWPARTITION")
+    ]
+    if banned:
+        raise KsqlStatementError(
+            "Pull queries don't support the following columns in SELECT clauses: "
+            + ", ".join(f"`{b}`" for b in banned)
+        )

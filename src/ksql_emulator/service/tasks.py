@@ -1,0 +1,72 @@
+"""What the Kafka layer runs: the gateway as the engine's broker, persistent queries as tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksql_emulator.catalog import Source
+from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.topology import RunningQuery
+from ksql_emulator.server import engine_api as api
+from ksql_emulator.server.windowed_keys import Windowing, from_wire, to_wire
+
+__all__ = ["GatewayBroker"]
+
+
+class GatewayBroker:
+    """The engine's broker interface over the Kafka layer's gateway: the Kafka layer, not the
+    broker, feeds queries, so subscriptions are no-ops."""
+
+    def __init__(self, gateway: api.KafkaGateway) -> None:
+        self.gateway = gateway
+        self.topics: dict[str, list[Message]] = {}
+
+    def create_topic(self, name: str, partitions: int = 1) -> None:
+        self.gateway.create_topic(name, partitions, 1, {})
+
+    def subscribe(self, topic: str, reader: Any) -> None:
+        del topic, reader
+
+    def unsubscribe(self, reader: Any) -> None:
+        del reader
+
+    def produce(self, msg: Message) -> None:
+        self.gateway.produce(msg)
+
+
+@dataclass
+class _Task:
+    """A persistent query as the Kafka layer runs it."""
+
+    running: RunningQuery
+    properties: Mapping[str, Any]
+    # Windowed topics' key layouts: the runtime keeps windows beside keys, Kafka inside them.
+    inputs: Mapping[str, Windowing] = field(default_factory=dict)
+    sink: Windowing | None = None
+
+    @property
+    def stateful(self) -> bool:
+        return self.running.stateful
+
+    @property
+    def query_id(self) -> str:
+        return self.running.query_id
+
+    @property
+    def source_topics(self) -> Sequence[str]:
+        return self.running.source_topics
+
+    def process(self, msg: Message) -> Sequence[Message]:
+        out = self.running.process(from_wire(msg, self.inputs.get(msg.topic)))
+        return [to_wire(m, self.sink) for m in out]
+
+    def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:
+        return self.running.bind_stores(wrap)
+
+
+def _windowing(source: Source | None) -> Windowing | None:
+    if source is None or not source.window_type:
+        return None
+    return Windowing(source.window_type, source.window_size_ms)
