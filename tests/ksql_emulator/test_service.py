@@ -99,6 +99,19 @@ def test_queries_push_and_pull() -> None:
     assert [list(r.values) for r in rows] == [[7.0]]
 
 
+def test_a_pull_query_on_a_stream_says_whether_it_stopped_at_its_limit() -> None:
+    engine = create_engine(FakeGateway(), {})
+    engine.execute_statements(CREATE, {}, {})
+    engine.insert_row("txns", {"account": "a", "amount": 7})
+    engine.insert_row("txns", {"account": "b", "amount": 8})
+    stopped = engine.query("SELECT * FROM TXNS LIMIT 1;", {}, {})
+    assert isinstance(stopped, PullQueryResult)
+    assert len(stopped.rows) == 1 and stopped.limit_reached
+    whole = engine.query("SELECT * FROM TXNS LIMIT 5;", {}, {})
+    assert isinstance(whole, PullQueryResult)
+    assert len(whole.rows) == 2 and not whole.limit_reached
+
+
 def test_select_on_ksql_endpoint_is_rejected_with_40002() -> None:
     engine = create_engine(FakeGateway(), {})
     engine.execute_statements(CREATE, {}, {})

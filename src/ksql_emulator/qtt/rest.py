@@ -200,7 +200,8 @@ def _query_response(service: Any, text: str, properties: Mapping[str, str]) -> l
     if isinstance(result, PullQueryResult):
         out += [{"row": {"columns": [_render(v) for v in row.values]}} for row in result.rows]
         if result.source_kind == "STREAM":
-            out.append({"finalMessage": "Query Completed"})
+            final = "Limit Reached" if result.limit_reached else "Query Completed"
+            out.append({"finalMessage": final})
         return out
     rows: list[Any] = []
     limit = result.limit

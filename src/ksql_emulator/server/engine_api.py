@@ -88,6 +88,8 @@ class PullQueryResult:
     header: QueryHeader
     rows: Sequence[Row]
     source_kind: Literal["STREAM", "TABLE"] = "TABLE"
+    # A pull query on a stream that stopped at its LIMIT says so instead of "Query Completed".
+    limit_reached: bool = False
 
 
 @runtime_checkable

@@ -128,9 +128,15 @@ class SelectQueries:
                 rows = table_rows(messages, pipeline, lookup)
             else:
                 rows = stream_rows(messages, pipeline)
+            limit_reached = query.limit is not None and len(rows) >= query.limit
             if query.limit is not None:
                 rows = rows[: query.limit]
-            return api.PullQueryResult(header, [api.Row(r) for r in rows], source.kind)  # type: ignore[arg-type]
+            return api.PullQueryResult(
+                header,
+                [api.Row(r) for r in rows],
+                source.kind,  # type: ignore[arg-type]
+                limit_reached,
+            )
         header = api.QueryHeader(qid, names, types, schema)
         return _Push(header, pipeline.source_topics, query.limit, pipeline, self._windowed_topics())
 

@@ -72,7 +72,8 @@ async def _pull_chunks(result: PullQueryResult) -> AsyncIterator[str]:
     for row in result.rows:
         yield ",\n" + dumps(_row(row))
     if result.source_kind == "STREAM":
-        yield ",\n" + dumps({"finalMessage": QUERY_COMPLETED})
+        final = LIMIT_REACHED if result.limit_reached else QUERY_COMPLETED
+        yield ",\n" + dumps({"finalMessage": final})
     yield "]"
 
 
