@@ -214,7 +214,7 @@ def test_killed_five_times_every_alert_once_and_every_bad_message_dead_lettered(
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         assert seen < 20_000, "the kill came after the work was done"
-    subprocess.run([*command, "--idle-exit", "15"], check=True, capture_output=True, timeout=600)
+    subprocess.run([*command, "--idle-exit", "8"], check=True, capture_output=True, timeout=600)
 
     expected = {Alert.model_validate(a).alert_id: a for a in alerts}
     with migrated.connect() as conn:

@@ -84,6 +84,10 @@ def emulator_server(bootstrap: str) -> Iterator[str]:
         service_id,
         "--log-level",
         "WARNING",
+        # ksqlDB's own default; the emulator's exactly-once costs each new query a transactional
+        # producer's start (about 1 s), and these tests create hundreds.
+        "-D",
+        "ksql.streams.processing.guarantee=at_least_once",
     ]
     try:
         with log_path.open("wb") as log:
