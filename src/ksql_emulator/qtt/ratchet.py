@@ -19,14 +19,21 @@ def load_ratchet(path: Path) -> dict[str, int]:
 
 
 def ratchet_failures(path: Path, files: Sequence[FileResult]) -> list[str]:
-    """Files whose pass count fell below the ratchet, as messages."""
+    """Files whose pass count fell below the ratchet, or that it does not know, as messages."""
     ratchet = load_ratchet(path)
     passed = {fr.file: fr.count("passed") for fr in files}
-    return [
+    fallen = [
         f"{name}: {passed.get(name, 0)} passed, ratchet says {floor}"
         for name, floor in sorted(ratchet.items())
         if passed.get(name, 0) < floor
     ]
+    # Every file is held, even at 0: a file that starts passing must be recorded to stay so.
+    unknown = [
+        f"{name}: not in the ratchet (run the harness with --update-ratchet {path})"
+        for name in sorted(passed)
+        if name not in ratchet
+    ]
+    return fallen + unknown
 
 
 def update_ratchet(path: Path, files: Sequence[FileResult]) -> dict[str, tuple[int, int]]:
@@ -35,9 +42,9 @@ def update_ratchet(path: Path, files: Sequence[FileResult]) -> dict[str, tuple[i
     raised: dict[str, tuple[int, int]] = {}
     for fr in files:
         now = fr.count("passed")
-        old = ratchet.get(fr.file, 0)
-        if now > old:
+        old = ratchet.get(fr.file)
+        if old is None or now > old:
             ratchet[fr.file] = now
-            raised[fr.file] = (old, now)
+            raised[fr.file] = (old or 0, now)
     path.write_text(json.dumps(dict(sorted(ratchet.items())), indent=1) + "\n")
     return raised

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ksql_emulator.qtt.__main__ import main
 from ksql_emulator.qtt.harness import run_files
-from ksql_emulator.qtt.ratchet import update_ratchet
+from ksql_emulator.qtt.ratchet import ratchet_failures, update_ratchet
 
 CREATE = "CREATE STREAM S (K STRING KEY, A INT) WITH (kafka_topic='in', value_format='JSON');"
 
@@ -88,3 +88,18 @@ def test_ratchet_only_goes_up(tmp_path: Path) -> None:
     ratchet.write_text(json.dumps({"query-validation-tests/mine.json": 5}))
     update_ratchet(ratchet, files)
     assert json.loads(ratchet.read_text()) == {"query-validation-tests/mine.json": 5}
+
+
+def test_ratchet_flags_a_fallen_file_and_one_it_does_not_hold(tmp_path: Path) -> None:
+    write_suite(tmp_path / "qtt")
+    files = run_files([tmp_path / "qtt"])
+    ratchet = tmp_path / "ratchet.json"
+    ratchet.write_text(json.dumps({"query-validation-tests/mine.json": 3}))
+    assert ratchet_failures(ratchet, files) == [
+        "query-validation-tests/mine.json: 2 passed, ratchet says 3"
+    ]
+    ratchet.write_text(json.dumps({}))
+    [unknown] = ratchet_failures(ratchet, files)
+    assert unknown.startswith("query-validation-tests/mine.json: not in the ratchet")
+    update_ratchet(ratchet, files)
+    assert ratchet_failures(ratchet, files) == []
