@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from streamguard.blacklist import parse_time
 from streamguard.models import Alert, Transaction
 
 # A plain card payment: what a case's transaction is unless it or the file says otherwise.
@@ -113,7 +114,7 @@ class RuleCases:
                 whole["event_time"] = self.epoch_ms(whole["event_time"])
                 made.append(Transaction.model_validate(whole))
             except (ValueError, ValidationError) as exc:
-                raise self._error(case, f"transaction {index}: {_first_error(exc)}") from None
+                raise self._error(case, f"transaction {index}: {_described(exc)}") from None
         return made
 
     def expected(self, case: Case) -> list[dict[str, Any]]:
@@ -155,8 +156,7 @@ class RuleCases:
     def _parse_time(self, text: str) -> datetime:
         try:
             if "T" in text or " " in text.strip():
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                return parse_time(text)
             return datetime.combine(self.date, time.fromisoformat(text), tzinfo=UTC)
         except ValueError:
             raise ValueError(
@@ -178,10 +178,11 @@ def load(path: Path) -> RuleCases:
     try:
         return RuleCases(path, CaseFile.model_validate(raw))
     except ValidationError as exc:
-        raise CaseFileError(f"{path}: {_first_error(exc)}") from None
+        raise CaseFileError(f"{path}: {_described(exc)}") from None
 
 
-def _first_error(exc: ValueError | ValidationError) -> str:
+def _described(exc: ValueError | ValidationError) -> str:
+    """Every problem pydantic found, each with where it is; a plain error as it is."""
     if isinstance(exc, ValidationError):
         problems = []
         for error in exc.errors():

@@ -216,16 +216,12 @@ def start(
         )
         try:
             return _launch(part, paths, jvm, chosen, controller, timeout_s)
-        except _PortTaken:
+        except processes.PortTaken:
             preferred = processes.free_port()
     raise StackError(
         f"the Kafka broker could not bind a port in 3 attempts (last: {chosen}, {controller})",
         log=paths.log,
     )
-
-
-class _PortTaken(Exception):
-    """The broker exited at start because a port it was given was taken meanwhile."""
 
 
 def _launch(
@@ -247,10 +243,10 @@ def _launch(
     def ready() -> bool:
         if not processes.is_ours(pid, str(paths.config)):
             log = paths.log if paths.log.exists() else paths.stdout
-            with log.open("rb") as handle:
-                handle.seek(logged if log == paths.log else 0)
-                if b"Address already in use" in handle.read():
-                    raise _PortTaken
+            if b"Address already in use" in processes.written_since(
+                log, logged if log == paths.log else 0
+            ):
+                raise processes.PortTaken
             raise StackError(f"the Kafka broker exited while starting on port {chosen}", log=log)
         return is_ready(part.url or "", timeout_s=1.0)
 

@@ -29,10 +29,6 @@ def is_running(part: PartState, state_dir: Path) -> bool:
     return processes.is_ours(part.pid, str(root))
 
 
-class _PortTaken(Exception):
-    pass
-
-
 _BIND_ATTEMPTS = 3
 
 
@@ -59,17 +55,12 @@ def start(
     chosen = processes.choose_port(part.port or port)
     # A port free when chosen can be taken before the server binds it (other servers start
     # beside ours): then the server exits at once, and a fresh port is tried.
-    for _ in range(_BIND_ATTEMPTS - 1):
+    for _ in range(_BIND_ATTEMPTS):
         try:
             return _start_on(part, root, log, chosen, bootstrap_servers, timeout_s)
-        except _PortTaken:
+        except processes.PortTaken:
             chosen = processes.free_port()
-    try:
-        return _start_on(part, root, log, chosen, bootstrap_servers, timeout_s)
-    except _PortTaken:
-        raise StackError(
-            f"the ksqlDB emulator could not bind a port ({_BIND_ATTEMPTS} tried)", log=log
-        ) from None
+    raise StackError(f"the ksqlDB emulator could not bind a port ({_BIND_ATTEMPTS} tried)", log=log)
 
 
 def _start_on(
@@ -90,11 +81,8 @@ def _start_on(
 
     def ready() -> bool:
         if not processes.is_ours(pid, str(root)):
-            with log.open("rb") as handle:
-                handle.seek(log_start)
-                said = handle.read().decode(errors="replace").lower()
-            if "address already in use" in said:
-                raise _PortTaken
+            if b"address already in use" in processes.written_since(log, log_start).lower():
+                raise processes.PortTaken
             raise StackError(f"the ksqlDB emulator exited while starting on {url}", log=log)
         return is_ready(url)
 

@@ -13,6 +13,17 @@ from pathlib import Path
 import psutil
 
 
+class PortTaken(Exception):
+    """A server exited at start because a port it was given was taken after we chose it."""
+
+
+def written_since(log: Path, offset: int) -> bytes:
+    """What a process wrote to `log` after it was `offset` bytes long."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read()
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
