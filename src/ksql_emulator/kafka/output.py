@@ -81,6 +81,9 @@ class _Producing:
         if error is not None:
             self.failures.append(error)
 
+    def _begin(self) -> None:
+        """Called before each write: where a guarantee opens what the write belongs to."""
+
     def send(
         self,
         topic: str,
@@ -90,6 +93,7 @@ class _Producing:
         headers: Sequence[tuple[str, bytes | None]] = (),
         partition: int | None = None,
     ) -> None:
+        self._begin()
         kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._delivered}
         if timestamp:
             kwargs["timestamp"] = timestamp
@@ -128,18 +132,6 @@ class ExactlyOnceOutput(_Producing):
         if not self._open:
             self.producer.begin_transaction()
             self._open = True
-
-    def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        timestamp: int = 0,
-        headers: Sequence[tuple[str, bytes | None]] = (),
-        partition: int | None = None,
-    ) -> None:
-        self._begin()
-        super().send(topic, key, value, timestamp, headers, partition)
 
     def commit(self, offsets: Sequence[TopicPartition]) -> None:
         if not offsets and not self._open:
