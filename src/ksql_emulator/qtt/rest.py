@@ -149,7 +149,7 @@ def memory_service(
 
 def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
     """(status, reason) of one REST test variant."""
-    from ksql_emulator.qtt.runner import _compare_outputs, _feed_inputs, _same
+    from ksql_emulator.qtt.runner import _same, compare_outputs, feed_inputs
 
     test = variant.test
     service = memory_service(
@@ -172,8 +172,8 @@ def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
                 if want and got and want not in got:
                     return "failed", f"statement {i}: expected @type {want} got {got}"
         service.engine.input_offsets = {}  # type: ignore[attr-defined]
-        _feed_inputs(service.engine, test.get("inputs", []))
-        problems = _compare_outputs(service.engine, test.get("outputs", []))
+        feed_inputs(service.engine, test.get("inputs", []))
+        problems = compare_outputs(service.engine, test.get("outputs", []))
         if problems:
             return "failed", "; ".join(problems[:3])
         for i, text in enumerate(queries):

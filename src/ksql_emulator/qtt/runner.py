@@ -19,7 +19,14 @@ from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.runtime.formats import key_serde, value_serde
 from ksql_emulator.runtime.message import Message
 
-__all__ = ["Outcome", "TestTimeout", "run_variant"]
+__all__ = [
+    "Outcome",
+    "TestTimeout",
+    "compare_outputs",
+    "feed_inputs",
+    "run_variant",
+    "written_records",
+]
 
 
 @dataclass
@@ -86,7 +93,7 @@ def _run(variant: Variant, registry: Any) -> Outcome:
     sql = "\n".join(variant.statements)
     try:
         engine.execute(sql)
-        _feed_inputs(engine, test.get("inputs", []))
+        feed_inputs(engine, test.get("inputs", []))
     except KsqlError as err:
         if expected_error is None:
             kind = "parse error" if isinstance(err, ParseError) else err.ksql_type
@@ -98,7 +105,7 @@ def _run(variant: Variant, registry: Any) -> Outcome:
             f"expected {expected_error.get('type', '?').split('.')[-1]}: "
             f"{expected_error.get('message', '')!r} but nothing failed",
         )
-    problems = _compare_outputs(engine, test.get("outputs", []))
+    problems = compare_outputs(engine, test.get("outputs", []))
     problems += _check_post(engine, test.get("post", {}))
     if problems:
         return Outcome("failed", "; ".join(problems[:3]))
@@ -125,7 +132,8 @@ def _topic_source(engine: Any, topic: str) -> Source | None:
     return None
 
 
-def _feed_inputs(engine: Any, inputs: list[dict[str, Any]]) -> None:
+def feed_inputs(engine: Any, inputs: list[dict[str, Any]]) -> None:
+    """Produce test records (QTT's `inputs` shape) to the engine's in-memory topics, in order."""
     engine.input_offsets = {}
     for rec in inputs:
         topic = rec["topic"]
@@ -175,7 +183,8 @@ def _decode(serde: Any, data: bytes | None) -> Any:
     return serde.bytes_to_test_value(data)
 
 
-def _compare_outputs(engine: Any, outputs: list[dict[str, Any]]) -> list[str]:
+def compare_outputs(engine: Any, outputs: list[dict[str, Any]]) -> list[str]:
+    """What differs between the records the queries wrote and `outputs` (QTT's shape)."""
     expected_by_topic: dict[str, list[dict[str, Any]]] = {}
     for rec in outputs:
         expected_by_topic.setdefault(rec["topic"], []).append(rec)
@@ -307,16 +316,6 @@ def _normalise_schema(text: str, engine: Any) -> str:
         constraint = "KEY" if c.constraint in ("KEY", "PRIMARY KEY") else c.constraint or ""
         parts.append(f"{c.name} {typ} {constraint}".strip())
     return ", ".join(parts)
-
-
-def feed_inputs(engine: Any, inputs: list[dict[str, Any]]) -> None:
-    """Produce test records (QTT's `inputs` shape) to the engine's in-memory topics, in order."""
-    _feed_inputs(engine, inputs)
-
-
-def compare_outputs(engine: Any, outputs: list[dict[str, Any]]) -> list[str]:
-    """What differs between the records the queries wrote and `outputs` (QTT's shape)."""
-    return _compare_outputs(engine, outputs)
 
 
 def written_records(engine: Any) -> list[dict[str, Any]]:
