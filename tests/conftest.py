@@ -6,9 +6,11 @@ import contextlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,23 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamguard import stack
 from streamguard.stack.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`streamguard ARGS` as a user runs it from the project root, its tables wide enough not to
+    wrap what a test looks for."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamguard.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "300", **(env or {})},
+    )
 
 
 def stack_dir(prefix: str) -> Path:

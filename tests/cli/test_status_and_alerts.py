@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from streamguard.consumer import AlertConsumer
+from tests.conftest import run_cli
 from tests.consumer.conftest import produce, txn_alert, window_alert
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamguard.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
+    return run_cli(*args, env=env, timeout=120)
 
 
 def test_status_and_alerts_show_parts_lag_and_rules(

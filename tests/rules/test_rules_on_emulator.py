@@ -4,9 +4,7 @@ each fraud scenario and on nothing benign."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -17,19 +15,11 @@ from confluent_kafka import Consumer
 
 from streamguard.models import Alert
 from streamguard.producer import Scenario
+from tests.conftest import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamguard.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200", **env},
-    )
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=env)
 
 
 def _alerts(bootstrap: str, expected_rules: dict[str, str], timeout_s: float = 90) -> list[Alert]:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, run_cli
 
 
 def rules_test(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamguard.cli", "rules", "test", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "300"},
-    )
+    return run_cli("rules", "test", *args, timeout=120)
 
 
 def test_every_rule_passes_its_cases() -> None:
