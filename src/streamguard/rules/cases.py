@@ -54,7 +54,9 @@ BASE_TRANSACTION: dict[str, Any] = {
     "longitude": 13.405,
     "channel": "POS",
 }
+# Compared as what they mean, whichever way a case file or ksqlDB's JSON writes them.
 TIME_FIELDS = frozenset({"event_time", "window_start", "window_end"})
+AMOUNT_FIELDS = frozenset({"amount", "total_amount"})
 ALERT_FIELDS = frozenset(Alert.model_fields) | {"country_count", "reason"}
 _NAMESPACE = uuid.UUID("6f1c3f0e-3f61-4a55-9a53-3f1d2b7f6a10")
 
@@ -132,7 +134,7 @@ class RuleCases:
             return None
         if name in TIME_FIELDS:
             return self.epoch_ms(value)
-        if name in {"amount", "total_amount"}:
+        if name in AMOUNT_FIELDS:
             try:
                 return Decimal(str(value))
             except InvalidOperation:

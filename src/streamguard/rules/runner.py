@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from streamguard.migrations.files import MigrationFile, all_migrations
-from streamguard.rules.cases import TIME_FIELDS, Case, CaseFileError, RuleCases
+from streamguard.rules.cases import AMOUNT_FIELDS, TIME_FIELDS, Case, CaseFileError, RuleCases
 
 ALERTS_TOPIC = "fraud_alerts"
 TEST_RUNNER_ENV = "STREAMGUARD_KSQL_TEST_RUNNER"
@@ -138,7 +138,7 @@ def _alert(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, item in value.items():
         key = name.lower()
-        if item is not None and key in {"amount", "total_amount"}:
+        if item is not None and key in AMOUNT_FIELDS:
             item = Decimal(str(item))
         elif item is not None and key in TIME_FIELDS:
             item = int(item)
