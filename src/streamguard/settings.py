@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     alerts_topic: str = "fraud_alerts"
     dlq_topic: str = "fraud_alerts_dlq"
     consumer_group: str = "streamguard-alerts"
+    consumer_instance_id: str | None = None
 
     def stack_state(self) -> dict[str, Any]:
         """The local stack's recorded state, or an empty dict when it has never been started."""

@@ -204,7 +204,18 @@ def test_killed_five_times_every_alert_once_and_every_bad_message_dead_lettered(
     rng.shuffle(mixed)
     produce(kafka_bootstrap, topics.alerts, mixed)
 
-    command = _cli(kafka_bootstrap, database_url, topics, "killed", "--batch-size", "200")
+    # One instance id across the restarts: each new process takes the partitions back at once
+    # instead of waiting for the killed one's session to time out.
+    command = _cli(
+        kafka_bootstrap,
+        database_url,
+        topics,
+        "killed",
+        "--batch-size",
+        "200",
+        "--instance-id",
+        "consumer-1",
+    )
     # Kill points are set by progress, not by the clock: a consumer fast enough to finish in
     # its first seconds would otherwise be killed only after the work is done.
     for n in range(5):
@@ -234,3 +245,24 @@ def test_killed_five_times_every_alert_once_and_every_bad_message_dead_lettered(
     assert all(r.startswith(("invalid alert", "empty message")) for r in reasons)
     assert any("SEVERITY" in r for r in reasons)
     assert any("TRANSACTION_ID" in r for r in reasons)
+
+
+def test_a_second_consumer_with_the_same_instance_id_fences_the_first(
+    kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
+) -> None:
+    produce(kafka_bootstrap, topics.alerts, [txn_alert(i) for i in range(100)])
+    command = _cli(kafka_bootstrap, database_url, topics, "static", "--instance-id", "twin")
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 100) == 100
+    second = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = first.communicate(timeout=60)
+        assert first.returncode == 1
+        assert "another consumer joined the group with this consumer's --instance-id" in stderr
+        assert "Traceback" not in stderr
+        produce(kafka_bootstrap, topics.alerts, [txn_alert(i) for i in range(100, 150)])
+        assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 150) == 150
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+    assert second.returncode == 0

@@ -10,12 +10,18 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.table import Table
 
 from streamguard import blacklist as bl
 from streamguard import db
-from streamguard.consumer.loop import AlertConsumer, SchemaOutOfDate, StoppedDuringOutage
+from streamguard.consumer.loop import (
+    AlertConsumer,
+    SchemaOutOfDate,
+    StoppedDuringOutage,
+    describe_fatal,
+)
 from streamguard.settings import get_settings
 
 console = Console()
@@ -39,6 +45,14 @@ blacklist_app = typer.Typer(
 def consume_command(
     batch_size: Annotated[int, typer.Option(help="Messages per batch and transaction.")] = 500,
     group: Annotated[str | None, typer.Option(help="Consumer group [default: settings].")] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            help="A name for this consumer that stays the same across its restarts (Kafka static "
+            "membership): restarted within the 10 s session timeout, it takes its partitions back "
+            "at once. Give each running consumer its own [default: settings, or none]."
+        ),
+    ] = None,
     topic: Annotated[str | None, typer.Option(help="Alerts topic [default: fraud_alerts].")] = None,
     dlq_topic: Annotated[
         str | None, typer.Option(help="Dead-letter topic [default: fraud_alerts_dlq].")
@@ -64,6 +78,7 @@ def consume_command(
         topic=topic or settings.alerts_topic,
         dlq_topic=dlq_topic or settings.dlq_topic,
         group_id=group or settings.consumer_group,
+        instance_id=instance_id or settings.consumer_instance_id,
         batch_size=batch_size,
     )
 
@@ -84,6 +99,9 @@ def consume_command(
     except SchemaOutOfDate as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    except KafkaException as exc:
+        err.print(f"[red]error:[/red] {describe_fatal(exc.args[0])}")
+        raise typer.Exit(1) from None
     err.print(
         f"consumed {stats.consumed}: {stats.written} alerts written, "
         f"{stats.dead_lettered} dead-lettered"

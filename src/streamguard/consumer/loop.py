@@ -61,6 +61,22 @@ class Stats:
         return self.consumed / max(self.last_commit_at - self.first_message_at, 1e-9)
 
 
+def describe_fatal(error: KafkaError) -> str:
+    """What a fatal Kafka error means for this consumer, in the words an operator needs."""
+    if error.code() == KafkaError.FENCED_INSTANCE_ID or "same group.instance.id" in error.str():
+        return (
+            "another consumer joined the group with this consumer's --instance-id and took its "
+            "partitions; give each running consumer its own instance id"
+        )
+    return f"Kafka reported a fatal error: {error.str()}"
+
+
+def _is_fatal(error: KafkaError) -> bool:
+    # librdkafka hands a fatal error to a consumer as an event of code _FATAL whose own flag is
+    # unset.
+    return bool(error.fatal()) or error.code() == KafkaError._FATAL
+
+
 def describe_invalid(error: ValidationError) -> str:
     """A short reason for the DLQ header: the first problem, with the field it is in."""
     first = error.errors()[0]
@@ -85,6 +101,7 @@ class AlertConsumer:
         topic: str,
         dlq_topic: str,
         group_id: str,
+        instance_id: str | None = None,
         batch_size: int = 500,
         poll_timeout_s: float = 0.5,
         blacklist_reload_s: float = 2.0,
@@ -100,20 +117,23 @@ class AlertConsumer:
         self.engine = create_engine(database_url)
         self.blacklist = BlacklistCache(self.engine, reload_s=blacklist_reload_s)
         self.dead_letters = DeadLetters(bootstrap_servers, dlq_topic)
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "isolation.level": "read_committed",
-                # A long database outage must not cost the group its partitions.
-                "max.poll.interval.ms": 30 * 60 * 1000,
-                # A crashed member's partitions move to the others within seconds.
-                "session.timeout.ms": 10_000,
-                "heartbeat.interval.ms": 2_000,
-            }
-        )
+        config: dict[str, str | int | bool] = {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            # A long database outage must not cost the group its partitions.
+            "max.poll.interval.ms": 30 * 60 * 1000,
+            # A crashed member's partitions move to the others within seconds.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
+        }
+        if instance_id:
+            # Static membership: a member restarted under the same id takes its partitions
+            # back at once, instead of the group waiting out the dead member's session.
+            config["group.instance.id"] = instance_id
+        self.consumer = Consumer(config)
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -176,7 +196,7 @@ class AlertConsumer:
         for message in messages:
             error = message.error()
             if error is not None:
-                if error.fatal():
+                if _is_fatal(error):
                     raise KafkaException(error)
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
@@ -235,6 +255,8 @@ class AlertConsumer:
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
+            if _is_fatal(exc.args[0]):
+                raise
             # Partitions moved to another member during the batch: it replays them, harmlessly.
             log.warning("offset commit failed, the batch will be replayed: %s", exc)
 
