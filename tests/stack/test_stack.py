@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,9 +55,18 @@ def _our_pids(state_dir: Path) -> list[int]:
 def default_kafka_port_taken() -> Iterator[int]:
     """Kafka's default port, held by a socket of ours unless something else holds it already."""
     with socket.socket() as sock:
-        with contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", kafka.DEFAULT_PORT))
-            sock.listen()
+        # Another test's broker may be letting go of the port just now: then it is ours next.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sock.bind(("127.0.0.1", kafka.DEFAULT_PORT))
+                sock.listen()
+                break
+            except OSError:
+                if not processes.port_is_free(kafka.DEFAULT_PORT):
+                    break
+            assert time.monotonic() < deadline, "port 9092 neither free nor held"
+            time.sleep(0.1)
         assert not processes.port_is_free(kafka.DEFAULT_PORT)
         yield kafka.DEFAULT_PORT
 
@@ -126,12 +135,19 @@ def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
 def test_broker_that_cannot_bind_names_its_log(
     tmp_path: Path, taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As if the port were taken between our check and the broker's bind.
-    monkeypatch.setattr(processes, "choose_port", lambda preferred, avoid=None: taken_port)
+    # As if the port were taken between our check and the broker's bind, every time.
+    choose = processes.choose_port
+    monkeypatch.setattr(
+        processes,
+        "choose_port",
+        lambda preferred, avoid=None: choose(preferred, avoid) if avoid else taken_port,
+    )
     with pytest.raises(stack.StackError) as error:
         kafka.start(PartState(), tmp_path, timeout_s=60)
     assert str(tmp_path / "kafka" / "logs") in str(error.value)
     assert error.value.log is not None and error.value.log.exists()
+    # The cause is quoted from the log, which a purged state dir would take with it.
+    assert "Address already in use" in str(error.value)
     assert _our_pids(tmp_path) == []
 
 

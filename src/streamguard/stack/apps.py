@@ -46,8 +46,9 @@ def start(name: str, part: PartState, state_dir: Path, args: list[str]) -> PartS
     part.pid = pid
     part.extra = {"log": str(log), "args": args}
     # A command that fails at once (bad option, unreachable server) is reported here.
-    if processes.wait_until(lambda: not processes.is_ours(pid, _marker(state_dir, command)), 2.0):
-        raise StackError(f"streamguard {command} exited at start", log=log)
+    marker = _marker(state_dir, command)
+    if processes.wait_until(lambda: not processes.still_starting(pid, marker), 2.0):
+        raise StackError(f"streamguard {command} {processes.how_it_ended(pid)} at start", log=log)
     return part
 
 

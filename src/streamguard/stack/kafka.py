@@ -241,13 +241,16 @@ def _launch(
     part.extra["log"] = str(paths.log)
 
     def ready() -> bool:
-        if not processes.is_ours(pid, str(paths.config)):
+        if not processes.still_starting(pid, str(paths.config)):
             log = paths.log if paths.log.exists() else paths.stdout
             if b"Address already in use" in processes.written_since(
                 log, logged if log == paths.log else 0
             ):
                 raise processes.PortTaken
-            raise StackError(f"the Kafka broker exited while starting on port {chosen}", log=log)
+            raise StackError(
+                f"the Kafka broker {processes.how_it_ended(pid)} while starting on port {chosen}",
+                log=log,
+            )
         return is_ready(part.url or "", timeout_s=1.0)
 
     if not processes.wait_until(ready, timeout_s, interval_s=0.5):

@@ -80,10 +80,13 @@ def _start_on(
     part.extra["log"] = str(log)
 
     def ready() -> bool:
-        if not processes.is_ours(pid, str(root)):
+        if not processes.still_starting(pid, str(root)):
             if b"address already in use" in processes.written_since(log, log_start).lower():
                 raise processes.PortTaken
-            raise StackError(f"the ksqlDB emulator exited while starting on {url}", log=log)
+            raise StackError(
+                f"the ksqlDB emulator {processes.how_it_ended(pid)} while starting on {url}",
+                log=log,
+            )
         return is_ready(url)
 
     if not processes.wait_until(ready, timeout_s, interval_s=0.5):

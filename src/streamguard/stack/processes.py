@@ -12,6 +12,9 @@ from pathlib import Path
 
 import psutil
 
+# The processes this one started, kept so that a start that fails can say how the child ended.
+_spawned: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class PortTaken(Exception):
     """A server exited at start because a port it was given was taken after we chose it."""
@@ -79,7 +82,32 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
+    _spawned[proc.pid] = proc
     return proc.pid
+
+
+def still_starting(pid: int, marker: str) -> bool:
+    """Whether a process is alive: by its exit status when this process spawned it (its command
+    line can be read mid-exec, or not at all, under load), else as `is_ours` tells."""
+    proc = _spawned.get(pid)
+    if proc is not None:
+        return proc.poll() is None
+    return is_ours(pid, marker)
+
+
+def how_it_ended(pid: int) -> str:
+    """How a process this one spawned ended, as a phrase: "exited with code 1", say."""
+    proc = _spawned.get(pid)
+    code = proc.poll() if proc is not None else None
+    if code is None:
+        return "is no longer running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with code {code}"
 
 
 def is_ours(pid: int | None, marker: str) -> bool:
