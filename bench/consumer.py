@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench._stack import local_parts
 from streamguard import db
-from streamguard.consumer import AlertConsumer
+from streamguard.consumer.loop import AlertConsumer
 
 
 def _alerts(count: int) -> list[bytes]:

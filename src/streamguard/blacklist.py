@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import enum
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,13 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from streamguard.db import blacklist
-
-
-class Kind(enum.StrEnum):
-    ACCOUNT = "account"
-    CARD = "card"
-    MERCHANT = "merchant"
-    COUNTRY = "country"
+from streamguard.models import BlacklistKind as Kind
+from streamguard.times import parse_time
 
 
 class BlacklistError(ValueError):
@@ -151,15 +145,6 @@ def read_csv(path: Path, *, added_by: str) -> list[Entry]:
             except BlacklistError as exc:
                 raise BlacklistError(f"{path}:{line}: {exc}") from None
     return out
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time; one without a zone is taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time like 2026-12-31T00:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class BlacklistCache:

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from streamguard import db, monitor, stack
+from streamguard import stack, terminal
 from streamguard.consumer.command import blacklist_app, consume_command, db_app
 from streamguard.migrations.command import migrate_app
 from streamguard.producer.command import produce_command
@@ -45,7 +46,7 @@ app.add_typer(migrate_app, name="migrate")
 app.add_typer(rules_app, name="rules")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = terminal.stderr
 
 StateDir = Annotated[
     Path | None,
@@ -107,7 +108,7 @@ def stack_up(
                 with_ksqldb=ksqldb,
             )
         except stack.StackError as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     _print_status(directory)
 
@@ -136,7 +137,7 @@ def stack_apps(
     try:
         stack.start_apps(directory, producer_args=producer_args)
     except stack.StackError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     _print_status(directory)
 
@@ -184,6 +185,8 @@ SEVERITY_STYLE = {"LOW": "dim", "MEDIUM": "yellow", "HIGH": "red", "CRITICAL": "
 @app.command("status")
 def status_command() -> None:
     """Each part's health, the consumer group's lag, and the alerts per rule."""
+    from streamguard import db, monitor
+
     settings = get_settings()
     parts = Table(title="parts")
     for column in ("part", "address", "health", "detail"):
@@ -230,6 +233,8 @@ def alerts_command(
     interval: Annotated[float, typer.Option(help="Seconds between checks with --follow.")] = 1.0,
 ) -> None:
     """The latest alerts in PostgreSQL, newest last."""
+    from streamguard import db, monitor
+
     engine = db.create_engine(get_settings().database)
     rows = monitor.latest_alerts(engine, limit=limit)
     _print_alerts(rows)

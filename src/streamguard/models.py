@@ -71,6 +71,15 @@ UuidString = Annotated[str, AfterValidator(_uuid_string)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class BlacklistKind(enum.StrEnum):
+    """What a blacklist entry blocks, and so what an alert's blacklist hit names."""
+
+    ACCOUNT = "account"
+    CARD = "card"
+    MERCHANT = "merchant"
+    COUNTRY = "country"
+
+
 class Channel(enum.StrEnum):
     POS = "POS"
     ONLINE = "ONLINE"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from streamguard.consumer import AlertConsumer
+from streamguard.consumer.loop import AlertConsumer
 from tests.conftest import run_cli
 from tests.consumer.conftest import produce, txn_alert, window_alert
 

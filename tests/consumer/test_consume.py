@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from confluent_kafka import Consumer, TopicPartition
 
 from streamguard import blacklist as bl
-from streamguard.consumer import AlertConsumer
 from streamguard.consumer.dlq import ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER
+from streamguard.consumer.loop import AlertConsumer
 from streamguard.models import Alert
 from tests.consumer.conftest import Topics, produce, read_all, txn_alert, window_alert
 

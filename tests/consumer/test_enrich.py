@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streamguard.blacklist import Hit, Kind
+from streamguard.blacklist import Hit
 from streamguard.consumer.enrich import risk_score
 from streamguard.models import Alert, Severity
+from streamguard.models import BlacklistKind as Kind
 
 
 def _alert(severity: str, amount: str | None = None, total: str | None = None) -> Alert:

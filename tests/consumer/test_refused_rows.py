@@ -9,8 +9,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from streamguard.consumer import AlertConsumer
 from streamguard.consumer.dlq import ERROR_HEADER
+from streamguard.consumer.loop import AlertConsumer
 from tests.consumer.conftest import Topics, produce, read_all, txn_alert, window_alert
 
 

@@ -1,8 +1,5 @@
-"""The alert consumer: typed, blacklist-enriched alerts into PostgreSQL, bad input to a DLQ."""
+"""The alert consumer: typed, blacklist-enriched alerts into PostgreSQL, bad input to a DLQ.
 
-from __future__ import annotations
-
-from streamguard.consumer.enrich import Enriched, enrich, risk_score
-from streamguard.consumer.loop import AlertConsumer
-
-__all__ = ["AlertConsumer", "Enriched", "enrich", "risk_score"]
+`loop.AlertConsumer` is the consumer; `enrich` scores an alert. Nothing is imported here, so
+that `streamguard`'s other commands start without loading SQLAlchemy and Alembic.
+"""

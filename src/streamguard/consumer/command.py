@@ -10,22 +10,19 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.table import Table
 
-from streamguard import blacklist as bl
-from streamguard import db
-from streamguard.consumer.loop import (
-    AlertConsumer,
-    SchemaOutOfDate,
-    StoppedDuringOutage,
-    describe_fatal,
-)
+from streamguard import terminal
+from streamguard.models import BlacklistKind
 from streamguard.settings import get_settings
+from streamguard.times import parse_time
+
+# The database, the blacklist and the consumer loop are imported by the commands that use them:
+# SQLAlchemy and Alembic would otherwise slow every `streamguard` command's start.
 
 console = Console()
-err = Console(stderr=True)
+err = terminal.stderr
 
 DatabaseUrl = Annotated[
     str | None,
@@ -70,6 +67,15 @@ def consume_command(
     Offsets are committed only after the batch is in PostgreSQL; bad messages go to the
     dead-letter topic with the reason. SIGTERM or Ctrl-C finishes the batch, commits, exits 0.
     """
+    from confluent_kafka import KafkaException
+
+    from streamguard.consumer.loop import (
+        AlertConsumer,
+        SchemaOutOfDate,
+        StoppedDuringOutage,
+        describe_fatal,
+    )
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings(kafka_bootstrap_servers=bootstrap_servers, database_url=database_url)
     consumer = AlertConsumer(
@@ -114,6 +120,8 @@ def db_upgrade(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Bring the database schema up to REVISION (default: the newest)."""
+    from streamguard import db
+
     url = get_settings(database_url=database_url).database
     db.upgrade(url, revision)
     console.print(f"database at revision {db.current_revision(url)}")
@@ -125,6 +133,8 @@ def db_downgrade(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Take the database schema back to REVISION."""
+    from streamguard import db
+
     url = get_settings(database_url=database_url).database
     db.downgrade(url, revision)
     console.print(f"database at revision {db.current_revision(url) or 'base'}")
@@ -133,6 +143,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current(database_url: DatabaseUrl = None) -> None:
     """Show the database's revision and the newest one available."""
+    from streamguard import db
+
     url = get_settings(database_url=database_url).database
     current, head = db.current_revision(url), db.head_revision(url)
     note = "up to date" if current == head else "run `streamguard db upgrade`"
@@ -144,7 +156,7 @@ def _expiry(expires: str | None, expires_in: str | None) -> datetime | None:
         raise typer.BadParameter("give --expires or --expires-in, not both")
     if expires:
         try:
-            return bl.parse_time(expires)
+            return parse_time(expires)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--expires") from None
     if expires_in:
@@ -158,7 +170,7 @@ def _expiry(expires: str | None, expires_in: str | None) -> datetime | None:
 
 @blacklist_app.command("add")
 def blacklist_add(
-    kind: Annotated[bl.Kind, typer.Argument(help="What is blocked.")],
+    kind: Annotated[BlacklistKind, typer.Argument(help="What is blocked.")],
     value: Annotated[
         str, typer.Argument(help="The account, card or merchant id, or country code.")
     ],
@@ -169,6 +181,9 @@ def blacklist_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Block an account, card, merchant or country (replaces an existing entry)."""
+    from streamguard import blacklist as bl
+    from streamguard import db
+
     engine = db.create_engine(get_settings(database_url=database_url).database)
     entry = bl.Entry(kind, value, reason, added_by, expires_at=_expiry(expires, expires_in))
     try:
@@ -181,11 +196,14 @@ def blacklist_add(
 
 @blacklist_app.command("remove")
 def blacklist_remove(
-    kind: Annotated[bl.Kind, typer.Argument()],
+    kind: Annotated[BlacklistKind, typer.Argument()],
     value: Annotated[str, typer.Argument()],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Unblock an entry; exits 1 when there was none."""
+    from streamguard import blacklist as bl
+    from streamguard import db
+
     engine = db.create_engine(get_settings(database_url=database_url).database)
     if not bl.remove(engine, kind, value):
         err.print(f"no blacklist entry for {kind.value} {value}")
@@ -199,6 +217,9 @@ def blacklist_list(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the blacklist (active entries unless --all)."""
+    from streamguard import blacklist as bl
+    from streamguard import db
+
     engine = db.create_engine(get_settings(database_url=database_url).database)
     table = Table("kind", "value", "reason", "added by", "added at", "expires at")
     for e in bl.entries(engine, include_expired=all_entries):
@@ -225,6 +246,9 @@ def blacklist_import(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add every entry of a CSV file (nothing is added if any row is wrong)."""
+    from streamguard import blacklist as bl
+    from streamguard import db
+
     try:
         entries = bl.read_csv(path, added_by=added_by)
     except bl.BlacklistError as exc:

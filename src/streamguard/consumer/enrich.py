@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from streamguard.blacklist import BlacklistCache, Hit, Kind
+from streamguard.blacklist import BlacklistCache, Hit
 from streamguard.models import Alert, Severity
+from streamguard.models import BlacklistKind as Kind
 
 SEVERITY_BASE = {Severity.LOW: 20, Severity.MEDIUM: 40, Severity.HIGH: 60, Severity.CRITICAL: 80}
 HIT_WEIGHT = {Kind.ACCOUNT: 25, Kind.CARD: 25, Kind.MERCHANT: 15, Kind.COUNTRY: 10}

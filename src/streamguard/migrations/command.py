@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streamguard import terminal
 from streamguard.ksqldb import KsqlClient, KsqlError
 from streamguard.migrations import commands
 from streamguard.migrations.config import MigrationConfig, resolve_config
@@ -28,7 +29,7 @@ migrate_app = typer.Typer(
 )
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = terminal.stderr
 
 # The CLI opens its client here, so tests can hand it a fake transport.
 client_factory: Callable[[MigrationConfig], KsqlClient] = commands.open_client

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from streamguard import terminal
 from streamguard.producer.errors import ProducerError
 from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
@@ -29,7 +29,7 @@ from streamguard.producer.scenarios import SCENARIO_HEADER, Limits, Scenario
 from streamguard.producer.sender import DeliveryReport, Sender
 from streamguard.settings import get_settings
 
-err = Console(stderr=True)
+err = terminal.stderr
 
 # Messages sent between two looks at the clock: small enough that a deadline, a progress update
 # and the rate are kept to within a few milliseconds, large enough to cost nothing per message.

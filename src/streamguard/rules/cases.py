@@ -37,8 +37,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streamguard.blacklist import parse_time
 from streamguard.models import Alert, Transaction
+from streamguard.times import parse_time
 
 # A plain card payment: what a case's transaction is unless it or the file says otherwise.
 BASE_TRANSACTION: dict[str, Any] = {

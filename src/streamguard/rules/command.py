@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from streamguard import terminal
 from streamguard.migrations.errors import MigrationError
 from streamguard.rules.cases import CaseFileError, RuleCases, load
 from streamguard.rules.diff import alert_diff
@@ -20,7 +21,7 @@ rules_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = terminal.stderr
 
 DEFAULT_CASES = Path("tests/rules/cases")
 
