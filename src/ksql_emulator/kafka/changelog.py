@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from ksql_emulator.kafka.errors import KafkaLayerError
+from ksql_emulator.kafka.messages import scan_config
 from ksql_emulator.kafka.output import QueryOutput
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore, LoggedStore, LoggedWindowStore
 from ksql_emulator.server.engine_api import KafkaGateway
@@ -77,16 +77,11 @@ class QueryState:
         return applied
 
     def _restore_one(self, topic: str, store: LoggedStore) -> int:
+        # Only committed transactions: an aborted one's changes never happened.
         consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"_ksql-emulator-restore-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                # Only committed transactions: an aborted one's changes never happened.
-                "isolation.level": "read_committed",
-                **self._extra,
-            }
+            scan_config(
+                self._bootstrap, "restore", {"isolation.level": "read_committed", **self._extra}
+            )
         )
         applied = 0
         try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import producer_config
+from ksql_emulator.kafka.messages import producer_config, scan_config
 from ksql_emulator.server.engine_api import Command, KafkaGateway
 
 __all__ = ["CommandTopic", "command_topic_name"]
@@ -89,14 +88,7 @@ class CommandTopic:
 
     def read_all(self) -> list[tuple[int, Command]]:
         """Every command in the topic, oldest first, with its offset."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"_ksql-emulator-command-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                **self._extra,
-            }
-        )
+        consumer = Consumer(scan_config(self._bootstrap, "command-reader", self._extra))
         commands: list[tuple[int, Command]] = []
         try:
             partition = TopicPartition(self.name, 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import from_kafka, next_batch, producer_config
+from ksql_emulator.kafka.messages import from_kafka, next_batch, producer_config, scan_config
 from ksql_emulator.runtime.message import Message
 from ksql_emulator.server.engine_api import TopicInfo
 
@@ -121,17 +120,9 @@ class ConfluentGateway:
             raise KafkaLayerError(f"Kafka refused a write to {msg.topic}: {failure[0]}")
 
     def read_topic(self, name: str) -> Iterator[Message]:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap_servers,
-                "group.id": f"_ksql-emulator-scan-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                # A transactional topic ends in a commit marker no message stands for: the
-                # end-of-partition event, not the last offset, says the scan is done.
-                "enable.partition.eof": True,
-                **self._extra,
-            }
-        )
+        # A transactional topic ends in a commit marker no message stands for: the
+        # end-of-partition event, not the last offset, says the scan is done.
+        consumer = Consumer(scan_config(self.bootstrap_servers, "scan", self._extra))
         try:
             topic = consumer.list_topics(timeout=_TIMEOUT_S).topics.get(name)
             if topic is None or topic.error is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ksql_emulator.runtime.message import Message
 
-__all__ = ["from_kafka", "next_batch", "producer_config"]
+__all__ = ["from_kafka", "next_batch", "producer_config", "scan_config"]
 
 
 def from_kafka(msg: Any) -> Message:
@@ -33,6 +34,26 @@ def producer_config(bootstrap_servers: str, extra: dict[str, str] | None = None)
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
+        **(extra or {}),
+    }
+
+
+def scan_config(
+    bootstrap_servers: str, purpose: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A consumer that reads assigned partitions once, to their end, and commits nothing.
+
+    The broker holds a fetch that finds no new records for `fetch.wait.max.ms` (500 ms by
+    default) before it answers, and the end of a partition is only known from such an answer:
+    a scan of a dozen records (a pull query, a store restore) would otherwise take half a
+    second.
+    """
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": f"_ksql-emulator-{purpose}-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 10,
         **(extra or {}),
     }
 

@@ -107,7 +107,7 @@ def confirm_claim(
                 f"version {version} was recorded RUNNING but the metadata table "
                 f"{metadata.table} has not shown it after {timeout_s:.0f}s"
             )
-        sleep(0.2)
+        sleep(0.05)
     if settle_s > 0:
         sleep(settle_s)
     info = metadata.info_for_version(str(version))

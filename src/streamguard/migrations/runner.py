@@ -219,17 +219,23 @@ class Runner:
         return True
 
     def _verify_migrated(self, version: str) -> None:
-        """Wait (the table lags the stream) until `version` reads MIGRATED."""
+        """Wait (the table lags the stream) until `version` reads MIGRATED.
+
+        The table usually catches up within milliseconds, so the checks start 50 ms apart and
+        back off to `retry_delay_s`; `verify_retries` checks that far apart are the patience.
+        """
         if version == NONE_VERSION:
             return
         state: MigrationState | None = None
-        for attempt in range(self.verify_retries + 1):
+        delays = [min(self.retry_delay_s, 0.05 * 2**step) for step in range(5)]
+        delays += [self.retry_delay_s] * self.verify_retries
+        for attempt in range(len(delays) + 1):
             info = self.metadata.info_for_version(version)
             state = info.state if info else None
             if state is MigrationState.MIGRATED:
                 return
-            if attempt < self.verify_retries:
-                self.sleep(self.retry_delay_s)
+            if attempt < len(delays):
+                self.sleep(delays[attempt])
         raise MetadataError(f"expected version {version} to be MIGRATED, found {state}")
 
 
