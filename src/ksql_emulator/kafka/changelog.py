@@ -15,7 +15,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import scan_config
+from ksql_emulator.kafka.messages import scan_config, watermarks
 from ksql_emulator.kafka.output import QueryOutput
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore, LoggedStore, LoggedWindowStore
 from ksql_emulator.server.engine_api import KafkaGateway
@@ -86,7 +86,7 @@ class QueryState:
         applied = 0
         try:
             partition = TopicPartition(topic, 0)
-            low, high = consumer.get_watermark_offsets(partition, timeout=30.0)
+            low, high = watermarks(consumer, partition, 30.0)
             if high <= low:
                 return 0
             consumer.assign([TopicPartition(topic, 0, low)])

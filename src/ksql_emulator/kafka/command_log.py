@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import producer_config, scan_config
+from ksql_emulator.kafka.messages import producer_config, scan_config, watermarks
 from ksql_emulator.server.engine_api import Command, KafkaGateway
 
 __all__ = ["CommandTopic", "command_topic_name"]
@@ -92,7 +92,7 @@ class CommandTopic:
         commands: list[tuple[int, Command]] = []
         try:
             partition = TopicPartition(self.name, 0)
-            low, high = consumer.get_watermark_offsets(partition, timeout=_TIMEOUT_S)
+            low, high = watermarks(consumer, partition, _TIMEOUT_S)
             if high <= low:
                 return commands
             consumer.assign([TopicPartition(self.name, 0, low)])

@@ -11,7 +11,13 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import from_kafka, next_batch, producer_config, scan_config
+from ksql_emulator.kafka.messages import (
+    from_kafka,
+    next_batch,
+    producer_config,
+    scan_config,
+    watermarks,
+)
 from ksql_emulator.runtime.message import Message
 from ksql_emulator.server.engine_api import TopicInfo
 
@@ -130,9 +136,7 @@ class ConfluentGateway:
             ends: dict[int, int] = {}
             starts: list[TopicPartition] = []
             for partition in sorted(topic.partitions):
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(name, partition), timeout=_TIMEOUT_S
-                )
+                low, high = watermarks(consumer, TopicPartition(name, partition), _TIMEOUT_S)
                 if high > low:
                     ends[partition] = high
                     starts.append(TopicPartition(name, partition, low))

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
 from ksql_emulator.runtime.message import Message
 
-__all__ = ["from_kafka", "next_batch", "producer_config", "scan_config"]
+# What a partition says while its leader is still being elected, as just after the topic was
+# created or the broker started: worth asking again.
+_NOT_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+}
+
+__all__ = ["from_kafka", "next_batch", "producer_config", "scan_config", "watermarks"]
 
 
 def from_kafka(msg: Any) -> Message:
@@ -68,3 +80,18 @@ def next_batch(consumer: Any, max_messages: int, timeout_s: float) -> list[Any]:
         return []
     rest: list[Any] = consumer.consume(max_messages - 1, timeout=0) if max_messages > 1 else []
     return [first, *rest]
+
+
+def watermarks(consumer: Any, partition: Any, timeout_s: float) -> tuple[int, int]:
+    """A partition's low and high offsets, asking again while its leader is not ready."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(
+                partition, timeout=max(deadline - time.monotonic(), 0.1)
+            )
+            return int(low), int(high)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_YET or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)

@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import from_kafka, next_batch
+from ksql_emulator.kafka.messages import from_kafka, next_batch, watermarks
 from ksql_emulator.server.engine_api import PushQuery, Row
 from ksql_emulator.server.hosting import RowSink
 
@@ -53,9 +53,7 @@ class PushFeed:
             if topic is None or topic.error is not None or not topic.partitions:
                 raise KafkaLayerError(f"Kafka topic does not exist: {name}")
             for partition in sorted(topic.partitions):
-                low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(name, partition), timeout=_TIMEOUT_S
-                )
+                low, high = watermarks(self._consumer, TopicPartition(name, partition), _TIMEOUT_S)
                 start = low if offset_reset == "earliest" else high
                 positions.append(TopicPartition(name, partition, start))
         return positions

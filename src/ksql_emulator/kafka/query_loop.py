@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
-from ksql_emulator.kafka.messages import from_kafka, next_batch
+from ksql_emulator.kafka.messages import from_kafka, next_batch, watermarks
 from ksql_emulator.kafka.output import (
     AtLeastOnceOutput,
     ExactlyOnceOutput,
@@ -191,7 +191,7 @@ class QueryLoop:
             return {}
         ends = {}
         for tp in partitions:
-            _low, high = self._consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)
+            _low, high = watermarks(self._consumer, tp, _TIMEOUT_S)
             ends[(tp.topic, tp.partition)] = high
         return ends
 

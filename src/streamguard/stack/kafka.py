@@ -253,7 +253,7 @@ def _launch(
             )
         return is_ready(part.url or "", timeout_s=1.0)
 
-    if not processes.wait_until(ready, timeout_s, interval_s=0.5):
+    if not processes.wait_started(pid, ready, timeout_s):
         raise NotReadyError(
             f"the Kafka broker on 127.0.0.1:{chosen} was not ready within {timeout_s:.0f} s",
             log=paths.log,

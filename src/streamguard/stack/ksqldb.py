@@ -89,7 +89,7 @@ def _start_on(
             )
         return is_ready(url)
 
-    if not processes.wait_until(ready, timeout_s, interval_s=0.5):
+    if not processes.wait_started(pid, ready, timeout_s):
         raise NotReadyError(
             f"the ksqlDB emulator on {url} was not ready in {timeout_s:.0f} s", log=log
         )

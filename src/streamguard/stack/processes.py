@@ -95,6 +95,33 @@ def still_starting(pid: int, marker: str) -> bool:
     return is_ours(pid, marker)
 
 
+def wait_started(
+    pid: int, ready: Callable[[], bool], timeout_s: float, interval_s: float = 0.5
+) -> bool:
+    """`wait_until(ready)` for a process just spawned. A start that fails or times out stops
+    the process: nothing records its pid, so nothing else would."""
+    try:
+        started = wait_until(ready, timeout_s, interval_s)
+    except BaseException:
+        _stop_spawned(pid)
+        raise
+    if not started:
+        _stop_spawned(pid)
+    return started
+
+
+def _stop_spawned(pid: int) -> None:
+    proc = _spawned.pop(pid, None)
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def how_it_ended(pid: int) -> str:
     """How a process this one spawned ended, as a phrase: "exited with code 1", say."""
     proc = _spawned.get(pid)
