@@ -263,6 +263,8 @@ def test_a_second_consumer_with_the_same_instance_id_fences_the_first(
         produce(kafka_bootstrap, topics.alerts, [txn_alert(i) for i in range(100, 150)])
         assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 150) == 150
     finally:
+        first.kill()  # when it did not stop by itself
+        first.wait(30)
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
     assert second.returncode == 0
