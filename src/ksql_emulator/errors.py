@@ -60,6 +60,9 @@ class KsqlError(Exception):
 
     line: int | None = None
     col: int | None = None
+    # The text of the statement that failed, when known: ksqlDB's KsqlStatementException
+    # (ParseFailedException included) ends its message with it, though REST answers do not.
+    statement: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -76,6 +79,12 @@ class KsqlError(Exception):
         if self.line is not None and not isinstance(self, ParseError):
             return f"Line: {self.line}, Col: {self.col}: {self.message}"
         return self.message
+
+    def with_statement(self) -> str:
+        """The message as ksqlDB's exception reads in process: with the statement text."""
+        if self.statement is None:
+            return str(self)
+        return f"{self}\nStatement: {self.statement}"
 
 
 class ParseError(KsqlError):

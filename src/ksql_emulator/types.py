@@ -23,6 +23,7 @@ __all__ = [
     "SqlType",
     "StructType",
     "array_of",
+    "contains_map",
     "decimal",
     "is_integral",
     "is_numeric",
@@ -171,6 +172,17 @@ def is_numeric(t: SqlType | None) -> bool:
 def is_integral(t: SqlType | None) -> bool:
     """INTEGER or BIGINT."""
     return t in (INTEGER, BIGINT)
+
+
+def contains_map(t: SqlType | None) -> bool:
+    """Whether a type is a MAP or holds one (in an array's items or a struct's fields)."""
+    if isinstance(t, MapType):
+        return True
+    if isinstance(t, ArrayType):
+        return contains_map(t.item)
+    if isinstance(t, StructType):
+        return any(contains_map(f) for _, f in t.fields)
+    return False
 
 
 def primitive(name: str) -> PrimitiveType:

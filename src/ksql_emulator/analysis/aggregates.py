@@ -212,6 +212,40 @@ def _count_distinct(arg_types: list[Any], star: bool) -> AggregateFunction:
     )
 
 
+def _attr(arg_types: list[Any], star: bool) -> AggregateFunction:
+    """ATTR(col): the group's one value, or null once it has seen two different values (null
+    counts as a value). The accumulator counts each distinct value, as ksqlDB's does."""
+    if len(arg_types) != 1:
+        raise FunctionArgumentError(
+            f"Function 'attr' does not accept parameters ({', '.join(str(a) for a in arg_types)})."
+        )
+
+    def bump(acc: tuple[tuple[Any, int], ...], v: Any, n: int) -> tuple[tuple[Any, int], ...]:
+        # Values may be arrays or structs (unhashable), so entries are matched by equality.
+        out = [(value, max(0, c + n)) if value == v else (value, c) for value, c in acc]
+        if n > 0 and not any(value == v for value, _ in acc):
+            out.append((v, n))
+        return tuple(out)
+
+    def add(acc: tuple[tuple[Any, int], ...], v: Any) -> tuple[tuple[Any, int], ...]:
+        return bump(acc, v, 1)
+
+    def merge(
+        a: tuple[tuple[Any, int], ...], b: tuple[tuple[Any, int], ...]
+    ) -> tuple[tuple[Any, int], ...]:
+        for value, c in b:
+            a = bump(a, value, c)
+        return a
+
+    def result(acc: tuple[tuple[Any, int], ...]) -> Any:
+        live = [value for value, c in acc if c > 0]
+        return live[0] if len(live) == 1 else None
+
+    return AggregateFunction(
+        "ATTR", arg_types[0], tuple, add, result, merge=merge, intermediate=True
+    )
+
+
 def _one_numeric(name: str, arg_types: list[Any]) -> Any:
     if len(arg_types) != 1 or not ty.is_numeric(arg_types[0]):
         raise FunctionArgumentError(
@@ -233,6 +267,7 @@ AGGREGATES: dict[str, Callable[[list[Any], bool], AggregateFunction]] = {
     "EARLIEST_BY_OFFSET": _by_offset("EARLIEST_BY_OFFSET", latest=False),
     "LATEST_BY_OFFSET": _by_offset("LATEST_BY_OFFSET", latest=True),
     "COUNT_DISTINCT": _count_distinct,
+    "ATTR": _attr,
     **STATS_AGGREGATES,
 }
 

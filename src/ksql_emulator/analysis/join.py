@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator.analysis.format import format_expr
+from ksql_emulator.analysis.join_checks import check_sources
+from ksql_emulator.analysis.join_keys import qualify_refs, synthetic_key_name, viable_keys
 from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.catalog import Catalog, Source
 from ksql_emulator.compiler.base import Fn
@@ -43,6 +45,10 @@ class JoinSpec:
     inner: JoinSpec | None = None  # the join on the left, for n-way joins
     foreign_key: bool = False  # table-table join from a left column to the right's key
     left_pk_fn: Fn | None = None  # a foreign-key join's result key: the left table's key
+    # The ON criteria's two sides (left source's first), every column reference qualified.
+    left_criteria: t.Expr = field(default_factory=lambda: t.ColumnRef(""))
+    right_criteria: t.Expr = field(default_factory=lambda: t.ColumnRef(""))
+    synthetic_key: str | None = None  # the outermost join's synthetic key column, if it has one
 
     @property
     def stream_table(self) -> bool:
@@ -66,15 +72,18 @@ def analyze_join(
     catalog: Catalog,
     compiler: ExpressionCompiler,
     source_scope: Any,
+    nested: bool = False,
 ) -> tuple[JoinSpec, Scope]:
     """`source_scope(source) -> (Scope, layout)` lays one source out as a single-source query."""
     if not isinstance(join.right, t.SourceRef):
         raise KsqlStatementError("Only left-deep n-way joins are supported by this emulator.")
+    if not nested:
+        check_criteria(join)
     inner: JoinSpec | None = None
     sides: list[tuple[Source, str, Scope, list[tuple[str, Any]]]] = []
     offset = 0
     if isinstance(join.left, t.Join):
-        inner, inner_scope = analyze_join(join.left, catalog, compiler, source_scope)
+        inner, inner_scope = analyze_join(join.left, catalog, compiler, source_scope, True)
         cols = list(inner_scope.columns)
         # The nested join's key stays in the row under a name no query can spell.
         last = cols[-1]
@@ -110,6 +119,10 @@ def analyze_join(
             "N-way joins do not support multiple occurrences of the same source. "
             f"Source: '{rs.name}'"
         )
+    if inner is None and ls.name == rs.name:
+        raise KsqlStatementError(
+            f"Can not join '{ls.name}' to '{rs.name}': self joins are not yet supported."
+        )
     if la == ra:
         raise KsqlStatementError(
             "Each side of the join must reference exactly one source and not the same source. "
@@ -137,42 +150,64 @@ def analyze_join(
             f"Unsupported join expression: {format_expr(crit)}. Only equality joins are supported."
         )
     left_cols = {c.name for c in lscope.columns}
-    right_cols = {c.name for c in rscope.columns}
-
-    def side_of(e: t.Expr) -> str | None:
-        refs = _column_refs(e)
-        if not refs:
-            return None
-        owners = set()
-        for c in refs:
-            if c.source == la or (
-                c.source is None and c.name in left_cols and c.name not in right_cols
-            ):
-                owners.add("L")
-            elif c.source == ra or (c.source is None and c.name in right_cols):
-                owners.add("R")
-            else:
-                owners.add("?")
-        return owners.pop() if len(owners) == 1 else None
-
-    sides_of = (side_of(crit.left), side_of(crit.right))
+    known = (*left_aliases, ra)
     for e in (crit.left, crit.right):
         for col in _column_refs(e):
-            if col.source is not None and col.source not in (*left_aliases, ra):
+            if col.source is not None and col.source not in known:
                 raise KsqlStatementError(
-                    f"'{col.source}' is not a valid stream/table name or alias."
+                    f"Failed to prepare statement: '{col.source}' is not a valid stream/table "
+                    "name or alias."
                 )
-    for e, side in zip((crit.left, crit.right), sides_of, strict=True):
-        if side is None or side == "?":
+
+    def owner(name: str) -> str | None:
+        found: list[str] = []
+        for c in (*lscope.columns, *rscope.columns):
+            if c.name == name and c.source is not None and c.source not in found:
+                found.append(c.source)
+        if len(found) > 1:
+            shown = " or ".join(f"{a}.{name}" for a in found)
+            raise KsqlStatementError(f"Column '{name}' is ambiguous. Could be {shown}.")
+        return found[0] if found else None
+
+    def sources_of(e: t.Expr) -> list[str]:
+        out: list[str] = []
+        for c in _column_refs(e):
+            try:
+                alias = c.source or owner(c.name)
+            except KsqlError as err:
+                # ksqlDB reports this while preparing, ahead of the position.
+                raise KsqlStatementError(
+                    f"Exception while preparing statement: Line: {c.pos.line}, "
+                    f"Col: {c.pos.col}: {err.message}"
+                ) from None
+            if alias is None:
+                scope = lscope if c.name in left_cols else rscope
+                scope.context = "JOIN ON"
+                scope.resolve(c.name)
+            elif alias not in out:
+                out.append(alias)
+        return out
+
+    crit_refs = (sources_of(crit.left), sources_of(crit.right))
+    sides_of: list[str | None] = []
+    for e, used in zip((crit.left, crit.right), crit_refs, strict=True):
+        if len(used) != 1:
             raise KsqlStatementError(
                 f"Invalid comparison expression '{format_expr(e)}' in join "
                 f"'{format_expr(crit)}'. Each side of the join comparision must contain "
                 "references from exactly one source."
             )
+        sides_of.append("R" if ra in used else "L")
     if sides_of[0] == sides_of[1]:
+        if sides_of[0] == "L" and crit_refs[0] != crit_refs[1]:
+            raise KsqlStatementError(
+                f"A join criteria is expected to reference the source (`{ra}`) in the FROM "
+                f"clause, instead the right source references `{crit_refs[1][0]}` and the left "
+                f"source references `{crit_refs[0][0]}`"
+            )
         raise KsqlStatementError(
             f"Each side of the join must reference exactly one source and not the same source. "
-            f"Left side references `{la}` and right references `{la}`"
+            f"Left side references `{crit_refs[0][0]}` and right references `{crit_refs[1][0]}`"
         )
     lexpr, rexpr = (crit.left, crit.right) if sides_of[0] == "L" else (crit.right, crit.left)
     foreign_key = False
@@ -211,11 +246,11 @@ def analyze_join(
                 "Invalid join condition: stream-table joins require to join on the table's "
                 f"primary key. Got {_side(crit)}."
             )
-    lonly = Scope(lscope.columns, "JOIN")
+    lonly = Scope(lscope.columns, "JOIN ON")
     ronly_cols = [
         ScopeColumn(c.name, c.type, c.index - left_width, c.source) for c in rscope.columns
     ]
-    ronly = Scope(ronly_cols, "JOIN")
+    ronly = Scope(ronly_cols, "JOIN ON")
     try:
         lkey = compiler.compile(lexpr, lonly)
         rkey = compiler.compile(rexpr, ronly)
@@ -247,13 +282,22 @@ def analyze_join(
     )
     if foreign_key:
         pk = ls.key_columns[0]
-        pk_col = lonly.resolve(pk.name, la)
-        pk_index = pk_col.index
-        spec.left_pk_fn = lambda row: row[pk_index]
+        pk_at = [lonly.resolve(k.name, la).index for k in ls.key_columns]
+        if len(pk_at) == 1:
+            pk_index = pk_at[0]
+            spec.left_pk_fn = lambda row: row[pk_index]
+        else:
+            spec.left_pk_fn = lambda row: tuple(row[i] for i in pk_at)
         spec.left.key_expr = t.ColumnRef(pk.name, la)
         spec.right.key_expr = t.ColumnRef(pk.name, la)
-    # The join key itself (either side's, whichever is present) follows both rows, as ROWKEY.
-    rowkey = ScopeColumn("ROWKEY", lkey.type, left_width + len(rlayout))
+    spec.left_criteria = qualify_refs(lexpr, owner)
+    spec.right_criteria = qualify_refs(rexpr, owner)
+    check_sources(spec, nested)
+    key_name = "__JOINKEY"  # a name no query can spell
+    if not nested and not foreign_key and not viable_keys(spec):
+        spec.synthetic_key = key_name = synthetic_key_name(spec)
+    # The join key itself (either side's, whichever is present) follows both rows.
+    rowkey = ScopeColumn(key_name, lkey.type, left_width + len(rlayout))
     return spec, Scope([*lscope.columns, *rscope.columns, rowkey])
 
 
@@ -270,18 +314,29 @@ def _side(crit: t.Comparison) -> str:
     return f"{format_expr(crit.left)} = {format_expr(crit.right)}"
 
 
-def _column_refs(e: t.Expr) -> list[t.ColumnRef]:
+def _column_refs(e: Any) -> list[t.ColumnRef]:
     import dataclasses
 
     if isinstance(e, t.ColumnRef):
         return [e]
-    out: list[t.ColumnRef] = []
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr):
-            out += _column_refs(v)
-        elif isinstance(v, tuple):
-            for x in v:
-                if isinstance(x, t.Expr):
-                    out += _column_refs(x)
-    return out
+    if isinstance(e, tuple):
+        return [c for x in e for c in _column_refs(x)]
+    if not isinstance(e, t.Expr):
+        return []
+    return [c for f in dataclasses.fields(e) for c in _column_refs(getattr(e, f.name))]
+
+
+def check_criteria(join: t.Join) -> None:
+    """ksqlDB checks every ON clause's sources before planning any of the joins."""
+    if isinstance(join.left, t.Join):
+        check_criteria(join.left)
+    crit = join.criteria
+    if not isinstance(crit, t.Comparison):
+        return
+    sides = [{c.source for c in _column_refs(e)} for e in (crit.left, crit.right)]
+    if all(len(s) == 1 and None not in s for s in sides) and sides[0] == sides[1]:
+        (alias,) = sides[0]
+        raise KsqlStatementError(
+            "Each side of the join must reference exactly one source and not the same source. "
+            f"Left side references `{alias}` and right references `{alias}`"
+        )

@@ -6,6 +6,7 @@ from ksql_emulator import types as ty
 from ksql_emulator.analysis.aggregate import AggregateSpec
 from ksql_emulator.analysis.format import format_expr, qualify
 from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.analysis.join_keys import pick_join_key
 from ksql_emulator.analysis.scope import Scope
 from ksql_emulator.analysis.typing import describe_type
 from ksql_emulator.catalog import Source
@@ -35,6 +36,8 @@ def expand_select(
                 raise KsqlStatementError(
                     f"'{item.source}' is not a valid stream/table name or alias."
                 )
+            if item.source is None and join.synthetic_key is not None:
+                items.append((t.ColumnRef(join.synthetic_key), None))
             for side in join.leaves():
                 if item.source is not None and item.source != side.alias:
                     continue
@@ -103,31 +106,9 @@ def pick_keys(
     if aggregate is not None:
         wanted = list(aggregate.key_refs)
     elif join is not None:
-        wanted = []
-        hits = [
-            i
-            for i, e in enumerate(to_compile)
-            if any(
-                _same_join(e, j.left.key_expr, j.left.alias)
-                or _same_join(e, j.right.key_expr, j.right.alias)
-                for j in join.joins()
-            )
-        ]
-        if hits:
-            key_flags[hits[0]] = True
-            key_order.append(hits[0])
-            # The key is the join key, present even when an outer join lacks that side.
-            index = scope.columns[-1].index  # analyze_join puts the join key last
-            compiled[hits[0]] = Compiled(compiled[hits[0]].type, lambda row: row[index])
-        elif not allow_missing_keys:
-            shown = [
-                format_expr(qualify(join.left.key_expr, join.left.alias)),
-                format_expr(qualify(join.right.key_expr, join.right.alias)),
-            ]
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the join expressions "
-                f"{shown[0]} or {shown[1]} in its projection (eg, SELECT {shown[0]}...)."
-            )
+        return pick_join_key(
+            join, scope, to_compile, names, compiled, sink, allow_missing_keys or not sink_name
+        )
     elif query.partition_by:
         wanted = partition_exprs
     else:
@@ -189,12 +170,6 @@ def pick_keys(
             f"projection (eg, SELECT {', '.join(key_names)}...)."
         )
     return key_flags, key_order
-
-
-def _same_join(expr: t.Expr, key: t.Expr, alias: str) -> bool:
-    if isinstance(expr, t.ColumnRef) and isinstance(key, t.ColumnRef):
-        return expr.name == key.name and (expr.source or alias) == (key.source or alias)
-    return expr == key
 
 
 def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:

@@ -13,8 +13,14 @@ from ksql_emulator.analysis.aggregate import (
     check_table_grouped,
     has_aggregate,
 )
+from ksql_emulator.analysis.aliases import (
+    RESERVED_COLUMN_NAMES,
+    ColumnAliasGenerator,
+    check_reserved_names,
+)
 from ksql_emulator.analysis.format import columns_of, format_expr
 from ksql_emulator.analysis.join import JoinSpec, analyze_join
+from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
 from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
@@ -40,9 +46,6 @@ PSEUDO_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("ROWOFFSET", ty.BIGINT),
 )
 WINDOW_COLUMNS: tuple[tuple[str, Any], ...] = (("WINDOWSTART", ty.BIGINT), ("WINDOWEND", ty.BIGINT))
-RESERVED_COLUMN_NAMES = frozenset(
-    {"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND"}
-)
 
 
 @dataclass
@@ -134,7 +137,7 @@ def analyze_query(
     where = None
     if query.where is not None:
         try:
-            where = _compile_in(compiler, query.where, scope, "WHERE")
+            where = _compile_in(compiler, rewrite_magic_timestamps(query.where), scope, "WHERE")
         except UnknownColumnError as err:
             missing = err.message.split("'")[1] if "'" in err.message else ""
             if missing in ("WINDOWSTART", "WINDOWEND"):
@@ -177,6 +180,7 @@ def analyze_query(
             ) from err
 
     items = expand_select(query, scope, compiler, source, ref, join, partition_exprs, sink_name)
+    check_reserved_names(items, join is not None, sink_name is not None)
 
     aggregate: AggregateSpec | None = None
     having: Compiled | None = None
@@ -228,36 +232,9 @@ def analyze_query(
 
     names: list[str] = []
     compiled: list[Compiled] = []
-    generated = 0
+    read = [leaf.source for leaf in join.leaves()] if join is not None else [source]
+    aliases = ColumnAliasGenerator(c.name for s in read for c in s.columns)
     for (expr, alias), rewritten in zip(items, to_compile, strict=True):
-        if alias is not None and alias in RESERVED_COLUMN_NAMES:
-            raise KsqlStatementError(
-                f"`{alias}` is a reserved column name. You cannot use it as an alias for a column."
-            )
-        if (
-            join is not None
-            and alias is None
-            and sink_name is not None
-            and isinstance(expr, t.ColumnRef)
-            and expr.name in RESERVED_COLUMN_NAMES
-        ):
-            raise KsqlStatementError(
-                f"Reserved column name in select: `{expr.name}`. Please remove or alias the column."
-            )
-        if (
-            alias is None
-            and isinstance(expr, t.ColumnRef)
-            and expr.name in RESERVED_COLUMN_NAMES - {"ROWTIME"}
-            and source.column(expr.name) is None
-            and sink_name is not None
-            and not (
-                expr.name in ("WINDOWSTART", "WINDOWEND")
-                and (source.window_type or query.window is not None)
-            )
-        ):
-            raise KsqlStatementError(
-                f"Reserved column name in select: `{expr.name}`. Please remove or alias the column."
-            )
         try:
             c: Compiled = compiler.compile(rewritten, select_scope)
         except TypeMismatchError as err:
@@ -280,12 +257,9 @@ def analyze_query(
             elif isinstance(expr, t.ColumnRef):
                 alias = expr.name
             elif isinstance(expr, t.Dereference):
-                alias = expr.field
+                alias = aliases.for_field(expr.field)
             else:
-                while f"KSQL_COL_{generated}" in names:
-                    generated += 1
-                alias = f"KSQL_COL_{generated}"
-                generated += 1
+                alias = aliases.next_generated()
         names.append(alias)
         compiled.append(c)
 
@@ -302,13 +276,18 @@ def analyze_query(
         sink_name,
         allow_missing_keys,
     )
-    seen: set[str] = set()
+    seen: dict[str, bool] = {}  # name -> whether its first use is a key
     for n, c, is_key in zip(names, compiled, key_flags, strict=True):
         if n in seen:
-            if aggregate is not None and not is_key:
+            # ksqlDB's LogicalSchema builder rejects a name twice in one namespace.
+            if not is_key and (aggregate is not None or not seen[n]):
                 raise KsqlStatementError(f"Duplicate value columns found in schema: `{n}` {c.type}")
+            if is_key and seen[n]:
+                raise KsqlStatementError(
+                    f"Duplicate key columns found in schema: `{n}` {c.type} KEY"
+                )
             raise KsqlStatementError(f"Duplicate column name in projection: {n}")
-        seen.add(n)
+        seen[n] = is_key
     # Keys come out in the order PARTITION BY / GROUP BY name them, else in projection order.
     if not query.partition_by and aggregate is None:
         key_order.sort()

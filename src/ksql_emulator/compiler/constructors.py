@@ -12,6 +12,7 @@ from ksql_emulator.analysis.scope import Scope
 from ksql_emulator.analysis.typing import describe_type
 from ksql_emulator.compiler.base import Compiled, Fn, Row, const, constant_fn
 from ksql_emulator.compiler.operators import OperatorCompiler
+from ksql_emulator.compiler.user_lists import fold_type
 from ksql_emulator.errors import KsqlError, KsqlStatementError, TypeMismatchError
 from ksql_emulator.parser import tree as t
 
@@ -83,21 +84,28 @@ class ConstructorCompiler(OperatorCompiler):
                 "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you "
                 "may cast a NULL value to the desired type."
             )
-        item_type, fns = self._unify(e.items, items, "ARRAY")
+        item_type, fns = self._unify(e.items, items, "ARRAY", scope)
         return Compiled(ty.ArrayType(item_type), lambda row: [f(row) for f in fns])
 
     def _unify(
-        self, exprs: Sequence[t.Expr], items: list[Compiled], what: str
+        self, exprs: Sequence[t.Expr], items: list[Compiled], what: str, scope: Scope
     ) -> tuple[Any, list[Fn]]:
-        """One element type for a constructor: string literals are read as the others' type."""
+        """One element type for a constructor (see user_lists.py)."""
         is_text = [isinstance(x, t.Literal) and x.kind == "STRING" for x in exprs]
         others = [c.type for c, text in zip(items, is_text, strict=True) if not text and c.type]
-        item_type = widening.common_type(others) if others else ty.STRING
-        if others and item_type is None:
-            raise TypeMismatchError(
-                f"invalid input syntax for type {what}: all elements must be of the same type, "
-                f"got {', '.join(describe_type(x) for x in others)}"
-            )
+        item_type: Any = None
+        if others:
+            for x, c, text in zip(exprs, items, is_text, strict=True):
+                if c.type is None or (text and item_type is None):
+                    continue  # a NULL, or a string that takes the type the others settle on
+                item_type = fold_type(item_type, x, c.type, lambda e: self.compile(e, scope).type)
+                if item_type is None:
+                    raise TypeMismatchError(
+                        f"invalid input syntax for type {what}: all elements must be of the "
+                        f"same type, got {', '.join(describe_type(x) for x in others)}"
+                    )
+        else:
+            item_type = ty.STRING
         fns: list[Fn] = []
         for x, c, text in zip(exprs, items, is_text, strict=True):
             if text and item_type != ty.STRING:
@@ -124,7 +132,7 @@ class ConstructorCompiler(OperatorCompiler):
         if all(v.type is None for v in values):
             vt, vfs = None, [v.fn for v in values]
         else:
-            vt, vfs = self._unify([v for _, v in e.entries], values, "MAP")
+            vt, vfs = self._unify([v for _, v in e.entries], values, "MAP", scope)
         pairs = list(zip(kfs, vfs, strict=True))
         return Compiled(ty.MapType(kt, vt), lambda row: {k(row): v(row) for k, v in pairs})
 

@@ -14,7 +14,7 @@ from ksql_emulator.analysis.format import comparison_name, format_expr
 from ksql_emulator.analysis.scope import Scope
 from ksql_emulator.analysis.typing import can_compare, describe_type, family
 from ksql_emulator.compiler.base import Compiled, CompilerBase, Fn, Row, constant_fn
-from ksql_emulator.errors import KsqlError, TypeMismatchError
+from ksql_emulator.errors import KsqlError, RuntimeEvaluationError, TypeMismatchError
 from ksql_emulator.parser import tree as t
 
 __all__ = ["OperatorCompiler"]
@@ -38,6 +38,16 @@ class OperatorCompiler(CompilerBase):
                 f"Error processing expression: {format_expr(e)}. {err.message}"
             ) from err
         lf, rf = left.fn, right.fn
+        if scope.lambda_vars:
+            # ksqlDB's generated lambda code unboxes its operands, so a NULL fails the whole
+            # call (TRANSFORM(xs, x => x + 5) of [5, NULL] is NULL, not [10, NULL]).
+            def strict(row: Row) -> Any:
+                a, b = lf(row), rf(row)
+                if a is None or b is None:
+                    raise RuntimeEvaluationError(f"null operand in lambda: {format_expr(e)}")
+                return op(a, b)
+
+            return Compiled(result_type, strict)
         return Compiled(result_type, lambda row: op(lf(row), rf(row)))
 
     def _c_Negate(self, e: t.Negate, scope: Scope) -> Compiled:

@@ -45,13 +45,13 @@ class DdlHandlers(SourceBuilder):
                     f"Column `{cd.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
                     "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                     "Streams have KEYs, which have no uniqueness or NULL constraints."
-                )
+                ).locate(cd.pos.line, cd.pos.col)
             if cd.constraint == "PRIMARY KEY" and stmt.kind == "STREAM":
                 raise PrepareError(
                     f"Column `{cd.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
                     "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                     "Streams have KEYs, which have no uniqueness or NULL constraints."
-                )
+                ).locate(cd.pos.line, cd.pos.col)
             namespace = {"KEY": "KEY", "PRIMARY KEY": "KEY", "HEADERS": "HEADERS"}.get(
                 cd.constraint or "", "HEADER" if cd.constraint == "HEADER" else "VALUE"
             )

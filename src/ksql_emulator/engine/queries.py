@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ksql_emulator.analysis.format import format_expr
@@ -52,6 +53,7 @@ class QueryHandlers(SourceBuilder):
             stmt.kind,
             allow_missing_keys=self._new_planner(),
         )
+        _reject_windowed_tables(analysis)
         columns = list(analysis.columns)
         sink = self._source_from_props(
             stmt.kind, stmt.name, columns, dict(stmt.props), text, inherit=analysis.source
@@ -103,6 +105,7 @@ class QueryHandlers(SourceBuilder):
             target.name,
             allow_missing_keys=self._new_planner(),
         )
+        _reject_windowed_tables(analysis)
         result_schema = _schema_text(analysis.columns, "STREAM")
         sink_schema = _schema_text(
             [c for c in target.columns if c.namespace in ("KEY", "VALUE")], "STREAM"
@@ -162,6 +165,8 @@ class QueryHandlers(SourceBuilder):
                 f"Expected a value for each column. Expected Columns: {names}. "
                 f"Got {[format_expr(v) for v in stmt.values]}"
             )
+        for expr in stmt.values:
+            _check_qualifiers(expr, target.name)
         compiler = self.compiler
         scope = Scope([])
         values: dict[str, Any] = {}
@@ -210,3 +215,29 @@ def _schema_text(columns: list[Column], kind: str) -> str:
             suffix = " PRIMARY KEY" if kind == "TABLE" else " KEY"
         parts.append(f"`{c.name}` {c.type}{suffix}")
     return ", ".join(parts)
+
+
+def _reject_windowed_tables(analysis: Any) -> None:
+    """ksqlDB's PushQueryValidator: a persistent query may not read a windowed TABLE."""
+    join = analysis.join
+    sources = [leaf.source for leaf in join.leaves()] if join is not None else [analysis.source]
+    if any(s.kind == "TABLE" and s.window_type for s in sources):
+        raise KsqlStatementError("KSQL does not support persistent queries on windowed tables.")
+
+
+def _check_qualifiers(expr: t.Expr, target: str) -> None:
+    """ksqlDB prepares INSERT VALUES against its target alone, so a column qualified by any
+    other name fails there (before the values are evaluated)."""
+    if isinstance(expr, t.ColumnRef) and expr.source and expr.source != target:
+        raise KsqlStatementError(
+            f"Failed to prepare statement: '{expr.source}' is not a valid stream/table name "
+            "or alias."
+        )
+    for f in dataclasses.fields(expr):
+        child = getattr(expr, f.name)
+        if isinstance(child, t.Expr):
+            _check_qualifiers(child, target)
+        elif isinstance(child, tuple):
+            for item in child:
+                if isinstance(item, t.Expr):
+                    _check_qualifiers(item, target)

@@ -174,7 +174,7 @@ class SourceBuilder(EngineState):
 
     def _validate_formats(self, source: Source) -> None:
         for c in source.key_columns:
-            if _contains_map(c.type):
+            if ty.contains_map(c.type):
                 raise KsqlStatementError(
                     "Map keys, including types that contain maps, are not supported as they may "
                     "lead to unexpected behavior due to inconsistent serialization. Key column "
@@ -224,14 +224,4 @@ def _non_string_map_key(typ: Any) -> bool:
         return _non_string_map_key(typ.item)
     if isinstance(typ, ty.StructType):
         return any(_non_string_map_key(f) for _, f in typ.fields)
-    return False
-
-
-def _contains_map(typ: Any) -> bool:
-    if isinstance(typ, ty.MapType):
-        return True
-    if isinstance(typ, ty.ArrayType):
-        return _contains_map(typ.item)
-    if isinstance(typ, ty.StructType):
-        return any(_contains_map(f) for _, f in typ.fields)
     return False

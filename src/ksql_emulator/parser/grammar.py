@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from ksql_emulator.errors import ParseError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.expressions import ExpressionParser
 from ksql_emulator.parser.statements import StatementParser
@@ -42,9 +43,14 @@ def parse_iter(sql: str, variables: Mapping[str, str]) -> Iterator[t.ParsedState
         piece = [*tokens[start:end], _eof_after(tokens[end])]
         piece = substitute_tokens(piece, variables)
         parser = StatementParser(piece)
-        stmt = parser.statement()
-        parser.expect_end()
         text_end = tokens[end].end if tokens[end].kind is TokenKind.OP else tokens[end].start
+        try:
+            stmt = parser.statement()
+            parser.expect_end()
+        except ParseError as err:
+            if err.statement is None:
+                err.statement = sql[tokens[start].start : text_end]
+            raise
         yield t.ParsedStatement(stmt, sql[tokens[start].start : text_end], tokens[start].line)
         start = end + 1 if tokens[end].kind is not TokenKind.EOF else end
 

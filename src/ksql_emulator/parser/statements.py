@@ -86,6 +86,7 @@ class StatementParser(QueryParser):
         self.expect_op("(")
         cols: list[t.ColumnDef] = []
         while True:
+            pos = self.here()
             name = self.identifier("a column name")
             spec = self.type_spec()
             constraint: str | None = None
@@ -102,7 +103,7 @@ class StatementParser(QueryParser):
                 header_key = self.string()
                 self.expect_op(")")
                 constraint = "HEADER"
-            cols.append(t.ColumnDef(name, spec, constraint, header_key))
+            cols.append(t.ColumnDef(name, spec, constraint, header_key, pos))
             if not self.accept_op(","):
                 break
         self.expect_op(")")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ksql_emulator.errors import ParseError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.cursor import TokenCursor
 from ksql_emulator.parser.keywords import RESERVED, TYPE_ALIASES
@@ -32,6 +33,7 @@ class TypeParser(TokenCursor):
         name = TYPE_ALIASES.get(tok.upper, tok.upper)
         if name in _SIMPLE_TYPES:
             self.advance()
+            self._check_type_parameters()
             return t.TypeSpec(name)
         if name == "DECIMAL":
             self.advance()
@@ -70,4 +72,20 @@ class TypeParser(TokenCursor):
         if name in RESERVED:
             raise self.error("a type")
         self.advance()
+        self._check_type_parameters()
         return t.TypeSpec(name)
+
+    def _check_type_parameters(self) -> None:
+        """ksqlDB's grammar lets any base type take `(` typeParameter, ... `)`, where a parameter
+        is an integer or STRING; anything else there fails at the parameter, not at the `(`."""
+        if not self.at_op("("):
+            return
+        nxt = self.peek(1)
+        if nxt.kind is TokenKind.INTEGER or (nxt.kind is TokenKind.IDENT and nxt.upper == "STRING"):
+            return
+        raise ParseError(
+            nxt.line,
+            nxt.col + 1,
+            nxt.shown(),
+            "Syntax Error\nExpecting {'STRING', INTEGER_VALUE}",
+        )

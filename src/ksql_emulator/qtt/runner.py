@@ -117,9 +117,10 @@ def _judge_error(err: KsqlError, expected: dict[str, Any]) -> Outcome:
     want_message = str(expected.get("message", ""))
     if want_type and not is_java_subtype(err.ksql_type, want_type):
         return Outcome("failed", f"expected {want_type} but got {err.ksql_type}: {err.message}")
-    if want_message not in str(err):
+    if want_message not in err.with_statement():
         return Outcome(
-            "failed", f"expected message containing {want_message!r} but got {str(err)!r}"
+            "failed",
+            f"expected message containing {want_message!r} but got {err.with_statement()!r}",
         )
     return Outcome("passed")
 

@@ -173,6 +173,37 @@ def _timestamp_extractor(source_node: SourceNode, registry: Any) -> Any:
     return from_value
 
 
+def _sink_timestamp(step: SinkNode, registry: Any) -> Callable[[Record], int | None] | None:
+    """The sink's TIMESTAMP column as epoch millis; a STRING column is read with the sink's
+    TIMESTAMP_FORMAT, and a value that does not parse drops the record (as ksqlDB does)."""
+    i = step.timestamp_index
+    if i is None:
+        return None
+    col = step.sink.column(step.sink.timestamp_column or "")
+    if col is not None and col.type == ty.STRING:
+        fmt = step.sink.timestamp_format or "yyyy-MM-dd'T'HH:mm:ss.SSS"
+        parse = registry.resolve("STRINGTOTIMESTAMP", [ty.STRING, ty.STRING]).call
+    else:
+        parse = fmt = None
+
+    def extract(record: Record) -> int | None:
+        if i >= 0:
+            assert record.value is not None
+            v = record.value[i]
+        else:
+            v = record.key[-1 - i]
+        if parse is None:
+            return to_epoch_ms(v)
+        if v is None:
+            return None
+        try:
+            return int(parse(v, fmt))
+        except Exception:  # an unparseable timestamp drops the record, never the query
+            return None
+
+    return extract
+
+
 def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str) -> RunningQuery:
     sources: list[tuple[str, SourceOperator]] = []
     sink_op: SinkOperator | None = None
@@ -223,19 +254,11 @@ def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str)
         elif isinstance(step, SinkNode):
             sink_topic = step.sink.topic
             sink_name = step.sink.name
-            ts_index = step.timestamp_index
-            ts_fn = None
-            if ts_index is not None:
-                i = ts_index
-
-                def ts_fn(record: Record, i: int = i) -> int | None:
-                    if i >= 0:
-                        assert record.value is not None
-                        return to_epoch_ms(record.value[i])
-                    return to_epoch_ms(record.key[-1 - i])
-
             sink_op = SinkOperator(
-                step.sink.topic, key_serde(step.sink), value_serde(step.sink), ts_fn
+                step.sink.topic,
+                key_serde(step.sink),
+                value_serde(step.sink),
+                _sink_timestamp(step, registry),
             )
     if not inputs:
         inputs = [(topic, op, _identity) for topic, op in sources]

@@ -12,11 +12,8 @@ order (partition by partition, keys by their serialized bytes, windows by start)
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ksql_emulator import types as ty
@@ -24,8 +21,15 @@ from ksql_emulator.analysis.format import comparison_name, format_expr
 from ksql_emulator.catalog import Source
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.server.pull_values import NO, coerce_strict, partial_timestamp
 
-__all__ = ["KeyLookup", "check_null_comparisons", "plan_lookups", "window_bounds_as_millis"]
+__all__ = [
+    "KeyLookup",
+    "check_null_comparisons",
+    "plan_lookups",
+    "validate_where",
+    "window_bounds_as_millis",
+]
 
 _WINDOW_BOUNDS = ("WINDOWSTART", "WINDOWEND")
 _WINDOW_OPS = ("=", "<", "<=", ">", ">=")
@@ -139,8 +143,10 @@ def _column_side(c: t.Comparison) -> tuple[t.ColumnRef | None, t.Expr]:
     return None, c.right
 
 
-def plan_lookups(where: t.Expr | None, source: Source, scans: bool) -> KeyLookup | None:
-    """The keys to look up, or None for a table scan; raises what ksqlDB refuses."""
+def plan_lookups(
+    where: t.Expr | None, source: Source, scans: bool, range_scans: bool = True
+) -> KeyLookup | None:
+    """The keys to look up, or None for a table (or range) scan; raises what ksqlDB refuses."""
     if where is None:
         if scans:
             return None
@@ -156,12 +162,58 @@ def plan_lookups(where: t.Expr | None, source: Source, scans: bool) -> KeyLookup
         for terms in disjuncts:
             key = _key_of(terms, source)
             if key is None:
+                if not scans and not (range_scans and _range_scan(disjuncts, source)):
+                    raise KsqlStatementError(
+                        "Query requires table scan to be enabled. Table scans can be enabled "
+                        "by setting ksql.query.pull.table.scan.enabled=true"
+                    )
                 return None
             if key not in keys:
                 keys.append(key)
     except _TableScan:
         return None
     return KeyLookup(tuple(keys))
+
+
+def validate_where(where: t.Expr, source: Source, scans: bool) -> None:
+    """The shape checks ksqlDB's pull planner makes before the clause is typed."""
+    try:
+        for terms in _dnf(where):
+            _validate(terms, source, scans)
+    except _TableScan:
+        return
+
+
+def _range_scan(disjuncts: Sequence[Sequence[t.Expr]], source: Source) -> bool:
+    """Whether ksqlDB serves the clause with a range scan (no table scan needed): one disjunct
+    bounding the single STRING or BYTES key of a non-windowed table."""
+    keys = source.key_columns
+    if source.window_type or len(disjuncts) != 1 or len(keys) != 1:
+        return False
+    if keys[0].type not in (ty.STRING, ty.BYTES):
+        return False
+    for term in disjuncts[0]:
+        if isinstance(term, t.Comparison) and term.op in ("<", "<=", ">", ">="):
+            column, _ = _column_side(term)
+            if column is not None and column.name == keys[0].name:
+                return True
+    return False
+
+
+def _validate_like(term: t.Like, source: Source, scan_or: Any) -> None:
+    windowed = bool(source.window_type)
+    if not isinstance(term.value, t.ColumnRef):
+        scan_or(_invalid("Like condition must be between strings", windowed))
+        return
+    col = source.column(term.value.name)
+    if col is None:
+        raise _invalid(f"Like condition on non-existent column {term.value.name}", windowed)
+    if col.type != ty.STRING:
+        base = col.type.base if isinstance(col.type, ty.SqlType) else str(col.type)
+        raise _invalid(
+            f"The column type for Like condition must be VARCHAR. The column type is {base}",
+            windowed,
+        )
 
 
 def _validate(terms: Sequence[t.Expr], source: Source, scans: bool) -> None:
@@ -178,6 +230,7 @@ def _validate(terms: Sequence[t.Expr], source: Source, scans: bool) -> None:
         if not isinstance(term, t.Comparison | t.Like):
             raise _invalid(f"Unsupported expression in WHERE clause: {format_expr(term)}", False)
         if isinstance(term, t.Like):
+            _validate_like(term, source, scan_or)
             continue
         column, other = _column_side(term)
         if column is None:
@@ -271,72 +324,13 @@ def _resolve_key(e: t.Expr, col: Any, comparison: t.Comparison) -> Any:
     if value is None:
         shown = format_expr(t.Comparison(comparison.op, t.ColumnRef(col.name), e))
         raise KsqlStatementError(f"Primary key columns can not be NULL: {shown}")
-    coerced = _coerce_strict(value, col.type)
-    if coerced is _NO:
+    coerced = coerce_strict(value, col.type)
+    if coerced is NO:
         raise KsqlStatementError(
             f"'{value}' can not be converted to the type of the key column: "
             f"{col.name} {col.type} KEY"
         )
     return coerced
-
-
-_NO = object()
-
-
-def _coerce_strict(value: Any, typ: Any) -> Any:
-    """ksqlDB's strict coercion: numbers widen, nothing else converts."""
-    if isinstance(value, bool):
-        return value if typ == ty.BOOLEAN else _NO
-    if isinstance(value, str):
-        return value if typ == ty.STRING else _NO
-    if isinstance(value, int):
-        if typ in (ty.INTEGER, ty.BIGINT):
-            return value if typ == ty.BIGINT or -(2**31) <= value < 2**31 else _NO
-        if typ == ty.DOUBLE:
-            return float(value)
-        if isinstance(typ, ty.DecimalType):
-            return Decimal(value)
-        return _NO
-    if isinstance(value, Decimal | float):
-        if typ == ty.DOUBLE:
-            return float(value)
-        if isinstance(typ, ty.DecimalType) and isinstance(value, Decimal):
-            return value
-        return _NO
-    return value
-
-
-_PARTIAL = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
-    r"(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def _partial_timestamp(text: str) -> int | None:
-    """Epoch millis of a partial ISO datetime, as ksqlDB's PartialStringToTimestampParser reads
-    one: missing fields are their minimum, no zone means UTC, hour 24 is the next midnight."""
-    m = _PARTIAL.match(text.strip())
-    if m is None:
-        return None
-    year, month, day, hour, minute, second, millis, zone = m.groups()
-    tz = dt.UTC
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    hours = int(hour or 0)
-    base = dt.datetime(
-        int(year),
-        int(month or 1),
-        int(day or 1),
-        0,
-        int(minute or 0),
-        int(second or 0),
-        int((millis or "0").ljust(3, "0")) * 1000,
-        tzinfo=tz,
-    )
-    return int((base + dt.timedelta(hours=hours)).timestamp() * 1000)
 
 
 def window_bounds_as_millis(where: t.Expr | None) -> t.Expr | None:
@@ -355,7 +349,7 @@ def _rewrite(e: t.Expr) -> t.Expr:
             and isinstance(other, t.Literal)
             and other.kind == "STRING"
         ):
-            millis = _partial_timestamp(str(other.value))
+            millis = partial_timestamp(str(other.value))
             if millis is None:
                 raise _invalid(f"Failed to parse datetime: {other.value}", True)
             literal = t.Literal("BIGINT", millis, str(millis), pos=other.pos)

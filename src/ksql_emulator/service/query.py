@@ -23,6 +23,7 @@ from ksql_emulator.server import engine_api as api
 from ksql_emulator.server.pull import (
     check_null_comparisons,
     plan_lookups,
+    validate_where,
     window_bounds_as_millis,
 )
 from ksql_emulator.server.pull_rows import stream_rows, table_rows
@@ -80,8 +81,17 @@ class SelectQueries:
         engine = self.engine
         is_pull = query.emit is None
         lookup = None
+        pulled = None
         if is_pull:
             _check_pull(query)
+            limits = {**engine.properties, **{k: str(v) for k, v in properties.items()}}.get(
+                "ksql.query.pull.limit.clause.enabled", "true"
+            )
+            if query.limit is not None and str(limits).lower() == "false":
+                raise KsqlStatementError(
+                    "LIMIT clause in pull queries is currently disabled. You can enable them by "
+                    "setting ksql.query.pull.limit.clause.enabled=true." + _PULL_HINT
+                )
             pulled = _pull_source(query, engine)
             if pulled is not None and pulled.window_type:
                 query = dataclasses.replace(query, where=window_bounds_as_millis(query.where))
@@ -97,6 +107,9 @@ class SelectQueries:
                 and query.where is not None
                 and str(err.message).startswith("Error in WHERE")
             ):
+                if pulled is not None and pulled.kind == "TABLE":
+                    # ksqlDB's pull planner checks the clause's shape before typing it.
+                    validate_where(query.where, pulled, _scans(engine.properties, properties))
                 # ksqlDB names the clause it could not type as the failed statement.
                 raise type(err)(f"{err.message}\nStatement: {format_expr(query.where)}") from err
             raise
@@ -104,10 +117,14 @@ class SelectQueries:
         if is_pull:
             _check_queryable(source, engine)
         if is_pull and source.kind == "TABLE":
-            scans = {**engine.properties, **{k: str(v) for k, v in properties.items()}}.get(
-                "ksql.query.pull.table.scan.enabled", "true"
+            props = {**engine.properties, **{k: str(v) for k, v in properties.items()}}
+            ranges = props.get("ksql.query.pull.range.scan.enabled", "true")
+            lookup = plan_lookups(
+                query.where,
+                source,
+                _scans(engine.properties, properties),
+                str(ranges).lower() != "false",
             )
-            lookup = plan_lookups(query.where, source, str(scans).lower() != "false")
         qid = f"transient_{source.name}_{random.randrange(10**18, 10**19)}"
         plan = build_transient_plan(qid, analysis)
         pipeline = build_query(plan, engine.registry, dict(engine.properties), sql)
@@ -197,3 +214,9 @@ def _check_pull(query: t.Query) -> None:
             "Pull queries don't support the following columns in SELECT clauses: "
             + ", ".join(f"`{b}`" for b in banned)
         )
+
+
+def _scans(engine_props: Any, properties: Any) -> bool:
+    """Whether pull queries may scan whole tables (the request's properties win)."""
+    props = {**engine_props, **{k: str(v) for k, v in properties.items()}}
+    return str(props.get("ksql.query.pull.table.scan.enabled", "true")).lower() != "false"

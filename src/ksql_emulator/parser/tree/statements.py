@@ -20,6 +20,7 @@ class ColumnDef:
     type: TypeSpec
     constraint: str | None = None  # KEY, PRIMARY KEY, HEADERS, HEADER
     header_key: str | None = None
+    pos: Pos = field(default=NOWHERE, compare=False)
 
 
 Props = tuple[tuple[str, Any], ...]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.runtime.operators.join_window import Match, WindowJoin
 from ksql_emulator.runtime.record import Record, freeze
 
 __all__ = ["JoinOperator"]
@@ -16,14 +17,21 @@ class JoinOperator:
 
     def __init__(self, spec: JoinSpec) -> None:
         self.spec = spec
-        self.left_buffer: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
-        self.right_buffer: dict[Any, list[tuple[int, tuple[Any, ...]]]] = {}
         self.table: dict[Any, tuple[Any, ...]] = {}
         self.left_table: dict[Any, tuple[Any, ...]] = {}
         self.emitted: set[Any] = set()
         self.fk_rows: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
         self.left_nulls = (None,) * spec.left.width
         self.right_nulls = (None,) * spec.right.width
+        self.window_join = WindowJoin(
+            spec.before_ms or 0,
+            spec.after_ms or 0,
+            spec.grace_ms,
+            spec.kind in ("LEFT", "FULL"),
+            spec.kind in ("RIGHT", "FULL"),
+        )
+        # Per key, the rows of the table-table result last emitted (what its delete removes).
+        self.last_joined: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
     def process(self, record: Record) -> list[Record]:
         return self.left(record)
@@ -34,66 +42,71 @@ class JoinOperator:
         except Exception:
             return None
 
+    @staticmethod
+    def _lookup(raw: Any, record: Record) -> Any:
+        """The key records match on: a windowed source's window is part of its key."""
+        if raw is None:
+            return None
+        if record.window is not None:
+            return (freeze(raw), record.window.start_ms, record.window.end_ms)
+        return freeze(raw)
+
+    def _keyed(self, record: Record, *, is_left: bool) -> tuple[tuple[Any, ...], Any, Any]:
+        """A side's row, its join key value, and the key it is matched on (None: no match)."""
+        assert record.value is not None
+        row = tuple(record.value)
+        side = self.spec.left if is_left else self.spec.right
+        raw = self._key(side.key_fn, row)
+        return row, raw, self._lookup(raw, record)
+
+    def _stream_stream(self, record: Record, *, is_left: bool) -> list[Record]:
+        if record.value is None or record.tombstone:
+            return []
+        row, raw, key = self._keyed(record, is_left=is_left)
+        if key is None:
+            return []
+        return [
+            self._from_match(record, m)
+            for m in self.window_join.process(is_left, key, raw, row, record.timestamp)
+        ]
+
+    def _from_match(self, record: Record, m: Match) -> Record:
+        left = m.left if m.left is not None else self.left_nulls
+        right = m.right if m.right is not None else self.right_nulls
+        return self._joined(record, m.raw_key, left, right, m.timestamp)
+
     def left(self, record: Record) -> list[Record]:
         if self.spec.table_table:
             return self._table_update(record, is_left=True)
+        if not self.spec.stream_table:
+            return self._stream_stream(record, is_left=True)
         if record.value is None or record.tombstone:
             return []
         row = tuple(record.value)
-        key = freeze(self._key(self.spec.left.key_fn, row))
+        raw = self._key(self.spec.left.key_fn, row)
+        key = self._lookup(raw, record)
         outer = self.spec.kind in ("LEFT", "FULL")
-        if self.spec.stream_table:
-            match = self.table.get(key) if key is not None else None
-            if match is None:
-                if not outer:
-                    return []
-                return [self._joined(record, key, row, self.right_nulls, record.timestamp)]
-            return [self._joined(record, key, row, match, record.timestamp)]
-        if key is None:
-            return []
-        ts = record.timestamp
-        self.left_buffer.setdefault(key, []).append((ts, row))
-        before = self.spec.before_ms or 0
-        after = self.spec.after_ms or 0
-        out = [
-            self._joined(record, key, row, other, max(ts, other_ts))
-            for other_ts, other in self.right_buffer.get(key, [])
-            if ts - before <= other_ts <= ts + after
-        ]
-        if not out and outer:
-            out.append(self._joined(record, key, row, self.right_nulls, ts))
-        return out
+        match = self.table.get(key) if key is not None else None
+        if match is None:
+            if not outer:
+                return []
+            return [self._joined(record, raw, row, self.right_nulls, record.timestamp)]
+        return [self._joined(record, raw, row, match, record.timestamp)]
 
     def right(self, record: Record) -> list[Record]:
         if self.spec.table_table:
             return self._table_update(record, is_left=False)
-        row = tuple(record.value) if record.value is not None else None
-        if self.spec.stream_table:
-            if row is None:
-                return []
-            key = freeze(self._key(self.spec.right.key_fn, row))
-            if record.tombstone:
-                self.table.pop(key, None)
-            elif key is not None:
-                self.table[key] = row
+        if not self.spec.stream_table:
+            return self._stream_stream(record, is_left=False)
+        if record.value is None:
             return []
-        if row is None or record.tombstone:
-            return []
-        key = freeze(self._key(self.spec.right.key_fn, row))
-        if key is None:
-            return []
-        ts = record.timestamp
-        self.right_buffer.setdefault(key, []).append((ts, row))
-        before = self.spec.before_ms or 0
-        after = self.spec.after_ms or 0
-        out = [
-            self._joined(record, key, other, row, max(ts, other_ts))
-            for other_ts, other in self.left_buffer.get(key, [])
-            if ts - after <= other_ts <= ts + before
-        ]
-        if not out and self.spec.kind in ("RIGHT", "FULL"):
-            out.append(self._joined(record, key, self.left_nulls, row, ts))
-        return out
+        row = tuple(record.value)
+        key = self._lookup(self._key(self.spec.right.key_fn, row), record)
+        if record.tombstone:
+            self.table.pop(key, None)
+        elif key is not None:
+            self.table[key] = row
+        return []
 
     def _foreign_key_update(self, record: Record, *, is_left: bool) -> list[Record]:
         """Left rows join the right row their foreign key names; results keyed by left key."""
@@ -138,10 +151,7 @@ class JoinOperator:
         """Table-table join on both primary keys: each side's change re-joins that key."""
         if self.spec.foreign_key:
             return self._foreign_key_update(record, is_left=is_left)
-        assert record.value is not None
-        row = tuple(record.value)
-        side = self.spec.left if is_left else self.spec.right
-        key = freeze(self._key(side.key_fn, row))
+        row, raw, key = self._keyed(record, is_left=is_left)
         if key is None:
             return []
         store = self.left_table if is_left else self.table
@@ -163,28 +173,18 @@ class JoinOperator:
         )
         if present:
             self.emitted.add(key)
-            joined = (left or self.left_nulls) + (right or self.right_nulls)
-            return [
-                self._joined(
-                    record,
-                    key,
-                    joined[: self.spec.left.width],
-                    joined[self.spec.left.width :],
-                    record.timestamp,
-                )
-            ]
+            rows = (left or self.left_nulls, right or self.right_nulls)
+            self.last_joined[key] = rows
+            return [self._joined(record, raw, *rows, record.timestamp)]
         if key in self.emitted:
             self.emitted.discard(key)
-            gone = (left or (row if is_left else self.left_nulls)) + (
-                right or (self.right_nulls if is_left else row)
+            # The delete carries the row it removes, so a filter that let that row through
+            # lets its delete through too.
+            gone = self.last_joined.pop(key, None) or (
+                left or (row if is_left else self.left_nulls),
+                right or (self.right_nulls if is_left else row),
             )
-            out = self._joined(
-                record,
-                key,
-                gone[: self.spec.left.width],
-                gone[self.spec.left.width :],
-                record.timestamp,
-            )
+            out = self._joined(record, raw, *gone, record.timestamp)
             return [out.with_(tombstone=True)]
         return []
 
@@ -193,4 +193,6 @@ class JoinOperator:
         record: Record, key: Any, left: tuple[Any, ...], right: tuple[Any, ...], ts: int
     ) -> Record:
         row = (*left, *right, key)
-        return Record((key,), row, ts, record.partition, record.offset, record.headers)
+        return Record(
+            (key,), row, ts, record.partition, record.offset, record.headers, record.window
+        )
