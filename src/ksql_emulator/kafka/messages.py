@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.message import Message, make_message
 
 # What a partition says while its leader is still being elected, as just after the topic was
 # created or the broker started: worth asking again.
@@ -23,17 +23,17 @@ __all__ = ["from_kafka", "next_batch", "producer_config", "scan_config", "waterm
 
 
 def from_kafka(msg: Any) -> Message:
-    """A consumed confluent_kafka.Message as the runtime's frozen `Message`."""
+    """A make_message confluent_kafka.Message as the runtime's frozen `Message`."""
     _kind, timestamp = msg.timestamp()
-    headers = tuple((str(k), v) for k, v in (msg.headers() or []))
-    return Message(
-        topic=msg.topic(),
-        key=msg.key(),
-        value=msg.value(),
-        timestamp=int(timestamp) if timestamp is not None and timestamp >= 0 else 0,
-        partition=msg.partition(),
-        offset=msg.offset(),
-        headers=headers,
+    headers = msg.headers()
+    return make_message(
+        msg.topic(),
+        msg.key(),
+        msg.value(),
+        int(timestamp) if timestamp is not None and timestamp >= 0 else 0,
+        msg.partition(),
+        msg.offset(),
+        tuple((str(k), v) for k, v in headers) if headers else (),
     )
 
 

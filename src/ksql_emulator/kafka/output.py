@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config
+from ksql_emulator.server.partitioner import partition_for
 
 __all__ = [
     "AtLeastOnceOutput",
@@ -71,11 +72,31 @@ class QueryOutput(Protocol):
 
 
 class _Producing:
-    """Producing with back-pressure: a full local queue waits for deliveries instead of failing."""
+    """Producing with back-pressure: a full local queue waits for deliveries instead of failing.
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    `windowed` maps a windowed sink topic to the bytes its window adds to each key. Kafka
+    Streams partitions windowed records by the key without its window (WindowedStreamPartitioner),
+    where the default partitioner would hash the whole key; so those records get an explicit
+    partition from the base key's bytes, which decides where a window's rows land (and the
+    order a pull query's table scan returns them in)."""
+
+    def __init__(self, config: dict[str, Any], windowed: Mapping[str, int] | None = None) -> None:
         self.producer = Producer(config)
         self.failures: list[Any] = []
+        self.windowed = dict(windowed or {})
+        self._partition_counts: dict[str, int] = {}
+
+    def _partitions(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            try:
+                meta = self.producer.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
+            except KafkaException as exc:
+                raise KafkaLayerError(f"no metadata for topic {topic}: {exc}") from exc
+            if meta is None or meta.error is not None or not meta.partitions:
+                raise KafkaLayerError(f"no partitions known for topic {topic}")
+            count = self._partition_counts[topic] = len(meta.partitions)
+        return count
 
     def _delivered(self, error: Any, _msg: Any) -> None:
         if error is not None:
@@ -94,6 +115,9 @@ class _Producing:
         partition: int | None = None,
     ) -> None:
         self._begin()
+        suffix = self.windowed.get(topic)
+        if partition is None and suffix and key is not None and len(key) >= suffix:
+            partition = partition_for(key[:-suffix], self._partitions(topic))
         kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._delivered}
         if timestamp:
             kwargs["timestamp"] = timestamp
@@ -118,11 +142,12 @@ class ExactlyOnceOutput(_Producing):
         extra: Mapping[str, str],
         transactional_id: str,
         consumer: Consumer,
+        windowed: Mapping[str, int] | None = None,
     ) -> None:
         # Kafka Streams' EOS timeout: a killed instance's open transaction holds back
         # read_committed readers of its sinks for at most this long if nothing restarts it.
         config = {"transactional.id": transactional_id, "transaction.timeout.ms": "10000"}
-        super().__init__(producer_config(bootstrap, {**config, **extra}))
+        super().__init__(producer_config(bootstrap, {**config, **extra}), windowed)
         self._consumer = consumer
         self._open = False
         # Fences any earlier instance with this id and aborts its unfinished transaction.
@@ -166,8 +191,14 @@ class ExactlyOnceOutput(_Producing):
 
 
 class AtLeastOnceOutput(_Producing):
-    def __init__(self, bootstrap: str, extra: Mapping[str, str], consumer: Consumer) -> None:
-        super().__init__(producer_config(bootstrap, dict(extra)))
+    def __init__(
+        self,
+        bootstrap: str,
+        extra: Mapping[str, str],
+        consumer: Consumer,
+        windowed: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(producer_config(bootstrap, dict(extra)), windowed)
         self._consumer = consumer
 
     def commit(self, offsets: Sequence[TopicPartition]) -> None:

@@ -119,9 +119,11 @@ class QueryLoop:
 
     def _open_output(self) -> QueryOutput:
         s = self._settings
+        # Windowed sinks are partitioned by the key without its window, as Kafka Streams does.
+        windowed: Mapping[str, int] = getattr(self.task, "windowed_sinks", {})
         if self.exactly_once:
-            return ExactlyOnceOutput(s.bootstrap, s.extra, self._group, self._consumer)
-        return AtLeastOnceOutput(s.bootstrap, s.extra, self._consumer)
+            return ExactlyOnceOutput(s.bootstrap, s.extra, self._group, self._consumer, windowed)
+        return AtLeastOnceOutput(s.bootstrap, s.extra, self._consumer, windowed)
 
     def _restore_state(self) -> None:
         """Restores the query's stores from their changelogs when they hold all its state."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ksql_emulator.service import EngineService
 
 __all__ = [
+    "REST_SERVER_PROPERTIES",
     "REST_TEST_PARTITIONS",
     "InMemoryGateway",
     "KeyPartitionedBroker",
@@ -43,6 +44,13 @@ __all__ = [
 # ksqlDB's REST test runner creates a test's topics with this many partitions unless a statement
 # says otherwise: its pull queries' scan order (partition by partition) shows it.
 REST_TEST_PARTITIONS = 4
+# ksqlDB's REST test runner runs its server with scalable push queries on: its expected responses
+# name a push query that qualifies `SCALABLE_PUSH_QUERY_...` when the test sets nothing more
+# than `auto.offset.reset`.
+REST_SERVER_PROPERTIES = {
+    "ksql.query.push.v2.enabled": "true",
+    "ksql.query.push.v2.registry.installed": "true",
+}
 _PARTITIONS = re.compile(r"\bPARTITIONS\s*=\s*(\d+)", re.IGNORECASE)
 _TOPIC = re.compile(r"\bKAFKA_TOPIC\s*=\s*'([^']*)'", re.IGNORECASE)
 
@@ -140,7 +148,7 @@ def memory_service(
     broker = KeyPartitionedBroker()
     for topic, count in topics.items():
         broker.create_topic(topic, count)
-    service = EngineService(InMemoryGateway(broker), dict(properties))
+    service = EngineService(InMemoryGateway(broker), {**REST_SERVER_PROPERTIES, **properties})
     if registry is not None:
         service.engine.registry = registry
     service.engine.broker = broker
@@ -196,7 +204,8 @@ def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
 
 def _query_response(service: Any, text: str, properties: Mapping[str, str]) -> list[dict[str, Any]]:
     result = service.query(text, properties, {})
-    out: list[dict[str, Any]] = [{"header": {"schema": result.header.schema}}]
+    header = {"schema": result.header.schema, "queryId": result.header.query_id}
+    out: list[dict[str, Any]] = [{"header": header}]
     if isinstance(result, PullQueryResult):
         out += [{"row": {"columns": [_render(v) for v in row.values]}} for row in result.rows]
         if result.source_kind == "STREAM":
@@ -244,6 +253,9 @@ def _compare_query(expected: list[dict[str, Any]], got: list[dict[str, Any]], sa
             have = " ".join(str(got[0]["header"]["schema"]).split())
             if want != have:
                 return f"schema {have!r}, expected {want!r}"
+        prefix = e.get("header", {}).get("queryId|starts_with")
+        if prefix is not None and not str(got[0]["header"].get("queryId")).startswith(prefix):
+            return f"queryId {got[0]['header'].get('queryId')!r} does not start with {prefix!r}"
     if len(exp_rows) != len(got_rows):
         return f"expected {len(exp_rows)} rows but got {len(got_rows)}: {got_rows[:3]}"
     # ksqlDB's REST test runner compares rows regardless of order (confluentinc/ksql#8202):

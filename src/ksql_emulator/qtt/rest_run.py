@@ -18,6 +18,8 @@ import httpx
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from ksql_emulator.qtt.rest import REST_SERVER_PROPERTIES
+
 __all__ = ["NoKafka", "check_kafka", "emulator_server", "kafka_address"]
 
 _START_TIMEOUT_S = 60.0
@@ -88,6 +90,7 @@ def emulator_server(bootstrap: str) -> Iterator[str]:
         # producer's start (about 1 s), and these tests create hundreds.
         "-D",
         "ksql.streams.processing.guarantee=at_least_once",
+        *(arg for k, v in REST_SERVER_PROPERTIES.items() for arg in ("-D", f"{k}={v}")),
     ]
     try:
         with log_path.open("wb") as log:

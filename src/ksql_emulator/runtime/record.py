@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Record", "Window", "freeze"]
+from ksql_emulator.runtime.frozen import filled
+
+__all__ = ["Record", "Window", "freeze", "make_record"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,30 @@ class Record:
     null_key: bool = False  # the record came without a key (not: a key whose columns are null)
 
     def with_(self, **changes: Any) -> Record:
+        # A copy of the fields without `dataclasses.replace`'s per-field __init__ round trip
+        # (several per record on the hot path); an unknown name still gets replace's error.
+        if changes.keys() <= _RECORD_FIELDS:
+            return filled(Record, {**self.__dict__, **changes})
         return replace(self, **changes)
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(Record))
+
+
+def make_record(
+    key: tuple[Any, ...],
+    value: tuple[Any, ...] | None,
+    timestamp: int,
+    partition: int,
+    offset: int,
+    headers: tuple[tuple[str, bytes | None], ...],
+    window: Window | None,
+    tombstone: bool,
+    null_key: bool,
+) -> Record:
+    """`Record(...)` with every field given, built as `frozen.filled` builds."""
+    # The parameters are the fields, named alike: the only locals at this point.
+    return filled(Record, locals())
 
 
 def freeze(value: Any) -> Any:

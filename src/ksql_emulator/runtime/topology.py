@@ -74,13 +74,20 @@ class RunningQuery:
                 continue
             records = entry(record)
             for op in self.operators:
-                out: list[Record] = []
-                for r in records:
+                if len(records) == 1:  # the usual case, without a list to gather into
                     try:
-                        out.extend(op.process(r))
+                        records = op.process(records[0])
                     except Exception as err:  # ksqlDB logs a failing record and carries on
                         self.errors.append(str(err))
-                records = out
+                        records = []
+                else:
+                    out: list[Record] = []
+                    for r in records:
+                        try:
+                            out.extend(op.process(r))
+                        except Exception as err:
+                            self.errors.append(str(err))
+                    records = out
                 if not records:
                     break
             out_records.extend(records)
@@ -232,7 +239,9 @@ def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str)
         elif isinstance(step, HavingNode):
             operators.append(HavingOperator(step.predicate.fn))
         elif isinstance(step, FilterNode):
-            operators.append(FilterOperator(step.predicate.fn))
+            # A table's filter (a table source or a table-table join) works on changes.
+            table = all(op.is_table for _, op in sources)
+            operators.append(FilterOperator(step.predicate.fn, table=table))
         elif isinstance(step, FlatMapNode):
             operators.append(FlatMapOperator(step.calls))
         elif isinstance(step, RepartitionNode):

@@ -6,7 +6,10 @@ import base64
 import binascii
 import datetime as dt
 import json
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from json.encoder import encode_basestring
+from operator import call, itemgetter
 from typing import Any
 
 from ksql_emulator import casts, text_forms
@@ -29,11 +32,20 @@ from ksql_emulator.serde.base import (
 __all__ = ["JsonSerde", "dump", "from_json", "load", "to_json"]
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
+# The scanner `_DECODER.decode` runs (typeshed does not declare the attribute).
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def load(text: str) -> Any:
     """JSON text -> Python, fractional numbers as Decimal (keeping their digits)."""
-    return _DECODER.decode(text)
+    # The scanner alone when it reads the whole text (the usual record); anything else
+    # (whitespace around the value, trailing data, a syntax error) through `decode`, whose
+    # answer or error message this must not change.
+    try:
+        node, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return _DECODER.decode(text)
+    return node if end == len(text) else _DECODER.decode(text)
 
 
 def _node_kind(v: Any) -> str:
@@ -159,6 +171,45 @@ def _column_decoder(t: ty.SqlType) -> Any:
     return lambda v: from_json(v, t)
 
 
+# Per SQL type: the Python type a JSON value of the usual shape has, and the conversion it
+# needs (None: taken as is). A record whose values all have these types is decoded without
+# `_column_decoder`'s call per column; a conversion still falls back to `from_json` for what it
+# does not cover, so results and errors are the same.
+def _fast_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | None:
+    if t == ty.STRING:
+        return str, None
+    if t == ty.BOOLEAN:
+        return bool, None
+    if t == ty.BIGINT:
+        return int, lambda v: v if -(2**63) <= v < 2**63 else from_json(v, t)
+    if t == ty.INTEGER:
+        return int, lambda v: v if -(2**31) <= v < 2**31 else from_json(v, t)
+    if t == ty.DOUBLE:
+        return Decimal, float
+    if isinstance(t, ty.DecimalType):
+        return Decimal, _decimal_fitter(t)
+    return None
+
+
+_CTX = Context(prec=200)
+
+
+def _decimal_fitter(t: ty.DecimalType) -> Callable[[Decimal], Decimal]:
+    """casts.fit_decimal with its quantum and bound computed once: a rounded value below
+    10^(precision - scale) fits; anything else goes to `_fit` for its error."""
+    quantum = Decimal(1).scaleb(-t.scale)
+    bound = Decimal(10) ** (t.precision - t.scale)
+
+    def fit(v: Decimal) -> Decimal:
+        try:
+            q = v.quantize(quantum, rounding=ROUND_HALF_UP, context=_CTX)
+        except InvalidOperation:
+            return _fit(v, t)
+        return q if -bound < q < bound else _fit(v, t)
+
+    return fit
+
+
 def _fit(v: Decimal, t: ty.DecimalType) -> Decimal:
     try:
         return casts.fit_decimal(v, t)
@@ -232,6 +283,18 @@ def dump(value: Any) -> str:
     return json.dumps(str(value))
 
 
+# How `dump(to_json(v, t))` writes a scalar of these exact Python types: neither function
+# looks at the column type `t` for them, so a row of only such values needs neither.
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,  # json.dumps(v, ensure_ascii=False) is exactly this call
+    int: str,
+    bool: dump,
+    Decimal: dump,
+    float: dump,
+    type(None): dump,
+}
+
+
 class JsonSerde(Serde):
     """JSON keys or values; one column may be written bare (unwrapped)."""
 
@@ -241,6 +304,21 @@ class JsonSerde(Serde):
         super().__init__(schema, is_key=is_key)
         self.unwrapped = len(schema) == 1 and not wrap_single
         self._decoders = [(name, _column_decoder(t)) for name, t in schema]
+        # The usual record in one C call per step: all fields by their exact names, their
+        # Python types compared at once, only the columns that need it converted.
+        fast = [_fast_column(t) for _, t in schema]
+        self._fields: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
+        if len(schema) > 1 and all(f is not None for f in fast):
+            self._fields = itemgetter(*(name for name, _ in schema))
+            self._types = tuple(f[0] for f in fast if f is not None)
+            self._converts = [
+                (i, f[1]) for i, f in enumerate(fast) if f is not None and f[1] is not None
+            ]
+        # An object's text around its values' texts, as `dump` writes it.
+        fields = (
+            json.dumps(str(name), ensure_ascii=False).replace("%", "%%") for name, _ in schema
+        )
+        self._template = "{" + ",".join(f"{field}:%s" for field in fields) + "}"
 
     def serialize(self, values: list[Any] | None) -> bytes | None:
         if values is None or isinstance(values, NullKey):
@@ -252,9 +330,13 @@ class JsonSerde(Serde):
             return None
         if self.unwrapped:
             node = to_json(values[0], self.schema[0][1])
-        else:
+            return dump(node).encode("utf-8")
+        try:
+            texts = tuple(map(call, map(_SCALAR_TEXT.__getitem__, map(type, values)), values))
+        except KeyError:  # a list, map, struct, time or bytes value: the general path
             node = {name: to_json(v, t) for (name, t), v in zip(self.schema, values, strict=True)}
-        return dump(node).encode("utf-8")
+            return dump(node).encode("utf-8")
+        return (self._template % texts).encode("utf-8")
 
     def deserialize(self, data: bytes | None) -> list[Any] | None:
         if data is None:
@@ -272,6 +354,16 @@ class JsonSerde(Serde):
         if not isinstance(node, dict):
             struct = ty.StructType(tuple(self.schema))
             raise _mismatch(node, struct)
+        if self._fields is not None:
+            try:
+                values = self._fields(node)
+            except KeyError:
+                values = ()
+            if tuple(map(type, values)) == self._types:
+                row = list(values)
+                for i, convert in self._converts:
+                    row[i] = convert(row[i])
+                return row
         return [
             decode(node[name] if name in node else field_lookup(node, name))
             for name, decode in self._decoders

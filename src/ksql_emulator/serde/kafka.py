@@ -30,6 +30,9 @@ class KafkaSerde(Serde):
     def __init__(self, schema: list[Column], *, is_key: bool) -> None:
         super().__init__(schema, is_key=is_key)
         self.type: ty.SqlType | None = schema[0][1] if schema else None
+        # Looked up once: hashing a SqlType per record is a measurable share of a key's cost.
+        self._layout = _LAYOUTS.get(self.type) if self.type is not None else None
+        self._string = self.type == ty.STRING
 
     def serialize(self, values: list[Any] | None) -> bytes | None:
         if values is None or self.type is None:
@@ -40,11 +43,11 @@ class KafkaSerde(Serde):
     def _encode(self, value: Any) -> bytes | None:
         if value is None:
             return None
-        layout = _LAYOUTS.get(self.type) if self.type is not None else None
+        layout = self._layout
         if layout is not None:
             code = layout[0]
             return struct.pack(code, float(value) if code == ">d" else int(value))
-        if self.type == ty.STRING:
+        if self._string:
             return str(value).encode("utf-8")
         if self.type == ty.BYTES:
             return bytes(value)
@@ -55,13 +58,13 @@ class KafkaSerde(Serde):
             return [] if self.is_key or data is not None else None
         if data is None:
             return NullKey.of(1) if self.is_key else None
-        layout = _LAYOUTS.get(self.type)
+        layout = self._layout
         if layout is not None:
             code, size, name = layout
             if len(data) != size:
                 raise SerializationError(f"Size of data received by {name} is not {size}")
             return [struct.unpack(code, data)[0]]
-        if self.type == ty.STRING:
+        if self._string:
             try:
                 return [data.decode("utf-8")]
             except UnicodeDecodeError as err:

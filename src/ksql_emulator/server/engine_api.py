@@ -141,7 +141,9 @@ class QueryTask(Protocol):
     def process(self, msg: Message) -> Sequence[Message]:
         """The sink messages one source message yields (key/value bytes already serialized).
         `Message.partition` of the result is ignored: the producer partitions by key bytes
-        with Kafka's murmur2, as ksqlDB's Java producer does."""
+        with Kafka's murmur2, as ksqlDB's Java producer does. A task may also offer
+        `windowed_sinks` (sink topic -> bytes the window adds to each key): those records are
+        partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are."""
         ...
 
 

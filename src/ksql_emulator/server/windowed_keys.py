@@ -8,11 +8,10 @@ is part of the key bytes, so that any ksqlDB client reads the same records: a ti
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from dataclasses import dataclass
 
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.message import Message, make_message
 
 __all__ = ["Windowing", "from_wire", "to_wire"]
 
@@ -38,7 +37,7 @@ def to_wire(msg: Message, windowing: Windowing | None) -> Message:
         return msg
     start, end = msg.window
     suffix = _TWO_LONGS.pack(end, start) if windowing.session else _LONG.pack(start)
-    return dataclasses.replace(msg, key=msg.key + suffix, window=None)
+    return _rekeyed(msg, msg.key + suffix, None)
 
 
 def from_wire(msg: Message, windowing: Windowing | None) -> Message:
@@ -50,11 +49,18 @@ def from_wire(msg: Message, windowing: Windowing | None) -> Message:
         if len(key) < _TWO_LONGS.size:
             return msg
         end, start = _TWO_LONGS.unpack(key[-_TWO_LONGS.size :])
-        return dataclasses.replace(msg, key=key[: -_TWO_LONGS.size], window=(start, end))
+        return _rekeyed(msg, key[: -_TWO_LONGS.size], (start, end))
     if len(key) < _LONG.size:
         return msg
     (start,) = _LONG.unpack(key[-_LONG.size :])
     size = windowing.size_ms
     # Kafka Streams' TimeWindowedDeserializer without a size ends the window at Long.MAX_VALUE.
     end = start + size if size is not None else 2**63 - 1
-    return dataclasses.replace(msg, key=key[: -_LONG.size], window=(start, end))
+    return _rekeyed(msg, key[: -_LONG.size], (start, end))
+
+
+def _rekeyed(msg: Message, key: bytes, window: tuple[int, int] | None) -> Message:
+    # Not dataclasses.replace: this runs for every windowed record.
+    return make_message(
+        msg.topic, key, msg.value, msg.timestamp, msg.partition, msg.offset, msg.headers, window
+    )

@@ -27,6 +27,7 @@ from ksql_emulator.server.pull import (
     window_bounds_as_millis,
 )
 from ksql_emulator.server.pull_rows import stream_rows, table_rows
+from ksql_emulator.server.scalable_push import is_scalable_push, scalable_query_id, skips_record
 from ksql_emulator.server.windowed_keys import Windowing, from_wire
 from ksql_emulator.service.tasks import _windowing
 
@@ -43,8 +44,12 @@ class _Push:
     pipeline: RunningQuery
     windowing: Mapping[str, Windowing] = field(default_factory=dict)
     closed: bool = False
+    scalable: bool = False
+    keyed: bool = True  # the source has key columns
 
     def process(self, msg: Message) -> Sequence[api.Row]:
+        if self.scalable and skips_record(msg.key, msg.value, self.keyed):
+            return []
         try:
             return [
                 api.Row(list(r.value), r.tombstone)
@@ -125,7 +130,12 @@ class SelectQueries:
                 _scans(engine.properties, properties),
                 str(ranges).lower() != "false",
             )
-        qid = f"transient_{source.name}_{random.randrange(10**18, 10**19)}"
+        writers = sum(q.sink_name == source.name for q in engine.queries.values())
+        scalable = not is_pull and is_scalable_push(query, writers, engine.properties, properties)
+        if scalable:
+            qid = scalable_query_id()
+        else:
+            qid = f"transient_{source.name}_{random.randrange(10**18, 10**19)}"
         plan = build_transient_plan(qid, analysis)
         pipeline = build_query(plan, engine.registry, dict(engine.properties), sql)
         names = [p.name for p in analysis.projection]
@@ -155,7 +165,15 @@ class SelectQueries:
                 limit_reached,
             )
         header = api.QueryHeader(qid, names, types, schema)
-        return _Push(header, pipeline.source_topics, query.limit, pipeline, self._windowed_topics())
+        return _Push(
+            header,
+            pipeline.source_topics,
+            query.limit,
+            pipeline,
+            self._windowed_topics(),
+            scalable=scalable,
+            keyed=bool(source.key_columns),
+        )
 
     def _windowed_topics(self) -> dict[str, Windowing]:
         sources = list(self.engine.catalog.sources.values())

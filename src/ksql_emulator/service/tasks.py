@@ -58,8 +58,20 @@ class _Task:
     def source_topics(self) -> Sequence[str]:
         return self.running.source_topics
 
+    @property
+    def windowed_sinks(self) -> Mapping[str, int]:
+        """Sink topic -> the bytes its window adds to each key (see QueryTask)."""
+        if self.sink is None or not self.running.sink_topic:
+            return {}
+        return {self.running.sink_topic: 16 if self.sink.session else 8}
+
     def process(self, msg: Message) -> Sequence[Message]:
-        out = self.running.process(from_wire(msg, self.inputs.get(msg.topic)))
+        # Unwindowed topics (the usual case) skip both conversions, which would return their
+        # message as it is.
+        windowing = self.inputs.get(msg.topic) if self.inputs else None
+        out = self.running.process(msg if windowing is None else from_wire(msg, windowing))
+        if self.sink is None:
+            return out
         return [to_wire(m, self.sink) for m in out]
 
     def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:

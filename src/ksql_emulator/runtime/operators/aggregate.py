@@ -7,13 +7,15 @@ from dataclasses import replace
 from typing import Any
 
 from ksql_emulator.analysis.aggregate import AggregateSpec
-from ksql_emulator.runtime.record import Record, Window, freeze
+from ksql_emulator.runtime.record import Record, Window, freeze, make_record
 from ksql_emulator.runtime.state.base import KeyValueStore
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 
 __all__ = ["AggregateOperator"]
 
 _LEGACY_GRACE_MS = 24 * 60 * 60 * 1000
+# Key value types `freeze` leaves as they are: a key of only these is its own frozen form.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class AggregateOperator:
@@ -26,6 +28,13 @@ class AggregateOperator:
     def __init__(self, spec: AggregateSpec, props: Mapping[str, Any] | None = None) -> None:
         calls = [replace(c, function=c.function.configured(props or {})) for c in spec.calls]
         self.spec = replace(spec, calls=calls)
+        # Each call's parts looked up once, not per record: (add, star, arg fns, limit).
+        self._adders = [
+            (c.function.add, c.function.star, tuple(c.args), c.function.limit) for c in calls
+        ]
+        self._results = [c.function.result for c in calls]
+        self._group_fns = tuple(spec.group_fns)
+        self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
         self.store: KeyValueStore = MemoryKeyValueStore()
         self.stream_time_ms = -1
         self.pending: dict[tuple[Any, ...], Record] = {}
@@ -73,25 +82,33 @@ class AggregateOperator:
         if record.tombstone or record.value is None:
             return []
         row = record.value
-        key = tuple(f(row) for f in self.spec.group_fns)
-        if any(k is None for k in key):
+        key = tuple([f(row) for f in self._group_fns])
+        if None in key:
             return []  # ksqlDB drops records whose grouping key is null
         ts = record.timestamp
-        self.stream_time_ms = max(self.stream_time_ms, ts)
+        if ts > self.stream_time_ms:
+            self.stream_time_ms = ts
         out: list[Record] = []
         if self.spec.window is not None and self.spec.window.kind == "SESSION":
             out.extend(self._session(key, row, ts))
         else:
-            for window in self._windows(ts):
+            if self._tumbling:
+                start = ts - ts % self.size_ms
+                windows: list[tuple[int, int] | None] = [(start, start + self.size_ms)]
+            else:
+                windows = self._windows(ts)
+            frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
+            for window in windows:
                 if window is not None and self._closed(window[1]):
                     continue
-                store_key = (freeze(key), window[0] if window else None)
+                store_key = (frozen, window[0] if window else None)
                 state = self.store.get(store_key)
                 if state is None:
                     state = ([c.function.init() for c in self.spec.calls], ts)
                 accs, max_ts = state
-                accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
-                max_ts = max(max_ts, ts)
+                accs = self._add_all(accs, row)
+                if ts > max_ts:
+                    max_ts = ts
                 self.store.put(store_key, (accs, max_ts))
                 if window is not None:
                     self.newest_start_ms = max(self.newest_start_ms, window[0])
@@ -213,6 +230,15 @@ class AggregateOperator:
             accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
         return self._emit(key, accs, None, ts, record)
 
+    def _add_all(self, accs: list[Any], row: Sequence[Any]) -> list[Any]:
+        """`_add` for every call, in order."""
+        out = []
+        for (add, star, args, limit), acc in zip(self._adders, accs, strict=True):
+            new = add(acc) if star else add(acc, *[f(row) for f in args])
+            # A collection at its configured limit ignores further values.
+            out.append(acc if limit is not None and len(new) > limit else new)
+        return out
+
     @staticmethod
     def _add(call: Any, acc: Any, row: Sequence[Any]) -> Any:
         fn = call.function
@@ -237,10 +263,10 @@ class AggregateOperator:
         max_ts: int,
         record: Record | None,
     ) -> Record:
-        results = [c.function.result(a) for c, a in zip(self.spec.calls, accs, strict=True)]
+        results = [result(a) for result, a in zip(self._results, accs, strict=True)]
         bounds = [window[0], window[1]] if window else [None, None]
         row = (*key, *results, *bounds, max_ts)
-        return Record(
+        return make_record(
             key,
             row,
             max_ts,
@@ -248,4 +274,6 @@ class AggregateOperator:
             record.offset if record else 0,
             (),
             Window(*window) if window else None,
+            False,
+            False,
         )

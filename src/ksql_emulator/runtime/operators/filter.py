@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ksql_emulator.runtime.operators.table_result import TableResult
 from ksql_emulator.runtime.record import Record
 
 __all__ = ["FilterOperator"]
@@ -14,15 +15,26 @@ log = logging.getLogger(__name__)
 
 
 class FilterOperator:
-    def __init__(self, predicate: Callable[[Sequence[Any]], Any]) -> None:
-        self.predicate = predicate
+    """On a stream, a record passes or is dropped. On a table (`table=True`) the filter works
+    on changes, as `TableResult` describes: a row that stops passing leaves as a delete."""
 
-    def process(self, record: Record) -> list[Record]:
-        if record.tombstone or record.value is None:
-            return []
+    def __init__(self, predicate: Callable[[Sequence[Any]], Any], *, table: bool = False) -> None:
+        self.predicate = predicate
+        self.result = TableResult() if table else None
+
+    def _passes(self, row: Sequence[Any] | None) -> bool:
+        if row is None:
+            return False
         try:
-            keep = self.predicate(record.value) is True
+            return self.predicate(row) is True
         except Exception as err:  # ksqlDB logs the failure and filters the record out
             log.debug("filter failed on a record: %s", err)
+            return False
+
+    def process(self, record: Record) -> list[Record]:
+        if self.result is not None:
+            passes = not record.tombstone and self._passes(record.value)
+            return self.result.route(record, passes)
+        if record.tombstone or record.value is None:
             return []
-        return [record] if keep else []
+        return [record] if self._passes(record.value) else []

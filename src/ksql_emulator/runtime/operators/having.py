@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ksql_emulator.runtime.record import Record, freeze
+from ksql_emulator.runtime.operators.table_result import TableResult
+from ksql_emulator.runtime.record import Record
 
 __all__ = ["HavingOperator"]
 
@@ -13,22 +14,13 @@ __all__ = ["HavingOperator"]
 class HavingOperator:
     def __init__(self, predicate: Callable[[Sequence[Any]], Any]) -> None:
         self.predicate = predicate
-        # Rows currently in the result: only their removal needs a tombstone.
-        self.present: set[Any] = set()
+        self.result = TableResult()
 
     def process(self, record: Record) -> list[Record]:
-        ident = (freeze(record.key), record.window.start_ms if record.window else None)
-        if record.tombstone or record.value is None:
-            self.present.discard(ident)
-            return [record]
-        try:
-            keep = self.predicate(record.value) is True
-        except Exception:
-            keep = False
-        if keep:
-            self.present.add(ident)
-            return [record]
-        if ident in self.present:
-            self.present.discard(ident)
-            return [record.with_(tombstone=True)]
-        return []
+        passes = False
+        if not record.tombstone and record.value is not None:
+            try:
+                passes = self.predicate(record.value) is True
+            except Exception:
+                passes = False
+        return self.result.route(record, passes)

@@ -45,14 +45,15 @@ class ProjectOperator:
             return [record.with_(value=value)]
         if record.tombstone and self.repartitioned:
             return [record.with_(value=None)]
+        # Lists, not generators, inside tuple(): the same values, a good deal faster per row.
         try:
-            key = tuple(f(row) for f in self.key_fns)
+            key = tuple([f(row) for f in self.key_fns])
         except Exception:
             key = tuple(_null_on_error(row, f) for f in self.key_fns)
         if record.tombstone:
             return [record.with_(key=key, value=None)]
         try:
-            value = tuple(f(row) for f in self.value_fns)
+            value = tuple([f(row) for f in self.value_fns])
         except Exception:
             value = tuple(_null_on_error(row, f) for f in self.value_fns)
         return [record.with_(key=key, value=value)]

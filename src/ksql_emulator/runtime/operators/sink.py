@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.runtime.message import Message, make_message
 from ksql_emulator.runtime.record import Record
 
 __all__ = ["SinkOperator"]
@@ -48,4 +48,4 @@ class SinkOperator:
             log.debug("dropping unencodable record for %s: %s", self.topic, err)
             return None
         window = (record.window.start_ms, record.window.end_ms) if record.window else None
-        return Message(self.topic, key, value, ts, 0, 0, record.headers, window)
+        return make_message(self.topic, key, value, ts, 0, 0, record.headers, window)

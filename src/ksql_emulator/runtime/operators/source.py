@@ -5,17 +5,58 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ksql_emulator.errors import KsqlError, StreamsError
 from ksql_emulator.runtime.message import Message
-from ksql_emulator.runtime.record import Record, Window
+from ksql_emulator.runtime.record import Record, Window, make_record
 
 __all__ = ["SourceOperator", "TimestampExtractor"]
 
 log = logging.getLogger(__name__)
 
 TimestampExtractor = Callable[[tuple[Any, ...], Message], int | None]
+RowGetter = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+# Pseudo columns' places after the key and value columns in the flat tuple `_row_getter` reads.
+_PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
+
+
+def _width(serde: Any) -> int | None:
+    schema = getattr(serde, "schema", None)
+    return len(schema) if schema is not None else None
+
+
+def _row_getter(
+    layout: list[tuple[str, Any]], key_width: int | None, value_width: int | None
+) -> RowGetter | None:
+    """The layout as one itemgetter over key + value + pseudo columns (+ a trailing None for
+    what nothing fills): a row costs one C call instead of a Python step per column. None when
+    the layout reads headers or a serde's width is unknown: the general loop serves those."""
+    if key_width is None or value_width is None:
+        return None
+    pseudo_at = key_width + value_width
+    none_at = pseudo_at + len(_PSEUDO)
+    indices: list[int] = []
+    for kind, ref in layout:
+        if kind == "KEY":
+            indices.append(ref if ref < key_width else none_at)
+        elif kind == "VALUE":
+            indices.append(key_width + ref if ref < value_width else none_at)
+        elif kind == "HEADER":
+            return None
+        elif ref in _PSEUDO:
+            indices.append(pseudo_at + _PSEUDO.index(ref))
+        else:
+            indices.append(none_at)
+    if not indices:
+        return lambda _flat: ()
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda flat: (flat[only],)
+    getter: RowGetter = itemgetter(*indices)
+    return getter
 
 
 class SourceOperator:
@@ -38,6 +79,13 @@ class SourceOperator:
         self.has_key = any(kind == "KEY" for kind, _ in layout)
         self.timestamp = timestamp
         self.throw_on_invalid_timestamp = throw_on_invalid_timestamp
+        self._key_width = _width(key_serde)
+        self._value_width = _width(value_serde)
+        self._null_value = (None,) * (self._value_width or 0)
+        self._row = _row_getter(layout, self._key_width, self._value_width)
+        self._rowtime_at = [
+            i for i, (kind, ref) in enumerate(layout) if kind == "PSEUDO" and ref == "ROWTIME"
+        ]
 
     def decode(self, msg: Message) -> Record | None:
         try:
@@ -49,9 +97,68 @@ class SourceOperator:
         key_t = tuple(key) if key is not None else ()
         if self.is_table and self.has_key and all(k is None for k in key_t):
             return None  # tables drop records without a key
+        window = Window(*msg.window) if msg.window else None
+        if (
+            self._row is not None
+            and len(key_t) == self._key_width
+            and (value is None or len(value) == self._value_width)
+        ):
+            row = self._row(
+                (
+                    *key_t,
+                    *(self._null_value if value is None else value),
+                    msg.timestamp,
+                    msg.partition,
+                    msg.offset,
+                    window.start_ms if window else None,
+                    window.end_ms if window else None,
+                    None,
+                )
+            )
+        else:
+            row = self._general_row(msg, key_t, value, window)
+        timestamp = msg.timestamp
+        if self.timestamp is not None and value is not None:
+            try:
+                extracted = self.timestamp(row, msg)
+            except Exception as err:
+                extracted = None
+                if self.throw_on_invalid_timestamp:
+                    raise StreamsError(
+                        "Fatal user code error in TimestampExtractor callback for record "
+                        f"{msg.topic}-{msg.partition}-{msg.offset}: {err}"
+                    ) from err
+            if extracted is None or extracted < 0:
+                if self.throw_on_invalid_timestamp:
+                    raise StreamsError(
+                        "Fatal user code error in TimestampExtractor callback for record "
+                        f"{msg.topic}-{msg.partition}-{msg.offset}"
+                    )
+                return None
+            timestamp = extracted
+            if self._rowtime_at and extracted != msg.timestamp:
+                cells = list(row)
+                for i in self._rowtime_at:
+                    cells[i] = timestamp
+                row = tuple(cells)
+        return make_record(
+            key_t,
+            row,
+            timestamp,
+            msg.partition,
+            msg.offset,
+            msg.headers,
+            window,
+            value is None,
+            msg.key is None,
+        )
+
+    def _general_row(
+        self, msg: Message, key_t: tuple[Any, ...], value: Any, window: Window | None
+    ) -> tuple[Any, ...]:
+        """Any layout (headers too) and any key or value width, one column at a time."""
         headers = dict(msg.headers)
         row: list[Any] = []
-        window = Window(*msg.window) if msg.window else None
         for kind, ref in self.layout:
             if kind == "KEY":
                 row.append(key_t[ref] if ref < len(key_t) else None)
@@ -74,39 +181,7 @@ class SourceOperator:
                 row.append(window.end_ms if window else None)
             else:
                 row.append(None)
-        timestamp = msg.timestamp
-        if self.timestamp is not None and value is not None:
-            try:
-                extracted = self.timestamp(tuple(row), msg)
-            except Exception as err:
-                extracted = None
-                if self.throw_on_invalid_timestamp:
-                    raise StreamsError(
-                        "Fatal user code error in TimestampExtractor callback for record "
-                        f"{msg.topic}-{msg.partition}-{msg.offset}: {err}"
-                    ) from err
-            if extracted is None or extracted < 0:
-                if self.throw_on_invalid_timestamp:
-                    raise StreamsError(
-                        "Fatal user code error in TimestampExtractor callback for record "
-                        f"{msg.topic}-{msg.partition}-{msg.offset}"
-                    )
-                return None
-            timestamp = extracted
-            for i, (kind, ref) in enumerate(self.layout):
-                if kind == "PSEUDO" and ref == "ROWTIME":
-                    row[i] = timestamp
-        return Record(
-            key_t,
-            tuple(row),
-            timestamp,
-            msg.partition,
-            msg.offset,
-            msg.headers,
-            window,
-            tombstone=value is None,
-            null_key=msg.key is None,
-        )
+        return tuple(row)
 
 
 def to_epoch_ms(value: Any) -> int | None:
