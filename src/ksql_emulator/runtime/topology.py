@@ -157,10 +157,12 @@ def _identity(record: Record) -> list[Record]:
     return [record]
 
 
-def _timestamp_extractor(source_node: SourceNode, registry: Any) -> Any:
+def _timestamp_extractor(source_node: SourceNode, registry: Any) -> tuple[Any, int | None]:
+    """The source's timestamp extractor, and the row index where an int is its answer as it
+    is (a BIGINT/TIMESTAMP column, read by to_epoch_ms) so the source can skip the call."""
     index = source_node.timestamp_index
     if index is None:
-        return None
+        return None, None
     source = source_node.source
     col = source.column(source.timestamp_column or "")
     typ = col.type if col is not None else ty.BIGINT
@@ -172,12 +174,12 @@ def _timestamp_extractor(source_node: SourceNode, registry: Any) -> Any:
             v = row[index]
             return None if v is None else int(parse(v, fmt))
 
-        return from_string
+        return from_string, None
 
     def from_value(row: Sequence[Any], _msg: Message) -> int | None:
         return to_epoch_ms(row[index])
 
-    return from_value
+    return from_value, index
 
 
 def _sink_timestamp(step: SinkNode, registry: Any) -> Callable[[Record], int | None] | None:
@@ -221,13 +223,15 @@ def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str)
     stateful = False
     for step in plan.steps:
         if isinstance(step, SourceNode):
+            extractor, int_at = _timestamp_extractor(step, registry)
             source_op = SourceOperator(
                 key_serde(step.source),
                 value_serde(step.source),
                 list(step.layout),
                 is_table=step.source.kind == "TABLE",
-                timestamp=_timestamp_extractor(step, registry),
+                timestamp=extractor,
                 throw_on_invalid_timestamp=throw,
+                int_timestamp_at=int_at,
             )
             sources.append((step.source.topic, source_op))
         elif isinstance(step, JoinNode):

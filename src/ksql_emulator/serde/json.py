@@ -199,13 +199,15 @@ def _decimal_fitter(t: ty.DecimalType) -> Callable[[Decimal], Decimal]:
     10^(precision - scale) fits; anything else goes to `_fit` for its error."""
     quantum = Decimal(1).scaleb(-t.scale)
     bound = Decimal(10) ** (t.precision - t.scale)
+    low = -bound
 
     def fit(v: Decimal) -> Decimal:
+        # Positional arguments: quantize's keyword parsing cost more than the rounding.
         try:
-            q = v.quantize(quantum, rounding=ROUND_HALF_UP, context=_CTX)
+            q = v.quantize(quantum, ROUND_HALF_UP, _CTX)
         except InvalidOperation:
             return _fit(v, t)
-        return q if -bound < q < bound else _fit(v, t)
+        return q if low < q < bound else _fit(v, t)
 
     return fit
 

@@ -71,6 +71,7 @@ class SourceOperator:
         is_table: bool,
         timestamp: TimestampExtractor | None = None,
         throw_on_invalid_timestamp: bool = False,
+        int_timestamp_at: int | None = None,
     ) -> None:
         self.key_serde = key_serde
         self.value_serde = value_serde
@@ -79,6 +80,9 @@ class SourceOperator:
         self.has_key = any(kind == "KEY" for kind, _ in layout)
         self.timestamp = timestamp
         self.throw_on_invalid_timestamp = throw_on_invalid_timestamp
+        # Where `timestamp` reads the row when an int there is the answer as it is: the usual
+        # BIGINT column is then read without calling the extractor.
+        self._int_timestamp_at = int_timestamp_at
         self._key_width = _width(key_serde)
         self._value_width = _width(value_serde)
         self._null_value = (None,) * (self._value_width or 0)
@@ -119,15 +123,18 @@ class SourceOperator:
             row = self._general_row(msg, key_t, value, window)
         timestamp = msg.timestamp
         if self.timestamp is not None and value is not None:
-            try:
-                extracted = self.timestamp(row, msg)
-            except Exception as err:
-                extracted = None
-                if self.throw_on_invalid_timestamp:
-                    raise StreamsError(
-                        "Fatal user code error in TimestampExtractor callback for record "
-                        f"{msg.topic}-{msg.partition}-{msg.offset}: {err}"
-                    ) from err
+            at = self._int_timestamp_at
+            extracted = row[at] if at is not None and at < len(row) else None
+            if type(extracted) is not int:
+                try:
+                    extracted = self.timestamp(row, msg)
+                except Exception as err:
+                    extracted = None
+                    if self.throw_on_invalid_timestamp:
+                        raise StreamsError(
+                            "Fatal user code error in TimestampExtractor callback for record "
+                            f"{msg.topic}-{msg.partition}-{msg.offset}: {err}"
+                        ) from err
             if extracted is None or extracted < 0:
                 if self.throw_on_invalid_timestamp:
                     raise StreamsError(
