@@ -7,7 +7,7 @@ from typing import Any
 
 from ksql_emulator.parser import tree as t
 
-__all__ = ["columns_of", "format_expr", "format_type_spec", "qualify"]
+__all__ = ["and_list", "columns_of", "format_expr", "format_type_spec", "qualify"]
 
 _OP_NAMES = {
     "=": "EQUAL",
@@ -17,6 +17,11 @@ _OP_NAMES = {
     ">": "GREATER_THAN",
     ">=": "GREATER_THAN_OR_EQUAL",
 }
+
+
+def and_list(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`: lists in ksqlDB's messages."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def qualify(e: t.Expr, source: str) -> t.Expr:

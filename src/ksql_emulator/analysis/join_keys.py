@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ksql_emulator import types as ty
+from ksql_emulator.analysis.format import and_list
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
@@ -86,14 +87,10 @@ def _or_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def _and_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _key_more_than_once(key: str, hits: list[int], names: list[str]) -> KsqlStatementError:
     return KsqlStatementError(
         f"The projection contains a key column (`{key}`) more than once, aliased as: "
-        f"{_and_list(sorted(names[i] for i in hits))}.\n"
+        f"{and_list(sorted(names[i] for i in hits))}.\n"
         "Each key column must only be included once in the projection."
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ksql_emulator import types as ty
 from ksql_emulator.analysis.aggregate import AggregateSpec
-from ksql_emulator.analysis.format import format_expr, qualify
+from ksql_emulator.analysis.format import and_list, format_expr, qualify
 from ksql_emulator.analysis.join import JoinSpec
 from ksql_emulator.analysis.join_keys import pick_join_key
 from ksql_emulator.analysis.scope import Scope
@@ -138,38 +138,24 @@ def pick_keys(
             for g, ref in zip(aggregate.group_exprs, aggregate.key_refs, strict=True)
             if ref.name in key_names
         ]
-        noun = "expression" if len(exprs) == 1 else "expressions"
-        listed = exprs[0] if len(exprs) == 1 else ", ".join(exprs[:-1]) + " and " + exprs[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the grouping {noun} {listed} in "
-            f"its projection (eg, SELECT {', '.join(exprs)}...)."
-        )
+        raise _must_include(sink, "grouping expression", exprs)
     if key_names and query.partition_by and not allow_missing_keys:
         exprs = [format_expr(qualify(w, source.name)) for w in wanted]
-        if len(exprs) == 1:
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the partitioning expression "
-                f"{exprs[0]} in its projection (eg, SELECT {exprs[0]}...)."
-            )
-        listed = ", ".join(exprs[:-1]) + " and " + exprs[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the partitioning expressions "
-            f"{listed} in its projection (eg, SELECT {', '.join(exprs)}...)."
-        )
+        raise _must_include(sink, "partitioning expression", exprs)
     if key_names and not allow_missing_keys:
         if len(wanted) > 1:
             key_names = [format_expr(w) for w in wanted]
-        if len(key_names) == 1:
-            raise KsqlStatementError(
-                f"The query used to build `{sink}` must include the key column {key_names[0]} "
-                f"in its projection (eg, SELECT {key_names[0]}...)."
-            )
-        listed = ", ".join(key_names[:-1]) + " and " + key_names[-1]
-        raise KsqlStatementError(
-            f"The query used to build `{sink}` must include the key columns {listed} in its "
-            f"projection (eg, SELECT {', '.join(key_names)}...)."
-        )
+        raise _must_include(sink, "key column", key_names)
     return key_flags, key_order
+
+
+def _must_include(sink: str, noun: str, items: list[str]) -> KsqlStatementError:
+    """ksqlDB's error for key expressions the projection leaves out: `noun` names their kind."""
+    plural = "s" if len(items) > 1 else ""
+    return KsqlStatementError(
+        f"The query used to build `{sink}` must include the {noun}{plural} {and_list(items)} in "
+        f"its projection (eg, SELECT {', '.join(items)}...)."
+    )
 
 
 def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:

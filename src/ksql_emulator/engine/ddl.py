@@ -40,15 +40,11 @@ class DdlHandlers(SourceBuilder):
                     "column."
                 )
             typ = resolve_type_spec(cd.type, self.catalog.types)
-            if cd.constraint == "KEY" and stmt.kind == "TABLE":
+            key_word = "PRIMARY KEY" if stmt.kind == "TABLE" else "KEY"
+            if cd.constraint in ("KEY", "PRIMARY KEY") and cd.constraint != key_word:
                 raise PrepareError(
-                    f"Column `{cd.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
-                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                    "Streams have KEYs, which have no uniqueness or NULL constraints."
-                ).locate(cd.pos.line, cd.pos.col)
-            if cd.constraint == "PRIMARY KEY" and stmt.kind == "STREAM":
-                raise PrepareError(
-                    f"Column `{cd.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                    f"Column `{cd.name}` is a '{cd.constraint}' column: please use "
+                    f"'{key_word}' for {stmt.kind.lower()}s.\n"
                     "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                     "Streams have KEYs, which have no uniqueness or NULL constraints."
                 ).locate(cd.pos.line, cd.pos.col)

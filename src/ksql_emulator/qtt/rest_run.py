@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from ksql_emulator.qtt.rest import REST_SERVER_PROPERTIES
+from ksql_emulator.server.serving import free_port
 
 __all__ = ["NoKafka", "check_kafka", "emulator_server", "kafka_address"]
 
@@ -56,20 +56,13 @@ def check_kafka(bootstrap: str, timeout_s: float = 10.0) -> None:
         ) from exc
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def emulator_server(bootstrap: str) -> Iterator[str]:
     """A `python -m ksql_emulator` process on a free port (its own state dir and service id),
     yielding its URL; stopped, and its internal topics deleted, afterwards."""
     state_dir = Path(tempfile.mkdtemp(prefix="qtt-rest-"))
     service_id = f"qtt_rest_{uuid.uuid4().hex[:8]}_"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = state_dir / "server.log"
     command = [

@@ -12,7 +12,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-__all__ = ["BackgroundServer", "hypercorn_config", "serve_forever"]
+__all__ = ["BackgroundServer", "free_port", "hypercorn_config", "serve_forever"]
 
 
 def hypercorn_config(host: str, port: int) -> Config:
@@ -37,7 +37,7 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -84,7 +84,8 @@ class BackgroundServer:
         self.stop()
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel says is free on `host` now."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
