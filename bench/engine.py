@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench._stack import local_parts
-from ksql_emulator.server.emulator import Emulator, EmulatorSettings
+from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 
 PARTITIONS = 3
 ACCOUNTS = 5000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ksql_emulator.server.__main__ import main
+from ksql_emulator.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

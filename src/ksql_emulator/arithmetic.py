@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.casts import fit_decimal, wrap_int, wrap_long
 from ksql_emulator.errors import RuntimeEvaluationError, TypeMismatchError
 from ksql_emulator.widening import to_decimal_type

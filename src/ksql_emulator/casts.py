@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import RuntimeEvaluationError, TypeMismatchError
 from ksql_emulator.text_forms import (
     java_double_str,

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.format import format_expr
-from ksql_emulator.analysis.scope import Scope
-from ksql_emulator.analysis.typing import describe_type, literal_type
+from ksql_emulator import sql_types as ty
 from ksql_emulator.compiler.base import Compiled, Fn, Row, const
 from ksql_emulator.compiler.constructors import ConstructorCompiler
 from ksql_emulator.errors import (
@@ -18,6 +15,9 @@ from ksql_emulator.errors import (
     TypeMismatchError,
 )
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.semantics.scope import Scope
+from ksql_emulator.semantics.type_rules import describe_type, literal_type
 
 __all__ = ["ExpressionCompiler"]
 

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import RuntimeEvaluationError
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 
 __all__ = [
     "can_implicitly_cast",

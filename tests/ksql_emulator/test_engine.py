@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlStatementError
-from ksql_emulator.runtime.message import Message
 
 TXNS = (
     "CREATE STREAM TXNS (ACCOUNT STRING KEY, AMOUNT DECIMAL(12, 2), COUNTRY STRING, "

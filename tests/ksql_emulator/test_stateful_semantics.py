@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.runtime.message import Message
 
 EVENTS = (
     "CREATE STREAM EVENTS (ID STRING KEY, V INT, ARR ARRAY<INT>, ARR2 ARRAY<INT>) "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
-from ksql_emulator.runtime.message import Message
 
 USERS = (
     "CREATE TABLE USERS (ID STRING PRIMARY KEY, LEVEL INT) "

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from streamguard.ksqldb import KsqlClient
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import (
     ChecksumMismatch,
@@ -26,7 +26,7 @@ def run(
     config: MigrationConfig, client: KsqlClient, clock: Callable[[], int], **kwargs: Any
 ) -> list[int]:
     target = kwargs.pop("target", Target(all=True))
-    applied = commands.apply(
+    applied = verbs.apply(
         config, client, target, claim_settle_s=0, retry_delay_s=0, clock_ms=clock, **kwargs
     )
     return [m.version for m in applied]
@@ -120,13 +120,13 @@ def test_validate_names_an_applied_file_changed_afterwards(
     config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
 ) -> None:
     run(config, client, clock)
-    assert commands.validate(config, client) == [3, 2, 1]
+    assert verbs.validate(config, client) == [3, 2, 1]
     changed = config.migrations_dir / "V000002__create_b.sql"
     recorded = server.table()["2"]["CHECKSUM"]
     changed.write_text(changed.read_text().replace("b AS", "b2 AS"))
 
     with pytest.raises(ChecksumMismatch) as mismatch:
-        commands.validate(config, client)
+        verbs.validate(config, client)
     assert mismatch.value.version == 2
     assert str(changed) in str(mismatch.value) and recorded in str(mismatch.value)
 

@@ -17,7 +17,7 @@ runner = CliRunner()
 def cli_server(monkeypatch: pytest.MonkeyPatch) -> FakeKsqlDB:
     server = FakeKsqlDB()
     monkeypatch.setattr(command, "client_factory", lambda _config: server.client())
-    monkeypatch.setattr("streamguard.migrations.commands.CLAIM_SETTLE_S", 0.0)
+    monkeypatch.setattr("streamguard.migrations.verbs.CLAIM_SETTLE_S", 0.0)
     return server
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streamguard.ksqldb import KsqlClient
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import RunnerBusy
 from streamguard.migrations.lock import ProjectLock
@@ -23,7 +23,7 @@ def apply_all(
     config: MigrationConfig, client: KsqlClient, clock: Callable[[], int], **kwargs: Any
 ) -> list[int]:
     kwargs.setdefault("claim_settle_s", 0)
-    applied = commands.apply(
+    applied = verbs.apply(
         config, client, Target(all=True), retry_delay_s=0, clock_ms=clock, **kwargs
     )
     return [m.version for m in applied]

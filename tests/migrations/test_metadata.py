@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from streamguard.ksqldb import KsqlClient
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import MetadataError
 from streamguard.migrations.metadata import MigrationState
@@ -55,7 +55,7 @@ EXPECTED_TABLE = (
 def test_initialize_metadata_sends_ksql_migrations_statements(config: MigrationConfig) -> None:
     server = FakeKsqlDB()
     with server.client() as client:
-        commands.initialize_metadata(config, client)
+        verbs.initialize_metadata(config, client)
     assert server.statements() == [EXPECTED_STREAM, EXPECTED_TABLE]
 
 
@@ -65,7 +65,7 @@ def test_configured_names_and_topics_are_used(config: MigrationConfig) -> None:
     server = FakeKsqlDB(service_id="fraud_")
     named = replace(config, stream_name="EVENTS", table_name="VERSIONS", topic_replicas=3)
     with server.client() as client:
-        commands.initialize_metadata(named, client)
+        verbs.initialize_metadata(named, client)
     stream, table = server.statements()
     assert stream.startswith("CREATE STREAM EVENTS (")
     assert "KAFKA_TOPIC='fraud_ksql_EVENTS'" in stream and "REPLICAS= 3 \n" in stream
@@ -77,7 +77,7 @@ def test_commands_before_initialize_say_what_to_run(
 ) -> None:
     server = FakeKsqlDB()
     with server.client() as client, pytest.raises(MetadataError) as missing:
-        commands.apply(config, client, Target(all=True), clock_ms=clock)
+        verbs.apply(config, client, Target(all=True), clock_ms=clock)
     assert "MIGRATION_EVENTS" in str(missing.value)
     assert "streamguard migrate initialize-metadata" in str(missing.value)
     assert server.statements() == ["describe MIGRATION_EVENTS;"]
@@ -86,8 +86,8 @@ def test_commands_before_initialize_say_what_to_run(
 def test_info_lists_applied_and_pending_versions(
     config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
 ) -> None:
-    commands.apply(config, client, Target(until=2), claim_settle_s=0, clock_ms=clock)
-    report = commands.info(config, client)
+    verbs.apply(config, client, Target(until=2), claim_settle_s=0, clock_ms=clock)
+    report = verbs.info(config, client)
     assert report.current_version == "2"
     assert [(v.version, v.name, v.state) for v in report.versions] == [
         (1, "create a", MigrationState.MIGRATED),
@@ -103,7 +103,7 @@ def test_info_lists_applied_and_pending_versions(
 def test_destroy_metadata_terminates_and_drops(
     config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB
 ) -> None:
-    commands.destroy_metadata(config, client)
+    verbs.destroy_metadata(config, client)
     assert server.statements() == [
         "list tables;",
         "describe MIGRATION_SCHEMA_VERSIONS;",
@@ -121,8 +121,8 @@ def test_info_asks_one_version_at_a_time_of_servers_before_0_14(
     server = FakeKsqlDB(version="0.13.0")
     server.initialize()
     with server.client() as client:
-        commands.apply(config, client, Target(until=1), claim_settle_s=0, clock_ms=clock)
-        report = commands.info(config, client)
+        verbs.apply(config, client, Target(until=1), claim_settle_s=0, clock_ms=clock)
+        report = verbs.info(config, client)
     assert [v.state for v in report.versions] == [
         MigrationState.MIGRATED,
         MigrationState.PENDING,
@@ -139,7 +139,7 @@ def test_initialize_again_keeps_what_exists_and_says_so(config: MigrationConfig)
         "Cannot add stream 'MIGRATION_EVENTS': A stream with the same name already exists"
     )
     with server.client() as client:
-        assert commands.initialize_metadata(config, client) == ["MIGRATION_EVENTS"]
+        assert verbs.initialize_metadata(config, client) == ["MIGRATION_EVENTS"]
     assert server.statements()[-1] == EXPECTED_TABLE
 
 
@@ -147,4 +147,4 @@ def test_initialize_reports_other_failures(config: MigrationConfig) -> None:
     server = FakeKsqlDB()
     server.fail["CREATE STREAM MIGRATION_EVENTS"] = "Authorization denied to Write on topic"
     with server.client() as client, pytest.raises(MetadataError, match="Authorization denied"):
-        commands.initialize_metadata(config, client)
+        verbs.initialize_metadata(config, client)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
 
 __all__ = ["RESERVED_COLUMN_NAMES", "ColumnAliasGenerator", "check_reserved_names"]
 

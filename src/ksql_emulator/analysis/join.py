@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.analysis.join_checks import check_sources
 from ksql_emulator.analysis.join_keys import qualify_refs, synthetic_key_name, viable_keys
-from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.catalog import Catalog, Source
 from ksql_emulator.compiler.base import Fn
 from ksql_emulator.errors import KsqlError, KsqlStatementError, UnknownSourceError
 from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.semantics.scope import Scope, ScopeColumn
 
 __all__ = ["JoinSide", "JoinSpec", "analyze_join"]
 
@@ -302,7 +302,7 @@ def analyze_join(
 
 
 def _qualified(e: t.Expr, la: str, ra: str, left_cols: set[str]) -> t.Expr:
-    from ksql_emulator.analysis.format import qualify
+    from ksql_emulator.semantics.format import qualify
 
     refs = [c for c in _column_refs(e) if c.source is None]
     if refs:

@@ -12,15 +12,15 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.format import and_list
+from ksql_emulator import sql_types as ty
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import and_list
 
 if TYPE_CHECKING:
     from ksql_emulator.analysis.join import JoinSpec
-    from ksql_emulator.analysis.scope import Scope
+    from ksql_emulator.semantics.scope import Scope
 
 __all__ = ["equivalence", "pick_join_key", "qualify_refs", "synthetic_key_name", "viable_keys"]
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.aggregate import AggregateSpec
-from ksql_emulator.analysis.format import and_list, format_expr, qualify
+from ksql_emulator import sql_types as ty
+from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.analysis.join import JoinSpec
 from ksql_emulator.analysis.join_keys import pick_join_key
-from ksql_emulator.analysis.scope import Scope
-from ksql_emulator.analysis.typing import describe_type
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import and_list, format_expr, qualify
+from ksql_emulator.semantics.scope import Scope
+from ksql_emulator.semantics.type_rules import describe_type
 
 __all__ = ["expand_select", "pick_keys"]
 

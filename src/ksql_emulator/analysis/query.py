@@ -5,26 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.aggregate import (
+from ksql_emulator import sql_types as ty
+from ksql_emulator.analysis.aliases import (
+    RESERVED_COLUMN_NAMES,
+    ColumnAliasGenerator,
+    check_reserved_names,
+)
+from ksql_emulator.analysis.grouping import (
     AggregateSpec,
     build_aggregation,
     check_grouping,
     check_table_grouped,
     has_aggregate,
 )
-from ksql_emulator.analysis.aliases import (
-    RESERVED_COLUMN_NAMES,
-    ColumnAliasGenerator,
-    check_reserved_names,
-)
-from ksql_emulator.analysis.format import columns_of, format_expr
 from ksql_emulator.analysis.join import JoinSpec, analyze_join
 from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
-from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
-from ksql_emulator.analysis.typing import describe_type
 from ksql_emulator.catalog import Catalog, Column, Source
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import (
@@ -36,6 +33,9 @@ from ksql_emulator.errors import (
 )
 from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import columns_of, format_expr
+from ksql_emulator.semantics.scope import Scope, ScopeColumn
+from ksql_emulator.semantics.type_rules import describe_type
 
 __all__ = ["PSEUDO_COLUMNS", "QueryAnalysis", "analyze_query"]
 

@@ -7,12 +7,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.analysis.scope import Scope, ScopeColumn
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Fn
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.scope import Scope, ScopeColumn
 
 __all__ = ["TableFunctionCall", "extract_table_functions"]
 

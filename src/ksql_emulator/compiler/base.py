@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.analysis.format import format_expr
-from ksql_emulator.analysis.scope import Scope
-from ksql_emulator.analysis.typing import resolve_type_spec
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.semantics.scope import Scope
+from ksql_emulator.semantics.type_rules import resolve_type_spec
 
 __all__ = ["Compiled", "CompilerBase", "Fn", "Row", "const", "constant_fn"]
 

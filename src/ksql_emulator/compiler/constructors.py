@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ksql_emulator import casts, widening
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.coercion import coerce_literal
-from ksql_emulator.analysis.scope import Scope
-from ksql_emulator.analysis.typing import describe_type
+from ksql_emulator import sql_types as ty
 from ksql_emulator.compiler.base import Compiled, Fn, Row, const, constant_fn
 from ksql_emulator.compiler.operators import OperatorCompiler
 from ksql_emulator.compiler.user_lists import fold_type
 from ksql_emulator.errors import KsqlError, KsqlStatementError, TypeMismatchError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.coercion import coerce_literal
+from ksql_emulator.semantics.scope import Scope
+from ksql_emulator.semantics.type_rules import describe_type
 
 __all__ = ["ConstructorCompiler"]
 

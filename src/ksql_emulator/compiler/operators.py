@@ -8,14 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from ksql_emulator import arithmetic, casts, widening
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.coercion import NOT_LITERAL, coerce_literal, is_literal_expr
-from ksql_emulator.analysis.format import comparison_name, format_expr
-from ksql_emulator.analysis.scope import Scope
-from ksql_emulator.analysis.typing import can_compare, describe_type, family
+from ksql_emulator import sql_types as ty
 from ksql_emulator.compiler.base import Compiled, CompilerBase, Fn, Row, constant_fn
 from ksql_emulator.errors import KsqlError, RuntimeEvaluationError, TypeMismatchError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.coercion import NOT_LITERAL, coerce_literal, is_literal_expr
+from ksql_emulator.semantics.format import comparison_name, format_expr
+from ksql_emulator.semantics.scope import Scope
+from ksql_emulator.semantics.type_rules import can_compare, describe_type, family
 
 __all__ = ["OperatorCompiler"]
 

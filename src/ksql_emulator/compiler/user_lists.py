@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator import widening
-from ksql_emulator.analysis.coercion import coerce_text
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.coercion import coerce_text
 
 __all__ = ["fold_type", "string_number_type"]
 

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from ksql_emulator.engine.base import StatementResult
-from ksql_emulator.engine.dispatch import Engine, create_engine
+from ksql_emulator.engine.dispatch import Engine
 
-__all__ = ["Engine", "StatementResult", "create_engine"]
+__all__ = ["Engine", "StatementResult"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.typing import resolve_type_spec
+from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Column
 from ksql_emulator.engine.base import StatementResult
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError, PrepareError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.type_rules import resolve_type_spec
 
 __all__ = ["DdlHandlers"]
 

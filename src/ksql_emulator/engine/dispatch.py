@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
 
-__all__ = ["Engine", "create_engine"]
+__all__ = ["Engine"]
 
 
 @dataclass
@@ -55,11 +55,3 @@ class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
         if handler is None:
             raise KsqlStatementError(f"Statement not supported by this emulator: {text}")
         return handler(stmt, text)
-
-
-def create_engine(gateway: Any, properties: Mapping[str, str]) -> Any:
-    """The engine behind the REST server (see server/engine_api.py), reaching Kafka via
-    `gateway`."""
-    from ksql_emulator.service import create_engine as create
-
-    return create(gateway, properties)

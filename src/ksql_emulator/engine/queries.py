@@ -5,18 +5,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.analysis.query import analyze_query
-from ksql_emulator.analysis.scope import Scope
 from ksql_emulator.catalog import Column, Source
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine.base import StatementResult
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.plan.builder import build_plan
 from ksql_emulator.runtime.formats import key_serde, value_serde
-from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.topology import RunningQuery, build_query
+from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.semantics.scope import Scope
 
 __all__ = ["QueryHandlers"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Column, Source
 from ksql_emulator.engine.base import EngineState
 from ksql_emulator.errors import KsqlError, KsqlStatementError, PrepareError

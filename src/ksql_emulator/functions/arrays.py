@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from ksql_emulator import sql_types as ty
 from ksql_emulator import text_forms
-from ksql_emulator import types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 from ksql_emulator.functions.signatures import Generic, LambdaParam, T, U
 

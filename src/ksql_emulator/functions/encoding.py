@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 
 __all__ = ["register"]

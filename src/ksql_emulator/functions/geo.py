@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 
 __all__ = ["geo_distance", "register"]

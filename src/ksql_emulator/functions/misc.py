@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 from ksql_emulator.functions.signatures import T
 

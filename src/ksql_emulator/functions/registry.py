@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ksql_emulator import casts, widening
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError, UnknownFunctionError
 from ksql_emulator.functions.signatures import (
     AnyDecimal,

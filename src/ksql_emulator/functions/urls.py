@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, unquote_plus, urlsplit
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 
 __all__ = ["register"]

@@ -14,11 +14,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from ksql_emulator.contracts.backend import KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import scan_config, watermarks
 from ksql_emulator.kafka.output import QueryOutput
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore, LoggedStore, LoggedWindowStore
-from ksql_emulator.server.engine_api import KafkaGateway
 
 __all__ = ["QueryState", "changelog_topic"]
 

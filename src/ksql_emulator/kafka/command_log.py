@@ -10,9 +10,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ksql_emulator.contracts.backend import Command, KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config, scan_config, watermarks
-from ksql_emulator.server.engine_api import Command, KafkaGateway
 
 __all__ = ["CommandTopic", "command_topic_name"]
 

@@ -10,6 +10,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from ksql_emulator.contracts.backend import TopicInfo
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import (
     from_kafka,
@@ -18,8 +20,6 @@ from ksql_emulator.kafka.messages import (
     scan_config,
     watermarks,
 )
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server.engine_api import TopicInfo
 
 __all__ = ["ConfluentGateway"]
 

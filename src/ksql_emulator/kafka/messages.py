@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from ksql_emulator.runtime.message import Message, make_message
+from ksql_emulator.contracts.message import Message, make_message
 
 # What a partition says while its leader is still being elected, as just after the topic was
 # created or the broker started: worth asking again.

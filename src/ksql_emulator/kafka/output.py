@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config
-from ksql_emulator.server.partitioner import partition_for
 
 __all__ = [
     "AtLeastOnceOutput",

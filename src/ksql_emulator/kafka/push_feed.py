@@ -11,10 +11,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from ksql_emulator.contracts.backend import PushQuery, Row
+from ksql_emulator.contracts.hosting import RowSink
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import from_kafka, next_batch, watermarks
-from ksql_emulator.server.engine_api import PushQuery, Row
-from ksql_emulator.server.hosting import RowSink
 
 __all__ = ["KafkaPushFeeder", "PushFeed"]
 

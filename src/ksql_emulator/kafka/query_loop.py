@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
@@ -27,8 +29,6 @@ from ksql_emulator.kafka.output import (
     is_exactly_once,
     processing_guarantee,
 )
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server.engine_api import QueryTask
 
 __all__ = ["QueryLoop", "QuerySettings", "consumer_group_id"]
 

@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
+from ksql_emulator.contracts.backend import QueryTask
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.query_loop import QueryLoop, QuerySettings, consumer_group_id
-from ksql_emulator.server.engine_api import QueryTask
 
 __all__ = ["QueryRunner", "consumer_group_id"]
 

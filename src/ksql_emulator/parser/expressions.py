@@ -8,7 +8,7 @@ from ksql_emulator.errors import ParseError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.keywords import TIME_UNITS
 from ksql_emulator.parser.tokens import Token, TokenKind
-from ksql_emulator.parser.types import TypeParser
+from ksql_emulator.parser.type_syntax import TypeParser
 
 __all__ = ["ExpressionParser"]
 

@@ -9,7 +9,7 @@ from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.expressions import ExpressionParser
 from ksql_emulator.parser.statements import StatementParser
 from ksql_emulator.parser.tokens import Token, TokenKind, tokenize
-from ksql_emulator.parser.types import TypeParser
+from ksql_emulator.parser.type_syntax import TypeParser
 from ksql_emulator.parser.variables import substitute_tokens
 
 __all__ = ["parse", "parse_expression", "parse_iter", "parse_type"]

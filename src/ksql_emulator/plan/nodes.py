@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.analysis.aggregate import AggregateSpec
+from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.analysis.join import JoinSpec
 from ksql_emulator.analysis.table_functions import TableFunctionCall
 from ksql_emulator.catalog import Source

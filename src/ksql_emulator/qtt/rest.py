@@ -16,14 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ksql_emulator.contracts.backend import PullQueryResult, TopicInfo
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.runtime.broker import InMemoryBroker
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server.engine_api import PullQueryResult, TopicInfo
-from ksql_emulator.server.partitioner import partition_for
 
 if TYPE_CHECKING:
     from ksql_emulator.service import EngineService

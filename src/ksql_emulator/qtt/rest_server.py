@@ -35,12 +35,12 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.qtt.rest import memory_service, query_flags, topic_partitions
 from ksql_emulator.qtt.rest_compare import compare_response, judge_error
 from ksql_emulator.qtt.rest_stream import StreamedQuery
 from ksql_emulator.runtime.formats import key_serde, value_serde
-from ksql_emulator.runtime.message import Message
 
 __all__ = ["ServerRestDriver"]
 
@@ -292,7 +292,7 @@ class _Test:
             self.mirror.execute_statements(statement, self.props, {})
 
     def feed(self, inputs: list[dict[str, Any]]) -> None:
-        from ksql_emulator.server.windowed_keys import Windowing, to_wire
+        from ksql_emulator.service.windowed_keys import Windowing, to_wire
 
         catalog = self.mirror.engine.catalog
         producer = self.driver.producer

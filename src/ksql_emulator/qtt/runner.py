@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from ksql_emulator.catalog import Source
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.errors import KsqlError, ParseError, is_java_subtype
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.runtime.formats import key_serde, value_serde
-from ksql_emulator.runtime.message import Message
 
 __all__ = [
     "Outcome",
@@ -302,9 +302,9 @@ def _check_post(engine: Any, post: dict[str, Any]) -> list[str]:
 
 
 def _normalise_schema(text: str, engine: Any) -> str:
-    from ksql_emulator.analysis.typing import resolve_type_spec
     from ksql_emulator.parser.statements import StatementParser as _Parser
     from ksql_emulator.parser.tokens import tokenize
+    from ksql_emulator.semantics.type_rules import resolve_type_spec
 
     try:
         parser = _Parser(tokenize("(" + text + ")"))

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.contracts.message import Message
 
 __all__ = ["InMemoryBroker"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ksql_emulator.runtime.frozen import filled
+from ksql_emulator.frozen import filled
 
 __all__ = ["Record", "Window", "freeze", "make_record"]
 

@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.plan.nodes import (
     AggregateNode,
     FilterNode,
@@ -20,7 +21,6 @@ from ksql_emulator.plan.nodes import (
     SourceNode,
 )
 from ksql_emulator.runtime.formats import key_serde, value_serde
-from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.operators import Operator
 from ksql_emulator.runtime.operators.aggregate import AggregateOperator
 from ksql_emulator.runtime.operators.filter import FilterOperator

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.serde.base import Column, NullKey, Serde
 from ksql_emulator.serde.delimited import DelimitedSerde, parse_delimiter
-from ksql_emulator.serde.json import JsonSerde
+from ksql_emulator.serde.json_format import JsonSerde
 from ksql_emulator.serde.kafka import SUPPORTED_TYPES, KafkaSerde
 from ksql_emulator.serde.none import NoneSerde
 

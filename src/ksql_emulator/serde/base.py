@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import SerializationError
 
 __all__ = [

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ksql_emulator import casts, text_forms
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import KsqlError, KsqlStatementError, SerializationError
 from ksql_emulator.serde.base import (
     Column,

@@ -7,7 +7,7 @@ import struct
 from decimal import Decimal
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import SerializationError
 from ksql_emulator.serde.base import Column, NullKey, Serde, b64
 

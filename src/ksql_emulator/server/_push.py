@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 
-from ksql_emulator.server.engine_api import Row
+from ksql_emulator.contracts.backend import Row
 
 __all__ = ["RowChannel"]
 

@@ -8,9 +8,9 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from ksql_emulator.contracts.backend import PullQueryResult, PushQuery, Row
 from ksql_emulator.server._push import RowChannel
 from ksql_emulator.server._state import RunningPush, ServerState
-from ksql_emulator.server.engine_api import PullQueryResult, PushQuery, Row
 
 __all__ = ["offset_reset", "push_rows", "start_query", "stop_push"]
 

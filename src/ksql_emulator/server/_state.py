@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from ksql_emulator.contracts.backend import Command, KsqlEngine, PushQuery
+from ksql_emulator.contracts.hosting import CommandLog, FeedHandle, PushFeeder, QueryReconciler
 from ksql_emulator.server._push import RowChannel
-from ksql_emulator.server.engine_api import Command, KsqlEngine, PushQuery
-from ksql_emulator.server.hosting import CommandLog, FeedHandle, PushFeeder, QueryReconciler
 
 __all__ = ["KSQL_VERSION", "RunningPush", "ServerConfig", "ServerState"]
 

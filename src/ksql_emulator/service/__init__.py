@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ksql_emulator.service.engine_service import EngineService, create_engine
+from ksql_emulator.service.ksql_service import EngineService
 from ksql_emulator.service.tasks import GatewayBroker
 
-__all__ = ["EngineService", "GatewayBroker", "create_engine"]
+__all__ = ["EngineService", "GatewayBroker"]

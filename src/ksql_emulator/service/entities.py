@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Source
+from ksql_emulator.contracts import backend as api
 from ksql_emulator.engine import Engine, StatementResult
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.variables import expand_known
-from ksql_emulator.server import engine_api as api
 
 __all__ = ["StatementEntities"]
 

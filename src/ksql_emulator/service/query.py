@@ -9,27 +9,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.analysis.format import format_expr
 from ksql_emulator.analysis.query import analyze_query
 from ksql_emulator.catalog import Source
+from ksql_emulator.contracts import backend as api
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
 from ksql_emulator.plan.builder import build_transient_plan
-from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.topology import RunningQuery, build_query
-from ksql_emulator.server import engine_api as api
-from ksql_emulator.server.pull import (
+from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.service.pull import (
     check_null_comparisons,
     plan_lookups,
     validate_where,
     window_bounds_as_millis,
 )
-from ksql_emulator.server.pull_rows import stream_rows, table_rows
-from ksql_emulator.server.scalable_push import is_scalable_push, scalable_query_id, skips_record
-from ksql_emulator.server.windowed_keys import Windowing, from_wire
+from ksql_emulator.service.pull_rows import stream_rows, table_rows
+from ksql_emulator.service.scalable_push import is_scalable_push, scalable_query_id, skips_record
 from ksql_emulator.service.tasks import _windowing
+from ksql_emulator.service.windowed_keys import Windowing, from_wire
 
 __all__ = ["SelectQueries"]
 

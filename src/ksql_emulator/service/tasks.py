@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator.catalog import Source
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.contracts import backend as api
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.runtime.topology import RunningQuery
-from ksql_emulator.server import engine_api as api
-from ksql_emulator.server.windowed_keys import Windowing, from_wire, to_wire
+from ksql_emulator.service.windowed_keys import Windowing, from_wire, to_wire
 
 __all__ = ["GatewayBroker"]
 

@@ -1,4 +1,4 @@
-"""`streamguard migrate`: ksql-migrations' verbs and flags over the runner's commands."""
+"""`streamguard migrate`: ksql-migrations' verbs and flags over the runner's verbs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from streamguard import terminal
 from streamguard.ksqldb import KsqlClient, KsqlError
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig, resolve_config
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.runner import Target
@@ -32,7 +32,7 @@ console = Console(highlight=False)
 err_console = terminal.stderr
 
 # The CLI opens its client here, so tests can hand it a fake transport.
-client_factory: Callable[[MigrationConfig], KsqlClient] = commands.open_client
+client_factory: Callable[[MigrationConfig], KsqlClient] = verbs.open_client
 
 ConfigFile = Annotated[
     Path | None,
@@ -73,7 +73,7 @@ def new_project_command(
 ) -> None:
     """Create a migrations project: a `migrations/` folder and its properties file."""
     with _reported():
-        path = commands.new_project(project_path, server_url)
+        path = verbs.new_project(project_path, server_url)
     console.print(f"Created {path} and {project_path / 'migrations'}")
 
 
@@ -81,7 +81,7 @@ def new_project_command(
 def initialize_metadata_command(config_file: ConfigFile = None) -> None:
     """Create the migrations metadata stream and table on the server."""
     with _session(config_file) as (config, client):
-        existing = commands.initialize_metadata(config, client)
+        existing = verbs.initialize_metadata(config, client)
         if len(existing) == 2:
             console.print(
                 f"Stream {config.stream_name} and table {config.table_name} exist already: "
@@ -107,7 +107,7 @@ def create_command(
 ) -> None:
     """Create an empty migration file for the next (or given) version."""
     with _reported():
-        path = commands.create(resolve_config(config_file), description, version)
+        path = verbs.create(resolve_config(config_file), description, version)
     console.print(f"Created {path}")
 
 
@@ -151,7 +151,7 @@ def apply_command(
         target = Target(all=all_, next=next_, until=until, version=version)
         if dry_run:
             console.print("Dry run: no statement will be sent to the server.")
-        commands.apply(
+        verbs.apply(
             config,
             client,
             target,
@@ -166,7 +166,7 @@ def apply_command(
 def info_command(config_file: ConfigFile = None) -> None:
     """Show the current version and every migration file's state."""
     with _session(config_file) as (config, client):
-        report = commands.info(config, client)
+        report = verbs.info(config, client)
         console.print(f"Current migration version: {report.current_version}")
         table = Table()
         for column in ("Version", "Name", "State", "Started on", "Completed on", "Error reason"):
@@ -187,7 +187,7 @@ def info_command(config_file: ConfigFile = None) -> None:
 def validate_command(config_file: ConfigFile = None) -> None:
     """Check that every applied file still has the checksum recorded when it was applied."""
     with _session(config_file) as (config, client):
-        checked = commands.validate(config, client)
+        checked = verbs.validate(config, client)
         console.print(f"Validated the checksums of {len(checked)} applied migration(s).")
 
 
@@ -200,7 +200,7 @@ def destroy_metadata_command(
     if not yes:
         typer.confirm("Drop the migrations metadata stream, table and topics?", abort=True)
     with _session(config_file) as (config, client):
-        commands.destroy_metadata(config, client)
+        verbs.destroy_metadata(config, client)
         console.print("Migrations metadata destroyed.")
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError, UnknownFunctionError
 from ksql_emulator.functions import (
     FunctionRegistry,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ksql_emulator import arithmetic, casts, text_forms, widening
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import RuntimeEvaluationError, TypeMismatchError
 
 D = ty.DecimalType

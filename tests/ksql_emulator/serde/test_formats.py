@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import KsqlStatementError, SerializationError
 from ksql_emulator.serde import check_schema, make_serde
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ksql_emulator.server._state import ServerConfig, ServerState
-from ksql_emulator.server.app import create_app
+from ksql_emulator.server.asgi import create_app
 from ksql_emulator.server.serving import BackgroundServer
 from tests.ksql_emulator.server.stubs import StubEngine, StubFeeder, StubServer
 

@@ -12,9 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.errors import KsqlStatementError
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server.engine_api import (
+from ksql_emulator.contracts.backend import (
     Command,
     KafkaGateway,
     PullQueryResult,
@@ -24,6 +22,8 @@ from ksql_emulator.server.engine_api import (
     Row,
     StatementResult,
 )
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.errors import KsqlStatementError
 
 
 @dataclass

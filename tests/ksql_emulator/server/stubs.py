@@ -9,10 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.errors import KsqlStatementError
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server._state import ServerState
-from ksql_emulator.server.engine_api import (
+from ksql_emulator.contracts.backend import (
     Command,
     PullQueryResult,
     PushQuery,
@@ -21,7 +18,10 @@ from ksql_emulator.server.engine_api import (
     Row,
     StatementResult,
 )
-from ksql_emulator.server.hosting import RowSink
+from ksql_emulator.contracts.hosting import RowSink
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.server._state import ServerState
 
 
 @dataclass

@@ -14,11 +14,11 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 from ksql_emulator.kafka.command_log import command_topic_name
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.query_runner import consumer_group_id
-from ksql_emulator.server.app import create_app
-from ksql_emulator.server.emulator import Emulator, EmulatorSettings
+from ksql_emulator.server.asgi import create_app
 from ksql_emulator.server.serving import BackgroundServer
 from tests.ksql_emulator.server.kafka_stubs import ToyEngine
 

@@ -1,8 +1,4 @@
-"""The `ksql-emulator` process with the real engine over real Kafka, as clients see it.
-
-Skipped until the engine provides `ksql_emulator.engine.create_engine` (EMULATOR.md,
-"Server <-> engine API").
-"""
+"""The `ksql-emulator` process with the real engine over real Kafka, as clients see it."""
 
 from __future__ import annotations
 
@@ -26,10 +22,6 @@ from confluent_kafka import Consumer
 
 from streamguard.ksqldb import CurrentStatus, KsqlClient, KsqlStatementError, StreamsList
 from streamguard.stack.processes import free_port
-
-engine_module = pytest.importorskip("ksql_emulator.engine")
-if not hasattr(engine_module, "create_engine"):
-    pytest.skip("the engine has no create_engine(gateway, properties) yet", allow_module_level=True)
 
 pytestmark = pytest.mark.slow
 

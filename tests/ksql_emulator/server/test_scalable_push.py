@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka import output as output_module
 from ksql_emulator.qtt.rest import InMemoryGateway, KeyPartitionedBroker
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server.partitioner import partition_for
 from ksql_emulator.service import EngineService
 
 V2 = {"ksql.query.push.v2.enabled": "true"}

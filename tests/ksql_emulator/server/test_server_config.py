@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ksql_emulator.server.__main__ import main, settings_from_args
-from ksql_emulator.server.config import ConfigError, parse_listener, read_properties
+from ksql_emulator.app.cli import main, settings_from_args
+from ksql_emulator.app.config import ConfigError, parse_listener, read_properties
 
 
 def test_properties_file_follows_java_rules(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ksql_emulator.server.engine_api import Row
+from ksql_emulator.contracts.backend import Row
 from tests.ksql_emulator.server.stubs import StubServer
 
 KSQL_V1 = "application/vnd.ksql.v1+json"

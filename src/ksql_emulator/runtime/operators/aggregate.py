@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ksql_emulator.analysis.aggregate import AggregateSpec
+from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.runtime.record import Record, Window, freeze, make_record
 from ksql_emulator.runtime.state.base import KeyValueStore
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore

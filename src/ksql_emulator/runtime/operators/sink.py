@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ksql_emulator.contracts.message import Message, make_message
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.runtime.message import Message, make_message
 from ksql_emulator.runtime.record import Record
 
 __all__ = ["SinkOperator"]

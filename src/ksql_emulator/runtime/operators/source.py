@@ -8,8 +8,8 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.errors import KsqlError, StreamsError
-from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.record import Record, Window, make_record
 
 __all__ = ["SourceOperator", "TimestampExtractor"]

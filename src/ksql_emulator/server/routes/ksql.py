@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ksql_emulator.contracts.backend import Entity, StatementResult
 from ksql_emulator.server._errors import (
     ERROR_CODE_BAD_REQUEST,
     ApiError,
@@ -20,7 +21,6 @@ from ksql_emulator.server._http import (
     read_json_object,
     state_of,
 )
-from ksql_emulator.server.engine_api import Entity, StatementResult
 
 __all__ = ["ksql"]
 

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ksql_emulator.contracts.backend import PullQueryResult, QueryHeader
 from ksql_emulator.server._errors import (
     ERROR_CODE_BAD_REQUEST,
     ERROR_CODE_SERVER_ERROR,
@@ -27,7 +28,6 @@ from ksql_emulator.server._http import (
 from ksql_emulator.server._json import dumps
 from ksql_emulator.server._queries import push_rows, start_query, stop_push
 from ksql_emulator.server._state import RunningPush, ServerState
-from ksql_emulator.server.engine_api import PullQueryResult, QueryHeader
 
 __all__ = ["query_stream"]
 

@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.aggregates import AGGREGATES, AggregateFunction, resolve_aggregate
-from ksql_emulator.analysis.format import columns_of, format_expr
-from ksql_emulator.analysis.scope import Scope, ScopeColumn
+from ksql_emulator import sql_types as ty
 from ksql_emulator.compiler.base import Compiled, Fn
 from ksql_emulator.errors import KsqlStatementError, UnknownColumnError
 from ksql_emulator.expressions import ExpressionCompiler
+from ksql_emulator.functions.aggregates import AGGREGATES, AggregateFunction, resolve_aggregate
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import columns_of, format_expr
+from ksql_emulator.semantics.scope import Scope, ScopeColumn
 
 __all__ = [
     "AggregateCall",
@@ -184,7 +184,7 @@ def build_aggregation(
 
 
 def _no_window_bounds(e: t.Expr) -> None:
-    from ksql_emulator.analysis.format import columns_of
+    from ksql_emulator.semantics.format import columns_of
 
     for name in _WINDOW_BOUNDS:
         if name in columns_of(e):

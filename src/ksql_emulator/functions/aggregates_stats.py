@@ -8,14 +8,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
 
 __all__ = ["STATS_AGGREGATES"]
 
 
 def _factory() -> Any:
-    from ksql_emulator.analysis.aggregates import AggregateFunction
+    from ksql_emulator.functions.aggregates import AggregateFunction
 
     return AggregateFunction
 

@@ -7,19 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator import casts
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
+from ksql_emulator.contracts import backend as api
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
 from ksql_emulator.runtime.formats import key_serde, value_serde
-from ksql_emulator.runtime.message import Message
-from ksql_emulator.server import engine_api as api
 from ksql_emulator.service.entities import StatementEntities
 from ksql_emulator.service.query import SelectQueries
 from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing
 
-__all__ = ["EngineService", "create_engine"]
+__all__ = ["EngineService"]
 
 
 @dataclass
@@ -153,8 +153,3 @@ def _coerce_json(value: Any, typ: Any) -> Any:
 
         return casts.fit_decimal(Decimal(str(value)), typ)
     return value
-
-
-def create_engine(gateway: api.KafkaGateway, properties: Mapping[str, str]) -> api.KsqlEngine:
-    """The engine the `ksql-emulator` server runs, reaching Kafka through `gateway`."""
-    return EngineService(gateway, dict(properties))

@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 
 __all__ = ["NO", "coerce_strict", "partial_timestamp"]
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.javatime import java_format, java_zone
 from ksql_emulator.functions.registry import FunctionRegistry
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ksql_emulator.server.engine_api import Command, PushQuery, Row
+from ksql_emulator.contracts.backend import Command, PushQuery, Row
 
 __all__ = ["CommandLog", "FeedHandle", "PushFeeder", "QueryReconciler", "RowSink"]
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.aggregates_stats import STATS_AGGREGATES
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
+from ksql_emulator.functions.aggregates_stats import STATS_AGGREGATES
 
 __all__ = ["AGGREGATES", "AggregateFunction", "resolve_aggregate"]
 

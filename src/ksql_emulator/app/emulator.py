@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.errors import KsqlError
+from ksql_emulator.contracts.backend import KafkaGateway, KsqlEngine
 from ksql_emulator.kafka.command_log import CommandTopic
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.push_feed import KafkaPushFeeder
 from ksql_emulator.kafka.query_runner import QueryRunner
 from ksql_emulator.server._state import ServerConfig, ServerState
-from ksql_emulator.server.engine_api import KafkaGateway, KsqlEngine
+from ksql_emulator.service import EngineService
 
 __all__ = ["Emulator", "EmulatorSettings", "EngineFactory", "default_engine_factory"]
 
@@ -40,17 +39,8 @@ class EmulatorSettings:
 
 
 def default_engine_factory(gateway: KafkaGateway, properties: Mapping[str, str]) -> KsqlEngine:
-    """`ksql_emulator.engine.create_engine`, named clearly when the engine lacks it."""
-    try:
-        module = importlib.import_module("ksql_emulator.engine")
-        create = module.create_engine
-    except (ImportError, AttributeError) as exc:
-        raise KsqlError(
-            "the engine does not provide ksql_emulator.engine.create_engine(gateway, "
-            f"properties) yet: {exc}"
-        ) from exc
-    engine: KsqlEngine = create(gateway, properties)
-    return engine
+    """The backend the `ksql-emulator` server runs, reaching Kafka through `gateway`."""
+    return EngineService(gateway, dict(properties))
 
 
 class Emulator:

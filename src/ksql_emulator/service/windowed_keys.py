@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ksql_emulator.runtime.message import Message, make_message
+from ksql_emulator.contracts.message import Message, make_message
 
 __all__ = ["Windowing", "from_wire", "to_wire"]
 

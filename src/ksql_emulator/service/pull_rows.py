@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.runtime.record import freeze
 from ksql_emulator.runtime.topology import RunningQuery
-from ksql_emulator.server.pull import KeyLookup
+from ksql_emulator.service.pull import KeyLookup
 
 __all__ = ["stream_rows", "table_rows"]
 

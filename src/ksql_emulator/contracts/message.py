@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ksql_emulator.runtime.frozen import filled
+from ksql_emulator.frozen import filled
 
 __all__ = ["Message", "make_message"]
 

@@ -9,8 +9,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from ksql_emulator import sql_types as ty
 from ksql_emulator import text_forms
-from ksql_emulator import types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 from ksql_emulator.functions.signatures import T
 

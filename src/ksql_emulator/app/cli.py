@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ksql_emulator.app.config import ConfigError, parse_define, parse_listener, read_properties
+from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.server.app import create_app
-from ksql_emulator.server.config import ConfigError, parse_define, parse_listener, read_properties
-from ksql_emulator.server.emulator import Emulator, EmulatorSettings
+from ksql_emulator.server.asgi import create_app
 from ksql_emulator.server.serving import serve_forever
 
 __all__ = ["main", "settings_from_args"]

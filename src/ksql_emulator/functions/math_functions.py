@@ -9,7 +9,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_UP, Con
 from typing import Any
 
 from ksql_emulator import casts, widening
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
 from ksql_emulator.functions.registry import FunctionRegistry
 from ksql_emulator.functions.signatures import ANY_DECIMAL, T

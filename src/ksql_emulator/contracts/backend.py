@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from ksql_emulator.runtime.message import Message
+from ksql_emulator.contracts.message import Message
 
 __all__ = [
     "Command",

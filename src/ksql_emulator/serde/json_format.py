@@ -13,7 +13,7 @@ from operator import call, itemgetter
 from typing import Any
 
 from ksql_emulator import casts, text_forms
-from ksql_emulator import types as ty
+from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import KsqlError, SerializationError
 from ksql_emulator.serde.base import (
     Column,

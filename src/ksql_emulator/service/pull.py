@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator import types as ty
-from ksql_emulator.analysis.format import comparison_name, format_expr
+from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Source
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
-from ksql_emulator.server.pull_values import NO, coerce_strict, partial_timestamp
+from ksql_emulator.semantics.format import comparison_name, format_expr
+from ksql_emulator.service.pull_values import NO, coerce_strict, partial_timestamp
 
 __all__ = [
     "KeyLookup",
