@@ -27,7 +27,7 @@ from typing import Any
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.functions import default_registry
-from ksql_emulator.qtt.runner import compare_outputs, feed_inputs, written_records
+from ksql_emulator.qtt.records import compare_outputs, feed_inputs, written_records
 
 __all__ = ["main", "run"]
 

@@ -9,7 +9,7 @@ from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 
 if TYPE_CHECKING:
-    from ksql_emulator.analysis.join import JoinSide, JoinSpec
+    from ksql_emulator.analysis.join_spec import JoinSide, JoinSpec
     from ksql_emulator.catalog import Source
 
 __all__ = ["check_sources"]

@@ -19,7 +19,7 @@ from ksql_emulator.parser import tree as t
 from ksql_emulator.semantics.format import and_list
 
 if TYPE_CHECKING:
-    from ksql_emulator.analysis.join import JoinSpec
+    from ksql_emulator.analysis.join_spec import JoinSpec
     from ksql_emulator.semantics.scope import Scope
 
 __all__ = ["equivalence", "pick_join_key", "qualify_refs", "synthetic_key_name", "viable_keys"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.analysis.grouping import AggregateSpec
-from ksql_emulator.analysis.join import JoinSpec
 from ksql_emulator.analysis.join_keys import pick_join_key
+from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import KsqlStatementError

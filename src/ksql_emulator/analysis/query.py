@@ -18,7 +18,8 @@ from ksql_emulator.analysis.grouping import (
     check_table_grouped,
     has_aggregate,
 )
-from ksql_emulator.analysis.join import JoinSpec, analyze_join
+from ksql_emulator.analysis.join import analyze_join
+from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
 from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -12,35 +10,9 @@ from typing import Any
 from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
 from ksql_emulator.functions.aggregates_stats import STATS_AGGREGATES
+from ksql_emulator.functions.udaf import AggregateFunction
 
 __all__ = ["AGGREGATES", "AggregateFunction", "resolve_aggregate"]
-
-
-@dataclass(frozen=True)
-class AggregateFunction:
-    """One aggregate: `init()` a fresh accumulator, `add(acc, *args)` the next one,
-    `result(acc)` the column value, `merge(a, b)` two accumulators (session windows merging).
-
-    `intermediate` is False when the accumulator is a single primitive, so any value format can
-    hold it; `limit_property` names the config that caps a collection's size."""
-
-    name: str
-    return_type: Any
-    init: Callable[[], Any]
-    add: Callable[..., Any]
-    result: Callable[[Any], Any]
-    star: bool = False
-    merge: Callable[[Any, Any], Any] | None = None
-    intermediate: bool = False
-    limit_property: str | None = None
-    limit: int | None = None
-
-    def configured(self, props: Mapping[str, Any]) -> AggregateFunction:
-        """This function with the limits `props` set (ksqlDB's default limit is 1000)."""
-        if self.limit_property is None:
-            return self
-        raw = props.get(self.limit_property)
-        return dataclasses.replace(self, limit=int(raw) if raw is not None else 1000)
 
 
 def _plus(a: Any, b: Any) -> Any:

@@ -10,14 +10,9 @@ from typing import Any
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
+from ksql_emulator.functions.udaf import AggregateFunction
 
 __all__ = ["STATS_AGGREGATES"]
-
-
-def _factory() -> Any:
-    from ksql_emulator.functions.aggregates import AggregateFunction
-
-    return AggregateFunction
 
 
 def _bad_args(name: str, arg_types: list[Any]) -> FunctionArgumentError:
@@ -72,7 +67,7 @@ def _topk(distinct: bool) -> Callable[[list[Any], bool], Any]:
                 {"sort_col": v, **{f"col{i}": o for i, o in enumerate(rest)}} for v, rest in acc
             ]
 
-        return _factory()(
+        return AggregateFunction(
             name, ty.ArrayType(item_type), tuple, add, result, merge=merge, intermediate=True
         )
 
@@ -101,7 +96,7 @@ def _histogram(arg_types: list[Any], star: bool) -> Any:
             counts[v] = counts.get(v, 0) + n
         return tuple(counts.items())
 
-    return _factory()(
+    return AggregateFunction(
         "HISTOGRAM",
         ty.MapType(ty.STRING, ty.BIGINT),
         tuple,
@@ -153,7 +148,7 @@ def _stddev(name: str, root: bool) -> Callable[[list[Any], bool], Any]:
             variance = m2 / (n - 1)
             return math.sqrt(variance) if root else variance
 
-        return _factory()(
+        return AggregateFunction(
             name, ty.DOUBLE, lambda: (0, 0.0, 0.0), add, result, merge=merge, intermediate=True
         )
 
@@ -186,7 +181,7 @@ def _correlation(arg_types: list[Any], star: bool) -> Any:
             return math.nan
         return numerator / denominator
 
-    return _factory()(
+    return AggregateFunction(
         "CORRELATION",
         ty.DOUBLE,
         lambda: (0.0, 0.0, 0.0, 0.0, 0.0, 0),

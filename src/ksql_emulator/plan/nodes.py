@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ksql_emulator.analysis.grouping import AggregateSpec
-from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.analysis.table_functions import TableFunctionCall
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Compiled

@@ -23,6 +23,7 @@ from ksql_emulator.errors import KsqlError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse
 from ksql_emulator.qtt.loader import Variant
+from ksql_emulator.qtt.records import compare_outputs, feed_inputs, same_value
 from ksql_emulator.runtime.broker import InMemoryBroker
 
 if TYPE_CHECKING:
@@ -157,8 +158,6 @@ def memory_service(
 
 def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
     """(status, reason) of one REST test variant."""
-    from ksql_emulator.qtt.runner import _same, compare_outputs, feed_inputs
-
     test = variant.test
     service = memory_service(
         variant.properties, registry, topic_partitions(test, variant.statements)
@@ -187,7 +186,7 @@ def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
         for i, text in enumerate(queries):
             got_response = _query_response(service, text, variant.properties)
             if i < len(query_expected):
-                problem = _compare_query(query_expected[i]["query"], got_response, _same)
+                problem = _compare_query(query_expected[i]["query"], got_response, same_value)
                 if problem:
                     return "failed", f"query {i}: {problem}"
     except KsqlError as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ksql_emulator.analysis.join import JoinSpec
+from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.runtime.operators.join_window import Match, WindowJoin
 from ksql_emulator.runtime.record import Record, freeze
 
