@@ -153,7 +153,7 @@ def ours(emulator: Emulator, source: str, count: int, sql: str) -> float:
     """Records per second through one persistent query, from its first commit to its last."""
     (created,) = [
         r
-        for r in emulator.engine.execute_statements(sql, {"auto.offset.reset": "earliest"}, {})
+        for r in emulator.backend.execute_statements(sql, {"auto.offset.reset": "earliest"}, {})
         if r.entity is not None
     ]
     query_id = created.entity["commandStatus"]["queryId"] if created.entity else ""
@@ -206,7 +206,7 @@ def main() -> None:
             properties={"processing.guarantee": args.guarantee},
         )
         with Emulator(settings) as emulator:
-            emulator.engine.execute_statements(STREAM.format(topic=source), {}, {})
+            emulator.backend.execute_statements(STREAM.format(topic=source), {}, {})
             for round_ in range(args.rounds):
                 rates["bare"].append(bare(bootstrap, source, sink, args.count))
                 for n, (name, sql) in enumerate(QUERIES.items()):

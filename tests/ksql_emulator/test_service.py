@@ -9,7 +9,7 @@ import pytest
 from ksql_emulator.contracts.backend import PullQueryResult, PushQuery, TopicInfo
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.service import EngineService
+from ksql_emulator.service import KsqlService
 
 
 class FakeGateway:
@@ -55,7 +55,7 @@ CREATE = (
 
 def test_statements_give_ksqldb_entities_and_commands() -> None:
     gateway = FakeGateway()
-    engine = EngineService(gateway, {})
+    engine = KsqlService(gateway, {})
     results = engine.execute_statements(
         CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS WHERE AMOUNT > 100; SHOW STREAMS;", {}, {}
     )
@@ -71,7 +71,7 @@ def test_statements_give_ksqldb_entities_and_commands() -> None:
 
 def test_persistent_query_processes_messages_and_insert_values_writes() -> None:
     gateway = FakeGateway()
-    engine = EngineService(gateway, {})
+    engine = KsqlService(gateway, {})
     engine.execute_statements(
         CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS WHERE AMOUNT > 100;", {}, {}
     )
@@ -86,7 +86,7 @@ def test_persistent_query_processes_messages_and_insert_values_writes() -> None:
 
 def test_queries_push_and_pull() -> None:
     gateway = FakeGateway()
-    engine = EngineService(gateway, {})
+    engine = KsqlService(gateway, {})
     engine.execute_statements(CREATE, {}, {})
     engine.insert_row("txns", {"account": "a", "amount": 7})
     pull = engine.query("SELECT ACCOUNT, AMOUNT * 2 AS D FROM TXNS;", {}, {})
@@ -100,7 +100,7 @@ def test_queries_push_and_pull() -> None:
 
 
 def test_a_pull_query_on_a_stream_says_whether_it_stopped_at_its_limit() -> None:
-    engine = EngineService(FakeGateway(), {})
+    engine = KsqlService(FakeGateway(), {})
     engine.execute_statements(CREATE, {}, {})
     engine.insert_row("txns", {"account": "a", "amount": 7})
     engine.insert_row("txns", {"account": "b", "amount": 8})
@@ -113,7 +113,7 @@ def test_a_pull_query_on_a_stream_says_whether_it_stopped_at_its_limit() -> None
 
 
 def test_select_on_ksql_endpoint_is_rejected_with_40002() -> None:
-    engine = EngineService(FakeGateway(), {})
+    engine = KsqlService(FakeGateway(), {})
     engine.execute_statements(CREATE, {}, {})
     with pytest.raises(KsqlError) as caught:
         engine.execute_statements("SELECT * FROM TXNS;", {}, {})
@@ -121,7 +121,7 @@ def test_select_on_ksql_endpoint_is_rejected_with_40002() -> None:
 
 
 def test_commands_keep_defined_variables_expanded_so_a_restart_can_replay_them() -> None:
-    results = EngineService(FakeGateway(), {}).execute_statements(
+    results = KsqlService(FakeGateway(), {}).execute_statements(
         "DEFINE limit = '100';" + CREATE + "CREATE STREAM BIG AS SELECT * FROM TXNS "
         "WHERE AMOUNT > ${limit};",
         {},
@@ -132,7 +132,7 @@ def test_commands_keep_defined_variables_expanded_so_a_restart_can_replay_them()
 
     # A restarted server has none of the session's DEFINEs, only the command topic.
     restarted_gateway = FakeGateway()
-    restarted = EngineService(restarted_gateway, {})
+    restarted = KsqlService(restarted_gateway, {})
     for command in commands:
         restarted.replay(command)
     restarted.execute_statements(

@@ -1,4 +1,4 @@
-"""Wiring one emulator: Kafka gateway, engine, command topic replay, queries, REST state."""
+"""Wiring one emulator: Kafka gateway, backend, command topic replay, queries, REST state."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ksql_emulator.contracts.backend import KafkaGateway, KsqlEngine
+from ksql_emulator.contracts.backend import KafkaGateway, KsqlBackend
 from ksql_emulator.kafka.command_log import CommandTopic
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.push_feed import KafkaPushFeeder
 from ksql_emulator.kafka.query_runner import QueryRunner
 from ksql_emulator.server._state import ServerConfig, ServerState
-from ksql_emulator.service import EngineService
+from ksql_emulator.service import KsqlService
 
-__all__ = ["Emulator", "EmulatorSettings", "EngineFactory", "default_engine_factory"]
+__all__ = ["BackendFactory", "Emulator", "EmulatorSettings", "default_backend_factory"]
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[KafkaGateway, Mapping[str, str]], KsqlEngine]
+BackendFactory = Callable[[KafkaGateway, Mapping[str, str]], KsqlBackend]
 
 # Client settings that must reach every Kafka client the emulator makes (security, mostly).
 _CLIENT_PREFIXES = ("security.", "sasl.", "ssl.", "client.")
@@ -38,23 +38,23 @@ class EmulatorSettings:
         return {k: v for k, v in self.properties.items() if k.startswith(_CLIENT_PREFIXES)}
 
 
-def default_engine_factory(gateway: KafkaGateway, properties: Mapping[str, str]) -> KsqlEngine:
+def default_backend_factory(gateway: KafkaGateway, properties: Mapping[str, str]) -> KsqlBackend:
     """The backend the `ksql-emulator` server runs, reaching Kafka through `gateway`."""
-    return EngineService(gateway, dict(properties))
+    return KsqlService(gateway, dict(properties))
 
 
 class Emulator:
     """Everything behind the REST app; `start` replays the command topic before serving."""
 
     def __init__(
-        self, settings: EmulatorSettings, engine_factory: EngineFactory = default_engine_factory
+        self, settings: EmulatorSettings, backend_factory: BackendFactory = default_backend_factory
     ) -> None:
         self.settings = settings
         self.lock = threading.RLock()
         extra = settings.client_config()
         self.gateway = ConfluentGateway(settings.bootstrap_servers, extra)
         properties = {"ksql.service.id": settings.service_id, **settings.properties}
-        self.engine = engine_factory(self.gateway, properties)
+        self.backend = backend_factory(self.gateway, properties)
         self.commands = CommandTopic(
             self.gateway,
             settings.bootstrap_servers,
@@ -63,7 +63,7 @@ class Emulator:
             replication=int(properties.get("ksql.internal.topic.replicas", "1")),
         )
         self.runner = QueryRunner(
-            self.engine.persistent_queries,
+            self.backend.persistent_queries,
             settings.bootstrap_servers,
             settings.service_id,
             self.lock,
@@ -80,7 +80,7 @@ class Emulator:
             properties=properties,
         )
         self.state = ServerState(
-            self.engine,
+            self.backend,
             config,
             feeder=self.feeder,
             command_log=self.commands,
@@ -96,7 +96,7 @@ class Emulator:
         for offset, command in self.commands.read_all():
             with self.lock:
                 try:
-                    self.engine.replay(command)
+                    self.backend.replay(command)
                     replayed += 1
                 except Exception as exc:  # ksqlDB skips a command that no longer applies
                     failed += 1
@@ -113,7 +113,7 @@ class Emulator:
     def close(self) -> None:
         self.runner.close()
         with self.lock:
-            self.engine.close()
+            self.backend.close()
         self.commands.close()
         self.gateway.close()
 

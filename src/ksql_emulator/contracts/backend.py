@@ -1,8 +1,7 @@
-"""The narrow interface between the REST server / Kafka layer and the engine (see EMULATOR.md).
+"""The narrow interface between the REST server / Kafka layer and the backend behind them.
 
-The server and `ksql_emulator.kafka` only ever talk to the engine through these Protocols and
-plain data classes; the engine satisfies them structurally. This module imports nothing from the
-emulator but `runtime.message`, so the engine may import it (under TYPE_CHECKING) without a cycle.
+The server and `ksql_emulator.kafka` only ever talk to the backend (`service.KsqlService` over
+the engine) through these Protocols and plain data classes; it satisfies them structurally.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ __all__ = [
     "Command",
     "Entity",
     "KafkaGateway",
-    "KsqlEngine",
+    "KsqlBackend",
     "PullQueryResult",
     "PushQuery",
     "QueryHeader",
@@ -186,8 +185,8 @@ class KafkaGateway(Protocol):
         ...
 
 
-class KsqlEngine(Protocol):
-    """What the server needs from the engine. All calls come from one thread at a time."""
+class KsqlBackend(Protocol):
+    """What the server and the Kafka layer need from the backend; one thread calls at a time."""
 
     def execute_statements(
         self,

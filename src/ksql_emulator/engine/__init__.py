@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.base import StatementOutcome
 from ksql_emulator.engine.dispatch import Engine
 
-__all__ = ["Engine", "StatementResult"]
+__all__ = ["Engine", "StatementOutcome"]

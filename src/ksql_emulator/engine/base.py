@@ -11,11 +11,11 @@ from ksql_emulator.parser import tree as t
 from ksql_emulator.runtime.broker import InMemoryBroker
 from ksql_emulator.runtime.topology import RunningQuery
 
-__all__ = ["EngineState", "StatementResult"]
+__all__ = ["EngineState", "StatementOutcome"]
 
 
 @dataclass
-class StatementResult:
+class StatementOutcome:
     """What one statement did: a message, and the query it started if any."""
 
     statement: t.Statement

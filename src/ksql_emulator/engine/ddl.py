@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Column
-from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.base import StatementOutcome
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError, PrepareError
 from ksql_emulator.parser import tree as t
@@ -16,9 +16,9 @@ __all__ = ["DdlHandlers"]
 class DdlHandlers(SourceBuilder):
     """Statements that define, change or remove streams, tables and types."""
 
-    def _create_source(self, stmt: t.CreateSource, text: str) -> StatementResult:
+    def _create_source(self, stmt: t.CreateSource, text: str) -> StatementOutcome:
         if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
-            return StatementResult(stmt, text, f"{stmt.kind.title()} already exists.")
+            return StatementOutcome(stmt, text, f"{stmt.kind.title()} already exists.")
         existing = self.catalog.source(stmt.name)
         if existing is not None and stmt.is_source is False and stmt.or_replace is False:
             pass
@@ -73,18 +73,18 @@ class DdlHandlers(SourceBuilder):
         self.catalog.sources[stmt.name] = source
         self.catalog.ensure_topic(source.topic, source.partitions)
         self.broker.create_topic(source.topic, source.partitions)
-        return StatementResult(stmt, text, f"{stmt.kind.title()} created")
+        return StatementOutcome(stmt, text, f"{stmt.kind.title()} created")
 
-    def _drop(self, stmt: t.Drop, text: str) -> StatementResult:
+    def _drop(self, stmt: t.Drop, text: str) -> StatementOutcome:
         if stmt.kind == "TYPE":
             if stmt.name not in self.catalog.types and not stmt.if_exists:
                 raise KsqlStatementError(f"Type {stmt.name} does not exist.")
             self.catalog.types.pop(stmt.name, None)
-            return StatementResult(stmt, text, "Dropped type")
+            return StatementOutcome(stmt, text, "Dropped type")
         source = self.catalog.source(stmt.name)
         if source is None:
             if stmt.if_exists:
-                return StatementResult(stmt, text, "Source does not exist.")
+                return StatementOutcome(stmt, text, "Source does not exist.")
             raise KsqlStatementError(f"{stmt.kind.title()} {stmt.name} does not exist.")
         if source.kind != stmt.kind:
             raise KsqlStatementError(
@@ -111,7 +111,7 @@ class DdlHandlers(SourceBuilder):
         del self.catalog.sources[source.name]
         if stmt.delete_topic:
             self.catalog.topics.pop(source.topic, None)
-        return StatementResult(stmt, text, f"Source `{source.name}` was dropped.")
+        return StatementOutcome(stmt, text, f"Source `{source.name}` was dropped.")
 
     def _reads_source(self, sink_name: str, source_name: str) -> bool:
         for q in self.queries.values():
@@ -119,7 +119,7 @@ class DdlHandlers(SourceBuilder):
                 return True
         return False
 
-    def _alter(self, stmt: t.AlterSource, text: str) -> StatementResult:
+    def _alter(self, stmt: t.AlterSource, text: str) -> StatementOutcome:
         source = self.catalog.source(stmt.name)
         if source is None:
             raise KsqlStatementError(f"Source {stmt.name} does not exist.")
@@ -135,13 +135,13 @@ class DdlHandlers(SourceBuilder):
                     "already exists."
                 )
             source.columns.append(Column(cd.name, resolve_type_spec(cd.type, self.catalog.types)))
-        return StatementResult(stmt, text, "Stream altered")
+        return StatementOutcome(stmt, text, "Stream altered")
 
-    def _create_type(self, stmt: t.CreateType, text: str) -> StatementResult:
+    def _create_type(self, stmt: t.CreateType, text: str) -> StatementOutcome:
         if stmt.name in self.catalog.types and not stmt.if_not_exists:
             raise KsqlStatementError(
                 f"Cannot register custom type '{stmt.name}' since it is already registered "
                 f"with type: {self.catalog.types[stmt.name]}"
             )
         self.catalog.types[stmt.name] = resolve_type_spec(stmt.type, self.catalog.types)
-        return StatementResult(stmt, text, "Registered custom type")
+        return StatementOutcome(stmt, text, "Registered custom type")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.base import StatementOutcome
 from ksql_emulator.engine.ddl import DdlHandlers
 from ksql_emulator.engine.metadata import MetadataHandlers
 from ksql_emulator.engine.queries import QueryHandlers
@@ -26,7 +26,7 @@ class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
             from ksql_emulator.functions import default_registry
 
             self.registry = default_registry()
-        self._handlers: dict[type, Callable[[Any, str], StatementResult]] = {
+        self._handlers: dict[type, Callable[[Any, str], StatementOutcome]] = {
             t.CreateSource: self._create_source,
             t.CreateAsSelect: self._create_as_select,
             t.InsertInto: self._insert_into,
@@ -43,14 +43,14 @@ class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
             t.Describe: self._describe,
         }
 
-    def execute(self, sql: str) -> list[StatementResult]:
+    def execute(self, sql: str) -> list[StatementOutcome]:
         """Parse and run every statement of `sql` in order; the first failure raises."""
         results = []
         for parsed in parse_iter(sql, self.variables):
             results.append(self.execute_statement(parsed.statement, parsed.text))
         return results
 
-    def execute_statement(self, stmt: t.Statement, text: str) -> StatementResult:
+    def execute_statement(self, stmt: t.Statement, text: str) -> StatementOutcome:
         handler = self._handlers.get(type(stmt))
         if handler is None:
             raise KsqlStatementError(f"Statement not supported by this emulator: {text}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ksql_emulator.engine.base import EngineState, StatementResult
+from ksql_emulator.engine.base import EngineState, StatementOutcome
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 
@@ -14,23 +14,23 @@ __all__ = ["MetadataHandlers"]
 class MetadataHandlers(EngineState):
     """Statements that read the catalog or set session properties and variables."""
 
-    def _set(self, stmt: t.SetProperty, text: str) -> StatementResult:
+    def _set(self, stmt: t.SetProperty, text: str) -> StatementOutcome:
         self.properties[stmt.name] = stmt.value
-        return StatementResult(stmt, text, "")
+        return StatementOutcome(stmt, text, "")
 
-    def _unset(self, stmt: t.UnsetProperty, text: str) -> StatementResult:
+    def _unset(self, stmt: t.UnsetProperty, text: str) -> StatementOutcome:
         self.properties.pop(stmt.name, None)
-        return StatementResult(stmt, text, "")
+        return StatementOutcome(stmt, text, "")
 
-    def _define(self, stmt: t.DefineVariable, text: str) -> StatementResult:
+    def _define(self, stmt: t.DefineVariable, text: str) -> StatementOutcome:
         self.variables[stmt.name] = stmt.value
-        return StatementResult(stmt, text, "")
+        return StatementOutcome(stmt, text, "")
 
-    def _undefine(self, stmt: t.UndefineVariable, text: str) -> StatementResult:
+    def _undefine(self, stmt: t.UndefineVariable, text: str) -> StatementOutcome:
         self.variables.pop(stmt.name, None)
-        return StatementResult(stmt, text, "")
+        return StatementOutcome(stmt, text, "")
 
-    def _show(self, stmt: t.Show, text: str) -> StatementResult:
+    def _show(self, stmt: t.Show, text: str) -> StatementOutcome:
         what = stmt.what
         data: Any
         if what in ("STREAMS", "TABLES"):
@@ -48,12 +48,12 @@ class MetadataHandlers(EngineState):
             data = dict(self.catalog.types)
         else:
             data = []
-        return StatementResult(stmt, text, "", data=data)
+        return StatementOutcome(stmt, text, "", data=data)
 
-    def _describe(self, stmt: t.Describe, text: str) -> StatementResult:
+    def _describe(self, stmt: t.Describe, text: str) -> StatementOutcome:
         if stmt.name is None or stmt.function:
-            return StatementResult(stmt, text, "", data=stmt.name)
+            return StatementOutcome(stmt, text, "", data=stmt.name)
         source = self.catalog.source(stmt.name)
         if source is None:
             raise KsqlStatementError(f"Could not find STREAM/TABLE '{stmt.name}' in the Metastore")
-        return StatementResult(stmt, text, "", data=source)
+        return StatementOutcome(stmt, text, "", data=source)

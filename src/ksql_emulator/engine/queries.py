@@ -8,7 +8,7 @@ from typing import Any
 from ksql_emulator.analysis.query import analyze_query
 from ksql_emulator.catalog import Column, Source
 from ksql_emulator.contracts.message import Message
-from ksql_emulator.engine.base import StatementResult
+from ksql_emulator.engine.base import StatementOutcome
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
@@ -38,13 +38,13 @@ class QueryHandlers(SourceBuilder):
             self.broker.subscribe(topic, running.process)
         return running
 
-    def _create_as_select(self, stmt: t.CreateAsSelect, text: str) -> StatementResult:
+    def _create_as_select(self, stmt: t.CreateAsSelect, text: str) -> StatementOutcome:
         if stmt.query.limit is not None:
             raise KsqlStatementError(
                 f"CREATE {stmt.kind} AS SELECT statements don't support LIMIT clause."
             )
         if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
-            return StatementResult(stmt, text, f"{stmt.kind.title()} already exists.")
+            return StatementOutcome(stmt, text, f"{stmt.kind.title()} already exists.")
         analysis = analyze_query(
             stmt.query,
             self.catalog,
@@ -81,9 +81,9 @@ class QueryHandlers(SourceBuilder):
         except KsqlError:
             del self.catalog.sources[stmt.name]
             raise
-        return StatementResult(stmt, text, f"Created query with ID {query_id}", query_id)
+        return StatementOutcome(stmt, text, f"Created query with ID {query_id}", query_id)
 
-    def _insert_into(self, stmt: t.InsertInto, text: str) -> StatementResult:
+    def _insert_into(self, stmt: t.InsertInto, text: str) -> StatementOutcome:
         target = self.catalog.source(stmt.target)
         if target is None:
             raise KsqlStatementError(
@@ -119,9 +119,9 @@ class QueryHandlers(SourceBuilder):
             )
         query_id = self._next_query_id("INSERTQUERY", None)
         self._start(query_id, analysis, target, text)
-        return StatementResult(stmt, text, f"Created query with ID {query_id}", query_id)
+        return StatementOutcome(stmt, text, f"Created query with ID {query_id}", query_id)
 
-    def _insert_values(self, stmt: t.InsertValues, text: str) -> StatementResult:
+    def _insert_values(self, stmt: t.InsertValues, text: str) -> StatementOutcome:
         target = self.catalog.source(stmt.target)
         if target is None:
             hint = ""
@@ -194,17 +194,17 @@ class QueryHandlers(SourceBuilder):
             int(timestamp) if timestamp is not None else 0,
         )
         self.broker.produce(msg)
-        return StatementResult(stmt, text, "")
+        return StatementOutcome(stmt, text, "")
 
-    def _terminate(self, stmt: t.Terminate, text: str) -> StatementResult:
+    def _terminate(self, stmt: t.Terminate, text: str) -> StatementOutcome:
         if stmt.query_id is None:
             for qid in list(self.queries):
                 self._stop(qid)
-            return StatementResult(stmt, text, "All queries terminated.")
+            return StatementOutcome(stmt, text, "All queries terminated.")
         if stmt.query_id not in self.queries:
             raise KsqlStatementError(f"Unknown queryId: {stmt.query_id}")
         self._stop(stmt.query_id)
-        return StatementResult(stmt, text, "Query terminated.")
+        return StatementOutcome(stmt, text, "Query terminated.")
 
 
 def _schema_text(columns: list[Column], kind: str) -> str:

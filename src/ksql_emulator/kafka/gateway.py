@@ -1,4 +1,4 @@
-"""The engine's way to Kafka (`engine_api.KafkaGateway`) over confluent-kafka."""
+"""The engine's way to Kafka (`contracts.backend.KafkaGateway`) over confluent-kafka."""
 
 from __future__ import annotations
 

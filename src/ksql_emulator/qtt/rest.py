@@ -27,7 +27,7 @@ from ksql_emulator.qtt.records import compare_outputs, feed_inputs, same_value
 from ksql_emulator.runtime.broker import InMemoryBroker
 
 if TYPE_CHECKING:
-    from ksql_emulator.service import EngineService
+    from ksql_emulator.service import KsqlService
 
 __all__ = [
     "REST_SERVER_PROPERTIES",
@@ -142,14 +142,14 @@ def query_flags(statements: Sequence[str]) -> list[bool]:
 
 def memory_service(
     properties: Mapping[str, str], registry: Any, topics: Mapping[str, int]
-) -> EngineService:
+) -> KsqlService:
     """A fresh engine service over an in-memory broker holding `topics` (name -> partitions)."""
-    from ksql_emulator.service import EngineService
+    from ksql_emulator.service import KsqlService
 
     broker = KeyPartitionedBroker()
     for topic, count in topics.items():
         broker.create_topic(topic, count)
-    service = EngineService(InMemoryGateway(broker), {**REST_SERVER_PROPERTIES, **properties})
+    service = KsqlService(InMemoryGateway(broker), {**REST_SERVER_PROPERTIES, **properties})
     if registry is not None:
         service.engine.registry = registry
     service.engine.broker = broker

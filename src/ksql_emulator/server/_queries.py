@@ -36,7 +36,7 @@ async def start_query(
     variables: Mapping[str, Any],
 ) -> PullQueryResult | RunningPush:
     """Runs a pull query to completion, or registers and starts feeding a push query."""
-    result = await state.call(lambda: state.engine.query(sql, properties, variables))
+    result = await state.call(lambda: state.backend.query(sql, properties, variables))
     if isinstance(result, PullQueryResult):
         return result
     query: PushQuery = result

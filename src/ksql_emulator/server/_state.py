@@ -1,4 +1,4 @@
-"""What every route shares: the engine behind its lock, running push queries, command statuses."""
+"""What every route shares: the backend behind its lock, running push queries, command statuses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from ksql_emulator.contracts.backend import Command, KsqlEngine, PushQuery
+from ksql_emulator.contracts.backend import Command, KsqlBackend, PushQuery
 from ksql_emulator.contracts.hosting import CommandLog, FeedHandle, PushFeeder, QueryReconciler
 from ksql_emulator.server._push import RowChannel
 
@@ -41,11 +41,11 @@ class RunningPush:
 
 
 class ServerState:
-    """Owns the engine: every engine call goes through `call`, one at a time."""
+    """Owns the backend: every backend call goes through `call`, one at a time."""
 
     def __init__(
         self,
-        engine: KsqlEngine,
+        backend: KsqlBackend,
         config: ServerConfig,
         *,
         feeder: PushFeeder | None = None,
@@ -53,7 +53,7 @@ class ServerState:
         reconciler: QueryReconciler | None = None,
         engine_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
-        self.engine = engine
+        self.backend = backend
         self.config = config
         self.feeder = feeder
         self.command_log = command_log
@@ -66,7 +66,7 @@ class ServerState:
         self._sequence_lock = threading.Lock()
 
     async def call(self, fn: Callable[[], T]) -> T:
-        """Runs `fn` (an engine call) in a worker thread under the engine lock."""
+        """Runs `fn` (a backend call) in a worker thread under the engine lock."""
 
         def locked() -> T:
             with self.engine_lock:

@@ -8,7 +8,7 @@ from typing import Any
 from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Source
 from ksql_emulator.contracts import backend as api
-from ksql_emulator.engine import Engine, StatementResult
+from ksql_emulator.engine import Engine, StatementOutcome
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.variables import expand_known
 
@@ -16,13 +16,13 @@ __all__ = ["StatementEntities"]
 
 
 class StatementEntities:
-    """Turns an engine StatementResult into the entity /ksql answers with."""
+    """Turns an engine StatementOutcome into the entity /ksql answers with."""
 
     gateway: api.KafkaGateway
     engine: Engine
 
     def _result(
-        self, result: StatementResult, props: dict[str, str], variables: Mapping[str, str]
+        self, result: StatementOutcome, props: dict[str, str], variables: Mapping[str, str]
     ) -> api.StatementResult:
         stmt = result.statement
         text = result.text
@@ -63,7 +63,7 @@ class StatementEntities:
             return api.StatementResult(self._describe(stmt, result, base))
         return api.StatementResult(None)
 
-    def _show(self, stmt: t.Show, result: StatementResult, base: dict[str, Any]) -> dict[str, Any]:
+    def _show(self, stmt: t.Show, result: StatementOutcome, base: dict[str, Any]) -> dict[str, Any]:
         what = stmt.what
         if what in ("STREAMS", "TABLES"):
             key = what.lower()
@@ -147,7 +147,7 @@ class StatementEntities:
         return {"@type": "warning_entity", **base, "message": f"SHOW {what} is not supported"}
 
     def _describe(
-        self, stmt: t.Describe, result: StatementResult, base: dict[str, Any]
+        self, stmt: t.Describe, result: StatementOutcome, base: dict[str, Any]
     ) -> dict[str, Any]:
         if stmt.function and stmt.name:
             info = self.engine.registry.describe_function(stmt.name)

@@ -1,4 +1,4 @@
-"""EngineService: server/engine_api.py's KsqlEngine over the engine (statements, rows, tasks)."""
+"""KsqlService: `contracts.backend.KsqlBackend` over the engine (statements, rows, tasks)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from ksql_emulator.service.entities import StatementEntities
 from ksql_emulator.service.query import SelectQueries
 from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing
 
-__all__ = ["EngineService"]
+__all__ = ["KsqlService"]
 
 
 @dataclass
-class EngineService(StatementEntities, SelectQueries):
+class KsqlService(StatementEntities, SelectQueries):
     gateway: api.KafkaGateway
     properties: dict[str, str]
     engine: Engine = field(init=False)

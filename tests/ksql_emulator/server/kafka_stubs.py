@@ -77,7 +77,7 @@ class TopicPush:
         self.closed = True
 
 
-class ToyEngine:
+class ToyBackend:
     def __init__(self, gateway: KafkaGateway, properties: Mapping[str, str]) -> None:
         self.gateway = gateway
         self.properties = dict(properties)

@@ -1,4 +1,4 @@
-"""A small stub engine and feeder for the REST layer's unit tests."""
+"""A small stub backend and feeder for the REST layer's unit tests."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class StubPush:
         self.closed.set()
 
 
-class StubEngine:
+class StubBackend:
     """Understands just enough: CREATE STREAM, SHOW STREAMS, a failing statement, SELECT."""
 
     def __init__(self) -> None:
@@ -165,6 +165,6 @@ class StubFeeder:
 @dataclass
 class StubServer:
     url: str
-    engine: StubEngine
+    backend: StubBackend
     feeder: StubFeeder
     state: ServerState

@@ -20,13 +20,13 @@ from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.query_runner import consumer_group_id
 from ksql_emulator.server.asgi import create_app
 from ksql_emulator.server.serving import BackgroundServer
-from tests.ksql_emulator.server.kafka_stubs import ToyEngine
+from tests.ksql_emulator.server.kafka_stubs import ToyBackend
 
 
 @contextmanager
 def running_emulator(bootstrap: str, service_id: str) -> Iterator[tuple[Emulator, str]]:
     settings = EmulatorSettings(bootstrap_servers=bootstrap, service_id=service_id)
-    with Emulator(settings, engine_factory=ToyEngine) as emulator:
+    with Emulator(settings, backend_factory=ToyBackend) as emulator:
         server = BackgroundServer(create_app(emulator.state))
         emulator.state.config.port = server.port
         with server:
@@ -218,7 +218,7 @@ def test_a_restarted_server_rebuilds_its_queries_and_state_from_the_command_topi
         running_emulator(kafka_bootstrap, service_id) as (emulator, url),
         httpx.Client(base_url=url, timeout=20) as client,
     ):
-        assert list(emulator.engine.persistent_queries())  # type: ignore[attr-defined]
+        assert list(emulator.backend.persistent_queries())  # type: ignore[attr-defined]
         # The count continues from the rebuilt state (3, not 1), and nothing is written twice.
         assert read_all(kafka_bootstrap, sink, 3) == [(b"a", b"1"), (b"a", b"2"), (b"a", b"3")]
         second = client.post("/ksql", json={"ksql": f"UPPER {source} {sink}-up;"}).json()

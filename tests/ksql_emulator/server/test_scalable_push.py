@@ -11,7 +11,7 @@ from ksql_emulator.contracts.message import Message
 from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka import output as output_module
 from ksql_emulator.qtt.rest import InMemoryGateway, KeyPartitionedBroker
-from ksql_emulator.service import EngineService
+from ksql_emulator.service import KsqlService
 
 V2 = {"ksql.query.push.v2.enabled": "true"}
 SETUP = (
@@ -20,10 +20,10 @@ SETUP = (
 )
 
 
-def _service(server: dict[str, str]) -> EngineService:
+def _service(server: dict[str, str]) -> KsqlService:
     broker = KeyPartitionedBroker()
     broker.create_topic("i", 1)
-    service = EngineService(InMemoryGateway(broker), dict(server))
+    service = KsqlService(InMemoryGateway(broker), dict(server))
     service.engine.broker = broker
     service.execute_statements(SETUP, {}, {})
     return service

@@ -57,7 +57,7 @@ def test_ksql_answers_one_entity_per_statement_with_growing_sequence_numbers(
     assert entities[0]["statementText"].startswith("CREATE STREAM A")
     assert entities[0]["warnings"] == []
     assert [s["name"] for s in entities[2]["streams"]] == ["A", "B"]
-    assert stub_server.engine.seen_properties[-1] == {"auto.offset.reset": "earliest"}
+    assert stub_server.backend.seen_properties[-1] == {"auto.offset.reset": "earliest"}
 
 
 def test_ksql_honours_an_accept_of_plain_json(stub_server: StubServer) -> None:
@@ -191,7 +191,7 @@ def test_push_query_streams_rows_as_they_come_and_ends_at_its_limit(
         lines = response.iter_lines()
         header = json.loads(next(lines))
         assert header["queryId"] == "transient_S_1"
-        push = stub_server.engine.pushes[0]
+        push = stub_server.backend.pushes[0]
         push.incoming.put(Row(["a", 1]))
         started = time.monotonic()
         assert json.loads(next(lines)) == ["a", 1]
@@ -222,7 +222,7 @@ def test_close_query_from_another_connection_ends_the_push_query(
         again = other.post("/close-query", json={"queryId": query_id})
     assert again.status_code == 400
     assert again.json()["message"] == f"No query with id {query_id}"
-    wait_for(stub_server.engine.pushes[0].closed.is_set)
+    wait_for(stub_server.backend.pushes[0].closed.is_set)
 
 
 def test_client_going_away_closes_its_push_query(stub_server: StubServer) -> None:
@@ -233,7 +233,7 @@ def test_client_going_away_closes_its_push_query(stub_server: StubServer) -> Non
         ) as response,
     ):
         next(response.iter_lines())
-    wait_for(stub_server.engine.pushes[0].closed.is_set)
+    wait_for(stub_server.backend.pushes[0].closed.is_set)
     wait_for(lambda: not stub_server.state.push_queries)
 
 
@@ -246,7 +246,7 @@ def test_a_stalled_push_client_does_not_stall_the_server(stub_server: StubServer
         ) as response,
     ):
         next(response.iter_lines())
-        push = stub_server.engine.pushes[0]
+        push = stub_server.backend.pushes[0]
         for i in range(5000):
             push.incoming.put(Row(["x" * 2000, i]))  # 10 MB: more than any window or buffer
         time.sleep(0.3)
@@ -274,8 +274,8 @@ def test_twenty_concurrent_push_clients_each_get_their_rows(stub_server: StubSer
     threads = [threading.Thread(target=client_run, args=(n,)) for n in range(20)]
     for t in threads:
         t.start()
-    wait_for(lambda: len(stub_server.engine.pushes) == 20)
-    for push in stub_server.engine.pushes:
+    wait_for(lambda: len(stub_server.backend.pushes) == 20)
+    for push in stub_server.backend.pushes:
         for i in range(3):
             push.incoming.put(Row([push.header.query_id, i]))
     for t in threads:
@@ -302,7 +302,7 @@ def test_old_query_endpoint_streams_one_json_array_with_keepalives(
         assert response.http_version == "HTTP/1.1"
         stream = response.iter_text()
         chunks.append(next(stream))
-        push = stub_server.engine.pushes[0]
+        push = stub_server.backend.pushes[0]
         chunks.append(next(stream))  # a keep-alive arrives before any row
         push.incoming.put(Row(["a", 1]))
         push.incoming.put(Row(["b", 2]))
@@ -340,7 +340,7 @@ def test_inserts_stream_acks_each_row(stub_server: StubServer) -> None:
     assert response.status_code == 200
     acks = [json.loads(line) for line in response.text.splitlines()]
     assert acks == [{"status": "ok", "seq": 0}, {"status": "ok", "seq": 1}]
-    assert stub_server.engine.inserted == [("S", {"K": "a", "V": 1}), ("S", {"K": "b"})]
+    assert stub_server.backend.inserted == [("S", {"K": "a", "V": 1}), ("S", {"K": "b"})]
 
 
 def test_inserts_stream_reports_a_bad_row_and_stops(stub_server: StubServer) -> None:

@@ -103,9 +103,9 @@ async def _handle_line(
         return name
     if not isinstance(data, dict):
         return _insert_error(seq, ERROR_CODE_BAD_REQUEST, "Each row must be a JSON object")
-    engine = state.engine
+    backend = state.backend
     try:
-        await state.call(lambda: engine.insert_row(target, data))
+        await state.call(lambda: backend.insert_row(target, data))
     except KsqlError as exc:
         return _insert_error(seq, ERROR_CODE_BAD_STATEMENT, exc.message)
     except Exception as exc:

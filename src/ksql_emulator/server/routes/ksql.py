@@ -39,7 +39,7 @@ async def ksql(request: Request) -> Response:
 
     def run() -> list[Entity]:
         try:
-            results = state.engine.execute_statements(text, properties, variables)
+            results = state.backend.execute_statements(text, properties, variables)
         finally:
             # Even a failed batch may have started queries before the failing statement.
             state.reconcile()
