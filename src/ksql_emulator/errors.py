@@ -14,6 +14,8 @@ KsqlError
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "JAVA_SUPERTYPES",
     "FunctionArgumentError",
@@ -63,6 +65,10 @@ class KsqlError(Exception):
     # The text of the statement that failed, when known: ksqlDB's KsqlStatementException
     # (ParseFailedException included) ends its message with it, though REST answers do not.
     statement: str | None = None
+    # What a REST error answer carries besides: ksqlDB's error code when it is not the
+    # endpoint's default, and the entities of the statements of the request that ran before.
+    error_code: int | None = None
+    entities: list[dict[str, Any]] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -196,10 +196,11 @@ class KsqlBackend(Protocol):
     ) -> list[StatementResult]:
         """Runs every statement of `text` in order (validated first as ksqlDB does).
 
-        Raises `errors.KsqlError` for the first statement that fails; the instance may carry
-        `statement_text: str` (the failing statement), `entities: list[Entity]` (results of the
-        statements before it) and `error_code: int` (default 40001; 40002 for a SELECT sent to
-        /ksql with ksqlDB's "should be issued to the websocket endpoint" message).
+        Raises `errors.KsqlError` for the first statement that fails, with its fields set as
+        the REST answer shows them: `statement` (the failing statement, or the whole text when
+        it does not parse), `entities` (results of the statements before it) and `error_code`
+        (None for the default 40001; 40002 for a SELECT sent to /ksql with ksqlDB's "should be
+        issued to the websocket endpoint" message).
         """
         ...
 
@@ -210,8 +211,8 @@ class KsqlBackend(Protocol):
         session_variables: Mapping[str, Any],
     ) -> PullQueryResult | PushQuery:
         """Starts one SELECT: a pull query answers at once, a push query is returned to be fed.
-        Raises `errors.KsqlError` (attributes as above) when the statement is not a query or
-        is rejected."""
+        Raises `errors.KsqlError` (fields as above, `statement` the whole `sql`) when the
+        statement is not a query or is rejected."""
         ...
 
     def insert_row(self, target: str, row: Mapping[str, Any]) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from ksql_emulator.catalog import Catalog
 from ksql_emulator.expressions import ExpressionCompiler
+from ksql_emulator.functions import FunctionRegistry, default_registry
 from ksql_emulator.parser import tree as t
-from ksql_emulator.runtime.broker import InMemoryBroker
+from ksql_emulator.runtime.broker import Broker, InMemoryBroker
 from ksql_emulator.runtime.topology import RunningQuery
 
 __all__ = ["EngineState", "StatementOutcome"]
@@ -29,10 +30,10 @@ class StatementOutcome:
 class EngineState:
     """What the statement handlers act on: catalog, broker, running queries, properties."""
 
-    registry: Any = None
+    registry: FunctionRegistry = field(default_factory=default_registry)
     properties: dict[str, str] = field(default_factory=dict)
     catalog: Catalog = field(default_factory=Catalog)
-    broker: InMemoryBroker = field(default_factory=InMemoryBroker)
+    broker: Broker = field(default_factory=InMemoryBroker)
     queries: dict[str, RunningQuery] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     _query_counter: int = 0

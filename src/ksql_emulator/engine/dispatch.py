@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +22,6 @@ class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
     """Executes statements against a catalog, running persistent queries over a broker."""
 
     def __post_init__(self) -> None:
-        if self.registry is None:
-            from ksql_emulator.functions import default_registry
-
-            self.registry = default_registry()
         self._handlers: dict[type, Callable[[Any, str], StatementOutcome]] = {
             t.CreateSource: self._create_source,
             t.CreateAsSelect: self._create_as_select,
@@ -45,10 +41,18 @@ class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
 
     def execute(self, sql: str) -> list[StatementOutcome]:
         """Parse and run every statement of `sql` in order; the first failure raises."""
-        results = []
+        return [outcome for _, outcome in self.each_statement(sql)]
+
+    def each_statement(
+        self, sql: str, prepare: Callable[[t.Statement, str], None] | None = None
+    ) -> Iterator[tuple[str, StatementOutcome]]:
+        """The statement loop: parses `sql` one statement at a time (a later statement may use
+        variables an earlier one defines), calls `prepare` with each before running it, and
+        yields each statement's text and outcome. The first failure raises."""
         for parsed in parse_iter(sql, self.variables):
-            results.append(self.execute_statement(parsed.statement, parsed.text))
-        return results
+            if prepare is not None:
+                prepare(parsed.statement, parsed.text)
+            yield parsed.text, self.execute_statement(parsed.statement, parsed.text)
 
     def execute_statement(self, stmt: t.Statement, text: str) -> StatementOutcome:
         handler = self._handlers.get(type(stmt))

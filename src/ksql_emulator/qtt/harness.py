@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.qtt.loader import Variant, load_file, select_files
 from ksql_emulator.qtt.runner import run_variant
 
@@ -63,7 +63,7 @@ def run_files(
     # ksqlDB runs its QTT cases with its test jar on the classpath, so its test UDFs resolve.
     from ksql_emulator.functions import qtt_registry
 
-    registry: Any = qtt_registry()
+    registry: FunctionRegistry = qtt_registry()
 
     def in_process(v: Variant) -> tuple[str, str]:
         outcome = run_variant(v, registry, time_limit_s)

@@ -20,6 +20,7 @@ from ksql_emulator.contracts.backend import PullQueryResult, TopicInfo
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.errors import KsqlError
+from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse
 from ksql_emulator.qtt.loader import Variant
@@ -141,7 +142,7 @@ def query_flags(statements: Sequence[str]) -> list[bool]:
 
 
 def memory_service(
-    properties: Mapping[str, str], registry: Any, topics: Mapping[str, int]
+    properties: Mapping[str, str], registry: FunctionRegistry | None, topics: Mapping[str, int]
 ) -> KsqlService:
     """A fresh engine service over an in-memory broker holding `topics` (name -> partitions)."""
     from ksql_emulator.service import KsqlService
@@ -156,7 +157,7 @@ def memory_service(
     return service
 
 
-def run_rest(variant: Variant, registry: Any) -> tuple[str, str]:
+def run_rest(variant: Variant, registry: FunctionRegistry) -> tuple[str, str]:
     """(status, reason) of one REST test variant."""
     test = variant.test
     service = memory_service(

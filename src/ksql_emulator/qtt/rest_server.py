@@ -36,6 +36,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from ksql_emulator.contracts.message import Message
+from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.qtt.rest import memory_service, query_flags, topic_partitions
 from ksql_emulator.qtt.rest_compare import compare_response, judge_error
@@ -58,7 +59,7 @@ class ServerRestDriver:
         self,
         url: str,
         bootstrap: str,
-        registry: Any = None,
+        registry: FunctionRegistry | None = None,
         time_limit_s: float = 10.0,
         client_config: Mapping[str, str] | None = None,
     ) -> None:
@@ -381,7 +382,7 @@ def _b64(value: Any) -> bytes | None:
 
 @contextmanager
 def driving(
-    url: str, bootstrap: str, registry: Any = None, time_limit_s: float = 10.0
+    url: str, bootstrap: str, registry: FunctionRegistry | None = None, time_limit_s: float = 10.0
 ) -> Iterator[Callable[[Variant], tuple[str, str]]]:
     """`run` of a driver for the server at `url`, closed afterwards."""
     driver = ServerRestDriver(url, bootstrap, registry, time_limit_s)

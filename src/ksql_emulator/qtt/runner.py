@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ksql_emulator.errors import KsqlError, ParseError, is_java_subtype
+from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.qtt.records import compare_outputs, feed_inputs
 
@@ -45,7 +46,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_variant(variant: Variant, registry: Any, time_limit_s: float = 10.0) -> Outcome:
+def run_variant(
+    variant: Variant, registry: FunctionRegistry, time_limit_s: float = 10.0
+) -> Outcome:
     """Run `variant`; every engine error becomes a failed outcome with its reason."""
     if variant.skip_reason:
         return Outcome("skipped", variant.skip_reason)
@@ -67,7 +70,7 @@ def run_variant(variant: Variant, registry: Any, time_limit_s: float = 10.0) -> 
         )
 
 
-def _run(variant: Variant, registry: Any) -> Outcome:
+def _run(variant: Variant, registry: FunctionRegistry) -> Outcome:
     from ksql_emulator.engine import Engine
 
     test = variant.test

@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from ksql_emulator.contracts.message import Message
 
-__all__ = ["InMemoryBroker"]
+__all__ = ["Broker", "InMemoryBroker", "Reader"]
 
 Reader = Callable[[Message], list[Message]]
+
+
+class Broker(Protocol):
+    """What the engine asks of the topics its statements write and its queries read: the
+    in-memory broker in process, the Kafka gateway behind the server."""
+
+    def create_topic(self, name: str, partitions: int = 1) -> None: ...
+
+    def subscribe(self, topic: str, reader: Reader) -> None: ...
+
+    def unsubscribe(self, reader: Reader) -> None: ...
+
+    def produce(self, msg: Message) -> None: ...
 
 
 class InMemoryBroker:

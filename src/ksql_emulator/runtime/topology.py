@@ -8,6 +8,7 @@ from typing import Any
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.contracts.message import Message
+from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.plan.nodes import (
     AggregateNode,
     FilterNode,
@@ -157,7 +158,9 @@ def _identity(record: Record) -> list[Record]:
     return [record]
 
 
-def _timestamp_extractor(source_node: SourceNode, registry: Any) -> tuple[Any, int | None]:
+def _timestamp_extractor(
+    source_node: SourceNode, registry: FunctionRegistry
+) -> tuple[Any, int | None]:
     """The source's timestamp extractor, and the row index where an int is its answer as it
     is (a BIGINT/TIMESTAMP column, read by to_epoch_ms) so the source can skip the call."""
     index = source_node.timestamp_index
@@ -182,13 +185,16 @@ def _timestamp_extractor(source_node: SourceNode, registry: Any) -> tuple[Any, i
     return from_value, index
 
 
-def _sink_timestamp(step: SinkNode, registry: Any) -> Callable[[Record], int | None] | None:
+def _sink_timestamp(
+    step: SinkNode, registry: FunctionRegistry
+) -> Callable[[Record], int | None] | None:
     """The sink's TIMESTAMP column as epoch millis; a STRING column is read with the sink's
     TIMESTAMP_FORMAT, and a value that does not parse drops the record (as ksqlDB does)."""
     i = step.timestamp_index
     if i is None:
         return None
     col = step.sink.column(step.sink.timestamp_column or "")
+    parse: Callable[..., Any] | None
     if col is not None and col.type == ty.STRING:
         fmt = step.sink.timestamp_format or "yyyy-MM-dd'T'HH:mm:ss.SSS"
         parse = registry.resolve("STRINGTOTIMESTAMP", [ty.STRING, ty.STRING]).call
@@ -213,7 +219,9 @@ def _sink_timestamp(step: SinkNode, registry: Any) -> Callable[[Record], int | N
     return extract
 
 
-def build_query(plan: QueryPlan, registry: Any, props: dict[str, str], sql: str) -> RunningQuery:
+def build_query(
+    plan: QueryPlan, registry: FunctionRegistry, props: dict[str, str], sql: str
+) -> RunningQuery:
     sources: list[tuple[str, SourceOperator]] = []
     sink_op: SinkOperator | None = None
     operators: list[Operator] = []

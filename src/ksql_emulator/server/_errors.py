@@ -62,14 +62,10 @@ def statement_error_from(exc: BaseException, request_text: str) -> tuple[int, di
     else:
         default_code = ERROR_CODE_SERVER_ERROR
         message = str(exc) or type(exc).__name__
-    code = getattr(exc, "error_code", None)
-    error_code = code if isinstance(code, int) else default_code
-    statement_text = getattr(exc, "statement_text", None)
-    entities = getattr(exc, "entities", None)
-    body = statement_error(
-        error_code,
-        message,
-        statement_text if isinstance(statement_text, str) else request_text,
-        entities if isinstance(entities, list) else [],
-    )
+    error_code, statement_text, entities = default_code, request_text, []
+    if isinstance(exc, KsqlError):
+        error_code = exc.error_code if exc.error_code is not None else default_code
+        statement_text = exc.statement if exc.statement is not None else request_text
+        entities = exc.entities or []
+    body = statement_error(error_code, message, statement_text, entities)
     return error_code // 100, body

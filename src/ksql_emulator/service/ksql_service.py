@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +10,9 @@ from ksql_emulator import casts
 from ksql_emulator import sql_types as ty
 from ksql_emulator.contracts import backend as api
 from ksql_emulator.contracts.message import Message
-from ksql_emulator.engine import Engine
+from ksql_emulator.engine import Engine, StatementOutcome
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
-from ksql_emulator.parser.grammar import parse_iter
 from ksql_emulator.runtime.formats import key_serde, value_serde
 from ksql_emulator.service.entities import StatementEntities
 from ksql_emulator.service.query import SelectQueries
@@ -31,7 +30,7 @@ class KsqlService(StatementEntities, SelectQueries):
 
     def __post_init__(self) -> None:
         self.engine = Engine(properties=dict(self.properties))
-        self.engine.broker = GatewayBroker(self.gateway)  # type: ignore[assignment]
+        self.engine.broker = GatewayBroker(self.gateway)
 
     def execute_statements(
         self,
@@ -39,37 +38,66 @@ class KsqlService(StatementEntities, SelectQueries):
         properties: Mapping[str, Any],
         session_variables: Mapping[str, Any],
     ) -> list[api.StatementResult]:
+        self.engine.variables = {k: str(v) for k, v in session_variables.items()}
+        out: list[api.StatementResult] = []
+        running: list[str] = []  # the statement being run; empty while parsing
+        run = self._run(text, properties, None, running)
+        try:
+            for _, outcome in run:
+                out.append(
+                    self._result(outcome, dict(self.engine.properties), self.engine.variables)
+                )
+        except KsqlError as err:
+            # ksqlDB names the failing statement, or the whole request when it does not parse.
+            err.statement = running[-1] if running else text
+            if running:
+                err.entities = [r.entity for r in out if r.entity is not None]
+            raise
+        finally:
+            run.close()  # the request's properties end with it, however it ends
+        return out
+
+    def _run(
+        self,
+        text: str,
+        properties: Mapping[str, Any],
+        task_properties: Mapping[str, Any] | None,
+        running: list[str],
+    ) -> Generator[tuple[str, StatementOutcome]]:
+        """The engine's statement loop with `properties` in force (for this text only), topics
+        learned from Kafka, and the properties each new persistent query runs with recorded:
+        `task_properties`, or the properties in force when it started. A statement from a
+        request (`task_properties` None) may not be a SELECT. `running` holds the statement
+        being run, if any."""
         engine = self.engine
         saved = dict(engine.properties)
         engine.properties.update({k: str(v) for k, v in properties.items()})
-        engine.variables = {k: str(v) for k, v in session_variables.items()}
-        out: list[api.StatementResult] = []
+        from_request = task_properties is None
+
+        def prepare(stmt: t.Statement, statement_text: str) -> None:
+            running[:] = [statement_text]
+            if from_request and isinstance(stmt, t.SelectStatement):
+                err = KsqlStatementError(
+                    "The following statement types should be issued to the websocket "
+                    "endpoint '/query':\n\t* PRINT\n\t* SELECT"
+                )
+                err.error_code = 40002
+                raise err
+            self._learn_topic(stmt)
+
         try:
-            for parsed in parse_iter(text, engine.variables):
-                stmt = parsed.statement
-                try:
-                    if isinstance(stmt, t.SelectStatement):
-                        err = KsqlStatementError(
-                            "The following statement types should be issued to the websocket "
-                            "endpoint '/query':\n\t* PRINT\n\t* SELECT"
-                        )
-                        err.error_code = 40002  # type: ignore[attr-defined]
-                        raise err
-                    before = set(engine.queries)
-                    self._learn_topic(stmt)
-                    result = engine.execute_statement(stmt, parsed.text)
-                    for qid in set(engine.queries) - before:
-                        self._task_props[qid] = dict(engine.properties)
-                    out.append(self._result(result, dict(engine.properties), engine.variables))
-                except KsqlError as err:
-                    if not hasattr(err, "statement_text"):
-                        err.statement_text = parsed.text  # type: ignore[attr-defined]
-                    err.entities = [r.entity for r in out if r.entity is not None]  # type: ignore[attr-defined]
-                    raise
+            before = set(engine.queries)
+            for statement_text, outcome in engine.each_statement(text, prepare):
+                started = set(engine.queries) - before
+                for qid in started:
+                    props = engine.properties if task_properties is None else task_properties
+                    self._task_props[qid] = dict(props)
+                before = set(engine.queries)
+                yield statement_text, outcome
+                running.clear()
         finally:
             # Request properties (and SETs inside the request) last for the request only.
             engine.properties = saved
-        return out
 
     def _learn_topic(self, stmt: t.Statement) -> None:
         """A source over an existing topic takes the topic's partition count, as in ksqlDB."""
@@ -112,18 +140,8 @@ class KsqlService(StatementEntities, SelectQueries):
         self.gateway.produce(msg)
 
     def replay(self, command: api.Command) -> None:
-        engine = self.engine
-        saved = dict(engine.properties)
-        engine.properties.update({k: str(v) for k, v in command.properties.items()})
-        try:
-            for parsed in parse_iter(command.statement, engine.variables):
-                before = set(engine.queries)
-                self._learn_topic(parsed.statement)
-                engine.execute_statement(parsed.statement, parsed.text)
-                for qid in set(engine.queries) - before:
-                    self._task_props[qid] = dict(command.properties)
-        finally:
-            engine.properties = saved
+        for _ in self._run(command.statement, command.properties, command.properties, []):
+            pass
 
     def persistent_queries(self) -> Mapping[str, api.QueryTask]:
         windowed = self._windowed_topics()

@@ -76,6 +76,18 @@ class SelectQueries:
         properties: Mapping[str, Any],
         session_variables: Mapping[str, Any],
     ) -> api.PullQueryResult | api.PushQuery:
+        try:
+            return self._query(sql, properties, session_variables)
+        except KsqlError as err:
+            err.statement = sql  # a query request is one statement: its answer names it whole
+            raise
+
+    def _query(
+        self,
+        sql: str,
+        properties: Mapping[str, Any],
+        session_variables: Mapping[str, Any],
+    ) -> api.PullQueryResult | api.PushQuery:
         variables = {k: str(v) for k, v in session_variables.items()}
         parsed = list(parse_iter(sql, variables))
         if len(parsed) != 1 or not isinstance(parsed[0].statement, t.SelectStatement):

@@ -101,7 +101,7 @@ class ToyBackend:
             source, sink = words[1], words[2]
             if self.gateway.describe_topic(source) is None:
                 error = KsqlStatementError(f"Kafka topic does not exist: {source}")
-                error.statement_text = statement  # type: ignore[attr-defined]
+                error.statement = statement
                 raise error
             info = self.gateway.describe_topic(source)
             assert info is not None
@@ -125,7 +125,7 @@ class ToyBackend:
             self.gateway.produce(Message(words[1], words[2].encode(), words[3].encode(), 0))
             return StatementResult(None)
         error = KsqlStatementError(f"line 1:1: Syntax Error: {words[0]}")
-        error.statement_text = statement  # type: ignore[attr-defined]
+        error.statement = statement
         raise error
 
     def query(

@@ -84,8 +84,8 @@ class StubBackend:
                 results.append(StatementResult(None))
             else:
                 error = KsqlStatementError(f"line 1:1: Syntax Error in {statement[:10]}")
-                error.statement_text = statement  # type: ignore[attr-defined]
-                error.entities = [r.entity for r in results if r.entity]  # type: ignore[attr-defined]
+                error.statement = statement
+                error.entities = [r.entity for r in results if r.entity]
                 raise error
         return results
 
