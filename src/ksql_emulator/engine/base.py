@@ -36,18 +36,17 @@ class EngineState:
     broker: Broker = field(default_factory=InMemoryBroker)
     queries: dict[str, RunningQuery] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
-    _query_counter: int = 0
 
     @property
     def compiler(self) -> ExpressionCompiler:
         return ExpressionCompiler(self.registry, self.catalog.types)
 
-    def _new_planner(self) -> bool:
-        return str(self._prop("ksql.new.query.planner.enabled", "false")).lower() == "true"
+    def new_planner(self) -> bool:
+        return str(self.prop("ksql.new.query.planner.enabled", "false")).lower() == "true"
 
-    def _prop(self, name: str, default: str | None = None) -> str | None:
+    def prop(self, name: str, default: str | None = None) -> str | None:
         return self.properties.get(name, default)
 
-    def _stop(self, query_id: str) -> None:
+    def stop_query(self, query_id: str) -> None:
         q = self.queries.pop(query_id)
         self.broker.unsubscribe(q.process)

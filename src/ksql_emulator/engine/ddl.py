@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.catalog import Column
-from ksql_emulator.engine.base import StatementOutcome
+from ksql_emulator.engine.base import EngineState, StatementOutcome
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError, PrepareError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.semantics.type_rules import resolve_type_spec
 
-__all__ = ["DdlHandlers"]
+__all__ = ["DdlStatements"]
 
 
-class DdlHandlers(SourceBuilder):
+class DdlStatements:
     """Statements that define, change or remove streams, tables and types."""
 
-    def _create_source(self, stmt: t.CreateSource, text: str) -> StatementOutcome:
-        if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
+    def __init__(self, state: EngineState, sources: SourceBuilder) -> None:
+        self.state = state
+        self.sources = sources
+
+    def create_source(self, stmt: t.CreateSource, text: str) -> StatementOutcome:
+        if not self.sources.check_new_source(
+            stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists
+        ):
             return StatementOutcome(stmt, text, f"{stmt.kind.title()} already exists.")
-        existing = self.catalog.source(stmt.name)
+        existing = self.state.catalog.source(stmt.name)
         if existing is not None and stmt.is_source is False and stmt.or_replace is False:
             pass
         if stmt.or_replace and stmt.is_source:
@@ -39,7 +45,7 @@ class DdlHandlers(SourceBuilder):
                     f"'{cd.name}' is a reserved column name. You cannot use it as a name for a "
                     "column."
                 )
-            typ = resolve_type_spec(cd.type, self.catalog.types)
+            typ = resolve_type_spec(cd.type, self.state.catalog.types)
             key_word = "PRIMARY KEY" if stmt.kind == "TABLE" else "KEY"
             if cd.constraint in ("KEY", "PRIMARY KEY") and cd.constraint != key_word:
                 raise PrepareError(
@@ -63,25 +69,25 @@ class DdlHandlers(SourceBuilder):
                 "be inferred from the Schema Registry, eg. CREATE TABLE t (ID INT PRIMARY KEY) "
                 "WITH (...);"
             )
-        source = self._source_from_props(stmt.kind, stmt.name, columns, props, text)
+        source = self.sources.source_from_props(stmt.kind, stmt.name, columns, props, text)
         source.is_source = stmt.is_source
-        self._validate_formats(source)
+        self.sources.validate_formats(source)
         if not columns:
             raise KsqlError("No columns supplied.")
         if source.window_type and not source.key_columns:
             raise KsqlStatementError("Windowed sources require a key column.")
-        self.catalog.sources[stmt.name] = source
-        self.catalog.ensure_topic(source.topic, source.partitions)
-        self.broker.create_topic(source.topic, source.partitions)
+        self.state.catalog.sources[stmt.name] = source
+        self.state.catalog.ensure_topic(source.topic, source.partitions)
+        self.state.broker.create_topic(source.topic, source.partitions)
         return StatementOutcome(stmt, text, f"{stmt.kind.title()} created")
 
-    def _drop(self, stmt: t.Drop, text: str) -> StatementOutcome:
+    def drop(self, stmt: t.Drop, text: str) -> StatementOutcome:
         if stmt.kind == "TYPE":
-            if stmt.name not in self.catalog.types and not stmt.if_exists:
+            if stmt.name not in self.state.catalog.types and not stmt.if_exists:
                 raise KsqlStatementError(f"Type {stmt.name} does not exist.")
-            self.catalog.types.pop(stmt.name, None)
+            self.state.catalog.types.pop(stmt.name, None)
             return StatementOutcome(stmt, text, "Dropped type")
-        source = self.catalog.source(stmt.name)
+        source = self.state.catalog.source(stmt.name)
         if source is None:
             if stmt.if_exists:
                 return StatementOutcome(stmt, text, "Source does not exist.")
@@ -95,7 +101,7 @@ class DdlHandlers(SourceBuilder):
             raise KsqlStatementError(f"Cannot delete topic for read-only source: {source.name}")
         readers = [
             q.sink_name
-            for q in self.queries.values()
+            for q in self.state.queries.values()
             if source.topic in q.source_topics and q.sink_name != source.name
         ]
         readers = [r for r in readers if self._reads_source(r, source.name)]
@@ -105,22 +111,22 @@ class DdlHandlers(SourceBuilder):
                 f"source: [{', '.join(sorted(set(readers)))}].\nYou need to drop them before "
                 f"dropping {source.name}."
             )
-        for qid, q in list(self.queries.items()):
+        for qid, q in list(self.state.queries.items()):
             if q.sink_name == source.name:
-                self._stop(qid)
-        del self.catalog.sources[source.name]
+                self.state.stop_query(qid)
+        del self.state.catalog.sources[source.name]
         if stmt.delete_topic:
-            self.catalog.topics.pop(source.topic, None)
+            self.state.catalog.topics.pop(source.topic, None)
         return StatementOutcome(stmt, text, f"Source `{source.name}` was dropped.")
 
     def _reads_source(self, sink_name: str, source_name: str) -> bool:
-        for q in self.queries.values():
+        for q in self.state.queries.values():
             if q.sink_name == sink_name and source_name in q.sql.upper():
                 return True
         return False
 
-    def _alter(self, stmt: t.AlterSource, text: str) -> StatementOutcome:
-        source = self.catalog.source(stmt.name)
+    def alter(self, stmt: t.AlterSource, text: str) -> StatementOutcome:
+        source = self.state.catalog.source(stmt.name)
         if source is None:
             raise KsqlStatementError(f"Source {stmt.name} does not exist.")
         if source.is_source:
@@ -134,14 +140,16 @@ class DdlHandlers(SourceBuilder):
                     f"Cannot add column `{cd.name}` to schema. A column with the same name "
                     "already exists."
                 )
-            source.columns.append(Column(cd.name, resolve_type_spec(cd.type, self.catalog.types)))
+            source.columns.append(
+                Column(cd.name, resolve_type_spec(cd.type, self.state.catalog.types))
+            )
         return StatementOutcome(stmt, text, "Stream altered")
 
-    def _create_type(self, stmt: t.CreateType, text: str) -> StatementOutcome:
-        if stmt.name in self.catalog.types and not stmt.if_not_exists:
+    def create_type(self, stmt: t.CreateType, text: str) -> StatementOutcome:
+        if stmt.name in self.state.catalog.types and not stmt.if_not_exists:
             raise KsqlStatementError(
                 f"Cannot register custom type '{stmt.name}' since it is already registered "
-                f"with type: {self.catalog.types[stmt.name]}"
+                f"with type: {self.state.catalog.types[stmt.name]}"
             )
-        self.catalog.types[stmt.name] = resolve_type_spec(stmt.type, self.catalog.types)
+        self.state.catalog.types[stmt.name] = resolve_type_spec(stmt.type, self.state.catalog.types)
         return StatementOutcome(stmt, text, "Registered custom type")

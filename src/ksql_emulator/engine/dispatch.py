@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ksql_emulator.engine.base import StatementOutcome
-from ksql_emulator.engine.ddl import DdlHandlers
-from ksql_emulator.engine.metadata import MetadataHandlers
-from ksql_emulator.engine.queries import QueryHandlers
+from ksql_emulator.engine.base import EngineState, StatementOutcome
+from ksql_emulator.engine.ddl import DdlStatements
+from ksql_emulator.engine.metadata import MetadataStatements
+from ksql_emulator.engine.queries import QueryStatements
+from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
@@ -18,25 +19,30 @@ __all__ = ["Engine"]
 
 
 @dataclass
-class Engine(DdlHandlers, QueryHandlers, MetadataHandlers):
-    """Executes statements against a catalog, running persistent queries over a broker."""
+class Engine(EngineState):
+    """Executes statements against a catalog, running persistent queries over a broker: its
+    state, and one handler object per family of statements acting on it."""
 
     def __post_init__(self) -> None:
+        sources = SourceBuilder(self)
+        ddl = DdlStatements(self, sources)
+        queries = QueryStatements(self, sources)
+        metadata = MetadataStatements(self)
         self._handlers: dict[type, Callable[[Any, str], StatementOutcome]] = {
-            t.CreateSource: self._create_source,
-            t.CreateAsSelect: self._create_as_select,
-            t.InsertInto: self._insert_into,
-            t.InsertValues: self._insert_values,
-            t.Drop: self._drop,
-            t.AlterSource: self._alter,
-            t.Terminate: self._terminate,
-            t.SetProperty: self._set,
-            t.UnsetProperty: self._unset,
-            t.DefineVariable: self._define,
-            t.UndefineVariable: self._undefine,
-            t.CreateType: self._create_type,
-            t.Show: self._show,
-            t.Describe: self._describe,
+            t.CreateSource: ddl.create_source,
+            t.CreateAsSelect: queries.create_as_select,
+            t.InsertInto: queries.insert_into,
+            t.InsertValues: queries.insert_values,
+            t.Drop: ddl.drop,
+            t.AlterSource: ddl.alter,
+            t.Terminate: queries.terminate,
+            t.SetProperty: metadata.set,
+            t.UnsetProperty: metadata.unset,
+            t.DefineVariable: metadata.define,
+            t.UndefineVariable: metadata.undefine,
+            t.CreateType: ddl.create_type,
+            t.Show: metadata.show,
+            t.Describe: metadata.describe,
         }
 
     def execute(self, sql: str) -> list[StatementOutcome]:

@@ -8,7 +8,7 @@ from typing import Any
 from ksql_emulator.analysis.query import analyze_query
 from ksql_emulator.catalog import Column, Source
 from ksql_emulator.contracts.message import Message
-from ksql_emulator.engine.base import StatementOutcome
+from ksql_emulator.engine.base import EngineState, StatementOutcome
 from ksql_emulator.engine.sources import SourceBuilder
 from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.parser import tree as t
@@ -18,11 +18,16 @@ from ksql_emulator.runtime.topology import RunningQuery, build_query
 from ksql_emulator.semantics.format import format_expr
 from ksql_emulator.semantics.scope import Scope
 
-__all__ = ["QueryHandlers"]
+__all__ = ["QueryStatements"]
 
 
-class QueryHandlers(SourceBuilder):
+class QueryStatements:
     """Statements that start or stop persistent queries, or write rows to a stream or table."""
+
+    def __init__(self, state: EngineState, sources: SourceBuilder) -> None:
+        self.state = state
+        self.sources = sources
+        self._query_counter = 0
 
     def _next_query_id(self, prefix: str, name: str | None) -> str:
         n = self._query_counter
@@ -31,31 +36,33 @@ class QueryHandlers(SourceBuilder):
 
     def _start(self, plan_query_id: str, analysis: Any, sink: Source, text: str) -> RunningQuery:
         plan = build_plan(plan_query_id, analysis, sink)
-        running = build_query(plan, self.registry, self.properties, text)
-        self.queries[running.query_id] = running
-        self.broker.create_topic(running.sink_topic, sink.partitions)
+        running = build_query(plan, self.state.registry, self.state.properties, text)
+        self.state.queries[running.query_id] = running
+        self.state.broker.create_topic(running.sink_topic, sink.partitions)
         for topic in running.source_topics:
-            self.broker.subscribe(topic, running.process)
+            self.state.broker.subscribe(topic, running.process)
         return running
 
-    def _create_as_select(self, stmt: t.CreateAsSelect, text: str) -> StatementOutcome:
+    def create_as_select(self, stmt: t.CreateAsSelect, text: str) -> StatementOutcome:
         if stmt.query.limit is not None:
             raise KsqlStatementError(
                 f"CREATE {stmt.kind} AS SELECT statements don't support LIMIT clause."
             )
-        if not self._check_new_source(stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists):
+        if not self.sources.check_new_source(
+            stmt.kind, stmt.name, stmt.or_replace, stmt.if_not_exists
+        ):
             return StatementOutcome(stmt, text, f"{stmt.kind.title()} already exists.")
         analysis = analyze_query(
             stmt.query,
-            self.catalog,
-            self.compiler,
+            self.state.catalog,
+            self.state.compiler,
             stmt.name,
             stmt.kind,
-            allow_missing_keys=self._new_planner(),
+            allow_missing_keys=self.state.new_planner(),
         )
         _reject_windowed_tables(analysis)
         columns = list(analysis.columns)
-        sink = self._source_from_props(
+        sink = self.sources.source_from_props(
             stmt.kind, stmt.name, columns, dict(stmt.props), text, inherit=analysis.source
         )
         if analysis.aggregate is not None and analysis.aggregate.window is not None:
@@ -67,24 +74,24 @@ class QueryHandlers(SourceBuilder):
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE "
                 "TABLE AS SELECT statement instead."
             )
-        self._validate_formats(sink)
-        if stmt.or_replace and stmt.name in self.catalog.sources:
-            for qid, q in list(self.queries.items()):
+        self.sources.validate_formats(sink)
+        if stmt.or_replace and stmt.name in self.state.catalog.sources:
+            for qid, q in list(self.state.queries.items()):
                 if q.sink_name == stmt.name and qid.startswith("C"):
-                    self._stop(qid)
+                    self.state.stop_query(qid)
         prefix = "CSAS" if stmt.kind == "STREAM" else "CTAS"
         query_id = self._next_query_id(prefix, stmt.name)
-        self.catalog.sources[stmt.name] = sink
-        self.catalog.ensure_topic(sink.topic, sink.partitions)
+        self.state.catalog.sources[stmt.name] = sink
+        self.state.catalog.ensure_topic(sink.topic, sink.partitions)
         try:
             self._start(query_id, analysis, sink, text)
         except KsqlError:
-            del self.catalog.sources[stmt.name]
+            del self.state.catalog.sources[stmt.name]
             raise
         return StatementOutcome(stmt, text, f"Created query with ID {query_id}", query_id)
 
-    def _insert_into(self, stmt: t.InsertInto, text: str) -> StatementOutcome:
-        target = self.catalog.source(stmt.target)
+    def insert_into(self, stmt: t.InsertInto, text: str) -> StatementOutcome:
+        target = self.state.catalog.source(stmt.target)
         if target is None:
             raise KsqlStatementError(
                 f"Line: {stmt.pos.line}, Col: {stmt.pos.col}: Source `{stmt.target}` does not "
@@ -100,10 +107,10 @@ class QueryHandlers(SourceBuilder):
             )
         analysis = analyze_query(
             stmt.query,
-            self.catalog,
-            self.compiler,
+            self.state.catalog,
+            self.state.compiler,
             target.name,
-            allow_missing_keys=self._new_planner(),
+            allow_missing_keys=self.state.new_planner(),
         )
         _reject_windowed_tables(analysis)
         result_schema = _schema_text(analysis.columns, "STREAM")
@@ -121,11 +128,11 @@ class QueryHandlers(SourceBuilder):
         self._start(query_id, analysis, target, text)
         return StatementOutcome(stmt, text, f"Created query with ID {query_id}", query_id)
 
-    def _insert_values(self, stmt: t.InsertValues, text: str) -> StatementOutcome:
-        target = self.catalog.source(stmt.target)
+    def insert_values(self, stmt: t.InsertValues, text: str) -> StatementOutcome:
+        target = self.state.catalog.source(stmt.target)
         if target is None:
             hint = ""
-            if stmt.quoted and self.catalog.source(stmt.target.upper()) is not None:
+            if stmt.quoted and self.state.catalog.source(stmt.target.upper()) is not None:
                 hint = (
                     f"\nDid you mean {stmt.target.upper()}? Hint: try removing double quotes "
                     "from the source name."
@@ -167,7 +174,7 @@ class QueryHandlers(SourceBuilder):
             )
         for expr in stmt.values:
             _check_qualifiers(expr, target.name)
-        compiler = self.compiler
+        compiler = self.state.compiler
         scope = Scope([])
         values: dict[str, Any] = {}
         for name, expr in zip(names, stmt.values, strict=True):
@@ -193,17 +200,17 @@ class QueryHandlers(SourceBuilder):
             value_serde(target).serialize(value_row),
             int(timestamp) if timestamp is not None else 0,
         )
-        self.broker.produce(msg)
+        self.state.broker.produce(msg)
         return StatementOutcome(stmt, text, "")
 
-    def _terminate(self, stmt: t.Terminate, text: str) -> StatementOutcome:
+    def terminate(self, stmt: t.Terminate, text: str) -> StatementOutcome:
         if stmt.query_id is None:
-            for qid in list(self.queries):
-                self._stop(qid)
+            for qid in list(self.state.queries):
+                self.state.stop_query(qid)
             return StatementOutcome(stmt, text, "All queries terminated.")
-        if stmt.query_id not in self.queries:
+        if stmt.query_id not in self.state.queries:
             raise KsqlStatementError(f"Unknown queryId: {stmt.query_id}")
-        self._stop(stmt.query_id)
+        self.state.stop_query(stmt.query_id)
         return StatementOutcome(stmt, text, "Query terminated.")
 
 

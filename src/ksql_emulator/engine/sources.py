@@ -21,13 +21,14 @@ KNOWN_FORMATS = frozenset(
 _DURATION = re.compile(r"^\s*(\d+)\s*([A-Za-z]+)\s*$")
 
 
-class SourceBuilder(EngineState):
+class SourceBuilder:
     """Builds and checks the Source a CREATE statement names (DDL and CSAS/CTAS alike)."""
 
-    def _check_new_source(
-        self, kind: str, name: str, or_replace: bool, if_not_exists: bool
-    ) -> bool:
-        existing = self.catalog.source(name)
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+
+    def check_new_source(self, kind: str, name: str, or_replace: bool, if_not_exists: bool) -> bool:
+        existing = self.state.catalog.source(name)
         if existing is None:
             return True
         if if_not_exists:
@@ -44,7 +45,7 @@ class SourceBuilder(EngineState):
             "already exists"
         )
 
-    def _source_from_props(
+    def source_from_props(
         self,
         kind: str,
         name: str,
@@ -59,7 +60,7 @@ class SourceBuilder(EngineState):
                 raise KsqlStatementError(
                     'Missing required property "KAFKA_TOPIC" which has no default value.'
                 )
-            topic = str(self._prop("ksql.output.topic.name.prefix", "")) + name
+            topic = str(self.state.prop("ksql.output.topic.name.prefix", "")) + name
         fmt = props.get("FORMAT")
         if fmt is not None and ("KEY_FORMAT" in props or "VALUE_FORMAT" in props):
             raise KsqlStatementError(
@@ -73,13 +74,13 @@ class SourceBuilder(EngineState):
             key_format = (
                 inherit.key_format
                 if inherit is not None
-                else self._prop("ksql.persistence.default.format.key", "KAFKA")
+                else self.state.prop("ksql.persistence.default.format.key", "KAFKA")
             )
         if value_format is None:
             value_format = (
                 inherit.value_format
                 if inherit is not None
-                else self._prop("ksql.persistence.default.format.value")
+                else self.state.prop("ksql.persistence.default.format.value")
             )
             if value_format is None:
                 raise KsqlStatementError(
@@ -96,7 +97,9 @@ class SourceBuilder(EngineState):
             key_format = "NONE" if key_format != "NONE" else key_format
         elif key_format == "NONE" and inherit is not None and "KEY_FORMAT" not in props:
             # A sink that gains a key (PARTITION BY, GROUP BY, JOIN) cannot keep NONE.
-            key_format = str(self._prop("ksql.persistence.default.format.key", "KAFKA")).upper()
+            key_format = str(
+                self.state.prop("ksql.persistence.default.format.key", "KAFKA")
+            ).upper()
         key_props: dict[str, str] = {}
         value_props: dict[str, str] = {}
         if "VALUE_DELIMITER" in props:
@@ -110,17 +113,17 @@ class SourceBuilder(EngineState):
             if not key_props and key_format == inherit.key_format:
                 key_props = dict(inherit.key_props)
         wrap = props.get("WRAP_SINGLE_VALUE")
-        if wrap is None and self._prop("ksql.persistence.wrap.single.values") is not None:
-            wrap = str(self._prop("ksql.persistence.wrap.single.values")).lower() == "true"
+        if wrap is None and self.state.prop("ksql.persistence.wrap.single.values") is not None:
+            wrap = str(self.state.prop("ksql.persistence.wrap.single.values")).lower() == "true"
         if isinstance(wrap, str):
             wrap = wrap.lower() == "true"
         partitions = props.get("PARTITIONS")
         if partitions is None:
-            existing = self.catalog.topics.get(str(topic))
+            existing = self.state.catalog.topics.get(str(topic))
             if existing is not None:
                 partitions = existing.partitions
             elif inherit is not None:
-                src_topic = self.catalog.topics.get(inherit.topic)
+                src_topic = self.state.catalog.topics.get(inherit.topic)
                 partitions = src_topic.partitions if src_topic else 1
             else:
                 partitions = 1
@@ -172,7 +175,7 @@ class SourceBuilder(EngineState):
             partitions=int(partitions),
         )
 
-    def _validate_formats(self, source: Source) -> None:
+    def validate_formats(self, source: Source) -> None:
         for c in source.key_columns:
             if ty.contains_map(c.type):
                 raise KsqlStatementError(

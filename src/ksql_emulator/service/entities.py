@@ -18,10 +18,11 @@ __all__ = ["StatementEntities"]
 class StatementEntities:
     """Turns an engine StatementOutcome into the entity /ksql answers with."""
 
-    gateway: api.KafkaGateway
-    engine: Engine
+    def __init__(self, gateway: api.KafkaGateway, engine: Engine) -> None:
+        self.gateway = gateway
+        self.engine = engine
 
-    def _result(
+    def result_of(
         self, result: StatementOutcome, props: dict[str, str], variables: Mapping[str, str]
     ) -> api.StatementResult:
         stmt = result.statement
@@ -58,12 +59,14 @@ class StatementEntities:
             target = stmt.query_id or "ALL"
             return status(f"terminate/`{target}`/execute", result.message)
         if isinstance(stmt, t.Show):
-            return api.StatementResult(self._show(stmt, result, base))
+            return api.StatementResult(self._show_entity(stmt, result, base))
         if isinstance(stmt, t.Describe):
-            return api.StatementResult(self._describe(stmt, result, base))
+            return api.StatementResult(self._describe_entity(stmt, result, base))
         return api.StatementResult(None)
 
-    def _show(self, stmt: t.Show, result: StatementOutcome, base: dict[str, Any]) -> dict[str, Any]:
+    def _show_entity(
+        self, stmt: t.Show, result: StatementOutcome, base: dict[str, Any]
+    ) -> dict[str, Any]:
         what = stmt.what
         if what in ("STREAMS", "TABLES"):
             key = what.lower()
@@ -146,7 +149,7 @@ class StatementEntities:
             }
         return {"@type": "warning_entity", **base, "message": f"SHOW {what} is not supported"}
 
-    def _describe(
+    def _describe_entity(
         self, stmt: t.Describe, result: StatementOutcome, base: dict[str, Any]
     ) -> dict[str, Any]:
         if stmt.function and stmt.name:

@@ -22,15 +22,30 @@ __all__ = ["KsqlService"]
 
 
 @dataclass
-class KsqlService(StatementEntities, SelectQueries):
+class KsqlService:
+    """The backend: statements through the engine's loop, answered as /ksql entities
+    (`entities`), SELECTs as pull or push queries (`selects`), persistent queries as tasks."""
+
     gateway: api.KafkaGateway
     properties: dict[str, str]
     engine: Engine = field(init=False)
+    entities: StatementEntities = field(init=False)
+    selects: SelectQueries = field(init=False)
     _task_props: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.engine = Engine(properties=dict(self.properties))
         self.engine.broker = GatewayBroker(self.gateway)
+        self.entities = StatementEntities(self.gateway, self.engine)
+        self.selects = SelectQueries(self.gateway, self.engine)
+
+    def query(
+        self,
+        sql: str,
+        properties: Mapping[str, Any],
+        session_variables: Mapping[str, Any],
+    ) -> api.PullQueryResult | api.PushQuery:
+        return self.selects.query(sql, properties, session_variables)
 
     def execute_statements(
         self,
@@ -45,7 +60,9 @@ class KsqlService(StatementEntities, SelectQueries):
         try:
             for _, outcome in run:
                 out.append(
-                    self._result(outcome, dict(self.engine.properties), self.engine.variables)
+                    self.entities.result_of(
+                        outcome, dict(self.engine.properties), self.engine.variables
+                    )
                 )
         except KsqlError as err:
             # ksqlDB names the failing statement, or the whole request when it does not parse.
@@ -144,7 +161,7 @@ class KsqlService(StatementEntities, SelectQueries):
             pass
 
     def persistent_queries(self) -> Mapping[str, api.QueryTask]:
-        windowed = self._windowed_topics()
+        windowed = self.selects.windowed_topics()
         return {
             qid: _Task(
                 q,

@@ -67,8 +67,9 @@ class _Push:
 class SelectQueries:
     """Runs a SELECT as a pull query (a scan, answered at once) or a push query (a pipeline)."""
 
-    gateway: api.KafkaGateway
-    engine: Engine
+    def __init__(self, gateway: api.KafkaGateway, engine: Engine) -> None:
+        self.gateway = gateway
+        self.engine = engine
 
     def query(
         self,
@@ -182,12 +183,12 @@ class SelectQueries:
             pipeline.source_topics,
             query.limit,
             pipeline,
-            self._windowed_topics(),
+            self.windowed_topics(),
             scalable=scalable,
             keyed=bool(source.key_columns),
         )
 
-    def _windowed_topics(self) -> dict[str, Windowing]:
+    def windowed_topics(self) -> dict[str, Windowing]:
         sources = list(self.engine.catalog.sources.values())
         return {s.topic: w for s in sources if (w := _windowing(s)) is not None}
 
