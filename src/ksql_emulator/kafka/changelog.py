@@ -2,7 +2,8 @@
 
 Each commit writes the stores' changed keys to their changelogs in the same transaction as the
 sink records and the consumed offsets, so the changelog always matches the committed offsets;
-a restarted query reads the changelogs to their end before it consumes a record.
+a restarted query reads the changelogs to their end before it consumes a record. Entries are
+data in the documented state format (`runtime.state.changelog_format`), never pickles.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ksql_emulator.contracts.backend import KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import scan_config, watermarks
 from ksql_emulator.kafka.output import QueryOutput
+from ksql_emulator.runtime.state.changelog_format import StateFormatError
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore, LoggedStore, LoggedWindowStore
 
 __all__ = ["QueryState", "changelog_topic"]
@@ -97,7 +99,13 @@ class QueryState:
                     if error is None:
                         key = msg.key()
                         if key is not None:
-                            store.restore(key, msg.value())
+                            try:
+                                store.restore(key, msg.value())
+                            except StateFormatError as exc:
+                                raise KafkaLayerError(
+                                    f"cannot restore state from changelog {topic} at offset "
+                                    f"{msg.offset()}: {exc}"
+                                ) from exc
                             applied += 1
                     elif error.code() == KafkaError._PARTITION_EOF:
                         log.info("restored %d changelog entries from %s", applied, topic)

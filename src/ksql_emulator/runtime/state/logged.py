@@ -3,35 +3,23 @@
 The runtime keeps state in memory; a `Logged*Store` wraps such a store so the Kafka layer can
 write each changed key's latest value (or a tombstone) to the store's changelog once per commit
 and rebuild the store from that changelog after a restart. Between commits a key changed many
-times is logged once, as Kafka Streams' record cache does.
+times is logged once, as Kafka Streams' record cache does. Keys and values are written in
+state format 1 (`changelog_format`): data a restore parses, never code it runs.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ksql_emulator.runtime.state.base import KeyValueStore, WindowStore
+from ksql_emulator.runtime.state.changelog_format import StateFormatError, decode, encode
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore, MemoryWindowStore
 
 __all__ = ["ChangelogEntry", "LoggedKeyValueStore", "LoggedStore", "LoggedWindowStore"]
 
 # (key bytes, value bytes or None for a tombstone)
 ChangelogEntry = tuple[bytes, bytes | None]
-
-# Accumulators are arbitrary Python values (Decimals, lists, sets, nested tuples): pickle keeps
-# them exact. The changelog is an internal topic only this service writes, as in ksqlDB.
-_PROTOCOL = 5
-
-
-def _dump(value: Any) -> bytes:
-    return pickle.dumps(value, protocol=_PROTOCOL)
-
-
-def _load(data: bytes) -> Any:
-    # Only this service writes its changelog topics, as in ksqlDB.
-    return pickle.loads(data)
 
 
 class LoggedKeyValueStore:
@@ -54,13 +42,13 @@ class LoggedKeyValueStore:
 
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
-        entries = [(_dump(k), _none_or_dump(self.inner.get(k))) for k in self._dirty]
+        entries = [(encode(k), _none_or_encode(self.inner.get(k))) for k in self._dirty]
         self._dirty.clear()
         return entries
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         """Applies one changelog entry (not logged again)."""
-        self.inner.put(_load(key), None if value is None else _load(value))
+        self.inner.put(_store_key(decode(key)), None if value is None else decode(value))
 
     def reset(self) -> None:
         """Forgets everything, as before a restore from the changelog."""
@@ -93,13 +81,15 @@ class LoggedWindowStore:
         self._dirty = {(k, s) for k, s in self._dirty if s >= start_ms}
 
     def drain(self) -> list[ChangelogEntry]:
-        entries = [(_dump((k, s)), _none_or_dump(self.inner.get(k, s))) for k, s in self._dirty]
+        entries = [(encode((k, s)), _none_or_encode(self.inner.get(k, s))) for k, s in self._dirty]
         self._dirty.clear()
         return entries
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        window_key, start_ms = _load(key)
-        self.inner.put(window_key, start_ms, None if value is None else _load(value))
+        window_key, start_ms = _store_key(decode(key))
+        if not isinstance(start_ms, int):
+            raise StateFormatError(f"a window store key ends with a window start, not {start_ms!r}")
+        self.inner.put(window_key, start_ms, None if value is None else decode(value))
 
     def reset(self) -> None:
         self.inner = self._factory()
@@ -109,5 +99,11 @@ class LoggedWindowStore:
 LoggedStore = LoggedKeyValueStore | LoggedWindowStore
 
 
-def _none_or_dump(value: Any | None) -> bytes | None:
-    return None if value is None else _dump(value)
+def _none_or_encode(value: Any | None) -> bytes | None:
+    return None if value is None else encode(value)
+
+
+def _store_key(key: Any) -> tuple[Any, ...]:
+    if not isinstance(key, tuple):
+        raise StateFormatError(f"a changelog key holds a tuple, not a {type(key).__name__}")
+    return key

@@ -1,0 +1,176 @@
+"""The bytes a state store's changelog entry holds: state format 1, tagged JSON.
+
+A changelog topic outlives the process that wrote it, so its entries are data, never code: a
+restore parses them and cannot run anything, and renaming a class cannot break it.
+
+Format 1. Each entry's key and value is one UTF-8 JSON document (ASCII only)::
+
+    {"state_format": 1, "value": <value>}
+
+where `<value>` is written as:
+
+- null, true/false, integers, strings and finite floats as themselves (a float always keeps
+  a fraction or exponent, so `1.0` reads back as a float and `1` as an integer);
+- a list as a JSON array;
+- every other value as an object of exactly one member naming its type:
+
+  ==============  ===========================================================
+  ``tuple``       array of values
+  ``dict``        array of ``[key, value]`` pairs, in order (keys may be any value)
+  ``set``         array of values
+  ``frozenset``   array of values
+  ``decimal``     the Decimal's string form, scale kept (``"12.50"``, ``"1E+3"``)
+  ``float``       ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``
+  ``bytes``       base64 (RFC 4648, padded)
+  ``date``        ISO 8601 date, ``"2024-02-29"``
+  ``time``        ISO 8601 time, ``"13:05:00.250000"``
+  ``timestamp``   ISO 8601 date-time (naive, as the engine's TIMESTAMP values are)
+  ==============  ===========================================================
+
+Stores hold accumulators (numbers, Decimals, lists, tuples, frozensets), group keys and rows
+of column values (DATE, TIME, TIMESTAMP, BYTES, ARRAY as lists, MAP and STRUCT as dicts), so
+these types are all a value can hold; writing any other type is an error, not a silent loss.
+
+Emulator versions before format 1 pickled their state. Such an entry is refused with a
+`StateFormatError` saying so, and is never unpickled: unpickling runs whatever the bytes say.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ksql_emulator.errors import KsqlError
+
+__all__ = ["STATE_FORMAT", "StateFormatError", "decode", "encode"]
+
+STATE_FORMAT = 1
+
+# Every pickle from protocol 2 on starts with the PROTO opcode; earlier versions wrote protocol 5.
+_PICKLE_PROTO = 0x80
+
+_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class StateFormatError(KsqlError):
+    """A changelog entry that is not state format 1, or a value format 1 cannot hold."""
+
+
+def encode(value: Any) -> bytes:
+    """`value` as one format-1 entry."""
+    document = {"state_format": STATE_FORMAT, "value": _to_json(value)}
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def decode(data: bytes) -> Any:
+    """The value a format-1 entry holds; `StateFormatError` for anything else."""
+    if data[:1] == bytes([_PICKLE_PROTO]):
+        raise StateFormatError(
+            "this changelog entry was written by an emulator version that pickled its state; "
+            "it is refused because unpickling data can run code. Terminate the query and "
+            "create it again (or delete its changelog topics) to rebuild its state"
+        )
+    try:
+        document = json.loads(data, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StateFormatError(f"this changelog entry is not state format JSON: {exc}") from exc
+    if not isinstance(document, dict) or set(document) != {"state_format", "value"}:
+        raise StateFormatError(
+            "this changelog entry is not a state document (expected the members "
+            "'state_format' and 'value')"
+        )
+    version = document["state_format"]
+    if version != STATE_FORMAT:
+        raise StateFormatError(
+            f"this changelog entry is in state format {version!r}; this emulator reads "
+            f"format {STATE_FORMAT} only"
+        )
+    return _from_json(document["value"])
+
+
+def _to_json(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"float": _non_finite_name(value)}
+    if kind is list:
+        return [_to_json(v) for v in value]
+    if kind is tuple:
+        return {"tuple": [_to_json(v) for v in value]}
+    if kind is dict:
+        return {"dict": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    if kind is Decimal:
+        return {"decimal": str(value)}
+    if kind is dt.datetime:
+        return {"timestamp": value.isoformat()}
+    if kind is dt.date:
+        return {"date": value.isoformat()}
+    if kind is dt.time:
+        return {"time": value.isoformat()}
+    if kind is bytes:
+        return {"bytes": base64.b64encode(value).decode("ascii")}
+    if kind is frozenset:
+        return {"frozenset": [_to_json(v) for v in value]}
+    if kind is set:
+        return {"set": [_to_json(v) for v in value]}
+    # Subclasses (a key's NullKey is a list; bool is an int) are stored as their base type.
+    for base in (bool, int, str, float, list, tuple, dict):
+        if isinstance(value, base):
+            return _to_json(base(value))
+    raise StateFormatError(
+        f"a state store cannot write a value of type {kind.__qualname__} to its changelog"
+    )
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        raise StateFormatError(f"a tagged value has one member, not {sorted(value)}")
+    ((tag, body),) = value.items()
+    read = _READERS.get(tag)
+    if read is None:
+        raise StateFormatError(f"unknown value type {tag!r} in a changelog entry")
+    try:
+        return read(body)
+    except StateFormatError:
+        raise
+    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+        raise StateFormatError(f"a {tag!r} value in a changelog entry is malformed: {exc}") from exc
+
+
+def _non_finite_name(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _no_constant(name: str) -> Any:
+    raise StateFormatError(f"a changelog entry holds the non-JSON constant {name}")
+
+
+def _pairs(body: list[list[Any]]) -> dict[Any, Any]:
+    return {_from_json(k): _from_json(v) for k, v in body}
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "tuple": lambda body: tuple(_from_json(v) for v in body),
+    "dict": _pairs,
+    "set": lambda body: {_from_json(v) for v in body},
+    "frozenset": lambda body: frozenset(_from_json(v) for v in body),
+    "decimal": Decimal,
+    "float": lambda body: _NON_FINITE[body],
+    "bytes": lambda body: base64.b64decode(body, validate=True),
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "timestamp": dt.datetime.fromisoformat,
+}
