@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-import signal
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +11,7 @@ from ksql_emulator.errors import KsqlError, ParseError, is_java_subtype
 from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.qtt.loader import Variant
 from ksql_emulator.qtt.records import compare_outputs, feed_inputs
+from ksql_emulator.qtt.time_limit import TestTimeout, time_limit
 
 __all__ = ["Outcome", "TestTimeout", "run_variant"]
 
@@ -24,28 +22,6 @@ class Outcome:
     reason: str = ""
 
 
-class TestTimeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TestTimeout(f"took longer than {seconds:g}s")
-
-    try:
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-    except ValueError:  # not the main thread: run without a limit
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_variant(
     variant: Variant, registry: FunctionRegistry, time_limit_s: float = 10.0
 ) -> Outcome:
@@ -53,7 +29,7 @@ def run_variant(
     if variant.skip_reason:
         return Outcome("skipped", variant.skip_reason)
     try:
-        with _time_limit(time_limit_s):
+        with time_limit(time_limit_s):
             if "rest-query-validation-tests" in variant.file:
                 from ksql_emulator.qtt.rest import run_rest
 
