@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import javaproperties
+
 __all__ = ["ConfigError", "parse_define", "parse_listener", "read_properties"]
 
 
@@ -13,39 +15,16 @@ class ConfigError(ValueError):
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    """A Java .properties file (`key=value` or `key: value`, `#`/`!` comments, `\\` joins)."""
+    """A Java .properties file, read as Java's `Properties.load` reads it (ISO-8859-1; `=`, `:`
+    or a space after the key; `#`/`!` comments; `\\` continuations and `\\uXXXX` escapes)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("iso-8859-1")
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-    properties: dict[str, str] = {}
-    logical = ""
-    for raw in text.splitlines():
-        line = raw.strip() if not logical else raw.lstrip()
-        if not logical and (not line or line[0] in "#!"):
-            continue
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            logical += line[:-1]
-            continue
-        logical += line
-        key, value = _split(logical)
-        properties[key] = value
-        logical = ""
-    if logical:
-        key, value = _split(logical)
-        properties[key] = value
-    return properties
-
-
-def _split(line: str) -> tuple[str, str]:
-    """Java's rule: the key ends at the first `=`, `:` or space; one `=`/`:` may follow."""
-    index = 0
-    while index < len(line) and line[index] not in "=:" and not line[index].isspace():
-        index += 1
-    rest = line[index:].lstrip()
-    if rest[:1] in ("=", ":"):
-        rest = rest[1:].lstrip()
-    return line[:index], rest
+    try:
+        return dict(javaproperties.loads(text))
+    except javaproperties.InvalidUEscapeError as exc:
+        raise ConfigError(f"the config file {path}: {exc}") from None
 
 
 def parse_define(text: str) -> tuple[str, str]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamguard.migrations.errors import ConfigError
+from streamguard.properties import PropertiesError
+from streamguard.properties import read_properties as read_java_properties
 
 CONFIG_FILE_NAME = "ksql-migrations.properties"
 MIGRATIONS_DIR_NAME = "migrations"
@@ -57,35 +59,11 @@ class MigrationConfig:
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    """A Java `.properties` file: `key=value` or `key: value`, `#`/`!` comments, `\\` joins."""
+    """The migrations config file's properties, read as ksql-migrations reads them."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the migrations config file {path}: {exc}") from None
-    properties: dict[str, str] = {}
-    pending = ""
-    for raw in text.splitlines():
-        line = pending + raw.lstrip()
-        if not pending and (not line or line[0] in "#!"):
-            continue
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            pending = line[:-1]
-            continue
-        pending = ""
-        key, value = _split_property(line)
-        properties[key] = value
-    return properties
-
-
-def _split_property(line: str) -> tuple[str, str]:
-    for index, char in enumerate(line):
-        if char in "=:" or char.isspace():
-            key = line[:index]
-            rest = line[index:].lstrip()
-            if rest[:1] in ("=", ":"):
-                rest = rest[1:].lstrip()
-            return key, rest
-    return line, ""
+        return read_java_properties(path)
+    except PropertiesError as exc:
+        raise ConfigError(f"cannot read the migrations config file: {exc}") from None
 
 
 def load_config(path: Path) -> MigrationConfig:
