@@ -47,6 +47,32 @@ def stack_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"streamguard-{prefix}-"))
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's (most CI services set CI=true): there, a test must not skip for
+    want of something the CI machine is meant to have."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(scope="session")
+def qtt_root() -> Path:
+    """The QTT folder, as `find_qtt_root` finds it."""
+    return find_qtt_root()
+
+
+def find_qtt_root() -> Path:
+    """The QTT folder (`../shared/ksql-qtt`). Missing, it skips the test on a developer's
+    machine and fails it in CI, where a silent skip would hide that nothing was checked."""
+    from ksql_emulator.qtt import harness
+
+    root = harness.default_root()
+    if not root.is_dir():
+        message = f"the QTT folder {root} is not there"
+        if in_ci():
+            pytest.fail(f"{message} (CI must run the QTT tests)")
+        pytest.skip(message)
+    return root
+
+
 @pytest.fixture(scope="session")
 def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local stack started for this run, on free ports, torn down and purged afterwards."""

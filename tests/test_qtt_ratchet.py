@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from ksql_emulator.qtt.harness import default_root, run_files
+from ksql_emulator.qtt.harness import run_files
 from ksql_emulator.qtt.ratchet import load_ratchet, ratchet_failures
 
 RATCHET = Path(__file__).with_name("qtt_ratchet.json")
 
 
-def test_qtt_pass_counts_never_fall() -> None:
-    root = default_root()
-    if not root.is_dir():
-        pytest.skip(f"QTT folder {root} is not present")
-    files = run_files([root], tier="all")
+def test_qtt_pass_counts_never_fall(qtt_root: Path) -> None:
+    files = run_files([qtt_root], tier="all")
     assert files, "the harness found no QTT files"
     assert load_ratchet(RATCHET), "the ratchet file is empty"
     failures = ratchet_failures(RATCHET, files)

@@ -19,7 +19,6 @@ from ksql_emulator.qtt.rest_server import driving
 
 pytestmark = pytest.mark.slow
 
-QTT = Path(__file__).resolve().parents[4] / "shared" / "ksql-qtt"
 REST = "rest-query-validation-tests"
 
 # file -> minimum variants passing, a little under the measured counts (push 37/39,
@@ -43,10 +42,11 @@ def run(kafka_bootstrap: str) -> Iterator[Callable[[Variant], tuple[str, str]]]:
 
 
 @pytest.mark.parametrize("file_name", sorted(FLOORS))
-def test_rest_qtt_file(run: Callable[[Variant], tuple[str, str]], file_name: str) -> None:
-    if not (QTT / REST / file_name).exists():
-        pytest.skip(f"{QTT / REST / file_name} is not there")
-    [result] = run_files([QTT], "all", [file_name], run=run, folder=REST)
+def test_rest_qtt_file(
+    run: Callable[[Variant], tuple[str, str]], file_name: str, qtt_root: Path
+) -> None:
+    assert (qtt_root / REST / file_name).exists(), f"{qtt_root / REST / file_name} is not there"
+    [result] = run_files([qtt_root], "all", [file_name], run=run, folder=REST)
     passed = result.count("passed")
     failures = [
         f"{r.name} [{r.variant}]: {r.reason}" for r in result.results if r.status == "failed"
