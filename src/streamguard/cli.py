@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from streamguard import stack, terminal
-from streamguard.consumer.command import blacklist_app, consume_command, db_app
+from streamguard.blacklist_command import blacklist_app
+from streamguard.cli_options import GlobalOptions, command_settings, use_global_options
+from streamguard.consumer.command import consume_command
+from streamguard.db_command import db_app
 from streamguard.migrations.command import migrate_app
 from streamguard.producer.command import produce_command
 from streamguard.rules.command import rules_app
-from streamguard.settings import get_settings
 
 app = typer.Typer(
     name="streamguard",
@@ -60,7 +61,7 @@ StateDir = Annotated[
 
 
 def _state_dir(option: Path | None) -> Path:
-    return get_settings(state_dir=option).state_dir
+    return command_settings(state_dir=option).state_dir
 
 
 @app.callback()
@@ -75,9 +76,7 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
-    if state_dir is not None:
-        # Settings read the environment, so every subcommand sees the same state dir.
-        os.environ["STREAMGUARD_STATE_DIR"] = str(state_dir)
+    use_global_options(GlobalOptions(state_dir=state_dir))
 
 
 @stack_app.command("up")
@@ -187,7 +186,7 @@ def status_command() -> None:
     """Each part's health, the consumer group's lag, and the alerts per rule."""
     from streamguard import db, monitor
 
-    settings = get_settings()
+    settings = command_settings()
     parts = Table(title="parts")
     for column in ("part", "address", "health", "detail"):
         parts.add_column(column)
@@ -235,7 +234,7 @@ def alerts_command(
     """The latest alerts in PostgreSQL, newest last."""
     from streamguard import db, monitor
 
-    engine = db.create_engine(get_settings().database)
+    engine = db.create_engine(command_settings().database)
     rows = monitor.latest_alerts(engine, limit=limit)
     _print_alerts(rows)
     last = rows[-1]["last_seen_at"] if rows else None

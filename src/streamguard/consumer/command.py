@@ -1,42 +1,23 @@
-"""CLI commands of the consumer side: `consume`, `db ...` and `blacklist ...`."""
+"""The `streamguard consume` command."""
 
 from __future__ import annotations
 
 import logging
 import signal
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from streamguard import terminal
-from streamguard.models import BlacklistKind
-from streamguard.settings import get_settings
-from streamguard.times import parse_time
+from streamguard.cli_options import DatabaseUrl, command_settings
 
-# The database, the blacklist and the consumer loop are imported by the commands that use them:
-# SQLAlchemy and Alembic would otherwise slow every `streamguard` command's start.
+# The consumer loop (and with it SQLAlchemy) is imported when the command runs:
+# it would otherwise slow every `streamguard` command's start.
 
 console = Console()
 err = terminal.stderr
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(help="SQLAlchemy URL [default: DATABASE_URL, or the local stack's PostgreSQL]."),
-]
-
-db_app = typer.Typer(
-    help="PostgreSQL schema migrations (Alembic revisions in migrations/).", no_args_is_help=True
-)
-blacklist_app = typer.Typer(
-    help="Blocked accounts, cards, merchants and countries; the running consumer sees changes "
-    "within seconds.",
-    no_args_is_help=True,
-)
 
 
 def consume_command(
@@ -77,7 +58,9 @@ def consume_command(
     )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = get_settings(kafka_bootstrap_servers=bootstrap_servers, database_url=database_url)
+    settings = command_settings(
+        kafka_bootstrap_servers=bootstrap_servers, database_url=database_url
+    )
     consumer = AlertConsumer(
         bootstrap_servers=settings.kafka,
         database_url=settings.database,
@@ -112,147 +95,3 @@ def consume_command(
         f"consumed {stats.consumed}: {stats.written} alerts written, "
         f"{stats.dead_lettered} dead-lettered"
     )
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Bring the database schema up to REVISION (default: the newest)."""
-    from streamguard import db
-
-    url = get_settings(database_url=database_url).database
-    db.upgrade(url, revision)
-    console.print(f"database at revision {db.current_revision(url)}")
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Take the database schema back to REVISION."""
-    from streamguard import db
-
-    url = get_settings(database_url=database_url).database
-    db.downgrade(url, revision)
-    console.print(f"database at revision {db.current_revision(url) or 'base'}")
-
-
-@db_app.command("current")
-def db_current(database_url: DatabaseUrl = None) -> None:
-    """Show the database's revision and the newest one available."""
-    from streamguard import db
-
-    url = get_settings(database_url=database_url).database
-    current, head = db.current_revision(url), db.head_revision(url)
-    note = "up to date" if current == head else "run `streamguard db upgrade`"
-    console.print(f"current: {current or 'none'}, newest: {head} ({note})")
-
-
-def _expiry(expires: str | None, expires_in: str | None) -> datetime | None:
-    if expires and expires_in:
-        raise typer.BadParameter("give --expires or --expires-in, not both")
-    if expires:
-        try:
-            return parse_time(expires)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--expires") from None
-    if expires_in:
-        units = {"m": 60, "h": 3600, "d": 86400}
-        number, unit = expires_in[:-1], expires_in[-1:]
-        if unit not in units or not number.isdigit():
-            raise typer.BadParameter("like 30m, 12h or 7d", param_hint="--expires-in")
-        return datetime.now(UTC) + timedelta(seconds=int(number) * units[unit])
-    return None
-
-
-@blacklist_app.command("add")
-def blacklist_add(
-    kind: Annotated[BlacklistKind, typer.Argument(help="What is blocked.")],
-    value: Annotated[
-        str, typer.Argument(help="The account, card or merchant id, or country code.")
-    ],
-    reason: Annotated[str, typer.Option(help="Why, for the analysts who see the hit.")] = "",
-    added_by: Annotated[str, typer.Option(help="Who added it.")] = "cli",
-    expires: Annotated[str | None, typer.Option(help="Expiry time (ISO 8601).")] = None,
-    expires_in: Annotated[str | None, typer.Option(help="Expiry from now: 30m, 12h, 7d.")] = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Block an account, card, merchant or country (replaces an existing entry)."""
-    from streamguard import blacklist as bl
-    from streamguard import db
-
-    engine = db.create_engine(get_settings(database_url=database_url).database)
-    entry = bl.Entry(kind, value, reason, added_by, expires_at=_expiry(expires, expires_in))
-    try:
-        bl.add(engine, [entry])
-    except bl.BlacklistError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    console.print(f"blacklisted {kind.value} {value}")
-
-
-@blacklist_app.command("remove")
-def blacklist_remove(
-    kind: Annotated[BlacklistKind, typer.Argument()],
-    value: Annotated[str, typer.Argument()],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Unblock an entry; exits 1 when there was none."""
-    from streamguard import blacklist as bl
-    from streamguard import db
-
-    engine = db.create_engine(get_settings(database_url=database_url).database)
-    if not bl.remove(engine, kind, value):
-        err.print(f"no blacklist entry for {kind.value} {value}")
-        raise typer.Exit(1)
-    console.print(f"removed {kind.value} {value}")
-
-
-@blacklist_app.command("list")
-def blacklist_list(
-    all_entries: Annotated[bool, typer.Option("--all", help="Include expired entries.")] = False,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List the blacklist (active entries unless --all)."""
-    from streamguard import blacklist as bl
-    from streamguard import db
-
-    engine = db.create_engine(get_settings(database_url=database_url).database)
-    table = Table("kind", "value", "reason", "added by", "added at", "expires at")
-    for e in bl.entries(engine, include_expired=all_entries):
-        table.add_row(
-            e.kind.value,
-            e.value,
-            e.reason,
-            e.added_by,
-            f"{e.added_at:%Y-%m-%d %H:%M}" if e.added_at else "",
-            f"{e.expires_at:%Y-%m-%d %H:%M}" if e.expires_at else "never",
-        )
-    console.print(table)
-
-
-@blacklist_app.command("import")
-def blacklist_import(
-    path: Annotated[
-        Path,
-        typer.Argument(
-            help="CSV with columns kind,value[,reason,expires_at].", exists=True, dir_okay=False
-        ),
-    ],
-    added_by: Annotated[str, typer.Option(help="Who added them.")] = "import",
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Add every entry of a CSV file (nothing is added if any row is wrong)."""
-    from streamguard import blacklist as bl
-    from streamguard import db
-
-    try:
-        entries = bl.read_csv(path, added_by=added_by)
-    except bl.BlacklistError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    engine = db.create_engine(get_settings(database_url=database_url).database)
-    console.print(f"imported {bl.add(engine, entries)} entries from {path}")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from streamguard import terminal
+from streamguard.cli_options import command_settings
 from streamguard.ksqldb import KsqlClient, KsqlError
 from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig, resolve_config
@@ -58,7 +59,7 @@ def _reported() -> Iterator[None]:
 @contextmanager
 def _session(config_file: Path | None) -> Iterator[tuple[MigrationConfig, KsqlClient]]:
     with _reported():
-        config = resolve_config(config_file)
+        config = resolve_config(config_file, settings=command_settings())
         client = client_factory(config)
         try:
             yield config, client
@@ -107,7 +108,9 @@ def create_command(
 ) -> None:
     """Create an empty migration file for the next (or given) version."""
     with _reported():
-        path = verbs.create(resolve_config(config_file), description, version)
+        path = verbs.create(
+            resolve_config(config_file, settings=command_settings()), description, version
+        )
     console.print(f"Created {path}")
 
 

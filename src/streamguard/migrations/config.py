@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamguard.migrations.errors import ConfigError
 from streamguard.properties import PropertiesError
 from streamguard.properties import read_properties as read_java_properties
+
+if TYPE_CHECKING:
+    from streamguard.settings import Settings
 
 CONFIG_FILE_NAME = "ksql-migrations.properties"
 MIGRATIONS_DIR_NAME = "migrations"
@@ -102,10 +106,16 @@ def resolve_config(
     *,
     server_url: str | None = None,
     migrations_dir: Path | None = None,
+    settings: Settings | None = None,
 ) -> MigrationConfig:
     """The config file given, else `ksql-migrations.properties` here, else StreamGuard's
     settings (KSQLDB_URL, migrations in `ksql/`). `server_url`/`migrations_dir` override, and
-    KSQLDB_URL set in the environment overrides a file's `ksql.server.url`."""
+    KSQLDB_URL set in the environment overrides a file's `ksql.server.url`. `settings` are the
+    command's (default: the environment's)."""
+    if settings is None:
+        from streamguard.settings import get_settings
+
+        settings = get_settings()
     if config_file is None and Path(CONFIG_FILE_NAME).is_file():
         config_file = Path(CONFIG_FILE_NAME)
     if config_file is not None:
@@ -113,16 +123,12 @@ def resolve_config(
             raise ConfigError(f"migrations config file {config_file} does not exist")
         config = load_config(config_file)
     else:
-        from streamguard.settings import get_settings
-
         config = MigrationConfig(
-            server_url=get_settings().ksqldb, migrations_dir=STREAMGUARD_MIGRATIONS_DIR
+            server_url=settings.ksqldb, migrations_dir=STREAMGUARD_MIGRATIONS_DIR
         )
     if server_url is None and config_file is not None:
-        from streamguard.settings import get_settings
-
         # An address set in the environment (KSQLDB_URL) beats the one written in the file.
-        server_url = get_settings().ksqldb_url
+        server_url = settings.ksqldb_url
     if server_url or migrations_dir:
         from dataclasses import replace
 

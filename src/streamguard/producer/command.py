@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from streamguard import terminal
+from streamguard.cli_options import command_settings
 from streamguard.producer.errors import ProducerError
 from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
@@ -27,7 +28,6 @@ from streamguard.producer.population import Population
 from streamguard.producer.replay import read_recorded
 from streamguard.producer.scenarios import SCENARIO_HEADER, Limits, Scenario
 from streamguard.producer.sender import DeliveryReport, Sender
-from streamguard.settings import get_settings
 
 err = terminal.stderr
 
@@ -158,7 +158,7 @@ def produce_command(
         raise typer.BadParameter(str(exc), param_hint="--burst") from None
     start_ms = _epoch_ms(start_time) if start_time else None
 
-    settings = get_settings(kafka_bootstrap_servers=bootstrap_servers)
+    settings = command_settings(kafka_bootstrap_servers=bootstrap_servers)
     target = topic or settings.transactions_topic
     if dry_run and count is None and duration is None:
         count = 10
