@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 metadata = sa.MetaData()
 
-# Mirrors of what migrations/ creates; the migrations are the source of truth for the schema.
+# Mirrors of what migrations/ creates (columns and types); the migrations are the source of truth
+# for the schema, and tests/db/test_mirror_tables.py fails when a mirror drifts from them.
 alerts = sa.Table(
     "alerts",
     metadata,
