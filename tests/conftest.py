@@ -89,11 +89,20 @@ def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def ksqldb_url(stack_state_dir: Path, kafka_bootstrap: str) -> str:
-    """The ksqlDB emulator's REST API over the session's Kafka, started on first use."""
+def ksqldb_url(request: pytest.FixtureRequest) -> str:
+    """The ksqlDB the migration runner and rule tests run against: the server `KSQLDB_URL`
+    names (a real ksqlDB, with `KAFKA_BOOTSTRAP_SERVERS` naming the broker it reads), else the
+    emulator over the session's Kafka, started on first use."""
     env = os.environ.get("KSQLDB_URL")
     if env:
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            pytest.fail(
+                f"KSQLDB_URL={env} is set without KAFKA_BOOTSTRAP_SERVERS: the tests must "
+                "produce to and read from the broker that ksqlDB uses, so set it too"
+            )
         return env
+    stack_state_dir: Path = request.getfixturevalue("stack_state_dir")
+    kafka_bootstrap: str = request.getfixturevalue("kafka_bootstrap")
     part = stack.StackState.load(stack_state_dir).part("ksqldb")
     started = stack.ksqldb.start(
         part, stack_state_dir, bootstrap_servers=kafka_bootstrap, port=free_port()
@@ -106,10 +115,11 @@ def ksqldb_url(stack_state_dir: Path, kafka_bootstrap: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(stack_state_dir: Path) -> str:
+def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env:
         return env
+    stack_state_dir: Path = request.getfixturevalue("stack_state_dir")
     url = stack.StackState.load(stack_state_dir).part("kafka").url
     assert url
     return url
@@ -147,10 +157,11 @@ def new_topic(admin: AdminClient, request: pytest.FixtureRequest) -> Iterator[Ca
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(stack_state_dir: Path) -> str:
+def pg_admin_url(request: pytest.FixtureRequest) -> str:
     env = os.environ.get("DATABASE_URL")
     if env:
         return env
+    stack_state_dir: Path = request.getfixturevalue("stack_state_dir")
     url = stack.StackState.load(stack_state_dir).part("postgres").url
     assert url
     return url

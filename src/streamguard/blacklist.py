@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,14 +154,21 @@ class BlacklistCache:
     and a few seconds' delay is what an analyst adding an entry can wait.
     """
 
-    def __init__(self, engine: sa.Engine, *, reload_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        reload_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.reload_s = reload_s
+        self._clock = clock
         self._entries: dict[tuple[Kind, str], Entry] = {}
         self._loaded_at = float("-inf")
 
     def refresh(self, *, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if force or now - self._loaded_at >= self.reload_s:
             self._entries = {(e.kind, e.value): e for e in entries(self.engine)}
             self._loaded_at = now

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streamguard import blacklist as bl
 from streamguard.consumer.dlq import ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER
@@ -119,10 +119,30 @@ def test_blacklisted_merchant_is_a_hit_seen_without_restart(
     assert hit.risk_score == clean.risk_score + 15
 
 
+_COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline = time.monotonic() + 30
     try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+        while True:
+            try:
+                offsets = consumer.committed(
+                    [TopicPartition(topic, p) for p in range(partitions)], 10
+                )
+                break
+            except KafkaException as exc:
+                # A group's coordinator can move or still be loading (a fresh broker): ask again.
+                error = exc.args[0]
+                transient = error.retriable() or error.code() in _COORDINATOR_MOVING
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
     return sum(max(tp.offset, 0) for tp in offsets)
@@ -155,9 +175,20 @@ def test_postgres_unreachable_moves_no_offset_and_recovers(
     proc = subprocess.Popen(
         _cli(kafka_bootstrap, dead, topics, "outage"), stderr=subprocess.PIPE, text=True
     )
-    time.sleep(8)
+    # Stopped once it has met the outage with a batch in hand (a consumer that never got there
+    # is killed after two minutes, and the assertions below say so).
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    seen: list[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if "PostgreSQL unreachable" in line:
+            break
+    watchdog.cancel()
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    _, rest = proc.communicate(timeout=60)
+    stderr = "".join(seen) + rest
     assert "PostgreSQL unreachable" in stderr and "no offset moves" in stderr
     assert proc.returncode == 1
     assert _committed(kafka_bootstrap, "outage", topics.alerts, 3) == 0

@@ -1,5 +1,6 @@
 """`streamguard migrate` as an analyst runs it: the CLI, against the ksqlDB emulator's REST API
-over real Kafka. Each test has its own project, metadata stream and table, and source names, so
+over real Kafka, or against the real ksqlDB that `KSQLDB_URL` names (with `KAFKA_BOOTSTRAP_SERVERS`
+its broker). Each test has its own project, metadata stream and table, and source names, so
 tests share the server without seeing each other."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The rules of ksql/, applied by `streamguard migrate` to the emulator over real Kafka, alert on
-each fraud scenario and on nothing benign."""
+"""The rules of ksql/, applied by `streamguard migrate` to the emulator over real Kafka (or to the
+real ksqlDB that `KSQLDB_URL` names, `KAFKA_BOOTSTRAP_SERVERS` its broker), alert on each fraud
+scenario and on nothing benign."""
 
 from __future__ import annotations
 

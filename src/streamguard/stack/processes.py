@@ -45,9 +45,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def choose_port(preferred: int, avoid: set[int] | None = None) -> int:
-    """The preferred port when it is free, else any free one."""
+    """The preferred port when it is free, else any free one (0 prefers none)."""
     avoid = avoid or set()
-    if preferred not in avoid and port_is_free(preferred):
+    if preferred and preferred not in avoid and port_is_free(preferred):
         return preferred
     while True:
         port = free_port()
