@@ -55,6 +55,7 @@ STATE_FORMAT = 1
 _PICKLE_PROTO = 0x80
 
 _PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
+_BASES: tuple[type[Any], ...] = (bool, int, str, float, list, tuple, dict)
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -121,7 +122,7 @@ def _to_json(value: Any) -> Any:
     if kind is set:
         return {"set": [_to_json(v) for v in value]}
     # Subclasses (a key's NullKey is a list; bool is an int) are stored as their base type.
-    for base in (bool, int, str, float, list, tuple, dict):
+    for base in _BASES:
         if isinstance(value, base):
             return _to_json(base(value))
     raise StateFormatError(
