@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,22 +49,12 @@ class AggregateSpec:
     table_source: bool = False
 
 
+def _is_aggregate(e: t.Expr) -> bool:
+    return isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES
+
+
 def has_aggregate(e: t.Expr) -> bool:
-    if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
-        return True
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr) and has_aggregate(v):
-            return True
-        if isinstance(v, tuple):
-            for x in v:
-                if isinstance(x, t.Expr) and has_aggregate(x):
-                    return True
-                if isinstance(x, tuple) and any(
-                    isinstance(y, t.Expr) and has_aggregate(y) for y in x
-                ):
-                    return True
-    return False
+    return any(_is_aggregate(n) for n in e.walk())
 
 
 def build_aggregation(
@@ -78,18 +67,18 @@ def build_aggregation(
     aggregation's output row."""
     group_exprs = list(query.group_by)
     for g in group_exprs:
-        found = _aggregate_calls(g)
+        found = aggregate_calls(g)
         if found:
             raise KsqlStatementError(
                 f"GROUP BY does not support aggregate functions: {found[0].name} is an "
                 "aggregate function."
             )
     _check_functions(exprs + ([query.having] if query.having is not None else []), compiler)
-    select_calls = [c for e in exprs for c in _aggregate_calls(e)]
-    having_calls = _aggregate_calls(query.having) if query.having is not None else []
+    select_calls = [c for e in exprs for c in aggregate_calls(e)]
+    having_calls = aggregate_calls(query.having) if query.having is not None else []
     for call in select_calls + having_calls:
         for a in call.args:
-            nested = _aggregate_calls(a)
+            nested = aggregate_calls(a)
             if nested:
                 raise KsqlStatementError(
                     f"Aggregate functions can not be nested: {format_expr(call)}"
@@ -112,35 +101,32 @@ def build_aggregation(
     call_types: list[Any] = []
 
     def rewrite(e: t.Expr, where: str) -> t.Expr:
-        for g, ref in zip(group_exprs, key_refs, strict=True):
-            if e == g or (
-                isinstance(e, t.ColumnRef) and isinstance(g, t.ColumnRef) and e.name == g.name
-            ):
-                return ref
-        if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
-            if e not in call_names:
-                args = [_compile(compiler, a, input_scope, where) for a in e.args]
-                fn = resolve_aggregate(e.name, [a.type for a in args], e.star)
-                call_names[e] = format_expr(e)
-                calls.append(AggregateCall(fn, [a.fn for a in args]))
-                call_types.append(fn.return_type)
-            return t.ColumnRef(call_names[e])
-        if isinstance(e, t.ColumnRef):
-            if e.name in _WINDOW_BOUNDS or e.name == "ROWTIME":
-                return t.ColumnRef(e.name)
-            raise _NotGrouped(e)
-        changes: dict[str, Any] = {}
-        for f in dataclasses.fields(e):
-            v = getattr(e, f.name)
-            if isinstance(v, t.Expr):
-                changes[f.name] = rewrite(v, where)
-            elif isinstance(v, tuple) and v and all(isinstance(x, t.Expr) for x in v):
-                changes[f.name] = tuple(rewrite(x, where) for x in v)
-            elif isinstance(v, tuple) and v and all(isinstance(x, tuple) for x in v):
-                changes[f.name] = tuple(
-                    tuple(rewrite(y, where) if isinstance(y, t.Expr) else y for y in x) for x in v
-                )
-        return dataclasses.replace(e, **changes) if changes else e
+        parameters = e.parameter_refs()
+
+        def step(n: t.Expr) -> t.Expr:
+            if id(n) in parameters:
+                return n  # a lambda's parameter: no column to group by
+            for g, ref in zip(group_exprs, key_refs, strict=True):
+                if n == g or (
+                    isinstance(n, t.ColumnRef) and isinstance(g, t.ColumnRef) and n.name == g.name
+                ):
+                    return ref
+            if _is_aggregate(n):
+                assert isinstance(n, t.FunctionCall)
+                if n not in call_names:
+                    args = [_compile(compiler, a, input_scope, where) for a in n.args]
+                    fn = resolve_aggregate(n.name, [a.type for a in args], n.star)
+                    call_names[n] = format_expr(n)
+                    calls.append(AggregateCall(fn, [a.fn for a in args]))
+                    call_types.append(fn.return_type)
+                return t.ColumnRef(call_names[n])
+            if isinstance(n, t.ColumnRef):
+                if n.name in _WINDOW_BOUNDS or n.name == "ROWTIME":
+                    return t.ColumnRef(n.name)
+                raise _NotGrouped(n)
+            return n
+
+        return e.transform(step)
 
     rewritten: list[t.Expr] = []
     not_grouped: list[str] = []
@@ -201,40 +187,18 @@ class _NotGrouped(Exception):
 
 
 def aggregate_calls(e: t.Expr) -> list[t.FunctionCall]:
-    """The aggregate function calls in `e`, outermost first."""
-    return _aggregate_calls(e)
-
-
-def _aggregate_calls(e: t.Expr) -> list[t.FunctionCall]:
-    if isinstance(e, t.FunctionCall) and e.name.upper() in AGGREGATES:
-        return [e]
-    out: list[t.FunctionCall] = []
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr):
-            out += _aggregate_calls(v)
-        elif isinstance(v, tuple):
-            for x in v:
-                if isinstance(x, t.Expr):
-                    out += _aggregate_calls(x)
-                elif isinstance(x, tuple):
-                    for y in x:
-                        if isinstance(y, t.Expr):
-                            out += _aggregate_calls(y)
-    return out
+    """The aggregate function calls in `e`, outermost first (none looked for inside one)."""
+    return [
+        n for n in e.walk(prune=_is_aggregate) if isinstance(n, t.FunctionCall) and _is_aggregate(n)
+    ]
 
 
 def _check_functions(exprs: list[t.Expr], compiler: ExpressionCompiler) -> None:
     """Unknown scalar functions are reported before any grouping problem, as ksqlDB does."""
     for e in exprs:
-        if isinstance(e, t.FunctionCall) and e.name.upper() not in AGGREGATES:
-            compiler.registry.info(e.name)
-        for f in dataclasses.fields(e):
-            v = getattr(e, f.name)
-            if isinstance(v, t.Expr):
-                _check_functions([v], compiler)
-            elif isinstance(v, tuple):
-                _check_functions([x for x in v if isinstance(x, t.Expr)], compiler)
+        for call in e.find_all(t.FunctionCall):
+            if not _is_aggregate(call):
+                compiler.registry.info(call.name)
 
 
 def _compile(compiler: ExpressionCompiler, e: t.Expr, scope: Scope, context: str) -> Compiled:

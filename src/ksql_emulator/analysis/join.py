@@ -102,7 +102,7 @@ def analyze_join(
     left_cols = {c.name for c in lscope.columns}
     known = (*left_aliases, ra)
     for e in (crit.left, crit.right):
-        for col in _column_refs(e):
+        for col in e.columns():
             if col.source is not None and col.source not in known:
                 raise KsqlStatementError(
                     f"Failed to prepare statement: '{col.source}' is not a valid stream/table "
@@ -121,7 +121,7 @@ def analyze_join(
 
     def sources_of(e: t.Expr) -> list[str]:
         out: list[str] = []
-        for c in _column_refs(e):
+        for c in e.columns():
             try:
                 alias = c.source or owner(c.name)
             except KsqlError as err:
@@ -254,7 +254,7 @@ def analyze_join(
 def _qualified(e: t.Expr, la: str, ra: str, left_cols: set[str]) -> t.Expr:
     from ksql_emulator.semantics.format import qualify
 
-    refs = [c for c in _column_refs(e) if c.source is None]
+    refs = [c for c in e.columns() if c.source is None]
     if refs:
         return qualify(e, la if refs[0].name in left_cols else ra)
     return e
@@ -264,18 +264,6 @@ def _side(crit: t.Comparison) -> str:
     return f"{format_expr(crit.left)} = {format_expr(crit.right)}"
 
 
-def _column_refs(e: Any) -> list[t.ColumnRef]:
-    import dataclasses
-
-    if isinstance(e, t.ColumnRef):
-        return [e]
-    if isinstance(e, tuple):
-        return [c for x in e for c in _column_refs(x)]
-    if not isinstance(e, t.Expr):
-        return []
-    return [c for f in dataclasses.fields(e) for c in _column_refs(getattr(e, f.name))]
-
-
 def check_criteria(join: t.Join) -> None:
     """ksqlDB checks every ON clause's sources before planning any of the joins."""
     if isinstance(join.left, t.Join):
@@ -283,7 +271,7 @@ def check_criteria(join: t.Join) -> None:
     crit = join.criteria
     if not isinstance(crit, t.Comparison):
         return
-    sides = [{c.source for c in _column_refs(e)} for e in (crit.left, crit.right)]
+    sides = [{c.source for c in e.columns()} for e in (crit.left, crit.right)]
     if all(len(s) == 1 and None not in s for s in sides) and sides[0] == sides[1]:
         (alias,) = sides[0]
         raise KsqlStatementError(

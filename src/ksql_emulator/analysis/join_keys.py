@@ -8,7 +8,6 @@ no such column and gets a synthetic key column (ROWKEY, renamed to dodge any sou
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +26,14 @@ __all__ = ["equivalence", "pick_join_key", "qualify_refs", "synthetic_key_name",
 
 def qualify_refs(e: t.Expr, owner: Any) -> t.Expr:
     """`e` with every unqualified column reference given its source: `owner(name) -> alias`."""
-    if isinstance(e, t.ColumnRef):
-        if e.source is not None:
-            return e
-        alias = owner(e.name)
-        return e if alias is None else t.ColumnRef(e.name, alias, pos=e.pos)
 
-    def walk(v: Any) -> Any:
-        if isinstance(v, t.Expr):
-            return qualify_refs(v, owner)
-        if isinstance(v, tuple):
-            return tuple(walk(x) for x in v)
-        return v
+    def qualified(c: t.ColumnRef) -> t.Expr:
+        if c.source is not None:
+            return c
+        alias = owner(c.name)
+        return c if alias is None else t.ColumnRef(c.name, alias, pos=c.pos)
 
-    changes = {f.name: walk(getattr(e, f.name)) for f in dataclasses.fields(e) if f.init}
-    changes.pop("pos", None)
-    return dataclasses.replace(e, **changes)
+    return e.map_columns(qualified)
 
 
 def equivalence(spec: JoinSpec) -> list[t.Expr]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
 
 from ksql_emulator.errors import KsqlStatementError, RuntimeEvaluationError
 from ksql_emulator.parser import tree as t
@@ -26,28 +25,18 @@ _HELP = (
 
 def rewrite_magic_timestamps(e: t.Expr) -> t.Expr:
     """`e` with every such datetime string replaced by its BIGINT epoch millis."""
-    if isinstance(e, t.Comparison):
-        if _time_column(e.left):
-            return dataclasses.replace(e, right=_millis(e.right))
-        if _time_column(e.right):
-            return dataclasses.replace(e, left=_millis(e.left))
-        return e
-    if isinstance(e, t.Between):
-        if _time_column(e.value):
-            return dataclasses.replace(e, low=_millis(e.low), high=_millis(e.high))
-        return e
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):
-        value = getattr(e, f.name)
-        if isinstance(value, t.Expr):
-            new: Any = rewrite_magic_timestamps(value)
-        elif isinstance(value, tuple) and all(isinstance(v, t.Expr) for v in value):
-            new = tuple(rewrite_magic_timestamps(v) for v in value)
-        else:
-            continue
-        if new != value:
-            changes[f.name] = new
-    return dataclasses.replace(e, **changes) if changes else e
+
+    def step(n: t.Expr) -> t.Expr:
+        if isinstance(n, t.Comparison):
+            if _time_column(n.left):
+                return dataclasses.replace(n, right=_millis(n.right))
+            if _time_column(n.right):
+                return dataclasses.replace(n, left=_millis(n.left))
+        if isinstance(n, t.Between) and _time_column(n.value):
+            return dataclasses.replace(n, low=_millis(n.low), high=_millis(n.high))
+        return n
+
+    return e.transform(step)
 
 
 def _time_column(e: t.Expr) -> bool:

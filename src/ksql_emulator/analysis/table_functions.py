@@ -3,7 +3,6 @@ that a flat-map step fills in, one output row per value the functions return."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,24 +40,17 @@ def extract_table_functions(
     columns = list(scope.columns)
 
     def rewrite(e: t.Expr) -> t.Expr:
-        if _is_table_function(e, registry):
-            assert isinstance(e, t.FunctionCall)
-            args = [compiler.compile(a, scope) for a in e.args]
-            resolved = registry.resolve(e.name, [a.type for a in args])
-            name = f"KSQL_SYNTH_{len(calls)}"
-            calls.append(TableFunctionCall(tuple(a.fn for a in args), resolved.call))
-            columns.append(ScopeColumn(name, resolved.return_type, len(columns)))
-            return t.ColumnRef(name)
-        changes: dict[str, Any] = {}
-        for f in dataclasses.fields(e):
-            v = getattr(e, f.name)
-            if isinstance(v, t.Expr):
-                changes[f.name] = rewrite(v)
-            elif isinstance(v, tuple) and v and all(isinstance(x, t.Expr) for x in v):
-                changes[f.name] = tuple(rewrite(x) for x in v)
-        return dataclasses.replace(e, **changes) if changes else e
+        if not _is_table_function(e, registry):
+            return e
+        assert isinstance(e, t.FunctionCall)
+        args = [compiler.compile(a, scope) for a in e.args]
+        resolved = registry.resolve(e.name, [a.type for a in args])
+        name = f"KSQL_SYNTH_{len(calls)}"
+        calls.append(TableFunctionCall(tuple(a.fn for a in args), resolved.call))
+        columns.append(ScopeColumn(name, resolved.return_type, len(columns)))
+        return t.ColumnRef(name)
 
-    rewritten = [rewrite(e) for e in exprs]
+    rewritten = [e.transform(rewrite) for e in exprs]
     if not calls:
         return exprs, scope, []
     if source.kind == "TABLE":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from ksql_emulator.analysis.query import analyze_query
@@ -235,16 +234,9 @@ def _reject_windowed_tables(analysis: Any) -> None:
 def _check_qualifiers(expr: t.Expr, target: str) -> None:
     """ksqlDB prepares INSERT VALUES against its target alone, so a column qualified by any
     other name fails there (before the values are evaluated)."""
-    if isinstance(expr, t.ColumnRef) and expr.source and expr.source != target:
-        raise KsqlStatementError(
-            f"Failed to prepare statement: '{expr.source}' is not a valid stream/table name "
-            "or alias."
-        )
-    for f in dataclasses.fields(expr):
-        child = getattr(expr, f.name)
-        if isinstance(child, t.Expr):
-            _check_qualifiers(child, target)
-        elif isinstance(child, tuple):
-            for item in child:
-                if isinstance(item, t.Expr):
-                    _check_qualifiers(item, target)
+    for ref in expr.find_all(t.ColumnRef):
+        if ref.source and ref.source != target:
+            raise KsqlStatementError(
+                f"Failed to prepare statement: '{ref.source}' is not a valid stream/table name "
+                "or alias."
+            )

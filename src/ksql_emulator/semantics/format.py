@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from ksql_emulator.parser import tree as t
 
@@ -25,35 +24,14 @@ def and_list(items: list[str]) -> str:
 
 
 def qualify(e: t.Expr, source: str) -> t.Expr:
-    """`e` with every unqualified column named as `source.column`, as ksqlDB's messages show."""
-    if isinstance(e, t.ColumnRef):
-        return e if e.source else dataclasses.replace(e, source=source)
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr):
-            changes[f.name] = qualify(v, source)
-        elif isinstance(v, tuple) and v and all(isinstance(x, t.Expr) for x in v):
-            changes[f.name] = tuple(qualify(x, source) for x in v)
-    return dataclasses.replace(e, **changes) if changes else e
+    """`e` with every unqualified column named as `source.column`, as ksqlDB's messages show (a
+    lambda's parameters are no columns and stay as written)."""
+    return e.map_columns(lambda c: c if c.source else dataclasses.replace(c, source=source))
 
 
 def columns_of(e: t.Expr) -> set[str]:
-    """The names of every column `e` references."""
-    if isinstance(e, t.ColumnRef):
-        return {e.name}
-    out: set[str] = set()
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr):
-            out |= columns_of(v)
-        elif isinstance(v, tuple):
-            for x in v:
-                if isinstance(x, t.Expr):
-                    out |= columns_of(x)
-                elif isinstance(x, tuple):
-                    out |= set().union(*(columns_of(y) for y in x if isinstance(y, t.Expr)))
-    return out
+    """The names of every column `e` references (a lambda's parameters are none)."""
+    return {c.name for c in e.columns()}
 
 
 def comparison_name(op: str) -> str:

@@ -75,9 +75,7 @@ def check_null_comparisons(where: t.Expr | None, source: Source) -> None:
     """ksqlDB's type check refuses `col = NULL` (IN lists are checked later, per key)."""
     if where is None:
         return
-    for node in _walk(where):
-        if not isinstance(node, t.Comparison):
-            continue
+    for node in where.find_all(t.Comparison):
         sides = (node.left, node.right)
         if not any(isinstance(s, t.Literal) and s.kind == "NULL" for s in sides):
             continue
@@ -102,17 +100,6 @@ def _type_name(e: t.Expr, source: Source) -> str:
     if isinstance(e, t.Literal):
         return e.kind
     return "UNKNOWN"
-
-
-def _walk(e: t.Expr) -> list[t.Expr]:
-    out = [e]
-    for f in dataclasses.fields(e):
-        v = getattr(e, f.name)
-        if isinstance(v, t.Expr):
-            out += _walk(v)
-        elif isinstance(v, tuple):
-            out += [y for x in v if isinstance(x, t.Expr) for y in _walk(x)]
-    return out
 
 
 def _dnf(e: t.Expr) -> list[list[t.Expr]]:
@@ -236,7 +223,7 @@ def _validate(terms: Sequence[t.Expr], source: Source, scans: bool) -> None:
         if column is None:
             scan_or(_invalid("A comparison must directly reference a key column", windowed))
             continue
-        if _walk_has_column(other):
+        if _has_column(other):
             scan_or(
                 _invalid(
                     "A comparison must be between a key column and a resolvable expression",
@@ -284,10 +271,6 @@ def _validate(terms: Sequence[t.Expr], source: Source, scans: bool) -> None:
                 windowed,
             )
         )
-
-
-def _walk_has_column(e: t.Expr) -> bool:
-    return any(isinstance(n, t.ColumnRef) for n in _walk(e))
 
 
 def _key_of(terms: Sequence[t.Expr], source: Source) -> tuple[Any, ...] | None:
@@ -341,8 +324,10 @@ def window_bounds_as_millis(where: t.Expr | None) -> t.Expr | None:
 
 
 def _rewrite(e: t.Expr) -> t.Expr:
-    if isinstance(e, t.Comparison):
-        column, other = _column_side(e)
+    def step(n: t.Expr) -> t.Expr:
+        if not isinstance(n, t.Comparison):
+            return n
+        column, other = _column_side(n)
         if (
             column is not None
             and column.name in _WINDOW_BOUNDS
@@ -353,10 +338,13 @@ def _rewrite(e: t.Expr) -> t.Expr:
             if millis is None:
                 raise _invalid(f"Failed to parse datetime: {other.value}", True)
             literal = t.Literal("BIGINT", millis, str(millis), pos=other.pos)
-            if column is e.left:
-                return dataclasses.replace(e, right=literal)
-            return dataclasses.replace(e, left=literal)
-        return e
-    if isinstance(e, t.Logical):
-        return dataclasses.replace(e, left=_rewrite(e.left), right=_rewrite(e.right))
-    return e
+            if column is n.left:
+                return dataclasses.replace(n, right=literal)
+            return dataclasses.replace(n, left=literal)
+        return n
+
+    return e.transform(step)
+
+
+def _has_column(e: t.Expr) -> bool:
+    return e.find(t.ColumnRef) is not None

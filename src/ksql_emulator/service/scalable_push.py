@@ -8,7 +8,6 @@ names it `SCALABLE_PUSH_QUERY_<uuid>` instead of `transient_...`.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -35,23 +34,14 @@ def _reads_latest(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> bo
     return False
 
 
-def _column_names(e: Any) -> list[str]:
-    if isinstance(e, t.ColumnRef):
-        return [e.name]
-    if isinstance(e, tuple | list):
-        return [n for x in e for n in _column_names(x)]
-    if not dataclasses.is_dataclass(e) or isinstance(e, type):
-        return []
-    return [n for f in dataclasses.fields(e) for n in _column_names(getattr(e, f.name))]
-
-
 def _uses_disallowed_columns(query: t.Query, config: Mapping[str, Any]) -> bool:
     # With ROWPARTITION/ROWOFFSET disabled they are user columns, usable like any other.
     if not _true(config.get("ksql.rowpartition.rowoffset.enabled", "true")):
         return False
-    items = [item.expr for item in query.select if isinstance(item, t.SelectItem)]
-    names = _column_names(items) + _column_names(query.where)
-    return any(name in _DISALLOWED for name in names)
+    exprs = [item.expr for item in query.select if isinstance(item, t.SelectItem)]
+    if query.where is not None:
+        exprs.append(query.where)
+    return any(ref.name in _DISALLOWED for e in exprs for ref in e.find_all(t.ColumnRef))
 
 
 def is_scalable_push(

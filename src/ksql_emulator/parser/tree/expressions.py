@@ -90,6 +90,12 @@ class Expr:
         parameters (`x` in `x => x + 1` names no column)."""
         yield from _free_columns(self, frozenset())
 
+    def parameter_refs(self) -> set[int]:
+        """The identities (`id`) of the references that name an enclosing lambda's parameter,
+        for a `transform` to tell them from columns: it sees the original nodes."""
+        columns = {id(c) for c in self.columns()}
+        return {id(c) for c in self.find_all(ColumnRef) if id(c) not in columns}
+
     def map_columns(self, fn: Callable[[ColumnRef], Expr]) -> Expr:
         """A copy with each column reference `columns` yields replaced by `fn(reference)`."""
         return _map_columns(self, fn, frozenset())
