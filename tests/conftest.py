@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamguard import stack
-from streamguard.stack.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +80,8 @@ def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         return
     state_dir = stack_dir("tests")
     try:
-        stack.up(state_dir, kafka_port=free_port(), postgres_port=free_port(), with_ksqldb=False)
+        # Port 0: any free port, which the stack chooses (and holds, where it can).
+        stack.up(state_dir, kafka_port=0, postgres_port=0, with_ksqldb=False)
         yield state_dir
     finally:
         stack.down(state_dir, purge=True)
@@ -104,9 +104,7 @@ def ksqldb_url(request: pytest.FixtureRequest) -> str:
     stack_state_dir: Path = request.getfixturevalue("stack_state_dir")
     kafka_bootstrap: str = request.getfixturevalue("kafka_bootstrap")
     part = stack.StackState.load(stack_state_dir).part("ksqldb")
-    started = stack.ksqldb.start(
-        part, stack_state_dir, bootstrap_servers=kafka_bootstrap, port=free_port()
-    )
+    started = stack.ksqldb.start(part, stack_state_dir, bootstrap_servers=kafka_bootstrap, port=0)
     state = stack.StackState.load(stack_state_dir)
     state.parts["ksqldb"] = started
     state.save()

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -162,17 +163,39 @@ def test_broker_not_ready_in_time_is_a_clear_error(tmp_path: Path) -> None:
         kafka.stop(part, tmp_path)
 
 
-def test_emulator_port_taken_after_it_was_chosen_moves_to_a_free_one(
+def test_emulator_on_a_taken_port_starts_on_a_free_one_held_from_the_choice(
     kafka_bootstrap: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Another server grabs the port between our check and the emulator's bind.
-    monkeypatch.setattr(processes, "choose_port", lambda preferred, avoid=None: taken_port)
+    # Another program trying for the chosen port before the emulator serves it must fail.
+    spawn = processes.spawn
+    free_before_spawn: list[bool] = []
+
+    def spawn_after_a_try(argv: list[str], **kwargs: Any) -> int:
+        port = int(argv[argv.index("--listeners") + 1].rsplit(":", 1)[1])
+        free_before_spawn.append(processes.port_is_free(port))
+        return spawn(argv, **kwargs)
+
+    monkeypatch.setattr(processes, "spawn", spawn_after_a_try)
     directory = stack_dir("ksqldb-bind")
     part = PartState()
     try:
-        started = stack.ksqldb.start(part, directory, bootstrap_servers=kafka_bootstrap)
+        started = stack.ksqldb.start(
+            part, directory, bootstrap_servers=kafka_bootstrap, port=taken_port
+        )
         assert started.port != taken_port
         assert started.url and stack.ksqldb.is_ready(started.url)
+        assert free_before_spawn == [False]
     finally:
         stack.ksqldb.stop(part, directory)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_held_port_is_the_preferred_one_when_free_else_any(taken_port: int) -> None:
+    with processes.held_port(taken_port) as moved:
+        assert moved.getsockname()[1] != taken_port
+    free = processes.free_port()
+    with processes.held_port(free) as kept:
+        assert kept.getsockname()[1] == free
+        assert not processes.port_is_free(free)
+    with processes.held_port(0) as any_port:
+        assert any_port.getsockname()[1] > 0

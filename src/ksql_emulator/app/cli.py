@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +17,7 @@ from ksql_emulator.app.config import ConfigError, parse_define, parse_listener, 
 from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.server.asgi import create_app
-from ksql_emulator.server.serving import serve_forever
+from ksql_emulator.server.serving import listening_socket, serve_forever
 
 __all__ = ["main", "settings_from_args"]
 
@@ -36,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", help="ksql-server.properties style file")
     parser.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (bootstrap.servers)")
     parser.add_argument("--listeners", help="listener URL (listeners); http://127.0.0.1:8088")
+    parser.add_argument(
+        "--listener-fd",
+        type=int,
+        metavar="FD",
+        help="serve on this inherited listening socket (its port is the listener's): whoever "
+        "starts the server holds the port, so nothing can take it meanwhile",
+    )
     parser.add_argument("--state-dir", help="state directory (ksql.streams.state.dir)")
     parser.add_argument("--service-id", help="service id (ksql.service.id); default_")
     parser.add_argument(
@@ -87,14 +96,31 @@ def settings_from_args(argv: Sequence[str]) -> EmulatorSettings:
     )
 
 
-async def _serve(emulator: Emulator) -> None:
+async def _serve(emulator: Emulator, sock: socket.socket) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     settings = emulator.settings
     log.info("serving ksqlDB's REST API on http://%s:%d", settings.host, settings.port)
-    await serve_forever(create_app(emulator.state), settings.host, settings.port, stop)
+    await serve_forever(create_app(emulator.state), settings.host, settings.port, stop, sock)
+
+
+def _listening(settings: EmulatorSettings, fd: int | None) -> socket.socket:
+    """The socket to serve on: the inherited one, else one bound to the listener's port (0:
+    a free one), before the engine starts, so a taken port fails fast and the server reports
+    the port it really serves."""
+    if fd is not None:
+        try:
+            return socket.socket(fileno=fd)
+        except OSError as exc:
+            raise ConfigError(f"--listener-fd {fd} is no socket: {exc.strerror}") from None
+    try:
+        return listening_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,17 +131,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ksql-emulator: {exc}", file=sys.stderr)
         return 2
+    args = _parser().parse_known_args(list(argv))[0]
     logging.basicConfig(
-        level=_parser().parse_known_args(list(argv))[0].log_level.upper(),
+        level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        sock = _listening(settings, args.listener_fd)
+    except ConfigError as exc:
+        print(f"ksql-emulator: {exc}", file=sys.stderr)
+        return 2
+    settings = dataclasses.replace(settings, port=int(sock.getsockname()[1]))
+    try:
         emulator = Emulator(settings).start()
     except KsqlError as exc:
+        sock.close()
         print(f"ksql-emulator: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(_serve(emulator))
+        asyncio.run(_serve(emulator, sock))
     finally:
         emulator.close()
     return 0

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from ksql_emulator.qtt.rest import REST_SERVER_PROPERTIES
-from ksql_emulator.server.serving import free_port
+from ksql_emulator.server.serving import listening_socket
 
 __all__ = ["NoKafka", "check_kafka", "emulator_server", "kafka_address"]
 
@@ -62,8 +62,9 @@ def emulator_server(bootstrap: str) -> Iterator[str]:
     yielding its URL; stopped, and its internal topics deleted, afterwards."""
     state_dir = Path(tempfile.mkdtemp(prefix="qtt-rest-"))
     service_id = f"qtt_rest_{uuid.uuid4().hex[:8]}_"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    # Bound here and inherited by the server: the port is never free for another program.
+    sock = listening_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     log_path = state_dir / "server.log"
     command = [
         sys.executable,
@@ -73,6 +74,8 @@ def emulator_server(bootstrap: str) -> Iterator[str]:
         bootstrap,
         "--listeners",
         url,
+        "--listener-fd",
+        str(sock.fileno()),
         "--state-dir",
         str(state_dir / "state"),
         "--service-id",
@@ -86,11 +89,15 @@ def emulator_server(bootstrap: str) -> Iterator[str]:
         *(arg for k, v in REST_SERVER_PROPERTIES.items() for arg in ("-D", f"{k}={v}")),
     ]
     try:
-        with log_path.open("wb") as log:
-            # A session of its own: a Ctrl-C at the terminal reaches only the harness, which
-            # then ends its test's queries and stops the server in order.
+        # A session of its own: a Ctrl-C at the terminal reaches only the harness, which
+        # then ends its test's queries and stops the server in order.
+        with log_path.open("wb") as log, sock:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(sock.fileno(),),
             )
         try:
             _await_ready(process, url, log_path)

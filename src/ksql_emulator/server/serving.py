@@ -12,12 +12,13 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-__all__ = ["BackgroundServer", "free_port", "hypercorn_config", "serve_forever"]
+__all__ = ["BackgroundServer", "hypercorn_config", "listening_socket", "serve_forever"]
 
 
-def hypercorn_config(host: str, port: int) -> Config:
+def hypercorn_config(host: str, port: int, fd: int | None = None) -> Config:
+    """Serving host:port, or the listening socket `fd` when given (hypercorn takes it over)."""
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{fd}"] if fd is not None else [f"{host}:{port}"]
     config.accesslog = None
     # Long-lived push queries must not be cut by hypercorn's keep-alive or read timeouts.
     config.keep_alive_timeout = 3600
@@ -26,9 +27,13 @@ def hypercorn_config(host: str, port: int) -> Config:
     return config
 
 
-async def serve_forever(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serves `app` on host:port until `stop` is set."""
-    await serve(app, hypercorn_config(host, port), shutdown_trigger=stop.wait)
+async def serve_forever(
+    app: Any, host: str, port: int, stop: asyncio.Event, sock: socket.socket | None = None
+) -> None:
+    """Serves `app` until `stop` is set: on `sock` when given (a socket `listening_socket`
+    made, whose port nothing else could take meanwhile), else on host:port."""
+    fd = sock.detach() if sock is not None else None
+    await serve(app, hypercorn_config(host, port, fd), shutdown_trigger=stop.wait)
 
 
 class BackgroundServer:
@@ -37,7 +42,9 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.host = host
-        self.port = port or free_port(host)
+        # Bound now and held until the server serves it: port 0 is a free port that stays ours.
+        self._sock: socket.socket | None = listening_socket(host, port)
+        self.port = int(self._sock.getsockname()[1])
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -64,7 +71,8 @@ class BackgroundServer:
         self._stop = asyncio.Event()
         self._started.set()
         try:
-            loop.run_until_complete(serve_forever(self.app, self.host, self.port, self._stop))
+            sock, self._sock = self._sock, None
+            loop.run_until_complete(serve_forever(self.app, self.host, self.port, self._stop, sock))
         except BaseException as exc:
             self._error = exc
         finally:
@@ -76,6 +84,9 @@ class BackgroundServer:
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout_s)
+        if self._sock is not None:  # never served
+            self._sock.close()
+            self._sock = None
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
@@ -84,12 +95,19 @@ class BackgroundServer:
         self.stop()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel says is free on `host` now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on host:port (0: a port the kernel picks, read back with
+    `getsockname`), to hand to `serve_forever`: the port is held from the moment it is
+    chosen, where picking a free port and binding it later can lose it to another program."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _wait_listening(host: str, port: int, timeout_s: float) -> None:

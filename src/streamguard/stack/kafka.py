@@ -206,7 +206,9 @@ def start(
         part.extra["cluster_id"] = cluster_id
     # A recorded port is kept across restarts so clients' addresses stay valid; a taken one is
     # not. A port can also be taken between our check and the broker's bind (by another
-    # program's connection): then the broker is started again on fresh ports.
+    # program's connection): then the broker is started again on fresh ports. (The emulator is
+    # handed a socket already bound; a JVM cannot inherit one, and KRaft's controller must know
+    # its port before it starts, so the broker binds its ports itself.)
     preferred = part.port or port
     for attempt in range(3):
         chosen = processes.choose_port(preferred)

@@ -29,9 +29,6 @@ def is_running(part: PartState, state_dir: Path) -> bool:
     return processes.is_ours(part.pid, str(root))
 
 
-_BIND_ATTEMPTS = 3
-
-
 def is_ready(url: str) -> bool:
     try:
         return httpx.get(f"{url}/info", timeout=2.0).status_code == 200
@@ -47,42 +44,33 @@ def start(
     port: int = DEFAULT_PORT,
     timeout_s: float = 60.0,
 ) -> PartState:
-    """Start the emulator on 127.0.0.1 over the given Kafka, unless it runs already."""
+    """Start the emulator on 127.0.0.1 over the given Kafka, unless it runs already.
+
+    The recorded port (else `port`) is kept when free, else the kernel picks one (0: always).
+    This process binds the port and the emulator inherits the listening socket, so no other
+    program can take the port between the choice and the emulator serving it.
+    """
     root, log = _paths(state_dir)
     if is_running(part, state_dir):
         return part
     root.mkdir(parents=True, exist_ok=True)
-    chosen = processes.choose_port(part.port or port)
-    # A port free when chosen can be taken before the server binds it (other servers start
-    # beside ours): then the server exits at once, and a fresh port is tried.
-    for _ in range(_BIND_ATTEMPTS):
-        try:
-            return _start_on(part, root, log, chosen, bootstrap_servers, timeout_s)
-        except processes.PortTaken:
-            chosen = processes.free_port()
-    raise StackError(f"the ksqlDB emulator could not bind a port ({_BIND_ATTEMPTS} tried)", log=log)
-
-
-def _start_on(
-    part: PartState, root: Path, log: Path, chosen: int, bootstrap_servers: str, timeout_s: float
-) -> PartState:
-    url = f"http://127.0.0.1:{chosen}"
-    argv = [
-        sys.executable, "-m", "ksql_emulator",
-        "--bootstrap-servers", bootstrap_servers,
-        "--listeners", url,
-        "--state-dir", str(root),
-        "--service-id", SERVICE_ID,
-    ]  # fmt: skip
-    log_start = log.stat().st_size if log.exists() else 0
-    pid = processes.spawn(argv, log=log)
+    with processes.held_port(part.port or port) as sock:
+        chosen = int(sock.getsockname()[1])
+        url = f"http://127.0.0.1:{chosen}"
+        argv = [
+            sys.executable, "-m", "ksql_emulator",
+            "--bootstrap-servers", bootstrap_servers,
+            "--listeners", url,
+            "--listener-fd", str(sock.fileno()),
+            "--state-dir", str(root),
+            "--service-id", SERVICE_ID,
+        ]  # fmt: skip
+        pid = processes.spawn(argv, log=log, pass_fds=[sock.fileno()])
     part.pid, part.port, part.url = pid, chosen, url
     part.extra["log"] = str(log)
 
     def ready() -> bool:
         if not processes.still_starting(pid, str(root)):
-            if b"address already in use" in processes.written_since(log, log_start).lower():
-                raise processes.PortTaken
             raise StackError(
                 f"the ksqlDB emulator {processes.how_it_ended(pid)} while starting on {url}",
                 log=log,

@@ -55,6 +55,25 @@ def choose_port(preferred: int, avoid: set[int] | None = None) -> int:
             return port
 
 
+def held_port(preferred: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on `preferred` when it is free, else on a port the kernel picks (0
+    prefers none). Handed to a child that serves on it (`spawn(pass_fds=...)`), the port is
+    never free for anyone else between being chosen and being served."""
+    for port in (preferred, 0) if preferred else (0,):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(socket.SOMAXCONN)
+        except OSError:
+            sock.close()
+            if port == 0:
+                raise
+            continue
+        return sock
+    raise AssertionError("unreachable: binding port 0 either succeeds or raises")
+
+
 def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -69,8 +88,10 @@ def spawn(
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> int:
-    """Start a process in its own session, detached from ours, its output appended to `log`."""
+    """Start a process in its own session, detached from ours, its output appended to `log`;
+    `pass_fds` are inherited (a listening socket it is to serve on)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -81,6 +102,7 @@ def spawn(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     _spawned[proc.pid] = proc
     return proc.pid

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streamguard.stack.processes import free_port
+from streamguard.stack.processes import held_port
 
 pytestmark = pytest.mark.slow
 
@@ -49,9 +49,10 @@ class Server:
         self.log_path = state_dir / "ksql-emulator.log"
 
     def start(self) -> str:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        with self.log_path.open("ab") as log:
+        # The server inherits the listening socket: its port cannot be taken in between.
+        sock = held_port(0)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with self.log_path.open("ab") as log, sock:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -61,6 +62,8 @@ class Server:
                     self.bootstrap,
                     "--listeners",
                     self.url,
+                    "--listener-fd",
+                    str(sock.fileno()),
                     "--service-id",
                     self.service_id,
                     "--state-dir",
@@ -70,6 +73,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                pass_fds=(sock.fileno(),),
             )
         deadline = time.monotonic() + 60
         while True:
