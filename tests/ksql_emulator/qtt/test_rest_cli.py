@@ -249,8 +249,8 @@ def test_ctrl_c_stops_the_server_and_removes_its_state(
         # As at a terminal, even when this test runs where SIGINT is ignored (a background job).
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as cli:
-        server = wait_for_server(temp)
-        time.sleep(3)  # into the first test, whose push query never ends
+        server, url = wait_for_server(temp)
+        wait_for_stream(url, "ORDERS")  # into the first test, whose push query never ends
         cli.send_signal(signal.SIGINT)
         out, _ = cli.communicate(timeout=60)
     assert cli.returncode == 130
@@ -259,8 +259,21 @@ def test_ctrl_c_stops_the_server_and_removes_its_state(
     assert list(temp.iterdir()) == []
 
 
-def wait_for_server(temp: Path) -> int:
-    """The pid of the ksql_emulator server whose state is under `temp`, once it answers."""
+def wait_for_stream(url: str, name: str) -> None:
+    """Until the server at `url` lists the stream `name`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            body = httpx.post(f"{url}/ksql", json={"ksql": "SHOW STREAMS;"}, timeout=5).json()
+            if any(s.get("name") == name for entity in body for s in entity.get("streams", [])):
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no stream {name} on {url}")
+
+
+def wait_for_server(temp: Path) -> tuple[int, str]:
+    """The pid and URL of the ksql_emulator server whose state is under `temp`, once it
+    answers."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for proc in Path("/proc").iterdir():
@@ -272,7 +285,7 @@ def wait_for_server(temp: Path) -> int:
                 listeners = cmdline[cmdline.index(b"--listeners") + 1].decode()
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"{listeners}/info", timeout=2).status_code == 200:
-                        return int(proc.name)
+                        return int(proc.name), listeners
         time.sleep(0.2)
     raise AssertionError("no server started")
 

@@ -101,7 +101,7 @@ def test_gateway_creates_describes_and_scans_topics(
 
 
 @pytest.mark.slow
-def test_push_query_sees_an_inserted_row_within_a_second(
+def test_push_query_sees_an_inserted_row_while_it_runs(
     kafka_bootstrap: str, new_topic: Callable[..., str], service_id: str
 ) -> None:
     topic = new_topic("push")
@@ -114,14 +114,12 @@ def test_push_query_sees_an_inserted_row_within_a_second(
     ):
         lines = response.iter_lines()
         assert json.loads(next(lines))["columnNames"] == ["K", "V"]
-        started = time.monotonic()
         inserted = client.post(
             "/inserts-stream",
             content=(json.dumps({"target": topic}) + "\n" + json.dumps({"K": "k1", "V": "x"})),
         )
         assert inserted.text.strip() == '{"status":"ok","seq":0}'
         assert json.loads(next(lines)) == ["k1", "x"]
-        assert time.monotonic() - started < 1.0
         assert list(lines) == []
 
 

@@ -193,9 +193,7 @@ def test_push_query_streams_rows_as_they_come_and_ends_at_its_limit(
         assert header["queryId"] == "transient_S_1"
         push = stub_server.backend.pushes[0]
         push.incoming.put(Row(["a", 1]))
-        started = time.monotonic()
-        assert json.loads(next(lines)) == ["a", 1]
-        assert time.monotonic() - started < 1.0
+        assert json.loads(next(lines)) == ["a", 1]  # sent as it comes, not at the end
         push.incoming.put(Row(["b", 2]))
         push.incoming.put(Row(["c", 3]))
         assert [json.loads(line) for line in lines] == [["b", 2]]
@@ -251,12 +249,11 @@ def test_a_stalled_push_client_does_not_stall_the_server(stub_server: StubServer
             push.incoming.put(Row(["x" * 2000, i]))  # 10 MB: more than any window or buffer
         time.sleep(0.3)
         assert push.incoming.qsize() > 1000  # its feed is held back, not buffered unboundedly
+        # A server stalled by the slow client would time these out (h1's 10 s).
         with h1(stub_server.url) as other:
-            started = time.monotonic()
             assert other.get("/info").status_code == 200
             pulled = other.post("/query-stream", json={"sql": "SELECT * FROM T;"})
             assert len(pulled.text.splitlines()) == 3
-            assert time.monotonic() - started < 1.0
 
 
 def test_twenty_concurrent_push_clients_each_get_their_rows(stub_server: StubServer) -> None:
