@@ -56,6 +56,27 @@ def _query_id(sql: str, server: dict[str, str], request: dict[str, str]) -> str:
             {"auto.offset.reset": "latest"},
             False,
         ),
+        # ROWPARTITION/ROWOFFSET are found wherever they are written.
+        *(
+            (
+                f"SELECT {select} FROM INPUT EMIT CHANGES;",
+                V2,
+                {"auto.offset.reset": "latest"},
+                False,
+            )
+            for select in (
+                "CASE WHEN ROWPARTITION > 0 THEN ID END AS C",
+                "STRUCT(P := ROWPARTITION) AS C",
+                "ARRAY[ID][ROWOFFSET] AS C",
+                "TRANSFORM(ARRAY[ID], x => x + ROWOFFSET) AS C",
+            )
+        ),
+        (
+            "SELECT ID FROM INPUT WHERE CASE WHEN ROWOFFSET > 0 THEN TRUE END EMIT CHANGES;",
+            V2,
+            {"auto.offset.reset": "latest"},
+            False,
+        ),
     ],
 )
 def test_push_queries_that_qualify_are_named_as_scalable(
