@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
-from ksql_emulator.runtime.message import Message
 
 SOURCE = (
     "CREATE STREAM S (ID STRING KEY, V INT, ARR ARRAY<INT>, ST STRUCT<A INT>) "

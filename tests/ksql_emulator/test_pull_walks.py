@@ -10,7 +10,7 @@ from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import parse_expression
 from ksql_emulator.parser import tree as t
-from ksql_emulator.server.pull import check_null_comparisons, window_bounds_as_millis
+from ksql_emulator.service.pull import check_null_comparisons, window_bounds_as_millis
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
-from ksql_emulator.runtime.message import Message
 from ksql_emulator.runtime.operators.aggregate import AggregateOperator
 from ksql_emulator.runtime.state.changelog_format import StateFormatError, decode, encode
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore

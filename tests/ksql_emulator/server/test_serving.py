@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from ksql_emulator.server.__main__ import main
+from ksql_emulator.app.cli import main
 from ksql_emulator.server.serving import BackgroundServer, listening_socket
 
 
