@@ -1,7 +1,6 @@
 -- Rule high_amount: a single transaction above high_amount_threshold. To change the threshold
 -- once this file is applied, add a migration: `TERMINATE RULE_HIGH_AMOUNT;` and the INSERT
 -- again with the new number (an applied file must not be edited: `validate` would name it).
-DEFINE high_amount_threshold = '5000.00';
 
 INSERT INTO fraud_alerts WITH (QUERY_ID = 'RULE_HIGH_AMOUNT')
   SELECT

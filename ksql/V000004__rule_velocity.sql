@@ -8,7 +8,6 @@
 -- can change it with `TERMINATE RULE_VELOCITY;` and a new INSERT (an applied file must not be
 -- edited: `validate` would name it). A window that keeps growing updates the same alert
 -- (same RULE_ID, ACCOUNT_ID, WINDOW_START).
-DEFINE velocity_min_count = '5';
 
 CREATE TABLE velocity_windows
   WITH (KAFKA_TOPIC = 'streamguard_velocity_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')

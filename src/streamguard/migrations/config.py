@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from streamguard import properties
 from streamguard.migrations.errors import ConfigError
 
 CONFIG_FILE_NAME = "ksql-migrations.properties"
@@ -43,6 +44,8 @@ class MigrationConfig:
     basic_auth: tuple[str, str] | None = None
     source: str = "StreamGuard settings"
     extra: dict[str, str] = field(default_factory=dict)
+    # Sent with every request (`apply --headers FILE`).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
@@ -57,35 +60,11 @@ class MigrationConfig:
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    """A Java `.properties` file: `key=value` or `key: value`, `#`/`!` comments, `\\` joins."""
+    """A Java `.properties` file as ksql-migrations reads it (ISO-8859-1, Java's escapes)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the migrations config file {path}: {exc}") from None
-    properties: dict[str, str] = {}
-    pending = ""
-    for raw in text.splitlines():
-        line = pending + raw.lstrip()
-        if not pending and (not line or line[0] in "#!"):
-            continue
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            pending = line[:-1]
-            continue
-        pending = ""
-        key, value = _split_property(line)
-        properties[key] = value
-    return properties
-
-
-def _split_property(line: str) -> tuple[str, str]:
-    for index, char in enumerate(line):
-        if char in "=:" or char.isspace():
-            key = line[:index]
-            rest = line[index:].lstrip()
-            if rest[:1] in ("=", ":"):
-                rest = rest[1:].lstrip()
-            return key, rest
-    return line, ""
+        return properties.read_properties(path)
+    except properties.PropertiesError as exc:
+        raise ConfigError(f"cannot read the migrations config file: {exc}") from None
 
 
 def load_config(path: Path) -> MigrationConfig:
@@ -126,34 +105,45 @@ def resolve_config(
     migrations_dir: Path | None = None,
 ) -> MigrationConfig:
     """The config file given, else `ksql-migrations.properties` here, else StreamGuard's
-    settings (KSQLDB_URL, migrations in `ksql/`). `server_url`/`migrations_dir` override, and
-    KSQLDB_URL set in the environment overrides a file's `ksql.server.url`."""
+    settings (KSQLDB_URL or the local stack's address, migrations in `ksql/`).
+
+    A properties file's `ksql.server.url` is the server, as for ksql-migrations (which reads
+    nothing else). A KSQLDB_URL set in the environment that names another server is an error
+    rather than a silent choice between the two. `server_url`/`migrations_dir` override both.
+    """
     if config_file is None and Path(CONFIG_FILE_NAME).is_file():
         config_file = Path(CONFIG_FILE_NAME)
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"migrations config file {config_file} does not exist")
         config = load_config(config_file)
+        if server_url is None:
+            _refuse_conflicting_env(config, config_file)
     else:
         from streamguard.settings import get_settings
 
         config = MigrationConfig(
             server_url=get_settings().ksqldb, migrations_dir=STREAMGUARD_MIGRATIONS_DIR
         )
-    if server_url is None and config_file is not None:
-        from streamguard.settings import get_settings
-
-        # An address set in the environment (KSQLDB_URL) beats the one written in the file.
-        server_url = get_settings().ksqldb_url
     if server_url or migrations_dir:
-        from dataclasses import replace
-
         config = replace(
             config,
             server_url=server_url or config.server_url,
             migrations_dir=migrations_dir or config.migrations_dir,
         )
     return config
+
+
+def _refuse_conflicting_env(config: MigrationConfig, config_file: Path) -> None:
+    from streamguard.settings import get_settings
+
+    env_url = get_settings().ksqldb_url
+    if env_url and env_url.rstrip("/") != config.server_url.rstrip("/"):
+        raise ConfigError(
+            f"{config_file} sets {SERVER_URL}={config.server_url} but KSQLDB_URL is "
+            f"{env_url}; ksql-migrations would use the file's server. Unset KSQLDB_URL, or "
+            f"point {SERVER_URL} at {env_url}, or give another properties file with -c."
+        )
 
 
 def properties_template(server_url: str) -> str:

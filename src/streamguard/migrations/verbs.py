@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamguard.ksqldb import KsqlClient
+from streamguard.migrations import connection
 from streamguard.migrations.config import (
     CONFIG_FILE_NAME,
     MIGRATIONS_DIR_NAME,
     MigrationConfig,
     properties_template,
 )
+from streamguard.migrations.defines import effective_defines
 from streamguard.migrations.errors import ConfigError
 from streamguard.migrations.files import MigrationFile, all_migrations, create_migration_file
 from streamguard.migrations.lock import ProjectLock
@@ -28,8 +30,8 @@ RETRY_DELAY_S = 1.0
 
 
 def open_client(config: MigrationConfig) -> KsqlClient:
-    """A ksqlDB client for the configured server."""
-    return KsqlClient(config.server_url, auth=config.basic_auth)
+    """A ksqlDB client for the configured server, its TLS, authentication and headers."""
+    return connection.open_client(config)
 
 
 def new_project(project_path: Path, server_url: str) -> Path:
@@ -70,7 +72,7 @@ def apply(
     metadata = Metadata(client, config, clock_ms=clock_ms)
     runner = Runner(
         metadata,
-        defines=dict(defines or {}),
+        defines=effective_defines(config.migrations_dir, defines or {}),
         echo=echo,
         takeover=takeover,
         claim_settle_s=CLAIM_SETTLE_S if claim_settle_s is None else claim_settle_s,

@@ -181,7 +181,8 @@ def test_create_or_replace_refuses_to_upgrade_an_aggregate(
     counts = new_topic("counts")
     ok(
         client,
-        f"CREATE TABLE G WITH (kafka_topic='{counts}') AS SELECT K, COUNT(*) AS N FROM S GROUP BY K;",
+        f"CREATE TABLE G WITH (kafka_topic='{counts}') AS "
+        "SELECT K, COUNT(*) AS N FROM S GROUP BY K;",
     )
     (before,) = query_ids(client)
     refused = run(
