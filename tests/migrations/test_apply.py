@@ -299,9 +299,18 @@ def test_the_projects_own_rules_apply_with_their_thresholds(
     (tmp_path / defaults.name).write_bytes(defaults.read_bytes())
     config = MigrationConfig(server_url=config.server_url, migrations_dir=copy)
 
-    applied = run(config, client, clock, defines={"velocity_min_count": "7"})
+    shown: list[str] = []
+    applied = run(
+        config,
+        client,
+        clock,
+        defines={"velocity_min_count": "7"},
+        rule_tests=False,
+        echo=shown.append,
+    )
 
     assert applied == list(range(1, 9))
+    assert any(line.startswith("Rule cases NOT run (--skip-rule-tests)") for line in shown)
     variables = {
         key: value
         for body in server.bodies("/ksql")

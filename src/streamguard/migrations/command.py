@@ -182,6 +182,14 @@ def apply_command(
             "--takeover", help="Carry on after a runner that died and left a version RUNNING."
         ),
     ] = False,
+    skip_rule_tests: Annotated[
+        bool,
+        typer.Option(
+            "--skip-rule-tests",
+            help="Apply rules without running their cases in tests/rules/cases (said in the "
+            "output).",
+        ),
+    ] = False,
     headers: Annotated[
         Path | None,
         typer.Option(
@@ -207,6 +215,7 @@ def apply_command(
             defines=defines,
             takeover=takeover,
             echo=lambda message: console.print(escape(message)),
+            rule_tests=not skip_rule_tests,
         )
 
 

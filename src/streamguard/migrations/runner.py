@@ -64,6 +64,8 @@ class Runner:
     verify_retries: int = 10
     retry_delay_s: float = 1.0
     sleep: Callable[[float], None] = time.sleep
+    # Checks the chosen files before anything runs (the rules' cases); raises to refuse.
+    gate: Callable[[list[MigrationFile]], None] | None = None
 
     def plan(self, target: Target) -> Plan:
         """The migrations `target` selects after the latest migrated one, each file checked."""
@@ -103,6 +105,8 @@ class Runner:
         if not plan.migrations:
             self.echo("No eligible migrations: everything selected is applied.")
             return []
+        if self.gate is not None:
+            self.gate(plan.migrations)
         previous = plan.previous
         for migration in plan.migrations:
             statements = plan.statements[migration.version]
@@ -118,7 +122,14 @@ class Runner:
     # -- checking before anything runs -----------------------------------------------------
 
     def _check(self, migration: MigrationFile) -> list[Statement]:
-        statements = parse_migration(migration.read_text(), migration.path)
+        text = migration.read_text()
+        from streamguard.rules.change import RuleChangeError, check_cutover
+
+        try:
+            check_cutover(text, self.metadata.clock_ms())
+        except RuleChangeError as exc:
+            raise MigrationFileError(str(exc), path=migration.path) from None
+        statements = parse_migration(text, migration.path)
         defined = set(self.defines)
         for statement in statements:
             if statement.kind is Kind.DEFINE:

@@ -67,12 +67,29 @@ def apply(
     retry_delay_s: float | None = None,
     clock_ms: Callable[[], int] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    rule_tests: bool = True,
 ) -> list[MigrationFile]:
-    """Apply the migrations `target` selects, holding the project lock throughout."""
+    """Apply the migrations `target` selects, holding the project lock throughout.
+
+    With `rule_tests`, a rule among them (a file inserting into fraud_alerts) must have a case
+    file whose cases pass, or nothing is applied; without, the skip is said in the output."""
     metadata = Metadata(client, config, clock_ms=clock_ms)
+    overrides = dict(defines or {})
+
+    def gate(migrations: list[MigrationFile]) -> None:
+        from streamguard.rules.gate import case_name, check_rules
+
+        if rule_tests:
+            check_rules(migrations, config.migrations_dir, overrides, echo)
+            return
+        rules = [m.path.name for m in migrations if case_name(m) is not None]
+        if rules:
+            echo(f"Rule cases NOT run (--skip-rule-tests) for: {', '.join(rules)}")
+
     runner = Runner(
         metadata,
-        defines=effective_defines(config.migrations_dir, defines or {}),
+        gate=gate,
+        defines=effective_defines(config.migrations_dir, overrides),
         echo=echo,
         takeover=takeover,
         claim_settle_s=CLAIM_SETTLE_S if claim_settle_s is None else claim_settle_s,

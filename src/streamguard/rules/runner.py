@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from streamguard.migrations.defines import effective_defines
 from streamguard.migrations.files import MigrationFile, all_migrations
 from streamguard.rules.cases import AMOUNT_FIELDS, TIME_FIELDS, Case, CaseFileError, RuleCases
 
@@ -125,11 +124,14 @@ def run(
 ) -> list[CaseResult]:
     """Every case of every selected rule, in parallel, results in the order of the files; the
     variables are the project's defaults with `defines` over them."""
+    from streamguard.rules.change import current_values
+
     migrations = all_migrations(migrations_dir)
-    values = effective_defines(migrations_dir, defines or {})
     command = test_runner_command()
     jobs: list[tuple[RuleCases, Case, str]] = []
     for cases in selected:
+        # The rule as ksql/ leaves it: its defaults, then the values of its latest change.
+        values = {**current_values(migrations_dir, cases.rule), **(defines or {})}
         sql = statements(migrations, rule_file(migrations, cases.rule), values)
         jobs.extend((cases, case, sql) for case in cases.cases)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
