@@ -81,8 +81,9 @@ def test_a_rule_whose_cases_fail_is_not_applied_and_passing_ones_are(
 ) -> None:
     add_cases(project)
     # The cases expect an alert on 5,000.01: a threshold of 9,000 fails them.
-    with pytest.raises(RuleTestsFailed, match=r"rule case\(s\) fail, so nothing was applied"):
+    with pytest.raises(RuleTestsFailed, match=r"so nothing was applied") as failing:
         apply(project, client, defines={"high_amount_threshold": "9000.00"})
+    assert "with high_amount_threshold=9000.00 from --define" in str(failing.value)
     assert server.user_statements() == []
 
     shown = apply(project, client)

@@ -69,8 +69,10 @@ def check_rules(
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"  {r.rule}: {r.case}: {r.error or '; '.join(r.problems)}" for r in failed]
+        given = ", ".join(f"{k}={v}" for k, v in defines.items())
+        ran = f" with {given} from --define" if given else ""
         raise RuleTestsFailed(
-            f"{len(failed)} rule case(s) fail, so nothing was applied:\n"
+            f"{len(failed)} rule case(s) fail{ran}, so nothing was applied:\n"
             + "\n".join(lines)
             + "\nSee `streamguard rules test` for the diff; fix the rule or its cases, or pass "
             "--skip-rule-tests"
