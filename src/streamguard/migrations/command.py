@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from streamguard import terminal
-from streamguard.ksqldb import KsqlClient, KsqlError
+from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError
 from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig, resolve_config
 from streamguard.migrations.connection import read_headers
@@ -99,6 +99,17 @@ def _session(
         client = client_factory(config)
         try:
             yield config, client
+        except (KsqlConnectionError, MigrationError) as exc:
+            unreachable = (exc, exc.__cause__, exc.__context__)
+            if config.source == "StreamGuard settings" or not any(
+                isinstance(e, KsqlConnectionError) for e in unreachable
+            ):
+                raise
+            # The committed file names localhost:8088; a local stack may listen elsewhere.
+            raise MigrationError(
+                f"{exc}\nThe server comes from {config.source}. For the local stack, use the "
+                "copy ./start.sh writes: -c <state dir>/ksql-migrations.properties"
+            ) from None
         finally:
             client.close()
 
