@@ -43,6 +43,15 @@ def test_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too.")] = (
         False
     ),
+    define: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--define",
+            "-d",
+            help="name=value replacing a rule's value (from ksql-defines.properties and its "
+            "latest change) for this run; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run each rule file on its cases' transactions and compare the alerts it writes.
 
@@ -55,7 +64,7 @@ def test_command(
     started = time.monotonic()
     try:
         selected = _select(cases_dir, rules or [])
-        results = run(selected, ksql_dir)
+        results = run(selected, ksql_dir, _defines(define or []))
     except (CaseFileError, MigrationError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -100,12 +109,7 @@ def change_command(
     the new ones, both from the start of their source, then terminates the query that ran the
     rule until now. Apply it with `streamguard migrate apply` before the cut-over it prints.
     """
-    values: dict[str, str] = {}
-    for pair in define:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--define")
-        values[name.strip()] = value
+    values = _defines(define)
     try:
         cutover_ms = None if at is None else int(parse_time(at).timestamp() * 1000)
         path, written = change.write_change(
@@ -124,6 +128,16 @@ def change_command(
         f"(queries {written.until_query} and {written.from_query}; "
         f"terminates {', '.join(written.terminated)})"
     )
+
+
+def _defines(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--define")
+        values[name.strip()] = value
+    return values
 
 
 def _pairs(values: dict[str, str]) -> str:
