@@ -122,6 +122,10 @@ def test_terminate_deletes_the_group_so_the_same_id_starts_over_from_auto_offset
     # From the start again (ksqlDB's cleanup), not from after 3 where the old run stopped.
     assert values(sink_records(kafka_bootstrap, sink, 7)) == [1, 2, 3, 1, 2, 3, 4]
 
+    # The same in one request: the id's new run is not the old one carried on.
+    ok(client, f"TERMINATE COPY; {insert_into}", EARLIEST)
+    assert values(sink_records(kafka_bootstrap, sink, 11))[7:] == [1, 2, 3, 4]
+
 
 def test_terminate_deletes_the_changelogs_of_an_aggregate(
     server: tuple[httpx.Client, str],
