@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamguard.ksqldb import KsqlClient
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.runner import Target
 from streamguard.rules.gate import RuleTestsFailed
@@ -42,7 +42,7 @@ def client(server: FakeKsqlDB) -> KsqlClient:
 
 def apply(config: MigrationConfig, client: KsqlClient, **kwargs: object) -> list[str]:
     shown: list[str] = []
-    commands.apply(
+    verbs.apply(
         config,
         client,
         Target(all=True),
