@@ -66,10 +66,14 @@ if [ "$reset" = 1 ]; then "$sg" stack down --purge; fi
 echo "No Docker engine: starting the local stack of real parts."
 "$sg" stack up
 "$sg" db upgrade
-"$sg" migrate initialize-metadata
-"$sg" migrate apply --all
-"$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
 state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}
+# The project's ksql-migrations.properties names localhost:8088; the stack's ksqlDB may have
+# had to take another port, so the migrations run with a copy that names the stack's own.
+migrations_config="$state_dir/ksql-migrations.properties"
+.venv/bin/python -m streamguard.migrations.local_config "$migrations_config"
+"$sg" migrate -c "$migrations_config" initialize-metadata
+"$sg" migrate -c "$migrations_config" apply --all
+"$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
 stop=./stop.sh
 if [ -n "${STREAMGUARD_STATE_DIR:-}" ]; then
     sg="$sg --state-dir $STREAMGUARD_STATE_DIR"

@@ -1,7 +1,6 @@
 -- The card transactions the producer writes: keyed by account, timed by the card event itself.
 -- transactions_partitions only matters when the topic does not exist yet; it must match an
--- existing topic's partition count (override with --define transactions_partitions=N).
-DEFINE transactions_partitions = '1';
+-- existing topic's partition count (ksql-defines.properties, or --define transactions_partitions=N).
 
 CREATE STREAM transactions (
   account_id        VARCHAR KEY,

@@ -3,7 +3,6 @@
 -- which is all the consumer reads. Per-transaction rules leave the window columns null, window
 -- rules leave TRANSACTION_ID null: an alert's identity is RULE_ID + TRANSACTION_ID or
 -- RULE_ID + ACCOUNT_ID + WINDOW_START (epoch ms).
-DEFINE fraud_alerts_partitions = '1';
 
 CREATE STREAM fraud_alerts (
   account_key      VARCHAR KEY,

@@ -1,14 +1,20 @@
 -- Rule velocity: at least velocity_min_count transactions of one account in a 1-minute
--- tumbling window.
+-- tumbling window (the default count is in ksql-defines.properties).
 --
 -- ksqlDB cannot INSERT INTO a stream from a table, so the window rules take three steps: a
 -- windowed table counts per account (its changelog topic carries every window update), a
 -- keyless stream reads that topic back, and an INSERT INTO with the threshold feeds
--- fraud_alerts. The threshold sits in the INSERT, whose QUERY_ID is fixed, so a later migration
--- can change it with `TERMINATE RULE_VELOCITY;` and a new INSERT (an applied file must not be
--- edited: `validate` would name it). A window that keeps growing updates the same alert
--- (same RULE_ID, ACCOUNT_ID, WINDOW_START).
-DEFINE velocity_min_count = '5';
+-- fraud_alerts. A window that keeps growing updates the same alert (same RULE_ID, ACCOUNT_ID,
+-- WINDOW_START).
+--
+-- The threshold sits in the INSERT, so a change leaves the windows' counts alone:
+-- `streamguard rules change velocity --define velocity_min_count=N` writes a migration with a
+-- cut-over C on a minute boundary. A window is judged by the count in force at its start:
+-- windows starting before C by the old count (a copy of the INSERT bounded by
+-- window_start < C), the others by the new one (window_start >= C). C on a window boundary
+-- means no window straddles it. Both copies read the window updates from the start, so no
+-- update is missed; re-read ones upsert the same row. Then it TERMINATEs RULE_VELOCITY. Apply
+-- it before C.
 
 CREATE TABLE velocity_windows
   WITH (KAFKA_TOPIC = 'streamguard_velocity_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')

@@ -1,6 +1,5 @@
 -- Rule amount_velocity: one account's amounts adding up past amount_velocity_total in a
 -- 5-minute tumbling window (the table-changelog-stream pattern of the velocity rule).
-DEFINE amount_velocity_total = '10000.00';
 
 CREATE TABLE amount_velocity_windows
   WITH (KAFKA_TOPIC = 'streamguard_amount_velocity_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')

@@ -1,6 +1,5 @@
 -- Rule geo_spread: one account seen in geo_min_countries or more distinct countries within a
 -- 10-minute tumbling window (the table-changelog-stream pattern of the velocity rule).
-DEFINE geo_min_countries = '2';
 
 CREATE TABLE geo_spread_windows
   WITH (KAFKA_TOPIC = 'streamguard_geo_spread_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')

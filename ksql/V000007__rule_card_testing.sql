@@ -2,8 +2,6 @@
 -- card_testing_max_amount) on one card within a 5-minute tumbling window (the
 -- table-changelog-stream pattern of the velocity rule). The amount filter counts only small
 -- amounts, so it sits in the table; changing it means a new table.
-DEFINE card_testing_max_amount = '2.00';
-DEFINE card_testing_min_count = '3';
 
 CREATE TABLE card_testing_windows
   WITH (KAFKA_TOPIC = 'streamguard_card_testing_windows', KEY_FORMAT = 'KAFKA', VALUE_FORMAT = 'JSON')

@@ -1,9 +1,6 @@
 -- Rule night_high_amount: a transaction above night_min_amount between night_start_hour and
 -- night_end_hour (UTC; event_time is epoch milliseconds, so the time of day is its remainder
 -- modulo one day).
-DEFINE night_min_amount = '1000.00';
-DEFINE night_start_hour = '0';
-DEFINE night_end_hour = '5';
 
 INSERT INTO fraud_alerts WITH (QUERY_ID = 'RULE_NIGHT_HIGH_AMOUNT')
   SELECT

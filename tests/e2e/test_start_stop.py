@@ -145,7 +145,10 @@ def test_start_sh_alerts_on_every_fraud_scenario_and_stop_sh_stops_everything(
 
 def _script_cli_info(state_dir: Path) -> str:
     info = subprocess.run(
-        [sys.executable, "-m", "streamguard.cli", "--state-dir", str(state_dir), "migrate", "info"],
+        [
+            sys.executable, "-m", "streamguard.cli", "--state-dir", str(state_dir), "migrate",
+            "-c", str(state_dir / "ksql-migrations.properties"), "info",
+        ],
         capture_output=True, text=True, timeout=120, env=_env(state_dir), cwd=ROOT,
     )  # fmt: skip
     return info.stdout

@@ -196,7 +196,7 @@ INSERT INTO alerts SELECT * FROM txns WHERE amount > ${high_amount_threshold} EM
 """
 
 
-def test_define_overrides_a_files_threshold(
+def test_a_files_own_define_wins_over_the_command_line_as_in_ksql_migrations(
     config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
 ) -> None:
     (config.migrations_dir / "V000004__rule.sql").write_text(THRESHOLD_FILE)
@@ -205,9 +205,42 @@ def test_define_overrides_a_files_threshold(
     body = next(
         b for b in server.bodies("/ksql") if b["ksql"].lstrip().startswith("INSERT INTO alerts")
     )
-    assert body["sessionVariables"] == {"high_amount_threshold": "9000.00"}
+    assert body["sessionVariables"] == {"high_amount_threshold": "5000.00"}
     assert body["streamsProperties"] == {"auto.offset.reset": "earliest"}
     assert "${high_amount_threshold}" in body["ksql"]  # the server substitutes, as ksqlDB does
+
+
+def test_defines_replace_the_projects_defaults_and_start_afresh_in_each_file(
+    config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
+) -> None:
+    (config.project_dir / "ksql-defines.properties").write_text("limit=5\\u0030\nother=1\n")
+    (config.migrations_dir / "V000004__defines_x.sql").write_text(
+        "DEFINE x = 'mine';\nUNDEFINE other;\nINSERT INTO alerts SELECT * FROM txns "
+        "WHERE amount > ${limit} AND c = '${x}' EMIT CHANGES;\n"
+    )
+    (config.migrations_dir / "V000005__uses_other.sql").write_text(
+        "INSERT INTO alerts SELECT * FROM txns WHERE amount > ${other} EMIT CHANGES;\n"
+    )
+    run(config, client, clock, defines={"limit": "7"})
+
+    inserts = [
+        b for b in server.bodies("/ksql") if b["ksql"].lstrip().startswith("INSERT INTO alerts")
+    ]
+    assert [b["sessionVariables"] for b in inserts] == [
+        {"limit": "7", "x": "mine"},
+        # A file's DEFINE and UNDEFINE end with it: the next starts from the defaults again.
+        {"limit": "7", "other": "1"},
+    ]
+
+
+def test_a_variable_with_no_value_anywhere_names_where_to_give_one(
+    config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
+) -> None:
+    (config.migrations_dir / "V000004__rule.sql").write_text(
+        "INSERT INTO alerts SELECT * FROM txns WHERE amount > ${nowhere} EMIT CHANGES;\n"
+    )
+    with pytest.raises(MigrationFileError, match=r"ksql-defines\.properties, pass --define"):
+        run(config, client, clock)
 
 
 def test_a_files_define_applies_without_an_override(
@@ -262,11 +295,22 @@ def test_the_projects_own_rules_apply_with_their_thresholds(
     copy.mkdir()
     for path in ksql.glob("V*.sql"):
         (copy / path.name).write_bytes(path.read_bytes())
+    defaults = ksql.parent / "ksql-defines.properties"
+    (tmp_path / defaults.name).write_bytes(defaults.read_bytes())
     config = MigrationConfig(server_url=config.server_url, migrations_dir=copy)
 
-    applied = run(config, client, clock, defines={"velocity_min_count": "7"})
+    shown: list[str] = []
+    applied = run(
+        config,
+        client,
+        clock,
+        defines={"velocity_min_count": "7"},
+        rule_tests=False,
+        echo=shown.append,
+    )
 
     assert applied == list(range(1, 9))
+    assert any(line.startswith("Rule cases NOT run (--skip-rule-tests)") for line in shown)
     variables = {
         key: value
         for body in server.bodies("/ksql")

@@ -58,6 +58,8 @@ def test_a_version_running_elsewhere_refuses_the_run_until_taken_over(
     with pytest.raises(RunnerBusy) as busy:
         apply_all(config, client, clock)
     assert "version 1 (create a) has been RUNNING since 2026-01-01T00:00:00Z" in str(busy.value)
+    assert "ksql-migrations would apply it again now; this runner refuses" in str(busy.value)
+    assert "a second run would repeat" in str(busy.value)
     assert "--takeover" in str(busy.value)
     assert server.user_statements() == []
 

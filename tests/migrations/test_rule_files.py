@@ -1,4 +1,5 @@
-"""The rules in ksql/: one schema into fraud_alerts, thresholds as DEFINEs matching the producer."""
+"""The rules in ksql/: one schema into fraud_alerts, thresholds (kept in ksql-defines.properties,
+not DEFINEd in the files) matching the producer."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from streamguard.migrations.defines import default_defines
 from streamguard.migrations.files import MigrationFile, all_migrations
 from streamguard.migrations.sql import Kind, Statement, parse_migration
 from streamguard.producer.scenarios import Limits, Scenario
 
 KSQL = Path(__file__).resolve().parents[2] / "ksql"
 RULE_FILES = [m for m in all_migrations(KSQL) if m.version >= 3]
+DEFAULTS = default_defines(KSQL)
 
 
 def statements(path: Path) -> list[Statement]:
@@ -49,15 +52,21 @@ def test_each_rule_inserts_fraud_alerts_schema_in_order(migration: MigrationFile
     assert re.search(r"WITH \(QUERY_ID = 'RULE_[A-Z_]+'\)", insert)
 
 
-@pytest.mark.parametrize("migration", RULE_FILES, ids=lambda m: m.path.name)
-def test_thresholds_are_defines_at_the_top(migration: MigrationFile) -> None:
-    path = migration.path
-    kinds = [s.kind for s in statements(path)]
-    first_other = next(i for i, k in enumerate(kinds) if k is not Kind.DEFINE)
-    assert first_other > 0 and Kind.DEFINE not in kinds[first_other:]
-    used = {v for s in statements(path) for v in s.variables()}
-    defined = {s.name for s in statements(path) if s.kind is Kind.DEFINE}
-    assert used == defined
+@pytest.mark.parametrize("migration", all_migrations(KSQL), ids=lambda m: m.path.name)
+def test_files_define_no_variable_so_a_define_on_the_command_line_counts(
+    migration: MigrationFile,
+) -> None:
+    # ksql-migrations lets a file's DEFINE replace --define: a default written in a file
+    # could never be overridden. Every variable takes its default from ksql-defines.properties.
+    kinds = [s.kind for s in statements(migration.path)]
+    assert Kind.DEFINE not in kinds and Kind.UNDEFINE not in kinds
+    used = {v for s in statements(migration.path) for v in s.variables()}
+    assert used <= set(DEFAULTS)
+
+
+def test_every_default_is_used() -> None:
+    used = {v for m in all_migrations(KSQL) for s in statements(m.path) for v in s.variables()}
+    assert set(DEFAULTS) == used
 
 
 def test_rule_ids_are_the_ones_the_producers_scenarios_trip() -> None:
@@ -70,12 +79,7 @@ def test_rule_ids_are_the_ones_the_producers_scenarios_trip() -> None:
 
 
 def test_default_thresholds_match_the_producers_limits() -> None:
-    defines = {
-        s.name: s.value
-        for m in all_migrations(KSQL)
-        for s in statements(m.path)
-        if s.kind is Kind.DEFINE
-    }
+    defines = DEFAULTS
     limits = Limits()
     assert Decimal(defines["high_amount_threshold"]) == limits.high_amount
     assert int(defines["velocity_min_count"]) == limits.velocity_count

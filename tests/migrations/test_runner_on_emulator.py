@@ -23,7 +23,7 @@ from streamguard.ksqldb import KsqlClient
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
-# The properties file names the server; a KSQLDB_URL of the environment would beat it.
+# The properties file names the server; a KSQLDB_URL of the environment naming another is refused.
 _ENV = {k: v for k, v in os.environ.items() if k != "KSQLDB_URL"} | {"COLUMNS": "250"}
 
 
@@ -193,18 +193,29 @@ def test_until_and_version_choose_the_files(project: Project) -> None:
     assert project.states() == {1: "MIGRATED", 2: "MIGRATED", 3: "MIGRATED"}
 
 
-def test_define_overrides_a_threshold(project: Project) -> None:
-    applied = project.migrate("apply", "--all", "--define", "limit=5000")
-    assert applied.returncode == 0, applied.stdout + applied.stderr
+def test_define_precedence_is_ksql_migrations(project: Project) -> None:
+    """ksql-migrations defines --define's variables before each file and lets the file's own
+    DEFINE replace them; a default kept in ksql-defines.properties is what --define replaces."""
     s = project.suffix
+    project.write(
+        3,
+        "payments per account",
+        f"CREATE STREAM HUGE_{s} WITH (KAFKA_TOPIC='huge_{s}') AS\n"
+        f"  SELECT ACCOUNT, AMOUNT FROM PAYMENTS_{s}\n"
+        "  WHERE AMOUNT > ${huge}\n  EMIT CHANGES;\n",
+    )
+    (project.dir / "ksql-defines.properties").write_text("# defaults\nhuge=2000\n")
+    applied = project.migrate("apply", "--all", "--define", "limit=5000", "--define", "huge=4000")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
     rows = [{"ACCOUNT": "A1", "AMOUNT": 3000.0}, {"ACCOUNT": "A2", "AMOUNT": 6000.0}]
     with KsqlClient(project.server_url) as client:
         acks = client.insert_into(f"PAYMENTS_{s}", rows)
     assert len(acks) == len(rows)
 
-    big = _keys_on(project.bootstrap, f"big_{s}", expect=1)
-    # 3000 is over the file's own 1000 but not over the 5000 given on the command line.
-    assert big == ["A2"]
+    # V2 DEFINEs limit = '1000' itself: that wins over --define limit=5000, so 3000 passes.
+    assert sorted(_keys_on(project.bootstrap, f"big_{s}", expect=2)) == ["A1", "A2"]
+    # V3 DEFINEs nothing: --define huge=4000 replaces the default 2000, so 3000 does not.
+    assert _keys_on(project.bootstrap, f"huge_{s}", expect=1) == ["A2"]
 
 
 def test_a_second_runner_on_the_same_project_is_refused(project: Project) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
+from streamguard.migrations.local_config import write_local_config
 from streamguard.models import Alert
 from streamguard.producer import Scenario
 from tests.conftest import ROOT, run_cli
@@ -60,10 +61,11 @@ def test_rules_alert_on_every_scenario_and_on_nothing_benign(
     kafka_bootstrap: str, ksqldb_url: str, tmp_path: Path
 ) -> None:
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KSQLDB_URL": ksqldb_url}
-    assert _cli("migrate", "initialize-metadata", env=env).returncode == 0
-    applied = _cli("migrate", "apply", "--all", env=env)
+    config = str(write_local_config(tmp_path / "ksql-migrations.properties", ksqldb_url, ROOT))
+    assert _cli("migrate", "-c", config, "initialize-metadata", env=env).returncode == 0
+    applied = _cli("migrate", "-c", config, "apply", "--all", env=env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    info = _cli("migrate", "info", env=env)
+    info = _cli("migrate", "-c", config, "info", env=env)
     versions = sorted(p.name for p in (ROOT / "ksql").glob("V*.sql"))
     assert info.stdout.count("MIGRATED") == len(versions), info.stdout
 

@@ -75,3 +75,11 @@ def test_a_case_for_no_rule_file_lists_the_rules(tmp_path: Path) -> None:
     message = " ".join(done.stderr.split())
     assert "no migration file V<version>__rule_typo.sql" in message
     assert "rule_velocity" in message
+
+
+def test_a_define_changes_a_rules_value_for_the_run() -> None:
+    passed = run_cli("rules", "test", "rule_high_amount")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    failed = run_cli("rules", "test", "rule_high_amount", "--define", "high_amount_threshold=9000")
+    assert failed.returncode == 1
+    assert "FAIL" in failed.stdout

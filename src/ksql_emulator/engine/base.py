@@ -36,6 +36,9 @@ class EngineState:
     broker: Broker = field(default_factory=InMemoryBroker)
     queries: dict[str, RunningQuery] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    # Per query id, which run of it this is (a TERMINATEd id started again is a new run).
+    generations: dict[str, int] = field(default_factory=dict)
+    last_generation: int = 0
 
     @property
     def compiler(self) -> ExpressionCompiler:

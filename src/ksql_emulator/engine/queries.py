@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 from ksql_emulator.analysis.query import analyze_query
@@ -19,6 +21,10 @@ from ksql_emulator.semantics.scope import Scope
 
 __all__ = ["QueryStatements"]
 
+# ksqlDB's generated query ids start with these; a QUERY_ID of one's own may not.
+_RESERVED_PREFIXES = ("INSERTQUERY_", "CTAS_", "CSAS_", "CST_")
+_VALID_QUERY_ID = re.compile(r"[A-Za-z0-9_]+")
+
 
 class QueryStatements:
     """Statements that start or stop persistent queries, or write rows to a stream or table."""
@@ -33,10 +39,49 @@ class QueryStatements:
         self._query_counter += 1
         return f"{prefix}_{name}_{n}" if name else f"{prefix}_{n}"
 
-    def _start(self, plan_query_id: str, analysis: Any, sink: Source, text: str) -> RunningQuery:
+    def _query_id(self, props: t.Props, prefix: str, name: str | None) -> str:
+        """The id a new query runs under: its `QUERY_ID`, else the engine's next generated one.
+
+        As ksqlDB's QueryIdUtil: a given id is upper-cased, must not start with a generated
+        id's prefix, and must not name a running query (a named query takes no number)."""
+        given = next((v for k, v in props if str(k).upper() == "QUERY_ID"), None)
+        if given is None:
+            return self._next_query_id(prefix, name)
+        query_id = str(given).upper()
+        if query_id.startswith(_RESERVED_PREFIXES):
+            raise KsqlStatementError(
+                "Query IDs must not start with a reserved query ID prefix "
+                f"({', '.join(_RESERVED_PREFIXES)}). Got '{query_id}'."
+            )
+        if not _VALID_QUERY_ID.fullmatch(query_id):
+            raise KsqlStatementError(
+                f"Query IDs may contain only alphanumeric characters and '_'. Got: '{query_id}'"
+            )
+        if query_id in self.state.queries:
+            raise KsqlStatementError(f"Query ID '{query_id}' already exists.")
+        return query_id
+
+    def _replaced_query(self, stmt: t.CreateAsSelect) -> str | None:
+        """The id of the query a CREATE OR REPLACE upgrades: the one that writes its sink."""
+        writers = [qid for qid, q in self.state.queries.items() if q.sink_name == stmt.name]
+        if len(writers) > 1:
+            raise KsqlStatementError(
+                f"REPLACE for sink {stmt.name} is not supported because there are multiple "
+                f"queries writing into it: [{', '.join(sorted(writers))}]"
+            )
+        return writers[0] if writers else None
+
+    def _start(
+        self, plan_query_id: str, analysis: Any, sink: Source, text: str, *, upgrade: bool = False
+    ) -> RunningQuery:
         plan = build_plan(plan_query_id, analysis, sink)
         running = build_query(plan, self.state.registry, self.state.properties, text)
         self.state.queries[running.query_id] = running
+        if not upgrade:
+            # A new run of the id (after a TERMINATE): the Kafka layer must not carry the old
+            # run's position over, as an upgrade in place does.
+            self.state.last_generation += 1
+            self.state.generations[running.query_id] = self.state.last_generation
         self.state.broker.create_topic(running.sink_topic, sink.partitions)
         for topic in running.source_topics:
             self.state.broker.subscribe(topic, running.process)
@@ -74,16 +119,20 @@ class QueryStatements:
                 "TABLE AS SELECT statement instead."
             )
         self.sources.validate_formats(sink)
-        if stmt.or_replace and stmt.name in self.state.catalog.sources:
-            for qid, q in list(self.state.queries.items()):
-                if q.sink_name == stmt.name and qid.startswith("C"):
-                    self.state.stop_query(qid)
         prefix = "CSAS" if stmt.kind == "STREAM" else "CTAS"
-        query_id = self._next_query_id(prefix, stmt.name)
+        replaced = self._replaced_query(stmt) if stmt.or_replace else None
+        if replaced is not None:
+            _check_upgrade(analysis)
+            # An upgrade keeps the query's id, so it goes on from the old one's committed
+            # offsets (its consumer group is the id's), as ksqlDB upgrades in place.
+            self.state.stop_query(replaced)
+            query_id = replaced
+        else:
+            query_id = self._query_id(stmt.props, prefix, stmt.name)
         self.state.catalog.sources[stmt.name] = sink
         self.state.catalog.ensure_topic(sink.topic, sink.partitions)
         try:
-            self._start(query_id, analysis, sink, text)
+            self._start(query_id, analysis, sink, text, upgrade=replaced is not None)
         except KsqlError:
             del self.state.catalog.sources[stmt.name]
             raise
@@ -123,7 +172,7 @@ class QueryStatements:
                 "Incompatible schema between results and sink.\n"
                 f"Result schema is {result_schema}\nSink schema is {sink_schema}"
             )
-        query_id = self._next_query_id("INSERTQUERY", None)
+        query_id = self._query_id(stmt.props, "INSERTQUERY", None)
         self._start(query_id, analysis, target, text)
         return StatementOutcome(stmt, text, f"Created query with ID {query_id}", query_id)
 
@@ -211,6 +260,23 @@ class QueryStatements:
             raise KsqlStatementError(f"Unknown queryId: {stmt.query_id}")
         self.state.stop_query(stmt.query_id)
         return StatementOutcome(stmt, text, "Query terminated.")
+
+
+def _check_upgrade(analysis: Any) -> None:
+    """ksqlDB upgrades only stateless queries in place: a new aggregate or join would start
+    from state the old query never kept."""
+    step = None
+    if analysis.join is not None:
+        step = "StreamTableJoin" if analysis.source.kind == "STREAM" else "TableTableJoin"
+    elif analysis.aggregate is not None:
+        if analysis.source.kind == "TABLE":
+            step = "TableAggregate"
+        elif analysis.aggregate.window is not None:
+            step = "StreamWindowedAggregate"
+        else:
+            step = "StreamAggregate"
+    if step is not None:
+        raise KsqlStatementError(f"Upgrades not yet supported for {step}")
 
 
 def _schema_text(columns: list[Column], kind: str) -> str:

@@ -101,6 +101,18 @@ class ConfluentGateway:
         except KafkaException as exc:
             raise KafkaLayerError(f"Could not delete Kafka topic {name}: {exc}") from exc
 
+    def delete_consumer_group(self, group: str) -> None:
+        """Deletes a consumer group and its committed offsets; a group that does not exist is
+        already gone."""
+        futures = self._admin.delete_consumer_groups([group], request_timeout=_TIMEOUT_S)
+        try:
+            futures[group].result(timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
+                return
+            raise KafkaLayerError(f"Could not delete consumer group {group}: {exc}") from exc
+
     def produce(self, msg: Message) -> None:
         done = threading.Event()
         failure: list[Any] = []

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.query_loop import QueryLoop, QuerySettings, consumer_group_id
 
@@ -26,6 +27,8 @@ __all__ = ["QueryRunner", "consumer_group_id"]
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 30.0
+# Kafka Streams' internal topics of a query, named `<consumer group>-<name><suffix>`.
+_INTERNAL_SUFFIXES = ("-changelog", "-repartition")
 
 
 class _RunningQuery:
@@ -129,11 +132,15 @@ class QueryRunner:
             wanted = dict(self._queries())
         with self._guard:
             for query_id in list(self._running):
-                if query_id not in wanted:
+                task = wanted.get(query_id)
+                if task is None or _generation(task) != _generation(self._running[query_id].task):
                     removed = self._running.pop(query_id)
                     removed.stop()
                     cleaner = threading.Thread(
-                        target=_clean_up, args=(removed,), name=f"drop-{query_id}", daemon=True
+                        target=_clean_up,
+                        args=(removed, self._settings),
+                        name=f"drop-{query_id}",
+                        daemon=True,
                     )
                     cleaner.start()
                     self._cleaning[query_id] = cleaner
@@ -190,8 +197,34 @@ class _LazyGateway:
                 self._gateway.close()
 
 
-def _clean_up(query: _RunningQuery) -> None:
-    """A terminated query's changelogs go with it, once its thread has let go of them."""
+def _generation(task: QueryTask) -> int:
+    return int(getattr(task, "generation", 0))
+
+
+def _clean_up(query: _RunningQuery, settings: QuerySettings) -> None:
+    """ksqlDB's query cleanup, once the terminated query's thread has let go: its consumer
+    group, so that a new query under the same id starts from `auto.offset.reset`, not where
+    this one stopped, and its changelogs and other internal topics."""
     query.join()
+    gateway = settings.gateway.get()
+    group = consumer_group_id(settings.service_id, query.task.query_id)
+    try:
+        gateway.delete_consumer_group(group)
+    except KafkaLayerError as exc:  # ksqlDB logs a failed cleanup and goes on, too
+        log.warning("query %s: %s", query.task.query_id, exc)
     if query.loop is not None and query.loop.state is not None:
         query.loop.state.delete()
+        deleted = set(query.loop.state.topics.values())
+    else:
+        deleted = set()
+    for topic in gateway.list_topics():
+        name = topic.name
+        if (
+            name.startswith(f"{group}-")
+            and name.endswith(_INTERNAL_SUFFIXES)
+            and name not in deleted
+        ):
+            try:
+                gateway.delete_topic(name)
+            except KafkaLayerError as exc:
+                log.warning("query %s: %s", query.task.query_id, exc)

@@ -45,6 +45,8 @@ class _Task:
     # Windowed topics' key layouts: the runtime keeps windows beside keys, Kafka inside them.
     inputs: Mapping[str, Windowing] = field(default_factory=dict)
     sink: Windowing | None = None
+    # Which run of the query id this is: a TERMINATEd id created again is a new run.
+    generation: int = 0
 
     @property
     def stateful(self) -> bool:

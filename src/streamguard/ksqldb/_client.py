@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -186,6 +187,7 @@ class KsqlClient:
         auth: tuple[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         http2: bool | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         use_http2 = _http2_available() if http2 is None else http2
@@ -193,6 +195,7 @@ class KsqlClient:
             "base_url": self.url,
             "headers": {"Content-Type": KSQL_MEDIA_TYPE, **(headers or {})},
             "auth": auth,
+            "verify": verify,
         }
         if transport is not None:
             common["transport"] = transport

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +17,11 @@ from rich.table import Table
 
 from streamguard import terminal
 from streamguard.cli_options import command_settings
-from streamguard.ksqldb import KsqlClient, KsqlError
+from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError
 from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig, resolve_config
+from streamguard.migrations.connection import read_headers
+from streamguard.migrations.defines import as_flags, effective_defines
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.runner import Target
 
@@ -47,6 +51,35 @@ ConfigFile = Annotated[
 ]
 
 
+# `-c FILE` before the verb, as ksql-migrations takes it (`migrate -c FILE apply --all`).
+_global_config: dict[str, Path | None] = {"file": None}
+
+
+@migrate_app.callback()
+def _migrate_options(
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-file",
+            "-c",
+            help="ksql-migrations.properties to use, for every verb (also accepted after it).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    _global_config["file"] = config_file
+
+
+def _config_file(given: Path | None) -> Path | None:
+    before = _global_config["file"]
+    if given is not None and before is not None and given != before:
+        raise typer.BadParameter(
+            f"two config files: {before} before the verb and {given} after it; give one",
+            param_hint="-c/--config-file",
+        )
+    return given or before
+
+
 @contextmanager
 def _reported() -> Iterator[None]:
     try:
@@ -57,12 +90,27 @@ def _reported() -> Iterator[None]:
 
 
 @contextmanager
-def _session(config_file: Path | None) -> Iterator[tuple[MigrationConfig, KsqlClient]]:
+def _session(
+    config_file: Path | None, headers_file: Path | None = None
+) -> Iterator[tuple[MigrationConfig, KsqlClient]]:
     with _reported():
-        config = resolve_config(config_file, settings=command_settings())
+        config = resolve_config(_config_file(config_file), settings=command_settings())
+        if headers_file is not None:
+            config = replace(config, headers=read_headers(headers_file))
         client = client_factory(config)
         try:
             yield config, client
+        except (KsqlConnectionError, MigrationError) as exc:
+            unreachable = (exc, exc.__cause__, exc.__context__)
+            if config.source == "StreamGuard settings" or not any(
+                isinstance(e, KsqlConnectionError) for e in unreachable
+            ):
+                raise
+            # The committed file names localhost:8088; a local stack may listen elsewhere.
+            raise MigrationError(
+                f"{exc}\nThe server comes from {config.source}. For the local stack, use the "
+                "copy ./start.sh writes: -c <state dir>/ksql-migrations.properties"
+            ) from None
         finally:
             client.close()
 
@@ -109,7 +157,9 @@ def create_command(
     """Create an empty migration file for the next (or given) version."""
     with _reported():
         path = verbs.create(
-            resolve_config(config_file, settings=command_settings()), description, version
+            resolve_config(_config_file(config_file), settings=command_settings()),
+            description,
+            version,
         )
     console.print(f"Created {path}")
 
@@ -137,7 +187,9 @@ def apply_command(
         typer.Option(
             "--define",
             "-d",
-            help="name=value for ${name}; repeatable. Wins over the file's own DEFINE.",
+            help="name=value for ${name}; repeatable. As in ksql-migrations, defined before "
+            "each file runs, so a file's own DEFINE of the name wins; the rules of ksql/ "
+            "DEFINE no thresholds, which come from ksql-defines.properties unless given here.",
         ),
     ] = None,
     takeover: Annotated[
@@ -146,11 +198,28 @@ def apply_command(
             "--takeover", help="Carry on after a runner that died and left a version RUNNING."
         ),
     ] = False,
+    skip_rule_tests: Annotated[
+        bool,
+        typer.Option(
+            "--skip-rule-tests",
+            help="Apply rules without running their cases in tests/rules/cases (said in the "
+            "output).",
+        ),
+    ] = False,
+    headers: Annotated[
+        Path | None,
+        typer.Option(
+            "--headers",
+            help="A file of extra request headers (Name: value a line) sent with every request.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     config_file: ConfigFile = None,
 ) -> None:
     """Apply migrations in version order, each recorded in the metadata stream."""
     defines = _parse_defines(define or [])
-    with _session(config_file) as (config, client):
+    with _session(config_file, headers) as (config, client):
         target = Target(all=all_, next=next_, until=until, version=version)
         if dry_run:
             console.print("Dry run: no statement will be sent to the server.")
@@ -162,7 +231,29 @@ def apply_command(
             defines=defines,
             takeover=takeover,
             echo=lambda message: console.print(escape(message)),
+            rule_tests=not skip_rule_tests,
         )
+
+
+@migrate_app.command("defines")
+def defines_command(
+    define: Annotated[
+        list[str] | None,
+        typer.Option("--define", "-d", help="name=value replacing a default; repeatable."),
+    ] = None,
+    config_file: ConfigFile = None,
+) -> None:
+    """Print the variables a migration starts with as ksql-migrations' --define flags.
+
+    The defaults of ksql-defines.properties with each --define over them, so that
+    `ksql-migrations apply --all $(streamguard migrate defines)` runs the rules with the
+    values `streamguard migrate apply --all` would use.
+    """
+    overrides = _parse_defines(define or [])
+    with _reported():
+        config = resolve_config(_config_file(config_file), settings=command_settings())
+        values = effective_defines(config.migrations_dir, overrides)
+    console.print(" ".join(shlex.quote(flag) for flag in as_flags(values)), soft_wrap=True)
 
 
 @migrate_app.command("info")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streamguard import properties
 from streamguard.migrations.errors import ConfigError
 from streamguard.properties import PropertiesError
 from streamguard.properties import read_properties as read_java_properties
@@ -49,6 +50,8 @@ class MigrationConfig:
     basic_auth: tuple[str, str] | None = None
     source: str = "StreamGuard settings"
     extra: dict[str, str] = field(default_factory=dict)
+    # Sent with every request (`apply --headers FILE`).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
@@ -63,10 +66,10 @@ class MigrationConfig:
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    """The migrations config file's properties, read as ksql-migrations reads them."""
+    """A Java `.properties` file as ksql-migrations reads it (ISO-8859-1, Java's escapes)."""
     try:
-        return read_java_properties(path)
-    except PropertiesError as exc:
+        return properties.read_properties(path)
+    except properties.PropertiesError as exc:
         raise ConfigError(f"cannot read the migrations config file: {exc}") from None
 
 
@@ -109,9 +112,13 @@ def resolve_config(
     settings: Settings | None = None,
 ) -> MigrationConfig:
     """The config file given, else `ksql-migrations.properties` here, else StreamGuard's
-    settings (KSQLDB_URL, migrations in `ksql/`). `server_url`/`migrations_dir` override, and
-    KSQLDB_URL set in the environment overrides a file's `ksql.server.url`. `settings` are the
-    command's (default: the environment's)."""
+    settings (KSQLDB_URL or the local stack's address, migrations in `ksql/`).
+
+    A properties file's `ksql.server.url` is the server, as for ksql-migrations (which reads
+    nothing else). A KSQLDB_URL set in the environment that names another server is an error
+    rather than a silent choice between the two. `server_url`/`migrations_dir` override both.
+    `settings` are the command's (default: the environment's).
+    """
     if settings is None:
         from streamguard.settings import get_settings
 
@@ -122,22 +129,29 @@ def resolve_config(
         if not config_file.is_file():
             raise ConfigError(f"migrations config file {config_file} does not exist")
         config = load_config(config_file)
+        if server_url is None:
+            _refuse_conflicting_env(config, config_file, settings)
     else:
         config = MigrationConfig(
             server_url=settings.ksqldb, migrations_dir=STREAMGUARD_MIGRATIONS_DIR
         )
-    if server_url is None and config_file is not None:
-        # An address set in the environment (KSQLDB_URL) beats the one written in the file.
-        server_url = settings.ksqldb_url
     if server_url or migrations_dir:
-        from dataclasses import replace
-
         config = replace(
             config,
             server_url=server_url or config.server_url,
             migrations_dir=migrations_dir or config.migrations_dir,
         )
     return config
+
+
+def _refuse_conflicting_env(config: MigrationConfig, config_file: Path, settings: Settings) -> None:
+    env_url = settings.ksqldb_url
+    if env_url and env_url.rstrip("/") != config.server_url.rstrip("/"):
+        raise ConfigError(
+            f"{config_file} sets {SERVER_URL}={config.server_url} but KSQLDB_URL is "
+            f"{env_url}; ksql-migrations would use the file's server. Unset KSQLDB_URL, or "
+            f"point {SERVER_URL} at {env_url}, or give another properties file with -c."
+        )
 
 
 def properties_template(server_url: str) -> str:
@@ -159,4 +173,20 @@ def properties_template(server_url: str) -> str:
         "# Basic authentication to the ksqlDB server.\n"
         f"# {BASIC_AUTH_USERNAME}=\n"
         f"# {BASIC_AUTH_PASSWORD}=\n"
+        "\n"
+        "# OAuth: a token from the issuer by the client-credentials grant.\n"
+        "# bearer.auth.issuer.endpoint.url=\n"
+        "# bearer.auth.client.id=\n"
+        "# bearer.auth.client.secret=\n"
+        "# bearer.auth.scope=\n"
+        "\n"
+        "# TLS (PEM files for `streamguard migrate`).\n"
+        "# ssl.truststore.location=\n"
+        "# ssl.truststore.password=\n"
+        "# ssl.keystore.location=\n"
+        "# ssl.keystore.password=\n"
+        "# ssl.key.password=\n"
+        "# ssl.key.alias=\n"
+        "# ssl.alpn=false\n"
+        "# ssl.verify.host=true\n"
     )

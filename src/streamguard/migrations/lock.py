@@ -81,9 +81,14 @@ def refuse_if_running(metadata: Metadata, *, takeover: bool) -> None:
         return
     raise RunnerBusy(
         f"version {current.version} ({current.name}) has been RUNNING since "
-        f"{_when(current.started_on)}: another runner, perhaps on another machine, is applying "
-        "it. Wait for it to finish. If that runner died, check what it left behind and run "
-        "again with --takeover."
+        f"{_when(current.started_on)}. ksql-migrations would apply it again now; this runner "
+        "refuses, because the version may still be running elsewhere (another runner, perhaps "
+        "on another machine, applying it now), and because a runner that died part-way may "
+        "have run some of its statements already, which a second run would repeat (a CREATE "
+        "then fails, an INSERT writes its rows twice). Wait for that runner to finish; if it "
+        "died, check which of the version's statements took effect (SHOW STREAMS, SHOW "
+        "QUERIES), then run again with --takeover to apply the version again as "
+        "ksql-migrations would."
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamguard.ksqldb import KsqlError, KsqlStatementError
+from streamguard.migrations.defines import DEFINES_FILE_NAME
 from streamguard.migrations.errors import (
     MetadataError,
     MigrationError,
@@ -50,9 +51,9 @@ class Plan:
 class Runner:
     """Applies migration files through one client, recording each step in the metadata.
 
-    `defines` are the `--define name=value` pairs; unlike ksql-migrations (where a file's own
-    DEFINE replaces them) they win over the file's DEFINE, so a file's DEFINEs are defaults an
-    analyst can override without editing the file.
+    `defines` are the variables each file starts with (the project's defaults with the
+    `--define name=value` pairs over them). As in ksql-migrations, they are set afresh before
+    every file, and a file's own DEFINE replaces one and its UNDEFINE removes it.
     """
 
     metadata: Metadata
@@ -63,6 +64,8 @@ class Runner:
     verify_retries: int = 10
     retry_delay_s: float = 1.0
     sleep: Callable[[float], None] = time.sleep
+    # Checks the chosen files before anything runs (the rules' cases); raises to refuse.
+    gate: Callable[[list[MigrationFile]], None] | None = None
 
     def plan(self, target: Target) -> Plan:
         """The migrations `target` selects after the latest migrated one, each file checked."""
@@ -102,6 +105,8 @@ class Runner:
         if not plan.migrations:
             self.echo("No eligible migrations: everything selected is applied.")
             return []
+        if self.gate is not None:
+            self.gate(plan.migrations)
         previous = plan.previous
         for migration in plan.migrations:
             statements = plan.statements[migration.version]
@@ -117,18 +122,26 @@ class Runner:
     # -- checking before anything runs -----------------------------------------------------
 
     def _check(self, migration: MigrationFile) -> list[Statement]:
-        statements = parse_migration(migration.read_text(), migration.path)
+        text = migration.read_text()
+        from streamguard.rules.change import RuleChangeError, check_cutover
+
+        try:
+            check_cutover(text, self.metadata.clock_ms())
+        except RuleChangeError as exc:
+            raise MigrationFileError(str(exc), path=migration.path) from None
+        statements = parse_migration(text, migration.path)
         defined = set(self.defines)
         for statement in statements:
             if statement.kind is Kind.DEFINE:
                 defined.add(statement.name)
-            elif statement.kind is Kind.UNDEFINE and statement.name not in self.defines:
+            elif statement.kind is Kind.UNDEFINE:
                 defined.discard(statement.name)
             missing = sorted(statement.variables() - defined)
             if missing and statement.kind is not Kind.DEFINE:
                 raise MigrationFileError(
-                    f"uses ${{{missing[0]}}}, which is not defined at this point; add "
-                    f"DEFINE {missing[0]} = '...'; above it or pass --define {missing[0]}=...",
+                    f"uses ${{{missing[0]}}}, which is not defined at this point; give it a "
+                    f"default in {DEFINES_FILE_NAME}, pass --define {missing[0]}=..., or "
+                    f"add DEFINE {missing[0]} = '...'; above it",
                     path=migration.path,
                     line=statement.line,
                 )
@@ -203,11 +216,9 @@ class Runner:
     ) -> bool:
         """Apply a DEFINE/UNDEFINE/SET/UNSET to the session; True when it was one."""
         if statement.kind is Kind.DEFINE:
-            if statement.name not in self.defines:
-                variables[statement.name] = substitute(statement.value, variables)
+            variables[statement.name] = substitute(statement.value, variables)
         elif statement.kind is Kind.UNDEFINE:
-            if statement.name not in self.defines:
-                variables.pop(statement.name, None)
+            variables.pop(statement.name, None)
         elif statement.kind is Kind.SET:
             properties[substitute(statement.name, variables)] = substitute(
                 statement.value, variables

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamguard.ksqldb import KsqlClient
+from streamguard.migrations import connection
 from streamguard.migrations.config import (
     CONFIG_FILE_NAME,
     MIGRATIONS_DIR_NAME,
     MigrationConfig,
     properties_template,
 )
+from streamguard.migrations.defines import effective_defines
 from streamguard.migrations.errors import ConfigError
 from streamguard.migrations.files import MigrationFile, all_migrations, create_migration_file
 from streamguard.migrations.lock import ProjectLock
@@ -28,8 +30,8 @@ RETRY_DELAY_S = 1.0
 
 
 def open_client(config: MigrationConfig) -> KsqlClient:
-    """A ksqlDB client for the configured server."""
-    return KsqlClient(config.server_url, auth=config.basic_auth)
+    """A ksqlDB client for the configured server, its TLS, authentication and headers."""
+    return connection.open_client(config)
 
 
 def new_project(project_path: Path, server_url: str) -> Path:
@@ -65,12 +67,29 @@ def apply(
     retry_delay_s: float | None = None,
     clock_ms: Callable[[], int] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    rule_tests: bool = True,
 ) -> list[MigrationFile]:
-    """Apply the migrations `target` selects, holding the project lock throughout."""
+    """Apply the migrations `target` selects, holding the project lock throughout.
+
+    With `rule_tests`, a rule among them (a file inserting into fraud_alerts) must have a case
+    file whose cases pass, or nothing is applied; without, the skip is said in the output."""
     metadata = Metadata(client, config, clock_ms=clock_ms)
+    overrides = dict(defines or {})
+
+    def gate(migrations: list[MigrationFile]) -> None:
+        from streamguard.rules.gate import case_name, check_rules
+
+        if rule_tests:
+            check_rules(migrations, config.migrations_dir, overrides, echo)
+            return
+        rules = [m.path.name for m in migrations if case_name(m) is not None]
+        if rules:
+            echo(f"Rule cases NOT run (--skip-rule-tests) for: {', '.join(rules)}")
+
     runner = Runner(
         metadata,
-        defines=dict(defines or {}),
+        gate=gate,
+        defines=effective_defines(config.migrations_dir, overrides),
         echo=echo,
         takeover=takeover,
         claim_settle_s=CLAIM_SETTLE_S if claim_settle_s is None else claim_settle_s,

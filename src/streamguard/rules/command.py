@@ -12,9 +12,11 @@ from rich.markup import escape
 
 from streamguard import terminal
 from streamguard.migrations.errors import MigrationError
+from streamguard.rules import change
 from streamguard.rules.cases import CaseFileError, RuleCases, load
 from streamguard.rules.diff import alert_diff
 from streamguard.rules.runner import CaseResult, run
+from streamguard.times import parse_time
 
 rules_app = typer.Typer(
     help="Test the fraud rules of ksql/ on example transactions before they ship.",
@@ -41,6 +43,15 @@ def test_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too.")] = (
         False
     ),
+    define: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--define",
+            "-d",
+            help="name=value replacing a rule's value (from ksql-defines.properties and its "
+            "latest change) for this run; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run each rule file on its cases' transactions and compare the alerts it writes.
 
@@ -53,7 +64,7 @@ def test_command(
     started = time.monotonic()
     try:
         selected = _select(cases_dir, rules or [])
-        results = run(selected, ksql_dir)
+        results = run(selected, ksql_dir, _defines(define or []))
     except (CaseFileError, MigrationError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -66,6 +77,71 @@ def test_command(
     console.print(f"[red]{summary}[/red]" if failed else f"[green]{summary}[/green]")
     if failed:
         raise typer.Exit(1)
+
+
+@rules_app.command("change")
+def change_command(
+    rule: Annotated[str, typer.Argument(help="The rule, e.g. high_amount or rule_velocity.")],
+    define: Annotated[
+        list[str],
+        typer.Option("--define", "-d", help="name=value: a new value of the rule's; repeatable."),
+    ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="The cut-over, an ISO time (2026-12-02T19:05:00Z) on a window boundary of the "
+            "rule; default: the first boundary --lead seconds from now.",
+        ),
+    ] = None,
+    lead: Annotated[
+        float, typer.Option("--lead", min=10, help="Seconds from now to the cut-over, at least.")
+    ] = change.DEFAULT_LEAD_S,
+    ksql_dir: Annotated[
+        Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
+    ] = Path("ksql"),
+) -> None:
+    """Write the migration that changes a rule's values at a cut-over, on a running pipeline.
+
+    Transactions (for a window rule: windows) before the cut-over are judged by the old values
+    and the others by the new ones, each exactly once, whatever the engine replays: the file
+    starts the rule bounded below the cut-over with the old values and bounded above it with
+    the new ones, both from the start of their source, then terminates the query that ran the
+    rule until now. Apply it with `streamguard migrate apply` before the cut-over it prints.
+    """
+    values = _defines(define)
+    try:
+        cutover_ms = None if at is None else int(parse_time(at).timestamp() * 1000)
+        path, written = change.write_change(
+            ksql_dir, rule, values, cutover_ms=cutover_ms, lead_s=lead
+        )
+    except (change.RuleChangeError, MigrationError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"Wrote {escape(str(path))}")
+    console.print(
+        f"  {written.rule}: {_pairs(written.old)} until {written.cutover}, "
+        f"then {_pairs(written.new)}"
+    )
+    console.print(
+        f"Apply it before {written.cutover}: streamguard migrate apply --all "
+        f"(queries {written.until_query} and {written.from_query}; "
+        f"terminates {', '.join(written.terminated)})"
+    )
+
+
+def _defines(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--define")
+        values[name.strip()] = value
+    return values
+
+
+def _pairs(values: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _select(cases_dir: Path, names: list[str]) -> list[RuleCases]:

@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -58,9 +58,17 @@ def rule_file(migrations: list[MigrationFile], rule: str) -> MigrationFile:
     raise CaseFileError(f"no migration file V<version>__{rule}.sql; the rules are: {names}")
 
 
-def statements(migrations: list[MigrationFile], rule: MigrationFile) -> str:
+def statements(
+    migrations: list[MigrationFile], rule: MigrationFile, defines: Mapping[str, str] | None = None
+) -> str:
+    """The rule's file after the files it builds on, its variables DEFINEd first (the files
+    DEFINE none: their values come from ksql-defines.properties and --define)."""
     chosen = [m for m in migrations if m.version < rule.version and not is_rule(m)] + [rule]
-    return "\n".join(f"-- {m.path.name}\n{m.read_text()}" for m in chosen)
+    header = "".join(
+        f"DEFINE {name} = '{value.replace(chr(39), chr(39) * 2)}';\n"
+        for name, value in (defines or {}).items()
+    )
+    return header + "\n".join(f"-- {m.path.name}\n{m.read_text()}" for m in chosen)
 
 
 def test_runner_command() -> list[str]:
@@ -109,13 +117,22 @@ def run_case(cases: RuleCases, case: Case, sql: str, command: list[str]) -> Case
     return result
 
 
-def run(selected: Iterable[RuleCases], migrations_dir: Path) -> list[CaseResult]:
-    """Every case of every selected rule, in parallel, results in the order of the files."""
+def run(
+    selected: Iterable[RuleCases],
+    migrations_dir: Path,
+    defines: Mapping[str, str] | None = None,
+) -> list[CaseResult]:
+    """Every case of every selected rule, in parallel, results in the order of the files; the
+    variables are the project's defaults with `defines` over them."""
+    from streamguard.rules.change import current_values
+
     migrations = all_migrations(migrations_dir)
     command = test_runner_command()
     jobs: list[tuple[RuleCases, Case, str]] = []
     for cases in selected:
-        sql = statements(migrations, rule_file(migrations, cases.rule))
+        # The rule as ksql/ leaves it: its defaults, then the values of its latest change.
+        values = {**current_values(migrations_dir, cases.rule), **(defines or {})}
+        sql = statements(migrations, rule_file(migrations, cases.rule), values)
         jobs.extend((cases, case, sql) for case in cases.cases)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
         return list(pool.map(lambda job: run_case(job[0], job[1], job[2], command), jobs))
