@@ -6,7 +6,7 @@ import csv
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pycountry
@@ -115,36 +115,63 @@ def entries(engine: sa.Engine, *, include_expired: bool = False) -> list[Entry]:
 
 def read_csv(path: Path, *, added_by: str) -> list[Entry]:
     """Entries of a CSV file with the columns kind, value and optionally reason, expires_at."""
-    out: list[Entry] = []
     with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"kind", "value"} - set(reader.fieldnames or [])
-        if missing:
-            raise BlacklistError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return parse_csv(handle, source=str(path), added_by=added_by)
+
+
+def parse_csv(lines: Iterable[str], *, source: str, added_by: str) -> list[Entry]:
+    """Entries of CSV text (kind, value[, reason, expires_at]); errors name `source` and line."""
+    out: list[Entry] = []
+    reader = csv.DictReader(lines)
+    missing = {"kind", "value"} - set(reader.fieldnames or [])
+    if missing:
+        raise BlacklistError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
+    try:
         for line, row in enumerate(reader, start=2):
-            try:
-                kind = Kind((row.get("kind") or "").strip().lower())
-            except ValueError:
-                raise BlacklistError(
-                    f"{path}:{line}: kind {row.get('kind')!r} is not one of "
-                    f"{', '.join(k.value for k in Kind)}"
-                ) from None
-            value = (row.get("value") or "").strip()
-            if not value:
-                raise BlacklistError(f"{path}:{line}: empty value")
-            expires = (row.get("expires_at") or "").strip()
-            try:
-                expires_at = parse_time(expires) if expires else None
-            except ValueError as exc:
-                raise BlacklistError(f"{path}:{line}: {exc}") from None
-            entry = Entry(
-                kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at
-            )
-            try:
-                out.append(check(entry))
-            except BlacklistError as exc:
-                raise BlacklistError(f"{path}:{line}: {exc}") from None
+            out.append(_csv_entry(row, f"{source}:{line}", added_by))
+    except csv.Error as exc:
+        raise BlacklistError(f"{source}:{reader.line_num}: not CSV: {exc}") from None
     return out
+
+
+def _csv_entry(row: dict[str, str | None], where: str, added_by: str) -> Entry:
+    try:
+        kind = Kind((row.get("kind") or "").strip().lower())
+    except ValueError:
+        raise BlacklistError(
+            f"{where}: kind {row.get('kind')!r} is not one of {', '.join(k.value for k in Kind)}"
+        ) from None
+    value = (row.get("value") or "").strip()
+    if not value:
+        raise BlacklistError(f"{where}: empty value")
+    expires = (row.get("expires_at") or "").strip()
+    try:
+        expires_at = parse_time(expires) if expires else None
+    except ValueError as exc:
+        raise BlacklistError(f"{where}: {exc}") from None
+    entry = Entry(kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at)
+    try:
+        return check(entry)
+    except BlacklistError as exc:
+        raise BlacklistError(f"{where}: {exc}") from None
+
+
+def expiry(expires: str | None, expires_in: str | None) -> datetime | None:
+    """An entry's expiry from an ISO time or a span from now (30m, 12h, 7d), or None."""
+    if expires and expires_in:
+        raise BlacklistError("give an expiry time or a span from now, not both")
+    if expires:
+        try:
+            return parse_time(expires)
+        except ValueError as exc:
+            raise BlacklistError(str(exc)) from None
+    if expires_in:
+        units = {"m": 60, "h": 3600, "d": 86400}
+        number, unit = expires_in[:-1], expires_in[-1:]
+        if unit not in units or not number.isdigit():
+            raise BlacklistError(f"expiry span {expires_in!r} is not like 30m, 12h or 7d")
+        return datetime.now(UTC) + timedelta(seconds=int(number) * units[unit])
+    return None
 
 
 class BlacklistCache:

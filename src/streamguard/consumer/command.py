@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from streamguard import terminal
+from streamguard.metrics import MetricsHost, MetricsPort
 from streamguard.models import BlacklistKind
 from streamguard.settings import get_settings
-from streamguard.times import parse_time
 
 # The database, the blacklist and the consumer loop are imported by the commands that use them:
 # SQLAlchemy and Alembic would otherwise slow every `streamguard` command's start.
@@ -61,6 +61,8 @@ def consume_command(
         str | None, typer.Option(help="Kafka [default: settings].")
     ] = None,
     database_url: DatabaseUrl = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Consume fraud alerts into PostgreSQL, enriched with blacklist hits and a risk score.
 
@@ -75,8 +77,12 @@ def consume_command(
         StoppedDuringOutage,
         describe_fatal,
     )
+    from streamguard.metrics import serve as serve_metrics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if metrics_port is not None:
+        bound = serve_metrics(metrics_port, metrics_host)
+        err.print(f"metrics: http://{metrics_host}:{bound}/metrics")
     settings = get_settings(kafka_bootstrap_servers=bootstrap_servers, database_url=database_url)
     consumer = AlertConsumer(
         bootstrap_servers=settings.kafka,
@@ -152,20 +158,15 @@ def db_current(database_url: DatabaseUrl = None) -> None:
 
 
 def _expiry(expires: str | None, expires_in: str | None) -> datetime | None:
+    from streamguard import blacklist as bl
+
     if expires and expires_in:
         raise typer.BadParameter("give --expires or --expires-in, not both")
-    if expires:
-        try:
-            return parse_time(expires)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--expires") from None
-    if expires_in:
-        units = {"m": 60, "h": 3600, "d": 86400}
-        number, unit = expires_in[:-1], expires_in[-1:]
-        if unit not in units or not number.isdigit():
-            raise typer.BadParameter("like 30m, 12h or 7d", param_hint="--expires-in")
-        return datetime.now(UTC) + timedelta(seconds=int(number) * units[unit])
-    return None
+    try:
+        return bl.expiry(expires, expires_in)
+    except bl.BlacklistError as exc:
+        hint = "--expires" if expires else "--expires-in"
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 @blacklist_app.command("add")
