@@ -131,7 +131,9 @@ def start_apps(
         if console:
             part = state.part("console")
             if not apps.is_running("console", part, state_dir):
-                port = processes.choose_port(console_port)
+                port = (
+                    processes.choose_port(console_port) if console_port else processes.free_port()
+                )
                 apps.start("console", part, state_dir, ["--port", str(port)])
                 part.port, part.url = port, f"http://127.0.0.1:{port}"
                 state.save()
