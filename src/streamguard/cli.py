@@ -171,17 +171,11 @@ def stack_address(
 ) -> None:
     """Print where a running part of the stack answers (for scripts); exit 1 when it does not."""
     directory = _state_dir(state_dir)
-    found = {p.name: p for p in stack.status(directory)}
-    status = found.get(part)
-    if status is None or not status.running:
-        err_console.print(f"{part} is not running in the stack at {directory}")
-        raise typer.Exit(1)
-    recorded = stack.StackState.load(directory).part(part)
-    address = recorded.extra.get("metrics_url") if metrics else status.address
-    if not address:
-        what = "metrics URL" if metrics else "address"
-        err_console.print(f"{part} has no {what} recorded in {directory}")
-        raise typer.Exit(1)
+    try:
+        address = stack.address(directory, part, metrics=metrics)
+    except stack.StackError as exc:
+        err_console.print(escape(str(exc)))
+        raise typer.Exit(1) from None
     console.print(address, highlight=False, soft_wrap=True)
 
 

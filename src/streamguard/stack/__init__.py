@@ -26,6 +26,7 @@ __all__ = [
     "PartStatus",
     "StackError",
     "StackState",
+    "address",
     "down",
     "status",
     "up",
@@ -165,6 +166,22 @@ def status(state_dir: Path) -> list[PartStatus]:
     state = StackState.load(state_dir)
     names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
     return [_status(name, state.part(name), state_dir) for name in names]
+
+
+def address(state_dir: Path, name: str, *, metrics: bool = False) -> str:
+    """Where a running part answers, or its Prometheus metrics URL; StackError when it does not
+    run or has no such address recorded."""
+    state = StackState.load(state_dir)
+    if name not in _CHECKS or name not in state.parts:
+        raise StackError(f"the stack at {state_dir} has started no part named {name!r}")
+    part = state.part(name)
+    if not _CHECKS[name][0](part, state_dir):
+        raise StackError(f"{name} is not running in the stack at {state_dir}")
+    found = part.extra.get("metrics_url") if metrics else part.url
+    if not found:
+        what = "metrics URL" if metrics else "address"
+        raise StackError(f"{name} has no {what} recorded in {state_dir}")
+    return str(found)
 
 
 def down(state_dir: Path, *, purge: bool = False) -> list[str]:
