@@ -47,7 +47,7 @@ class Hit:
         return {"kind": self.kind.value, "value": self.value, "reason": self.reason}
 
 
-def _normalise(kind: Kind, value: str) -> str:
+def normalise(kind: Kind, value: str) -> str:
     value = value.strip()
     # Country codes are upper-case on the wire; accept whatever case an analyst types.
     return value.upper() if kind is Kind.COUNTRY else value
@@ -55,7 +55,7 @@ def _normalise(kind: Kind, value: str) -> str:
 
 def check(entry: Entry) -> Entry:
     """The entry, or a BlacklistError naming what is wrong with it."""
-    value = _normalise(entry.kind, entry.value)
+    value = normalise(entry.kind, entry.value)
     if not value:
         raise BlacklistError(f"a blacklisted {entry.kind.value} needs a value")
     if entry.kind is Kind.COUNTRY and pycountry.countries.get(alpha_2=value) is None:
@@ -68,7 +68,7 @@ def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
     rows = [
         {
             "kind": e.kind.value,
-            "value": _normalise(e.kind, check(e).value),
+            "value": normalise(e.kind, check(e).value),
             "reason": e.reason,
             "added_by": e.added_by,
             "added_at": e.added_at or datetime.now(UTC),
@@ -94,7 +94,7 @@ def remove(engine: sa.Engine, kind: Kind, value: str) -> bool:
     with engine.begin() as conn:
         result = conn.execute(
             sa.delete(blacklist).where(
-                blacklist.c.kind == kind.value, blacklist.c.value == _normalise(kind, value)
+                blacklist.c.kind == kind.value, blacklist.c.value == normalise(kind, value)
             )
         )
     return result.rowcount > 0
@@ -200,7 +200,7 @@ class BlacklistCache:
         for kind, value in candidates:
             if value is None:
                 continue
-            entry = self._entries.get((kind, _normalise(kind, value)))
+            entry = self._entries.get((kind, normalise(kind, value)))
             if entry is not None and entry.active(now):
                 found.append(Hit(kind, entry.value, entry.reason))
         return found

@@ -329,13 +329,14 @@ class Console:
                 expires_at=bl.expiry(field("expires") or None, field("expires_in") or None),
             )
             await run_in_threadpool(bl.add, self.engine, [entry])
-            return f"blacklisted {kind.value} {bl.check(entry).value}"
+            return f"blacklisted {kind.value} {bl.normalise(kind, entry.value)}"
         if action == "remove":
             kind = _kind(field("kind"))
             removed = await run_in_threadpool(bl.remove, self.engine, kind, field("value"))
             if not removed:
-                raise bl.BlacklistError(f"no blacklist entry for {kind.value} {field('value')}")
-            return f"removed {kind.value} {field('value')}"
+                shown = bl.normalise(kind, field("value"))
+                raise bl.BlacklistError(f"no blacklist entry for {kind.value} {shown}")
+            return f"removed {kind.value} {bl.normalise(kind, field('value'))}"
         if action == "import":
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
