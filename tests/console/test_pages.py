@@ -43,15 +43,19 @@ def _write(engine: sa.Engine, *values: dict[str, object]) -> list[str]:
 
 
 @pytest.fixture
-def client(
+def settings(
     migrated: sa.Engine, database_url: str, kafka_bootstrap: str, tmp_path: Path
-) -> Iterator[TestClient]:
-    settings = Settings(
+) -> Settings:
+    return Settings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         ksqldb_url=NOWHERE,
         state_dir=tmp_path / "no-stack",
     )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(ConsoleConfig(settings=settings, rules_dir=ROOT / "ksql"))
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -183,3 +187,27 @@ def test_an_unexpected_failure_is_a_page_not_a_stack_trace(
         "the console could not show this page: RuntimeError: the disk is on fire"
     )
     assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+def test_grafana_is_linked_and_backtest_figures_shown_when_configured(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    assert "grafana-link" not in client.get("/alerts").text
+    report = tmp_path / "backtest.json"
+    report.write_text(
+        '{"rules": [{"rule_id": "velocity", "precision": 0.93, "recall": 0.88, "alerts": 41}]}'
+    )
+    config = ConsoleConfig(
+        settings=settings,
+        rules_dir=ROOT / "ksql",
+        grafana_url="http://localhost:3000/d/streamguard/streamguard",
+        backtest_report=report,
+    )
+    with TestClient(create_app(config)) as configured:
+        page = configured.get("/alerts").text
+        assert 'href="http://localhost:3000/d/streamguard/streamguard"' in page
+        rules = configured.get("/rules").text
+    velocity = rules[rules.index('id="rule-velocity"') :]
+    velocity = velocity[: velocity.index("</section>")]
+    assert "precision: <b>0.93</b>" in velocity and "recall: <b>0.88</b>" in velocity
+    assert "latest backtest" not in rules[: rules.index('id="rule-velocity"')]
