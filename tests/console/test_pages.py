@@ -84,6 +84,8 @@ def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
     assert "ACC00002" in critical and "ACC00001" not in critical
     account = client.get("/alerts/rows", params={"account": "ACC00001", "since": "15m"}).text
     assert "ACC00001" in account and "ACC00009" not in account
+    chart = client.get("/alerts/chart").text
+    assert chart.startswith("<svg") and "high_amount" in chart and "velocity" in chart
 
 
 @pytest.mark.parametrize(

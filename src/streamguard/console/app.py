@@ -129,6 +129,13 @@ class Console:
         status = 400 if context["error"] and "PostgreSQL" not in context["error"] else 200
         return self.page(request, "alerts.html", context, status)
 
+    async def alert_chart(self, _request: Request) -> Response:
+        series, _error = await run_in_threadpool(
+            _attempt, lambda: alerts.per_minute(self.engine, minutes=60), "PostgreSQL"
+        )
+        chart = charts.stacked_bars(series or {}, title="alerts per minute, by rule")
+        return HTMLResponse(str(chart))
+
     async def alert_rows(self, request: Request) -> Response:
         context = await run_in_threadpool(self._alert_list, dict(request.query_params))
         return self.page(request, "_alert_rows.html", context)
@@ -195,7 +202,13 @@ class Console:
         kafka = pipeline.Kafka(settings.kafka)
         errors: list[str] = []
         checks = monitor.health(settings)
-        parts = stack.status(settings.state_dir) if settings.stack_state() else []
+        recorded = settings.stack_state()
+        parts = stack.status(settings.state_dir) if recorded else []
+        metrics_urls = {
+            name: str(part["extra"]["metrics_url"])
+            for name, part in recorded.items()
+            if isinstance(part, dict) and part.get("extra", {}).get("metrics_url")
+        }
         kafka_up = any(h.part == "kafka" and h.healthy for h in checks)
         topics: list[pipeline.TopicInfo] = []
         groups: list[pipeline.GroupLag] = []
@@ -212,6 +225,7 @@ class Console:
         return {
             "checks": checks,
             "parts": parts,
+            "metrics_urls": metrics_urls,
             "topics": topics,
             "groups": groups,
             "sources": sources,
@@ -409,6 +423,7 @@ def create_app(config: ConsoleConfig) -> Starlette:
         Route("/", home),
         Route("/alerts", console.alerts_page),
         Route("/alerts/rows", console.alert_rows),
+        Route("/alerts/chart", console.alert_chart),
         Route("/alerts/{alert_id:path}", console.alert_detail),
         Route("/rules", console.rules_page),
         Route("/pipeline", console.pipeline_page),

@@ -15,6 +15,18 @@ function liveAlerts() {
     }
   }
   setInterval(refresh, 2000);
+  const chart = document.getElementById("alert-chart");
+  if (chart) {
+    setInterval(async () => {
+      if (!live.checked) return;
+      try {
+        const response = await fetch(chart.dataset.src);
+        if (response.ok) chart.innerHTML = await response.text();
+      } catch (err) {
+        // As for the rows: the next tick tries again.
+      }
+    }, 15000);
+  }
 }
 
 function pushQuery() {
