@@ -178,8 +178,22 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
         lambda: account in browser.find("#result-0").text, 60, "the push query showed no row"
     )
     assert browser.texts("#result-0 th") == ["ACCOUNT_ID", "RULE_ID", "AMOUNT"]
+    query_id = browser.find("#push-status").text.split()[2]
     browser.find("#sql-stop").click()
     browser.wait_for(lambda: "stopped" in browser.find("#push-status").text)
+    closed = running.state_dir / "apps" / "console.log"
+    browser.wait_for(lambda: f"push query {query_id} closed" in closed.read_text(), 10)
+
+    # Leaving the page closes the query on the server too.
+    browser.find("#sql-text").clear()
+    browser.find("#sql-text").send_keys("SELECT * FROM transactions EMIT CHANGES;")
+    browser.find("#sql-run").click()
+    status = browser.wait_for(
+        lambda: "running" in browser.find("#push-status").text and browser.find("#push-status")
+    )
+    query_id = status.text.split()[2]
+    browser.open("/alerts")
+    browser.wait_for(lambda: f"push query {query_id} closed" in closed.read_text(), 10)
 
     browser.open("/sql")
     browser.find("#sql-text").send_keys("SELECT * FROM no_such_stream;")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,9 @@ def console_command(
 
     from streamguard.console.app import ConsoleConfig, create_app
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # A line per request to ksqlDB says nothing an operator needs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = get_settings()
     app = create_app(
         ConsoleConfig(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -14,6 +15,7 @@ import anyio
 from streamguard.console.sql import cell
 from streamguard.ksqldb import KsqlClient, KsqlError, QueryStream
 
+log = logging.getLogger(__name__)
 _END = object()
 
 
@@ -75,8 +77,12 @@ def _read(stream: QueryStream, loop: asyncio.AbstractEventLoop, queue: asyncio.Q
 
 def _stop(client: KsqlClient, stream: QueryStream) -> None:
     if stream.query_id:
-        with suppress(KsqlError):
+        try:
             client.close_query(stream.query_id)
+        except KsqlError as exc:  # it ended by itself (LIMIT) or the server went away
+            log.debug("push query %s: %s", stream.query_id, exc)
+        else:
+            log.info("push query %s closed", stream.query_id)
     with suppress(Exception):
         stream.close()
     client.close()
