@@ -315,6 +315,7 @@ def _endpoints(stack: Stack) -> dict[str, str]:
     return {
         "producer": stack.cli("stack", "address", "producer", "--metrics"),
         "consumer": stack.cli("stack", "address", "consumer", "--metrics"),
+        "ksqldb": stack.cli("stack", "address", "ksqldb", "--metrics"),
     }
 
 
@@ -376,4 +377,5 @@ def test_the_grafana_dashboard_queries_only_metrics_that_exist(running: Stack) -
     # Every panel the issue asks for is there.
     assert {"streamguard_transactions_sent", "streamguard_alerts_consumed",
             "streamguard_detection_latency_seconds", "streamguard_consumer_lag",
-            "streamguard_dlq_messages"} <= set(used)  # fmt: skip
+            "streamguard_dlq_messages", "ksql_emulator_query_records_in",
+            "ksql_emulator_query_processing_seconds"} <= set(used)  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from streamguard.ksqldb import KsqlClient, KsqlError, QueriesList
-from streamguard.migrations import commands
+from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.files import MigrationFile, all_migrations
@@ -68,7 +68,7 @@ def add_migration_states(rules: list[Rule], client: KsqlClient, rules_dir: Path)
     """Each rule's state as `migrate info` reports it; an error message when unavailable."""
     config = MigrationConfig(server_url=client.url, migrations_dir=rules_dir)
     try:
-        report = commands.info(config, client)
+        report = verbs.info(config, client)
     except (KsqlError, MigrationError) as exc:
         return f"migration state unavailable: {exc}"
     states = {v.version: str(v.state) for v in report.versions}

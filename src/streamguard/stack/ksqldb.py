@@ -78,6 +78,8 @@ def _start_on(
     pid = processes.spawn(argv, log=log)
     part.pid, part.port, part.url = pid, chosen, url
     part.extra["log"] = str(log)
+    # The emulator serves its per-query metrics beside its REST API.
+    part.extra["metrics_url"] = f"{url}/metrics"
 
     def ready() -> bool:
         if not processes.still_starting(pid, str(root)):
