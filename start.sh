@@ -5,17 +5,19 @@ cd "$(dirname "$0")"
 
 usage() {
     cat <<'USAGE'
-Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--reset] [--state-dir DIR] [--help]
+Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--console-port P] [--reset]
+                  [--state-dir DIR] [--help]
 
 Starts the whole pipeline. With a running Docker engine: `docker compose up` and a wait for every
 service's health. Without one: the local stack of real parts on 127.0.0.1 (an Apache Kafka broker
 in KRaft mode from Maven Central jars, an embedded PostgreSQL, the ksqlDB emulator), then the
-database schema, the rules of ksql/, and the consumer and producer in the background, their
-logs and pids under the state dir. Running it twice starts nothing twice; ./stop.sh stops it.
+database schema, the rules of ksql/, and the consumer, the web console and the producer in the
+background, their logs and pids under the state dir. Running it twice starts nothing twice; ./stop.sh stops it.
 
   --rate N          transactions per second from the producer (default 20)
   --fraud-share F   the share of the producer's transactions that are fraud, 0-1 (default 0.05)
   --no-producer     start everything but the producer
+  --console-port P  the web console's preferred port (default 8090; a taken one is replaced)
   --reset           stop everything and delete its data first
   --state-dir DIR   where data, logs, pids and ports live (default: .streamguard)
 USAGE
@@ -24,18 +26,20 @@ USAGE
 rate=20
 fraud_share=0.05
 producer=--producer
+console_port=8090
 reset=0
 value() {
     if [ $# -lt 2 ] || [ -z "$2" ]; then echo "start.sh: $1 needs a value" >&2; exit 2; fi
 }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --rate|--fraud-share|--state-dir) value "$@" ;;
+        --rate|--fraud-share|--state-dir|--console-port) value "$@" ;;
     esac
     case "$1" in
         --rate) rate="$2"; shift 2 ;;
         --fraud-share) fraud_share="$2"; shift 2 ;;
         --no-producer) producer=--no-producer; shift ;;
+        --console-port) console_port="$2"; shift 2 ;;
         --reset) reset=1; shift ;;
         --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -56,6 +60,9 @@ StreamGuard runs on Docker:
   ksqlDB REST     http://localhost:8088  (shell: docker compose exec ksqldb-cli ksql http://ksqldb-server:8088)
   PostgreSQL      postgresql://streamguard:streamguard@localhost:5432/streamguard
   Kafka-UI        http://localhost:8080
+  Console         http://localhost:8090
+  Prometheus      http://localhost:9090
+  Grafana         http://localhost:3000  (dashboard: StreamGuard)
 Watch alerts:     docker compose exec consumer streamguard alerts --follow
 WHERE
     exit 0
@@ -73,7 +80,8 @@ migrations_config="$state_dir/ksql-migrations.properties"
 .venv/bin/python -m streamguard.migrations.local_config "$migrations_config"
 "$sg" migrate -c "$migrations_config" initialize-metadata
 "$sg" migrate -c "$migrations_config" apply --all
-"$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
+"$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer" --console-port "$console_port"
+console_url=$("$sg" stack address console)
 stop=./stop.sh
 if [ -n "${STREAMGUARD_STATE_DIR:-}" ]; then
     sg="$sg --state-dir $STREAMGUARD_STATE_DIR"
@@ -82,6 +90,7 @@ fi
 cat <<WHERE
 
 StreamGuard runs on the local stack (addresses above; state, logs and pids in $state_dir/).
+Console:         $console_url
 Watch alerts:    $sg alerts --follow
 The pipeline:    $sg status
 Stop it:         $stop   (--purge deletes the data too)

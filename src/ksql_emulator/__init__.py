@@ -22,7 +22,10 @@ sibling modules or packages anywhere import each other (no cycles).
     arithmetic
     casts
     text_forms | widening
-    sql_types | contracts         SQL types | what the parts agree on (records, backend API,
-                                  hosting, partitioning): importable from every layer
+    sql_types | contracts | metrics
+                                  SQL types | what the parts agree on (records, backend API,
+                                  hosting, partitioning): importable from every layer |
+                                  per-query Prometheus metrics (counted by kafka, served by
+                                  server)
     errors | frozen               leaves
 """

@@ -6,7 +6,7 @@ import csv
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pycountry
@@ -47,7 +47,7 @@ class Hit:
         return {"kind": self.kind.value, "value": self.value, "reason": self.reason}
 
 
-def _normalise(kind: Kind, value: str) -> str:
+def normalise(kind: Kind, value: str) -> str:
     value = value.strip()
     # Country codes are upper-case on the wire; accept whatever case an analyst types.
     return value.upper() if kind is Kind.COUNTRY else value
@@ -55,7 +55,7 @@ def _normalise(kind: Kind, value: str) -> str:
 
 def check(entry: Entry) -> Entry:
     """The entry, or a BlacklistError naming what is wrong with it."""
-    value = _normalise(entry.kind, entry.value)
+    value = normalise(entry.kind, entry.value)
     if not value:
         raise BlacklistError(f"a blacklisted {entry.kind.value} needs a value")
     if entry.kind is Kind.COUNTRY and pycountry.countries.get(alpha_2=value) is None:
@@ -68,7 +68,7 @@ def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
     rows = [
         {
             "kind": e.kind.value,
-            "value": _normalise(e.kind, check(e).value),
+            "value": normalise(e.kind, check(e).value),
             "reason": e.reason,
             "added_by": e.added_by,
             "added_at": e.added_at or datetime.now(UTC),
@@ -94,7 +94,7 @@ def remove(engine: sa.Engine, kind: Kind, value: str) -> bool:
     with engine.begin() as conn:
         result = conn.execute(
             sa.delete(blacklist).where(
-                blacklist.c.kind == kind.value, blacklist.c.value == _normalise(kind, value)
+                blacklist.c.kind == kind.value, blacklist.c.value == normalise(kind, value)
             )
         )
     return result.rowcount > 0
@@ -115,36 +115,63 @@ def entries(engine: sa.Engine, *, include_expired: bool = False) -> list[Entry]:
 
 def read_csv(path: Path, *, added_by: str) -> list[Entry]:
     """Entries of a CSV file with the columns kind, value and optionally reason, expires_at."""
-    out: list[Entry] = []
     with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"kind", "value"} - set(reader.fieldnames or [])
-        if missing:
-            raise BlacklistError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        return parse_csv(handle, source=str(path), added_by=added_by)
+
+
+def parse_csv(lines: Iterable[str], *, source: str, added_by: str) -> list[Entry]:
+    """Entries of CSV text (kind, value[, reason, expires_at]); errors name `source` and line."""
+    out: list[Entry] = []
+    reader = csv.DictReader(lines)
+    missing = {"kind", "value"} - set(reader.fieldnames or [])
+    if missing:
+        raise BlacklistError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
+    try:
         for line, row in enumerate(reader, start=2):
-            try:
-                kind = Kind((row.get("kind") or "").strip().lower())
-            except ValueError:
-                raise BlacklistError(
-                    f"{path}:{line}: kind {row.get('kind')!r} is not one of "
-                    f"{', '.join(k.value for k in Kind)}"
-                ) from None
-            value = (row.get("value") or "").strip()
-            if not value:
-                raise BlacklistError(f"{path}:{line}: empty value")
-            expires = (row.get("expires_at") or "").strip()
-            try:
-                expires_at = parse_time(expires) if expires else None
-            except ValueError as exc:
-                raise BlacklistError(f"{path}:{line}: {exc}") from None
-            entry = Entry(
-                kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at
-            )
-            try:
-                out.append(check(entry))
-            except BlacklistError as exc:
-                raise BlacklistError(f"{path}:{line}: {exc}") from None
+            out.append(_csv_entry(row, f"{source}:{line}", added_by))
+    except csv.Error as exc:
+        raise BlacklistError(f"{source}:{reader.line_num}: not CSV: {exc}") from None
     return out
+
+
+def _csv_entry(row: dict[str, str | None], where: str, added_by: str) -> Entry:
+    try:
+        kind = Kind((row.get("kind") or "").strip().lower())
+    except ValueError:
+        raise BlacklistError(
+            f"{where}: kind {row.get('kind')!r} is not one of {', '.join(k.value for k in Kind)}"
+        ) from None
+    value = (row.get("value") or "").strip()
+    if not value:
+        raise BlacklistError(f"{where}: empty value")
+    expires = (row.get("expires_at") or "").strip()
+    try:
+        expires_at = parse_time(expires) if expires else None
+    except ValueError as exc:
+        raise BlacklistError(f"{where}: {exc}") from None
+    entry = Entry(kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at)
+    try:
+        return check(entry)
+    except BlacklistError as exc:
+        raise BlacklistError(f"{where}: {exc}") from None
+
+
+def expiry(expires: str | None, expires_in: str | None) -> datetime | None:
+    """An entry's expiry from an ISO time or a span from now (30m, 12h, 7d), or None."""
+    if expires and expires_in:
+        raise BlacklistError("give an expiry time or a span from now, not both")
+    if expires:
+        try:
+            return parse_time(expires)
+        except ValueError as exc:
+            raise BlacklistError(str(exc)) from None
+    if expires_in:
+        units = {"m": 60, "h": 3600, "d": 86400}
+        number, unit = expires_in[:-1], expires_in[-1:]
+        if unit not in units or not number.isdigit():
+            raise BlacklistError(f"expiry span {expires_in!r} is not like 30m, 12h or 7d")
+        return datetime.now(UTC) + timedelta(seconds=int(number) * units[unit])
+    return None
 
 
 class BlacklistCache:
@@ -180,7 +207,7 @@ class BlacklistCache:
         for kind, value in candidates:
             if value is None:
                 continue
-            entry = self._entries.get((kind, _normalise(kind, value)))
+            entry = self._entries.get((kind, normalise(kind, value)))
             if entry is not None and entry.active(now):
                 found.append(Hit(kind, entry.value, entry.reason))
         return found

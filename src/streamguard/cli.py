@@ -14,6 +14,7 @@ from rich.table import Table
 from streamguard import stack, terminal
 from streamguard.blacklist_command import blacklist_app
 from streamguard.cli_options import GlobalOptions, command_settings, use_global_options
+from streamguard.console.command import console_command
 from streamguard.consumer.command import consume_command
 from streamguard.db_command import db_app
 from streamguard.migrations.command import migrate_app
@@ -41,6 +42,7 @@ stack_app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.command("produce")(produce_command)
 app.command("consume")(consume_command)
+app.command("console")(console_command)
 app.add_typer(db_app, name="db")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(migrate_app, name="migrate")
@@ -120,11 +122,19 @@ def stack_apps(
     producer: Annotated[
         bool, typer.Option(help="Start the producer too (--no-producer: the consumer only).")
     ] = True,
+    web_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Start the web console too.")
+    ] = True,
+    console_port: Annotated[
+        int, typer.Option(help="Preferred port of the console; a taken one is replaced.")
+    ] = stack.CONSOLE_PORT,
 ) -> None:
-    """Start the consumer and the producer in the background, logs and pids in the state dir.
+    """Start the consumer, the web console and the producer in the background, logs and pids in
+    the state dir.
 
     Run after `stack up`, `db upgrade` and `migrate apply --all`; `stack down` stops them first.
-    The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl.
+    The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl. The consumer and
+    the producer serve Prometheus metrics on free ports (`stack address consumer --metrics`).
     """
     directory = _state_dir(state_dir)
     truth = directory.resolve() / "apps" / "ground-truth.jsonl"
@@ -134,7 +144,9 @@ def stack_apps(
         else None
     )
     try:
-        stack.start_apps(directory, producer_args=producer_args)
+        stack.start_apps(
+            directory, producer_args=producer_args, console=web_console, console_port=console_port
+        )
     except stack.StackError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -146,6 +158,24 @@ def stack_status(state_dir: StateDir = None) -> None:
     """Show each part's address, pid and health; exit 1 when a part is down."""
     if not _print_status(_state_dir(state_dir)):
         raise typer.Exit(1)
+
+
+@stack_app.command("address")
+def stack_address(
+    part: Annotated[str, typer.Argument(help="kafka, postgres, ksqldb, console, consumer, ...")],
+    state_dir: StateDir = None,
+    metrics: Annotated[
+        bool, typer.Option("--metrics", help="The part's Prometheus metrics URL instead.")
+    ] = False,
+) -> None:
+    """Print where a running part of the stack answers (for scripts); exit 1 when it does not."""
+    directory = _state_dir(state_dir)
+    try:
+        address = stack.address(directory, part, metrics=metrics)
+    except stack.StackError as exc:
+        err_console.print(escape(str(exc)))
+        raise typer.Exit(1) from None
+    console.print(address, highlight=False, soft_wrap=True)
 
 
 @stack_app.command("down")

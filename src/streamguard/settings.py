@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     dlq_topic: str = "fraud_alerts_dlq"
     consumer_group: str = "streamguard-alerts"
     consumer_instance_id: str | None = None
+    # The console's links and extras: Grafana's dashboard, a backtest report's figures.
+    grafana_url: str | None = None
+    backtest_report: Path | None = None
 
     def stack_state(self) -> dict[str, Any]:
         """The local stack's recorded state, or an empty dict when it has never been started."""

@@ -29,6 +29,7 @@ from ksql_emulator.kafka.output import (
     is_exactly_once,
     processing_guarantee,
 )
+from ksql_emulator.metrics import QueryMetrics
 
 __all__ = ["QueryLoop", "QuerySettings", "consumer_group_id"]
 
@@ -114,6 +115,7 @@ class QueryLoop:
         )
         self._output: QueryOutput | None = None
         self._latest: dict[tuple[str, int], int] | None = None
+        self._metrics = QueryMetrics(task.query_id)
 
     # --- setting up ---------------------------------------------------------------------------
 
@@ -235,7 +237,9 @@ class QueryLoop:
             batch = next_batch(self._consumer, _BATCH, wait)
             now = time.monotonic()
             if batch:
-                self._process(batch)
+                started = time.perf_counter()
+                sent = self._process(batch)
+                self._metrics.batch(len(batch), sent, time.perf_counter() - started)
                 if deadline is None:
                     deadline = now + self._interval_s
             if deadline is not None and (not batch or now >= deadline):
@@ -247,14 +251,15 @@ class QueryLoop:
                 idle_check = now + _IDLE_COMMIT_S
         self._commit()
 
-    def _process(self, batch: list[Any]) -> None:
+    def _process(self, batch: list[Any]) -> int:
+        """Runs a batch through the query and sends what it produced; returns how many."""
         outputs: list[Message] = []
         replaying = bool(self._replay_until)
         with self._lock:
             task = self._lookup()
             if task is None:  # terminated meanwhile; reconcile stops this thread
                 self._stop.set()
-                return
+                return 0
             if self.state is not None:
                 task.bind_stores(self.state.wrap)  # type: ignore[attr-defined]
             self._processed = True
@@ -274,6 +279,7 @@ class QueryLoop:
         send = self._output.send
         for msg in outputs:
             send(msg.topic, msg.key, msg.value, msg.timestamp, msg.headers)
+        return len(outputs)
 
     def _commit(self) -> None:
         """Commits the consumer's positions: everything consumed has been processed by now."""

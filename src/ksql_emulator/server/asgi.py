@@ -22,6 +22,7 @@ from ksql_emulator.server.routes.info import (
 )
 from ksql_emulator.server.routes.inserts_stream import InsertsStream
 from ksql_emulator.server.routes.ksql import ksql
+from ksql_emulator.server.routes.metrics import metrics
 from ksql_emulator.server.routes.query import query
 from ksql_emulator.server.routes.query_stream import query_stream
 
@@ -52,6 +53,7 @@ def create_app(state: ServerState) -> Starlette:
         Route("/close-query", close_query, methods=["POST"]),
         Route("/info", info, methods=["GET"]),
         Route("/healthcheck", healthcheck, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/clusterStatus", cluster_status, methods=["GET"]),
         Route("/status", command_statuses, methods=["GET"]),
         Route("/status/{type}/{entity}/{action}", command_status, methods=["GET"]),

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from streamguard import terminal
 from streamguard.cli_options import DatabaseUrl, command_settings
+from streamguard.metrics import MetricsHost, MetricsPort
 
 # The consumer loop (and with it SQLAlchemy) is imported when the command runs:
 # it would otherwise slow every `streamguard` command's start.
@@ -42,6 +43,8 @@ def consume_command(
         str | None, typer.Option(help="Kafka [default: settings].")
     ] = None,
     database_url: DatabaseUrl = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Consume fraud alerts into PostgreSQL, enriched with blacklist hits and a risk score.
 
@@ -56,8 +59,12 @@ def consume_command(
         StoppedDuringOutage,
         describe_fatal,
     )
+    from streamguard.metrics import serve as serve_metrics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if metrics_port is not None:
+        bound = serve_metrics(metrics_port, metrics_host)
+        err.print(f"metrics: http://{metrics_host}:{bound}/metrics")
     settings = command_settings(
         kafka_bootstrap_servers=bootstrap_servers, database_url=database_url
     )

@@ -20,10 +20,19 @@ from streamguard.consumer.dlq import DeadLetters
 from streamguard.consumer.enrich import Enriched, enrich
 from streamguard.consumer.sink import Source, write_batch
 from streamguard.db import create_engine, head_revision
+from streamguard.metrics import (
+    ALERTS_CONSUMED,
+    BATCH_UPSERT_SECONDS,
+    CONSUMER_LAG,
+    DETECTION_LATENCY_SECONDS,
+    DLQ_MESSAGES,
+)
 from streamguard.models import Alert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The lag gauge is refreshed at most this often: it reads cached offsets, but per partition.
+LAG_EVERY_S = 1.0
 
 
 @dataclass
@@ -134,6 +143,7 @@ class AlertConsumer:
             # back at once, instead of the group waiting out the dead member's session.
             config["group.instance.id"] = instance_id
         self.consumer = Consumer(config)
+        self._lag_at = float("-inf")
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -167,6 +177,7 @@ class AlertConsumer:
                         continue
                     self._finish(pending)
                     pending = None
+                    self._record_lag()
                     if not self.consumer.assignment():
                         last_message = time.monotonic()
                     elif idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
@@ -218,9 +229,12 @@ class AlertConsumer:
     def store(self, batch: Batch) -> None:
         """Write the alerts in one transaction and have the dead letters acknowledged."""
         rows, bad = batch.rows, list(batch.bad)
+        refused: dict[int, str] = {}
         if rows:
-            refused = self._retrying(lambda: write_batch(self.engine, rows))
+            with BATCH_UPSERT_SECONDS.time():
+                refused = self._retrying(lambda: write_batch(self.engine, rows))
             bad += [(batch.row_messages[position], why) for position, why in refused.items()]
+        _count_written(rows, refused)
         for message, reason in bad:
             self.dead_letters.send(message, reason)
         if bad:
@@ -228,6 +242,7 @@ class AlertConsumer:
         written = len(rows) - (len(bad) - len(batch.bad))
         self.stats.written += written
         self.stats.dead_lettered += len(bad)
+        DLQ_MESSAGES.inc(len(bad))
         log.info("batch: %d alerts written, %d dead-lettered", written, len(bad))
 
     def _finish(self, pending: tuple[list[Message], Future[None]] | None) -> None:
@@ -240,6 +255,21 @@ class AlertConsumer:
         self.stats.last_commit_at = time.monotonic()
         self.stats.batches += 1
         self.stats.consumed += len(messages)
+        self._record_lag()
+
+    def _record_lag(self) -> None:
+        """The lag gauge per assigned partition, from offsets librdkafka already holds."""
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_S:
+            return
+        self._lag_at = now
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0 and tp.offset >= 0:
+                    CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(high - tp.offset)
+        except KafkaException as exc:
+            log.debug("lag not measured: %s", exc)
 
     def _commit(self, messages: list[Message]) -> None:
         positions: dict[tuple[str, int], int] = {}
@@ -276,6 +306,16 @@ class AlertConsumer:
                 )
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, self.max_backoff_s)
+
+
+def _count_written(rows: list[tuple[Enriched, Source, bytes]], refused: dict[int, str]) -> None:
+    now_ms = time.time() * 1000
+    for position, (item, _source, _raw) in enumerate(rows):
+        if position in refused:
+            continue
+        ALERTS_CONSUMED.labels(item.alert.rule_id, item.severity.value).inc()
+        if item.alert.event_time is not None:
+            DETECTION_LATENCY_SECONDS.observe(max(0.0, now_ms - item.alert.event_time) / 1000)
 
 
 def _source(message: Message) -> Source:

@@ -20,7 +20,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from streamguard import terminal
+<<<<<<< HEAD
 from streamguard.cli_options import command_settings
+=======
+from streamguard.metrics import MetricsHost, MetricsPort
+from streamguard.metrics import serve as serve_metrics
+>>>>>>> console-trial
 from streamguard.producer.errors import ProducerError
 from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
@@ -133,6 +138,8 @@ def produce_command(
             help="Seconds a message may wait for the broker's ack before it counts failed."
         ),
     ] = 60.0,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Produce card transactions: normal traffic with labelled fraud scenarios mixed in.
 
@@ -157,6 +164,9 @@ def produce_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--burst") from None
     start_ms = _epoch_ms(start_time) if start_time else None
+    if metrics_port is not None and not dry_run:
+        bound = serve_metrics(metrics_port, metrics_host)
+        err.print(f"metrics: http://{metrics_host}:{bound}/metrics")
 
     settings = command_settings(kafka_bootstrap_servers=bootstrap_servers)
     target = topic or settings.transactions_topic

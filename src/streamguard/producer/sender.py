@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from streamguard.metrics import TRANSACTIONS_FAILED, TRANSACTIONS_SENT
 from streamguard.producer.errors import SendError
 from streamguard.producer.generator import Generated
 from streamguard.producer.scenarios import SCENARIO_HEADER, Scenario
@@ -85,6 +86,7 @@ class Sender:
         if error is not None:
             self.report.failed += 1
             self.report.errors[error.str()] += 1
+            TRANSACTIONS_FAILED.inc()
 
     def send(self, txn: Generated) -> None:
         self.send_raw(txn.key, txn.value, txn.scenario)
@@ -126,6 +128,8 @@ class Sender:
 
     def _count(self, sent: int) -> None:
         self.report.sent += sent
+        # Once a batch, not once a message: the counter costs a lock.
+        TRANSACTIONS_SENT.inc(sent)
         self._unpolled += sent
         if self._unpolled >= POLL_EVERY:
             self._unpolled = 0
@@ -147,6 +151,7 @@ class Sender:
             timeout_s = self.flush_timeout_s
         remaining = self._producer.flush(timeout_s)
         if remaining:
+            TRANSACTIONS_FAILED.inc(remaining)
             self.report.failed += remaining
             self.report.errors[f"not acknowledged within {timeout_s:.0f} s"] += remaining
         self.report.in_flight = 0

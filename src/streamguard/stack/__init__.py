@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamguard.stack import apps, kafka, ksqldb, postgres
+import httpx
+
+from streamguard.stack import apps, kafka, ksqldb, postgres, processes
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
 
@@ -24,6 +26,7 @@ __all__ = [
     "PartStatus",
     "StackError",
     "StackState",
+    "address",
     "down",
     "status",
     "up",
@@ -87,17 +90,61 @@ _CHECKS: dict[str, tuple[Callable[[PartState, Path], bool], Callable[[PartState]
     "kafka": (kafka.is_running, lambda p: kafka.is_ready(p.url or "")),
     "postgres": (postgres.is_running, lambda p: p.port is not None and postgres.is_ready(p.port)),
     "ksqldb": (ksqldb.is_running, lambda p: ksqldb.is_ready(p.url or "")),
-    # Our own apps have no address to ask: running is all there is to know.
+    # The consumer and producer have no address to ask: running is all there is to know.
     **{name: (functools.partial(apps.is_running, name), lambda p: True) for name in apps.APPS},
+    "console": (functools.partial(apps.is_running, "console"), lambda p: _answers(p.url)),
 }
 
+CONSOLE_PORT = 8090
+CONSOLE_START_S = 30.0
 
-def start_apps(state_dir: Path, *, producer_args: list[str] | None) -> StackState:
-    """Start the consumer and, unless `producer_args` is None, the producer, in the background."""
+
+def _answers(url: str | None) -> bool:
+    if not url:
+        return False
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _start_with_metrics(name: str, state: StackState, state_dir: Path, args: list[str]) -> None:
+    """Start an app serving Prometheus metrics on a free port, recorded as `metrics_url`."""
+    part = state.part(name)
+    if apps.is_running(name, part, state_dir):
+        return
+    port = processes.free_port()
+    apps.start(name, part, state_dir, [*args, "--metrics-port", str(port)])
+    part.extra["metrics_url"] = f"http://127.0.0.1:{port}/metrics"
+
+
+def start_apps(
+    state_dir: Path,
+    *,
+    producer_args: list[str] | None,
+    console: bool = True,
+    console_port: int = CONSOLE_PORT,
+) -> StackState:
+    """Start the consumer, the console unless `console` is false, and the producer unless
+    `producer_args` is None, in the background. The consumer and producer serve metrics."""
     with _locked(state_dir) as state:
-        apps.start("consumer", state.part("consumer"), state_dir, [])
+        _start_with_metrics("consumer", state, state_dir, [])
+        if console:
+            part = state.part("console")
+            if not apps.is_running("console", part, state_dir):
+                port = (
+                    processes.choose_port(console_port) if console_port else processes.free_port()
+                )
+                apps.start("console", part, state_dir, ["--port", str(port)])
+                part.port, part.url = port, f"http://127.0.0.1:{port}"
+                state.save()
+                if not processes.wait_until(lambda: _answers(part.url), CONSOLE_START_S):
+                    raise StackError(
+                        f"the console did not answer on {part.url} within {CONSOLE_START_S:.0f} s",
+                        log=apps.log_path(state_dir, "console"),
+                    )
         if producer_args is not None:
-            apps.start("producer", state.part("producer"), state_dir, producer_args)
+            _start_with_metrics("producer", state, state_dir, producer_args)
         return state
 
 
@@ -119,6 +166,22 @@ def status(state_dir: Path) -> list[PartStatus]:
     state = StackState.load(state_dir)
     names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
     return [_status(name, state.part(name), state_dir) for name in names]
+
+
+def address(state_dir: Path, name: str, *, metrics: bool = False) -> str:
+    """Where a running part answers, or its Prometheus metrics URL; StackError when it does not
+    run or has no such address recorded."""
+    state = StackState.load(state_dir)
+    if name not in _CHECKS or name not in state.parts:
+        raise StackError(f"the stack at {state_dir} has started no part named {name!r}")
+    part = state.part(name)
+    if not _CHECKS[name][0](part, state_dir):
+        raise StackError(f"{name} is not running in the stack at {state_dir}")
+    found = part.extra.get("metrics_url") if metrics else part.url
+    if not found:
+        what = "metrics URL" if metrics else "address"
+        raise StackError(f"{name} has no {what} recorded in {state_dir}")
+    return str(found)
 
 
 def down(state_dir: Path, *, purge: bool = False) -> list[str]:

@@ -1,4 +1,5 @@
-"""StreamGuard's own long-running commands (consumer, producer) as background parts of the stack.
+"""StreamGuard's own long-running commands (console, consumer, producer) as background parts of
+the stack.
 
 Each runs as `python -m streamguard.cli --state-dir DIR <command> ...`: the state dir on its
 command line is what tells our process from any other when it is stopped by its recorded pid.
@@ -14,8 +15,9 @@ from streamguard.stack import processes
 from streamguard.stack.errors import StackError
 from streamguard.stack.state import PartState
 
-# Stopped in this order: the producer first, so the consumer drains what the rules still emit.
-APPS = ("producer", "consumer")
+# Stopped in this order: the console (a reader) and the producer first, so the consumer drains
+# what the rules still emit.
+APPS = ("console", "producer", "consumer")
 
 
 def _marker(state_dir: Path, command: str) -> str:
@@ -23,7 +25,7 @@ def _marker(state_dir: Path, command: str) -> str:
 
 
 def _command(name: str) -> str:
-    return {"producer": "produce", "consumer": "consume"}[name]
+    return {"producer": "produce", "consumer": "consume", "console": "console"}[name]
 
 
 def log_path(state_dir: Path, name: str) -> Path:

@@ -68,6 +68,8 @@ def start(
         pid = processes.spawn(argv, log=log, pass_fds=[sock.fileno()])
     part.pid, part.port, part.url = pid, chosen, url
     part.extra["log"] = str(log)
+    # The emulator serves its per-query metrics beside its REST API.
+    part.extra["metrics_url"] = f"{url}/metrics"
 
     def ready() -> bool:
         if not processes.still_starting(pid, str(root)):

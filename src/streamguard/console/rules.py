@@ -1,0 +1,118 @@
+"""The rules as the console shows them: each rule file's SQL and thresholds, its migration
+state, its query on the ksqlDB server and its latest backtest figures."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamguard.ksqldb import KsqlClient, KsqlError, QueriesList
+from streamguard.migrations import verbs
+from streamguard.migrations.config import MigrationConfig
+from streamguard.migrations.errors import MigrationError
+from streamguard.migrations.files import MigrationFile, all_migrations
+
+# A rule names itself in the alerts it writes ('velocity' AS rule_id) and fixes its query's id.
+_RULE_ID = re.compile(r"'([A-Za-z0-9_]+)'\s+AS\s+rule_id\b", re.IGNORECASE)
+_SEVERITY = re.compile(r"'([A-Z]+)'\s+AS\s+severity\b", re.IGNORECASE)
+_QUERY_ID = re.compile(r"QUERY_ID\s*=\s*'([^']+)'", re.IGNORECASE)
+_DEFINE = re.compile(r"^\s*DEFINE\s+(\w+)\s*=\s*'([^']*)'\s*;", re.IGNORECASE | re.MULTILINE)
+
+
+@dataclass
+class Rule:
+    rule_id: str
+    version: int
+    file: str
+    sql: str
+    severity: str
+    query_id: str | None
+    thresholds: dict[str, str]
+    migration_state: str = "unknown"
+    query_state: str = "unknown"
+    backtest: dict[str, Any] = field(default_factory=dict)
+
+
+def _rule_of(migration: MigrationFile) -> Rule | None:
+    sql = migration.path.read_text(encoding="utf-8")
+    found = _RULE_ID.search(sql)
+    if found is None:
+        return None  # a file of streams or tables, not a rule
+    severity = _SEVERITY.search(sql)
+    query_id = _QUERY_ID.search(sql)
+    return Rule(
+        rule_id=found.group(1),
+        version=migration.version,
+        file=migration.path.name,
+        sql=sql,
+        severity=severity.group(1).upper() if severity else "",
+        query_id=query_id.group(1) if query_id else None,
+        thresholds=dict(_DEFINE.findall(sql)),
+    )
+
+
+def read_rules(rules_dir: Path) -> list[Rule]:
+    """Every rule file of `rules_dir` (ksql/), in version order."""
+    rules = []
+    for migration in all_migrations(rules_dir):
+        rule = _rule_of(migration)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def add_migration_states(rules: list[Rule], client: KsqlClient, rules_dir: Path) -> str | None:
+    """Each rule's state as `migrate info` reports it; an error message when unavailable."""
+    config = MigrationConfig(server_url=client.url, migrations_dir=rules_dir)
+    try:
+        report = verbs.info(config, client)
+    except (KsqlError, MigrationError) as exc:
+        return f"migration state unavailable: {exc}"
+    states = {v.version: str(v.state) for v in report.versions}
+    for rule in rules:
+        rule.migration_state = states.get(rule.version, "PENDING")
+    return None
+
+
+def add_query_states(rules: list[Rule], client: KsqlClient) -> str | None:
+    """Each rule's running query and its state, matched by QUERY_ID or by the rule id in the
+    query's text; an error message when the server cannot say."""
+    try:
+        entities = client.execute("SHOW QUERIES;")
+    except KsqlError as exc:
+        return f"queries unavailable: {exc}"
+    queries = [q for e in entities if isinstance(e, QueriesList) for q in e.queries]
+    for rule in rules:
+        literal = f"'{rule.rule_id}'"
+        match = next((q for q in queries if rule.query_id and q.id == rule.query_id), None)
+        match = match or next((q for q in queries if literal in q.query_string), None)
+        rule.query_state = f"{match.id}: {match.state or 'RUNNING'}" if match else "not running"
+    return None
+
+
+def add_backtest(rules: list[Rule], report: Path | None) -> str | None:
+    """Each rule's figures from a backtest report (`streamguard rules backtest --json`), when
+    one exists: the report's per-rule entry, whether a list of objects with `rule_id` or an
+    object keyed by rule."""
+    if report is None or not report.is_file():
+        return None
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"backtest report {report} unreadable: {exc}"
+    per_rule = data.get("rules", data) if isinstance(data, dict) else data
+    entries: dict[str, Any] = {}
+    if isinstance(per_rule, dict):
+        entries = per_rule
+    elif isinstance(per_rule, list):
+        entries = {str(e.get("rule_id")): e for e in per_rule if isinstance(e, dict)}
+    for rule in rules:
+        figures = entries.get(rule.rule_id)
+        if isinstance(figures, dict):
+            scalars = {k: v for k, v in figures.items() if isinstance(v, int | float | str)}
+            scalars.pop("rule_id", None)
+            rule.backtest = scalars
+    return None

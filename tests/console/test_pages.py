@@ -1,0 +1,215 @@
+"""The console's pages over a real PostgreSQL, without a browser: filters, detail, blacklist
+forms, and bad input (or a part that is down) answered with a message, never a stack trace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from streamguard import blacklist as bl
+from streamguard import db
+from streamguard.blacklist import BlacklistCache
+from streamguard.console import alerts as console_alerts
+from streamguard.console.app import ConsoleConfig, create_app
+from streamguard.consumer.enrich import enrich
+from streamguard.consumer.sink import Source, write_batch
+from streamguard.models import Alert, BlacklistKind
+from streamguard.settings import Settings
+from tests.conftest import ROOT
+from tests.consumer.conftest import txn_alert, window_alert
+
+NOWHERE = "http://127.0.0.1:1"  # no ksqlDB answers here
+
+
+@pytest.fixture
+def migrated(database_url: str, db_engine: sa.Engine) -> sa.Engine:
+    db.upgrade(database_url)
+    return db_engine
+
+
+def _write(engine: sa.Engine, *values: dict[str, object]) -> list[str]:
+    cache = BlacklistCache(engine)
+    batch = []
+    for offset, value in enumerate(values):
+        alert = Alert.model_validate(value)
+        batch.append((enrich(alert, cache), Source("fraud_alerts", 0, offset), alert.to_json()))
+    assert write_batch(engine, batch) == {}
+    return [item.alert.alert_id for item, _, _ in batch]
+
+
+@pytest.fixture
+def settings(
+    migrated: sa.Engine, database_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        ksqldb_url=NOWHERE,
+        state_dir=tmp_path / "no-stack",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(ConsoleConfig(settings=settings, rules_dir=ROOT / "ksql"))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def _error(html: str) -> str:
+    found = re.search(r'class="error"[^>]*>(.*?)</', html, re.DOTALL)
+    assert found, "the page shows no error message"
+    return found.group(1).replace("&#39;", "'").strip()
+
+
+def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
+    client: TestClient, migrated: sa.Engine
+) -> None:
+    bl.add(migrated, [bl.Entry(BlacklistKind.ACCOUNT, "ACC00002", "mule")])
+    _write(migrated, txn_alert(1), txn_alert(2), window_alert("ACC00009", 7))
+
+    everything = client.get("/alerts").text
+    assert all(a in everything for a in ("ACC00001", "ACC00002", "ACC00009"))
+    by_rule = client.get("/alerts/rows", params={"rule": "velocity"}).text
+    assert "ACC00009" in by_rule and "ACC00001" not in by_rule
+    hit = client.get("/alerts/rows", params={"blacklisted": "yes"}).text
+    assert "ACC00002" in hit and "account:ACC00002" in hit and "ACC00001" not in hit
+    # The hit raised HIGH to CRITICAL.
+    critical = client.get("/alerts/rows", params={"severity": "critical"}).text
+    assert "ACC00002" in critical and "ACC00001" not in critical
+    account = client.get("/alerts/rows", params={"account": "ACC00001", "since": "15m"}).text
+    assert "ACC00001" in account and "ACC00009" not in account
+    chart = client.get("/alerts/chart").text
+    assert chart.startswith("<svg") and "high_amount" in chart and "velocity" in chart
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"rule": "no_such_rule"}, "unknown rule 'no_such_rule': the rules are amount_velocity"),
+        ({"severity": "urgent"}, "unknown severity 'URGENT': one of LOW, MEDIUM, HIGH, CRITICAL"),
+        ({"since": "yesterday"}, "time filter: 'yesterday' is not an ISO 8601 time"),
+        ({"blacklisted": "maybe"}, "blacklist hit must be yes, no or empty, not 'maybe'"),
+    ],
+)
+def test_a_bad_filter_is_a_message_on_the_page(
+    client: TestClient, query: dict[str, str], message: str
+) -> None:
+    response = client.get("/alerts", params=query)
+    assert response.status_code == 400
+    assert _error(response.text).startswith(message)
+    assert "Traceback" not in response.text
+
+
+def test_alert_detail_breaks_the_risk_score_down(client: TestClient, migrated: sa.Engine) -> None:
+    bl.add(migrated, [bl.Entry(BlacklistKind.COUNTRY, "FR", "test")])
+    first, second = _write(migrated, txn_alert(7), txn_alert(507))  # one account, two alerts
+    page = client.get(f"/alerts/{first}").text
+    # HIGH base 60, country hit 10, money 5,007.25: 5 points.
+    assert "base: the rule&#39;s severity HIGH" in page and "+60" in page
+    assert "blacklist hit: country FR" in page and "+10" in page
+    assert "money: 5007.25" in page and "+5" in page
+    assert "Risk score 75" in page
+    assert second in page  # the account's other alert
+    missing = client.get("/alerts/high_amount:nope")
+    assert missing.status_code == 404
+    assert _error(missing.text) == "no alert with id 'high_amount:nope'"
+
+
+def test_blacklist_forms_validate_as_the_cli_does(client: TestClient, migrated: sa.Engine) -> None:
+    added = client.post(
+        "/blacklist", data={"action": "add", "kind": "country", "value": "kp", "expires_in": "7d"}
+    )
+    assert added.status_code == 200 and "blacklisted country KP" in added.text
+    assert [(e.kind, e.value) for e in bl.entries(migrated)] == [(BlacklistKind.COUNTRY, "KP")]
+
+    for form, message in [
+        ({"kind": "country", "value": "XX"}, "'XX' is not an ISO 3166-1 alpha-2 country code"),
+        ({"kind": "planet", "value": "Mars"}, "kind 'planet' is not one of account"),
+        ({"kind": "card", "value": "C1", "expires_in": "soon"}, "expiry span 'soon' is not"),
+        ({"kind": "card", "value": ""}, "a blacklisted card needs a value"),
+    ]:
+        refused = client.post("/blacklist", data={"action": "add", **form})
+        assert refused.status_code == 400, form
+        assert _error(refused.text).startswith(message)
+
+    bad = b"kind,value\naccount,A1\naccount,A2,\xff\n"
+    imported = client.post(
+        "/blacklist", data={"action": "import"}, files={"file": ("list.csv", bad, "text/csv")}
+    )
+    assert _error(imported.text) == "list.csv: not UTF-8 text"
+    no_column = client.post(
+        "/blacklist",
+        data={"action": "import"},
+        files={"file": ("x.csv", b"what,value\naccount,A1\n", "text/csv")},
+    )
+    assert _error(no_column.text) == "x.csv: missing column(s) kind"
+    assert len(bl.entries(migrated)) == 1, "a refused file added entries"
+
+    removed = client.post("/blacklist", data={"action": "remove", "kind": "country", "value": "KP"})
+    assert "removed country KP" in removed.text and bl.entries(migrated) == []
+    again = client.post("/blacklist", data={"action": "remove", "kind": "country", "value": "KP"})
+    assert _error(again.text) == "no blacklist entry for country KP"
+
+
+def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:
+    rules = client.get("/rules")
+    assert rules.status_code == 200
+    assert "high_amount_threshold = 5000.00" in rules.text
+    assert "cannot reach ksqlDB at http://127.0.0.1:1" in rules.text
+
+    pipeline = client.get("/pipeline")
+    assert pipeline.status_code == 200
+    assert re.search(r"<td>ksqldb</td><td>[^<]*</td><td class=\"bad\">down", pipeline.text)
+    assert "fraud_alerts" in pipeline.text or "<h2>Topics</h2>" in pipeline.text
+
+    sql = client.post("/sql", data={"sql": "SHOW STREAMS;"})
+    assert sql.status_code == 400 and "cannot reach ksqlDB" in _error(sql.text)
+    empty = client.post("/sql", data={"sql": "  -- nothing\n"})
+    assert _error(empty.text).startswith("there is no statement to run")
+    two = client.post("/sql", data={"sql": "SELECT 1 FROM a; SELECT 2 FROM b;"})
+    assert _error(two.text) == "run one query at a time: the text holds more than one"
+
+
+def test_an_unexpected_failure_is_a_page_not_a_stack_trace(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> list[str]:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(console_alerts, "rule_ids", broken)
+    response = client.get("/alerts")
+    assert response.status_code == 500
+    assert _error(response.text) == (
+        "the console could not show this page: RuntimeError: the disk is on fire"
+    )
+    assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+def test_grafana_is_linked_and_backtest_figures_shown_when_configured(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    assert "grafana-link" not in client.get("/alerts").text
+    report = tmp_path / "backtest.json"
+    report.write_text(
+        '{"rules": [{"rule_id": "velocity", "precision": 0.93, "recall": 0.88, "alerts": 41}]}'
+    )
+    config = ConsoleConfig(
+        settings=settings,
+        rules_dir=ROOT / "ksql",
+        grafana_url="http://localhost:3000/d/streamguard/streamguard",
+        backtest_report=report,
+    )
+    with TestClient(create_app(config)) as configured:
+        page = configured.get("/alerts").text
+        assert 'href="http://localhost:3000/d/streamguard/streamguard"' in page
+        rules = configured.get("/rules").text
+    velocity = rules[rules.index('id="rule-velocity"') :]
+    velocity = velocity[: velocity.index("</section>")]
+    assert "precision: <b>0.93</b>" in velocity and "recall: <b>0.88</b>" in velocity
+    assert "latest backtest" not in rules[: rules.index('id="rule-velocity"')]
