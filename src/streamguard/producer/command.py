@@ -20,12 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from streamguard import terminal
-<<<<<<< HEAD
 from streamguard.cli_options import command_settings
-=======
 from streamguard.metrics import MetricsHost, MetricsPort
 from streamguard.metrics import serve as serve_metrics
->>>>>>> console-trial
 from streamguard.producer.errors import ProducerError
 from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
