@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 from streamguard import properties
 from streamguard.migrations.errors import ConfigError
-from streamguard.properties import PropertiesError
-from streamguard.properties import read_properties as read_java_properties
 
 if TYPE_CHECKING:
     from streamguard.settings import Settings
