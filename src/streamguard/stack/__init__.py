@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from streamguard.stack import apps, kafka, ksqldb, postgres
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
 
 __all__ = [
+    "Health",
     "MissingToolError",
     "NotReadyError",
     "PartStatus",
@@ -30,6 +32,9 @@ __all__ = [
 ]
 
 
+Health = Literal["healthy", "not ready", "died", "stopped", "not started"]
+
+
 @dataclass(frozen=True)
 class PartStatus:
     """One part as `status` reports it."""
@@ -37,9 +42,29 @@ class PartStatus:
     name: str
     address: str | None
     pid: int | None
-    running: bool
-    healthy: bool
+    health: Health
     log: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.health in ("healthy", "not ready")
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "healthy"
+
+    @property
+    def failed(self) -> bool:
+        """Started and not serving: it died, or it runs and does not answer. A part nobody
+        started, or one stopped on purpose, has not failed."""
+        return self.health in ("died", "not ready")
+
+
+def _to_run(state: StackState, name: str) -> PartState:
+    """The part, marked as meant to run before it starts: one that fails to start has failed."""
+    part = state.part(name)
+    part.intent = "run"
+    return part
 
 
 @contextmanager
@@ -68,13 +93,13 @@ def up(
     `with_ksqldb=False` leaves out the ksqlDB emulator (tests of Kafka and PostgreSQL alone).
     """
     with _locked(state_dir) as state:
-        broker = kafka.start(state.part("kafka"), state_dir, port=kafka_port)
+        broker = kafka.start(_to_run(state, "kafka"), state_dir, port=kafka_port)
         state.save()
-        postgres.start(state.part("postgres"), state_dir, port=postgres_port)
+        postgres.start(_to_run(state, "postgres"), state_dir, port=postgres_port)
         state.save()
         if with_ksqldb:
             ksqldb.start(
-                state.part("ksqldb"),
+                _to_run(state, "ksqldb"),
                 state_dir,
                 bootstrap_servers=broker.url or "",
                 port=ksqldb_port,
@@ -95,27 +120,34 @@ _CHECKS: dict[str, tuple[Callable[[PartState, Path], bool], Callable[[PartState]
 def start_apps(state_dir: Path, *, producer_args: list[str] | None) -> StackState:
     """Start the consumer and, unless `producer_args` is None, the producer, in the background."""
     with _locked(state_dir) as state:
-        apps.start("consumer", state.part("consumer"), state_dir, [])
+        apps.start("consumer", _to_run(state, "consumer"), state_dir, [])
         if producer_args is not None:
-            apps.start("producer", state.part("producer"), state_dir, producer_args)
+            apps.start("producer", _to_run(state, "producer"), state_dir, producer_args)
         return state
 
 
 def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
     is_running, is_ready = _CHECKS[name]
-    running = is_running(part, state_dir)
+    health: Health
+    if is_running(part, state_dir):
+        health = "healthy" if is_ready(part) else "not ready"
+    elif part.intent == "run":
+        health = "died"
+    elif part.intent == "stop":
+        health = "stopped"
+    else:
+        health = "not started"
     return PartStatus(
         name,
         part.url,
-        part.pid if running else None,
-        running,
-        running and is_ready(part),
+        part.pid if health in ("healthy", "not ready") else None,
+        health,
         part.extra.get("log"),
     )
 
 
 def status(state_dir: Path) -> list[PartStatus]:
-    """Kafka and PostgreSQL, and ksqlDB once the stack has started it."""
+    """Kafka and PostgreSQL, and ksqlDB and the apps once the stack has started them."""
     state = StackState.load(state_dir)
     names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
     return [_status(name, state.part(name), state_dir) for name in names]
@@ -127,6 +159,11 @@ def down(state_dir: Path, *, purge: bool = False) -> list[str]:
         return []
     stopped: list[str] = []
     with _locked(state_dir) as state:
+        for part in state.parts.values():
+            # Whatever ran, or was meant to, is now stopped on purpose; a part never started
+            # stays "not started".
+            if part.intent is not None:
+                part.intent = "stop"
         # Clients of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
         for name in apps.APPS:
             if apps.stop(name, state.part(name), state_dir):
