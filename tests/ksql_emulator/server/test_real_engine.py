@@ -322,3 +322,33 @@ def test_a_pull_query_returns_the_materialized_rows(
         assert refused.json()["message"].startswith(
             "Error in WHERE expression: Cannot compare K (STRING) to 1 (INTEGER) with EQUAL."
         )
+
+
+def test_query_stream_sends_one_line_per_http2_frame_over_real_kafka(
+    emulator_url: str, new_topic: Callable[..., str], kafka_bootstrap: str
+) -> None:
+    from confluent_kafka import Producer
+
+    from tests.ksql_emulator.server.test_query_stream_framing import h2_data_frames
+
+    topic = new_topic("framed")
+    rows = 2000
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(rows):
+        producer.produce(topic, key=f"k{i}", value=json.dumps({"V": i}))
+    assert producer.flush(30) == 0
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM F (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+
+    # Every row is in Kafka before the queries start: they are ready all at once.
+    for sql in (f"SELECT * FROM F EMIT CHANGES LIMIT {rows};", "SELECT * FROM F;"):
+        frames = h2_data_frames(emulator_url, sql)
+        assert all(f.endswith(b"\n") and f.count(b"\n") == 1 for f in frames), sql
+        decoded = [json.loads(frame) for frame in frames]
+        assert decoded[0]["columnNames"] == ["K", "V"], sql
+        assert sorted(row[1] for row in decoded[1:]) == list(range(rows)), sql
