@@ -117,6 +117,21 @@ class ParseError(KsqlError):
         return f"{self.message}\nLine {line}, Col {self.col}:\n  {snippet}\n  {caret}"
 
 
+class StatementTooLargeError(KsqlError):
+    """A statement nested deeper than the parser's stack takes (thousands of parentheses, a
+    sum of 20,000 terms). ksqlDB catches its own stack overflow and answers a bad request."""
+
+    # ksqlDB raises a plain KsqlException here: a `generic_error` 40000, not a statement error.
+    error_code = 40000
+    generic = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Error processing statement: Statement is too large to parse. "
+            "This may be caused by having too many nested expressions in the statement."
+        )
+
+
 class KsqlStatementError(KsqlError):
     """Raised when a statement parses but cannot be executed as written."""
 

@@ -352,3 +352,34 @@ def test_query_stream_sends_one_line_per_http2_frame_over_real_kafka(
         decoded = [json.loads(frame) for frame in frames]
         assert decoded[0]["columnNames"] == ["K", "V"], sql
         assert sorted(row[1] for row in decoded[1:]) == list(range(rows)), sql
+
+
+def test_a_statement_too_large_to_parse_is_a_400_not_a_500(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("large")
+    too_large = (
+        "Error processing statement: Statement is too large to parse. "
+        "This may be caused by having too many nested expressions in the statement."
+    )
+    with httpx.Client(base_url=emulator_url, timeout=60) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM L (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+        sums = ksql(client, "CREATE STREAM L2 AS SELECT " + " + ".join(["V"] * 20_000) + " FROM L;")
+        nested = client.post(
+            "/query-stream",
+            json={"sql": "SELECT " + "(" * 5000 + "V" + ")" * 5000 + " FROM L EMIT CHANGES;"},
+        )
+        for response in (sums, nested):
+            assert response.status_code == 400, response.text[:300]
+            assert response.json() == {
+                "@type": "generic_error",
+                "error_code": 40000,
+                "message": too_large,
+            }
+        # The server still answers.
+        assert ksql(client, "SHOW STREAMS;").status_code == 200
