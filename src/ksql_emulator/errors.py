@@ -69,6 +69,9 @@ class KsqlError(Exception):
     # endpoint's default, and the entities of the statements of the request that ran before.
     error_code: int | None = None
     entities: list[dict[str, Any]] | None = None
+    # Answered as a `generic_error` (ksqlDB's plain KsqlException, or a failed ASSERT) rather
+    # than a `statement_error`.
+    generic: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

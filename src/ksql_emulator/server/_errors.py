@@ -60,8 +60,10 @@ def statement_error_from(exc: BaseException, request_text: str) -> tuple[int, di
         # Parsed, but too deep for a later step's walk over it: as ksqlDB, a statement too
         # large to process, never a server error.
         exc = StatementTooLargeError()
-    if getattr(exc, "generic", False) and isinstance(exc, KsqlError):
-        return 400, generic_error(ERROR_CODE_BAD_REQUEST, exc.message)
+    if isinstance(exc, KsqlError) and exc.generic:
+        # ksqlDB's plain KsqlException (or a failed ASSERT's 417): a generic error, no statement.
+        code = exc.error_code if exc.error_code is not None else ERROR_CODE_BAD_REQUEST
+        return code // 100, generic_error(code, exc.message)
     if isinstance(exc, KsqlError):
         default_code = ERROR_CODE_BAD_STATEMENT
         message = exc.message

@@ -35,6 +35,12 @@ class GatewayBroker:
     def produce(self, msg: Message) -> None:
         self.gateway.produce(msg)
 
+    def topic_shape(self, name: str) -> tuple[int, int] | None:
+        for info in self.gateway.list_topics():
+            if info.name == name:
+                return info.partitions, info.replication
+        return None
+
 
 @dataclass
 class _Task:
@@ -45,6 +51,8 @@ class _Task:
     # Windowed topics' key layouts: the runtime keeps windows beside keys, Kafka inside them.
     inputs: Mapping[str, Windowing] = field(default_factory=dict)
     sink: Windowing | None = None
+    # PAUSE: the Kafka layer stops consuming for the query and keeps its place.
+    paused: bool = False
 
     @property
     def stateful(self) -> bool:

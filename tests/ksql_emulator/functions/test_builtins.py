@@ -386,7 +386,7 @@ def test_unix_timestamp_without_arguments_is_now() -> None:
 def test_json_items_of_anything_but_a_json_array_is_a_function_error(text: str) -> None:
     # The error ksqlDB raises surfaces, as every function error does, as a NULL result.
     assert default_registry().resolve("JSON_ITEMS", [S]).call(text) is None
-    from ksql_emulator.functions.json import _items
+    from ksql_emulator.functions.json_functions import _items
 
     with pytest.raises(ValueError, match="Invalid JSON format"):
         _items(text)

@@ -18,7 +18,7 @@ import h2.events
 import h11
 import pytest
 
-from ksql_emulator.server.engine_api import PullQueryResult, PushQuery, Row
+from ksql_emulator.contracts.backend import PullQueryResult, PushQuery, Row
 from tests.ksql_emulator.server.stubs import StubServer
 
 ROWS = 3000
@@ -131,9 +131,9 @@ def _assert_one_line_each(pieces: list[bytes], rows: int) -> list[Any]:
 
 @pytest.fixture
 def many_row_pulls(stub_server: StubServer, monkeypatch: pytest.MonkeyPatch) -> StubServer:
-    """The stub engine answers a pull query with ROWS rows."""
-    engine = stub_server.engine
-    query = engine.query
+    """The stub backend answers a pull query with ROWS rows."""
+    backend = stub_server.backend
+    query = backend.query
 
     def many(
         sql: str, properties: Mapping[str, Any], session_variables: Mapping[str, Any]
@@ -144,7 +144,7 @@ def many_row_pulls(stub_server: StubServer, monkeypatch: pytest.MonkeyPatch) -> 
             return PullQueryResult(result.header, rows, result.source_kind)
         return result
 
-    monkeypatch.setattr(engine, "query", many)
+    monkeypatch.setattr(backend, "query", many)
     return stub_server
 
 
@@ -153,10 +153,10 @@ def _feed_many(server: StubServer) -> Callable[[], None]:
 
     def feed() -> None:
         deadline = time.monotonic() + 10
-        while not server.engine.pushes:
+        while not server.backend.pushes:
             assert time.monotonic() < deadline, "the push query did not start"
             time.sleep(0.01)
-        push = server.engine.pushes[-1]
+        push = server.backend.pushes[-1]
         for i in range(ROWS):
             push.incoming.put(Row([f"k{i}", i]))
 

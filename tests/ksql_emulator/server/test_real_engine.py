@@ -383,3 +383,80 @@ def test_a_statement_too_large_to_parse_is_a_400_not_a_500(
             }
         # The server still answers.
         assert ksql(client, "SHOW STREAMS;").status_code == 200
+
+
+def _count_of(client: httpx.Client, key: str) -> int | None:
+    response = client.post(
+        "/query",
+        json={"ksql": f"SELECT N FROM PAUSABLE WHERE K = '{key}';", "streamsProperties": {}},
+    )
+    assert response.status_code == 200, response.text
+    rows = [item["row"]["columns"] for item in response.json() if "row" in item]
+    return rows[0][0] if rows else None
+
+
+def _wait_for_count(client: httpx.Client, key: str, expected: int) -> None:
+    deadline = time.monotonic() + 30
+    while _count_of(client, key) != expected:
+        assert time.monotonic() < deadline, f"count of {key} stayed {_count_of(client, key)}"
+        time.sleep(0.2)
+
+
+def _query_state(client: httpx.Client, query_id: str) -> str:
+    queries = ksql(client, "SHOW QUERIES;").json()[0]["queries"]
+    return next(q["state"] for q in queries if q["id"] == query_id)
+
+
+def test_a_paused_query_stops_and_resumes_from_where_it_stopped_over_kafka(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("pausable")
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"CREATE STREAM P (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+                "value_format='JSON'); CREATE TABLE PAUSABLE AS SELECT K, COUNT(*) AS N FROM P "
+                "GROUP BY K;",
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            },
+        )
+        assert created.status_code == 200, created.text
+        query_id = created.json()[1]["commandStatus"]["queryId"]
+        assert ksql(client, "INSERT INTO P (K, V) VALUES ('a', 1);").status_code == 200
+        _wait_for_count(client, "a", 1)
+
+        paused = ksql(client, f"PAUSE {query_id};")
+        assert paused.status_code == 200, paused.text
+        assert paused.json()[0]["commandStatus"]["message"] == "Query paused."
+        assert _query_state(client, query_id) == "PAUSED"
+        for v in (2, 3):
+            assert ksql(client, f"INSERT INTO P (K, V) VALUES ('a', {v});").status_code == 200
+        # Long enough for a running query to have counted them many times over.
+        time.sleep(3)
+        assert _count_of(client, "a") == 1
+
+        resumed = ksql(client, "RESUME ALL;")
+        assert resumed.json()[0]["commandStatus"]["message"] == "Query resumed."
+        assert _query_state(client, query_id) == "RUNNING"
+        # Each record that arrived while paused is counted, exactly once.
+        _wait_for_count(client, "a", 3)
+        time.sleep(1)
+        assert _count_of(client, "a") == 3
+
+        unknown = ksql(client, "PAUSE CTAS_NOPE_1;")
+        assert unknown.status_code == 400
+        assert unknown.json()["message"] == "Unknown queryId: CTAS_NOPE_1"
+        connectors = ksql(client, "SHOW CONNECTORS;")
+        assert connectors.status_code == 400
+        assert connectors.json()["@type"] == "generic_error"
+        assert "Connection refused" in connectors.json()["message"]
+        asserted = ksql(client, f"ASSERT TOPIC '{topic}' WITH (PARTITIONS=1);")
+        assert asserted.status_code == 200, asserted.text
+        assert asserted.json()[0] | {"statementText": ""} == {
+            "@type": "assert_topic",
+            "statementText": "",
+            "topicName": topic,
+            "exists": True,
+            "warnings": [],
+        }
