@@ -6,10 +6,11 @@ cd "$(dirname "$0")"
 usage() {
     cat <<'USAGE'
 Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--console-port P] [--reset]
-                  [--state-dir DIR] [--help]
+                  [--state-dir DIR] [--cluster] [--help]
 
 Starts the whole pipeline. With a running Docker engine: `docker compose up` and a wait for every
-service's health. Without one: the local stack of real parts on 127.0.0.1 (an Apache Kafka broker
+service's health (secrets from .env: one with a generated password is written when
+missing). Without one: the local stack of real parts on 127.0.0.1 (an Apache Kafka broker
 in KRaft mode from Maven Central jars, an embedded PostgreSQL, the ksqlDB emulator), then the
 database schema, the rules of ksql/, and the consumer, the web console and the producer in the
 background, their logs and pids under the state dir. Running it twice starts nothing twice; ./stop.sh stops it.
@@ -20,6 +21,8 @@ background, their logs and pids under the state dir. Running it twice starts not
   --console-port P  the web console's preferred port (default 8090; a taken one is replaced)
   --reset           stop everything and delete its data first
   --state-dir DIR   where data, logs, pids and ports live (default: .streamguard)
+  --cluster         on Docker, the cluster profile: three Kafka brokers, two ksqlDB servers,
+                    two consumers (README: "Running beyond one machine")
 USAGE
 }
 
@@ -28,6 +31,7 @@ fraud_share=0.05
 producer=--producer
 console_port=8090
 reset=0
+profile=single
 value() {
     if [ $# -lt 2 ] || [ -z "$2" ]; then echo "start.sh: $1 needs a value" >&2; exit 2; fi
 }
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
         --no-producer) producer=--no-producer; shift ;;
         --console-port) console_port="$2"; shift 2 ;;
         --reset) reset=1; shift ;;
+        --cluster) profile=cluster; shift ;;
         --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "start.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -49,23 +54,35 @@ done
 
 scripts/install
 if docker info >/dev/null 2>&1; then
-    if [ "$reset" = 1 ]; then docker compose down -v; fi
+    if [ ! -f .env ] && [ -z "${POSTGRES_PASSWORD:-}" ]; then
+        # A password of this machine's own, never one from the repository.
+        password=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')
+        (umask 077; sed "s/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=$password/" .env.example > .env)
+        echo "wrote .env with a generated PostgreSQL password"
+    fi
+    if [ "$reset" = 1 ]; then docker compose --profile single --profile cluster down -v; fi
     export STREAMGUARD_RATE="$rate" STREAMGUARD_FRAUD_SHARE="$fraud_share"
+    if [ "$profile" = cluster ]; then consumer=consumer-cluster; producer_service=producer-cluster
+    else consumer=consumer; producer_service=producer; fi
     scale=()
-    if [ "$producer" = --no-producer ]; then scale=(--scale producer=0); fi
-    docker compose up -d --wait "${scale[@]}"
-    cat <<'WHERE'
-StreamGuard runs on Docker:
+    if [ "$producer" = --no-producer ]; then scale=(--scale "$producer_service=0"); fi
+    docker compose --profile "$profile" up -d --wait "${scale[@]}"
+    cat <<WHERE
+StreamGuard runs on Docker ($profile profile), on 127.0.0.1 only:
   Kafka           localhost:9092
-  ksqlDB REST     http://localhost:8088  (shell: docker compose exec ksqldb-cli ksql http://ksqldb-server:8088)
-  PostgreSQL      postgresql://streamguard:streamguard@localhost:5432/streamguard
+  ksqlDB REST     http://localhost:8088
+  PostgreSQL      postgresql://streamguard:\$POSTGRES_PASSWORD@localhost:5432/streamguard  (password in .env)
   Kafka-UI        http://localhost:8080
   Console         http://localhost:8090
   Prometheus      http://localhost:9090
   Grafana         http://localhost:3000  (dashboard: StreamGuard)
-Watch alerts:     docker compose exec consumer streamguard alerts --follow
+Watch alerts:     docker compose exec $consumer streamguard alerts --follow
 WHERE
     exit 0
+fi
+if [ "$profile" = cluster ]; then
+    echo "start.sh: --cluster needs a Docker engine; the local stack runs on one machine" >&2
+    exit 2
 fi
 
 sg=.venv/bin/streamguard

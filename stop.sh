@@ -14,7 +14,9 @@ while [ $# -gt 0 ]; do
 done
 
 if docker info >/dev/null 2>&1; then
-    if [ ${#purge[@]} -gt 0 ]; then docker compose down -v; else docker compose down; fi
+    # Whichever profile runs: `down` only sees the services of the profiles it is given.
+    all=(--profile single --profile cluster)
+    if [ ${#purge[@]} -gt 0 ]; then docker compose "${all[@]}" down -v; else docker compose "${all[@]}" down; fi
     exit 0
 fi
 if [ ! -x .venv/bin/streamguard ]; then

@@ -69,6 +69,9 @@ class KsqlError(Exception):
     # endpoint's default, and the entities of the statements of the request that ran before.
     error_code: int | None = None
     entities: list[dict[str, Any]] | None = None
+    # Answered as a `generic_error` (ksqlDB's plain KsqlException, or a failed ASSERT) rather
+    # than a `statement_error`.
+    generic: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -115,6 +118,21 @@ class ParseError(KsqlError):
         snippet = text[start : col + 50]
         caret = " " * (col - start) + "^" * max(1, min(len(self.token), 40))
         return f"{self.message}\nLine {line}, Col {self.col}:\n  {snippet}\n  {caret}"
+
+
+class StatementTooLargeError(KsqlError):
+    """A statement nested deeper than the parser's stack takes (thousands of parentheses, a
+    sum of 20,000 terms). ksqlDB catches its own stack overflow and answers a bad request."""
+
+    # ksqlDB raises a plain KsqlException here: a `generic_error` 40000, not a statement error.
+    error_code = 40000
+    generic = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Error processing statement: Statement is too large to parse. "
+            "This may be caused by having too many nested expressions in the statement."
+        )
 
 
 class KsqlStatementError(KsqlError):

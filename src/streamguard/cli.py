@@ -155,7 +155,11 @@ def stack_apps(
 
 @stack_app.command("status")
 def stack_status(state_dir: StateDir = None) -> None:
-    """Show each part's address, pid and health; exit 1 when a part is down."""
+    """Show each part's address, pid and health; exit 1 when a part that was started is down.
+
+    A part nobody started shows "not started" and one `stack down` stopped shows "stopped":
+    neither is a failure. A part that was started and died, or runs and does not answer, is.
+    """
     if not _print_status(_state_dir(state_dir)):
         raise typer.Exit(1)
 
@@ -195,17 +199,22 @@ def _print_status(state_dir: Path) -> bool:
     table = Table(title=f"local stack ({state_dir})")
     for column in ("part", "address", "pid", "health", "log"):
         table.add_column(column, overflow="fold")
-    healthy = True
+    failed = False
     for part in stack.status(state_dir):
-        health = (
-            "[green]healthy[/green]"
-            if part.healthy
-            else ("[yellow]running, not ready[/yellow]" if part.running else "[red]down[/red]")
-        )
-        healthy &= part.healthy
+        failed |= part.failed
+        health = _HEALTH_STYLE[part.health].format(part.health)
         table.add_row(part.name, part.address or "-", str(part.pid or "-"), health, part.log or "")
     console.print(table)
-    return healthy
+    return not failed
+
+
+_HEALTH_STYLE: dict[stack.Health, str] = {
+    "healthy": "[green]{}[/green]",
+    "not ready": "[yellow]running, {}[/yellow]",
+    "died": "[red]down: it {} (see its log)[/red]",
+    "stopped": "[dim]{}[/dim]",
+    "not started": "[dim]{}[/dim]",
+}
 
 
 SEVERITY_STYLE = {"LOW": "dim", "MEDIUM": "yellow", "HIGH": "red", "CRITICAL": "bold red"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ksql_emulator.engine.base import EngineState, StatementOutcome
+from ksql_emulator.engine.cluster import ClusterStatements
 from ksql_emulator.engine.ddl import DdlStatements
 from ksql_emulator.engine.metadata import MetadataStatements
 from ksql_emulator.engine.queries import QueryStatements
@@ -28,6 +29,7 @@ class Engine(EngineState):
         ddl = DdlStatements(self, sources)
         queries = QueryStatements(self, sources)
         metadata = MetadataStatements(self)
+        cluster = ClusterStatements(self)
         self._handlers: dict[type, Callable[[Any, str], StatementOutcome]] = {
             t.CreateSource: ddl.create_source,
             t.CreateAsSelect: queries.create_as_select,
@@ -43,6 +45,16 @@ class Engine(EngineState):
             t.CreateType: ddl.create_type,
             t.Show: metadata.show,
             t.Describe: metadata.describe,
+            t.PauseQuery: queries.pause,
+            t.ResumeQuery: queries.resume,
+            t.AlterSystem: cluster.alter_system,
+            t.AssertTopic: cluster.assert_topic,
+            t.AssertSchema: cluster.assert_schema,
+            t.CreateConnector: cluster.connector,
+            t.DropConnector: cluster.connector,
+            t.DescribeConnector: cluster.connector,
+            t.ListConnectors: cluster.connector,
+            t.ListConnectorPlugins: cluster.connector,
         }
 
     def execute(self, sql: str) -> list[StatementOutcome]:

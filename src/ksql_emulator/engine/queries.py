@@ -260,6 +260,24 @@ class QueryStatements:
         self.state.stop_query(stmt.query_id)
         return StatementOutcome(stmt, text, "Query terminated.")
 
+    def pause(self, stmt: t.PauseQuery, text: str) -> StatementOutcome:
+        for qid in self._targets(stmt.query_id):
+            self.state.pause_query(qid)
+        return StatementOutcome(stmt, text, "Query paused.")
+
+    def resume(self, stmt: t.ResumeQuery, text: str) -> StatementOutcome:
+        for qid in self._targets(stmt.query_id):
+            self.state.resume_query(qid)
+        return StatementOutcome(stmt, text, "Query resumed.")
+
+    def _targets(self, query_id: str | None) -> list[str]:
+        """The persistent queries PAUSE/RESUME acts on: one by id, or all (None)."""
+        if query_id is None:
+            return list(self.state.queries)
+        if query_id not in self.state.queries:
+            raise KsqlStatementError(f"Unknown queryId: {query_id}")
+        return [query_id]
+
 
 def _check_upgrade(analysis: Any) -> None:
     """ksqlDB upgrades only stateless queries in place: a new aggregate or join would start

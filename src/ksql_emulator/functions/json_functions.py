@@ -164,6 +164,20 @@ def _records(text: str) -> dict[str, str] | None:
     return {k: (v if isinstance(v, str) else dump_json(v)) for k, v in node.items()}
 
 
+def _items(text: str) -> list[str] | None:
+    # ksqlDB reads the text as a JSON array (anything else is an error, as invalid JSON is);
+    # an item that is not an object makes the whole result NULL.
+    try:
+        node = load_json(text)
+    except ValueError:
+        node = None
+    if not isinstance(node, list):
+        raise ValueError(f"Invalid JSON format:{text}")
+    if not all(isinstance(item, dict) for item in node):
+        return None
+    return [dump_json(item) for item in node]
+
+
 def _concat(*texts: str | None) -> str | None:
     nodes: list[Any] = []
     for text in texts:
@@ -238,6 +252,14 @@ def register(reg: FunctionRegistry) -> None:
         _records,
         category=cat,
         description="A JSON object's entries, values as JSON text.",
+    )
+    add(
+        "JSON_ITEMS",
+        [S],
+        ty.ArrayType(S),
+        _items,
+        category=cat,
+        description="The objects of a JSON array, each as JSON text.",
     )
     add(
         "JSON_CONCAT",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -25,18 +26,9 @@ def _java_trim(s: str) -> str:
     return s[start:end]
 
 
-def _ltrim(s: str) -> str:
-    i = 0
-    while i < len(s) and s[i] <= " ":
-        i += 1
-    return s[i:]
-
-
-def _rtrim(s: str) -> str:
-    i = len(s)
-    while i > 0 and s[i - 1] <= " ":
-        i -= 1
-    return s[:i]
+def _md5(s: str) -> str:
+    # Apache Commons' md5Hex, as ksqlDB calls it: the UTF-8 bytes' digest in lower-case hex.
+    return hashlib.md5(s.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _substring(value: Any, pos: int, length: int | None = None) -> Any:
@@ -210,8 +202,7 @@ def register(reg: FunctionRegistry) -> None:
         description="Removes leading and trailing whitespace.",
         category=cat,
     )
-    add("LTRIM", [S], S, _ltrim, description="Removes leading whitespace.", category=cat)
-    add("RTRIM", [S], S, _rtrim, description="Removes trailing whitespace.", category=cat)
+    add("MD5", [S], S, _md5, description="The hex-encoded MD5 hash of a string.", category=cat)
     add("LEN", [S], INT, len, description="Length of a string or bytes.", category=cat)
     add("LEN", [B], INT, len, category=cat)
     for t in (S, B):

@@ -39,6 +39,8 @@ _TIMEOUT_S = 30.0
 _BATCH = 1000
 _TOPIC_WAIT_S = 60.0
 _IDLE_COMMIT_S = 1.0
+# How often a running query asks whether it was paused, and a paused one whether resumed.
+_PAUSE_CHECK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,24 @@ class QueryLoop:
         self._assign(partitions, ends)
         deadline: float | None = None
         idle_check = time.monotonic() + _IDLE_COMMIT_S
+        pause_check = 0.0
+        paused = False
         while not self._stop.is_set():
+            if time.monotonic() >= pause_check:
+                pause_check = time.monotonic() + _PAUSE_CHECK_S
+                if self._paused():
+                    # PAUSE: what was processed is committed and nothing more is read; the
+                    # consumer keeps its position, so RESUME goes on from exactly there.
+                    if not paused:
+                        log.info("query %s: paused", self.task.query_id)
+                        self._commit()
+                        deadline, paused = None, True
+                    self._stop.wait(_PAUSE_CHECK_S)
+                    pause_check = 0.0
+                    continue
+                if paused:
+                    log.info("query %s: resumed", self.task.query_id)
+                paused = False
             wait = 0.1 if deadline is None else max(0.0, deadline - time.monotonic())
             batch = next_batch(self._consumer, _BATCH, wait)
             now = time.monotonic()
@@ -251,6 +270,20 @@ class QueryLoop:
                 idle_check = now + _IDLE_COMMIT_S
         self._commit()
 
+    def _rewind(self, batch: list[Any]) -> None:
+        """Puts the consumer back before `batch`, so the records are read again on RESUME."""
+        first: dict[tuple[str, int], int] = {}
+        for raw in batch:
+            if raw.error() is None:
+                first.setdefault((raw.topic(), raw.partition()), raw.offset())
+        for (topic, partition), offset in first.items():
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _paused(self) -> bool:
+        with self._lock:
+            task = self._lookup()
+        return bool(getattr(task, "paused", False))
+
     def _process(self, batch: list[Any]) -> int:
         """Runs a batch through the query and sends what it produced; returns how many."""
         outputs: list[Message] = []
@@ -259,6 +292,10 @@ class QueryLoop:
             task = self._lookup()
             if task is None:  # terminated meanwhile; reconcile stops this thread
                 self._stop.set()
+                return 0
+            if getattr(task, "paused", False):
+                # Paused since the batch was read: PAUSE holds from the moment it returned.
+                self._rewind(batch)
                 return 0
             if self.state is not None:
                 task.bind_stores(self.state.wrap)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from ksql_emulator.errors import ParseError
+from ksql_emulator.errors import ParseError, StatementTooLargeError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.expressions import ExpressionParser
 from ksql_emulator.parser.statements import StatementParser
@@ -51,6 +51,10 @@ def parse_iter(sql: str, variables: Mapping[str, str]) -> Iterator[t.ParsedState
             if err.statement is None:
                 err.statement = sql[tokens[start].start : text_end]
             raise
+        except RecursionError:
+            too_large = StatementTooLargeError()
+            too_large.statement = sql[tokens[start].start : text_end]
+            raise too_large from None
         yield t.ParsedStatement(stmt, sql[tokens[start].start : text_end], tokens[start].line)
         start = end + 1 if tokens[end].kind is not TokenKind.EOF else end
 
@@ -58,7 +62,10 @@ def parse_iter(sql: str, variables: Mapping[str, str]) -> Iterator[t.ParsedState
 def parse_expression(text: str) -> t.Expr:
     """Parse one expression (used for pull-query predicates and tests)."""
     parser = ExpressionParser(tokenize(text))
-    expr = parser.expression()
+    try:
+        expr = parser.expression()
+    except RecursionError:
+        raise StatementTooLargeError() from None
     parser.expect_end()
     return expr
 

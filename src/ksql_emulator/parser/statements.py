@@ -33,6 +33,9 @@ class StatementParser(QueryParser):
             "EXPLAIN": self.explain,
             "ALTER": self.alter,
             "PRINT": self.print_topic,
+            "PAUSE": self.pause,
+            "RESUME": self.resume,
+            "ASSERT": self.assert_statement,
         }
 
     def statement(self) -> t.Statement:
@@ -54,6 +57,8 @@ class StatementParser(QueryParser):
             self.expect("REPLACE")
             or_replace = True
         is_source = self.accept("SOURCE")
+        if not or_replace and (is_source or self.at("SINK")) and self._at_connector():
+            return self.create_connector("SOURCE" if is_source else self.advance().upper)
         if self.accept("TYPE"):
             if_not_exists = self._if_not_exists()
             name = self.identifier()
@@ -74,6 +79,18 @@ class StatementParser(QueryParser):
             query = self.query()
             return t.CreateAsSelect(kind, name, props, query, or_replace, if_not_exists)
         return t.CreateSource(kind, name, columns, props, or_replace, if_not_exists, is_source)
+
+    def _at_connector(self) -> bool:
+        # CREATE SINK CONNECTOR: SINK is still the current token; CREATE SOURCE CONNECTOR: past.
+        return self.at("CONNECTOR") or (self.at("SINK") and self.peek().upper == "CONNECTOR")
+
+    def create_connector(self, kind: str) -> t.Statement:
+        self.expect("CONNECTOR")
+        if_not_exists = self._if_not_exists()
+        name = self.identifier("a connector name")
+        if not self.at("WITH"):
+            raise self.error("'WITH'")
+        return t.CreateConnector(kind, name, self.with_props(), if_not_exists)
 
     def _if_not_exists(self) -> bool:
         if self.accept("IF"):
@@ -173,8 +190,14 @@ class StatementParser(QueryParser):
 
     def drop(self) -> t.Statement:
         self.expect("DROP")
+        if self.accept("CONNECTOR"):
+            if_exists = False
+            if self.accept("IF"):
+                self.expect("EXISTS")
+                if_exists = True
+            return t.DropConnector(self.identifier("a connector name"), if_exists)
         if not self.at("STREAM", "TABLE", "TYPE"):
-            raise self.error("{'STREAM', 'TABLE', 'TYPE'}")
+            raise self.error("{'STREAM', 'TABLE', 'TYPE', 'CONNECTOR'}")
         kind = self.advance().upper
         if_exists = False
         if self.accept("IF"):
@@ -189,8 +212,12 @@ class StatementParser(QueryParser):
 
     def alter(self) -> t.Statement:
         self.expect("ALTER")
+        if self.accept("SYSTEM"):
+            name = self.string()
+            self.expect_op("=")
+            return t.AlterSystem(name, self.string())
         if not self.at("STREAM", "TABLE"):
-            raise self.error("{'STREAM', 'TABLE'}")
+            raise self.error("{'STREAM', 'TABLE', 'SYSTEM'}")
         kind = self.advance().upper
         name = self.identifier("a source name")
         cols: list[t.ColumnDef] = []
@@ -205,6 +232,15 @@ class StatementParser(QueryParser):
 
     def show(self) -> t.Statement:
         self.advance()
+        if self.at("SOURCE", "SINK") and self.peek().upper == "CONNECTORS":
+            scope = self.advance().upper
+            self.advance()
+            return t.ListConnectors(scope)
+        if self.accept("CONNECTORS"):
+            return t.ListConnectors()
+        if self.accept("CONNECTOR"):
+            self.expect("PLUGINS")
+            return t.ListConnectorPlugins()
         what = self.tok.upper
         if what == "ALL":
             self.advance()
@@ -218,7 +254,6 @@ class StatementParser(QueryParser):
             "FUNCTIONS",
             "TYPES",
             "VARIABLES",
-            "CONNECTORS",
         ):
             raise self.error("{'STREAMS', 'TABLES', 'TOPICS', 'QUERIES', 'PROPERTIES', ...}")
         self.advance()
@@ -226,6 +261,9 @@ class StatementParser(QueryParser):
 
     def describe(self) -> t.Statement:
         self.expect("DESCRIBE")
+        if self.at("CONNECTOR") and self.peek().kind is not TokenKind.EOF:
+            self.advance()
+            return t.DescribeConnector(self.identifier("a connector name"))
         if self.accept("FUNCTION"):
             return t.Describe(self.identifier("a function name"), function=True)
         if self.at("STREAMS", "TABLES"):
@@ -248,6 +286,47 @@ class StatementParser(QueryParser):
         if self.tok.kind is TokenKind.IDENT:
             return t.Terminate(self.advance().text.upper())
         return t.Terminate(self.identifier("a query id"))
+
+    def _query_id_or_all(self) -> str | None:
+        if self.accept("ALL"):
+            return None
+        if self.tok.kind is TokenKind.IDENT:
+            return self.advance().text.upper()
+        return self.identifier("a query id")
+
+    def pause(self) -> t.Statement:
+        self.expect("PAUSE")
+        return t.PauseQuery(self._query_id_or_all())
+
+    def resume(self) -> t.Statement:
+        self.expect("RESUME")
+        return t.ResumeQuery(self._query_id_or_all())
+
+    def assert_statement(self) -> t.Statement:
+        self.expect("ASSERT")
+        exists = True
+        if self.accept("NOT"):
+            self.expect("EXISTS")
+            exists = False
+        if self.accept("TOPIC"):
+            topic = self._resource_name("a topic name")
+            props = self.with_props()
+            return t.AssertTopic(topic, props, exists, self._timeout())
+        if not self.accept("SCHEMA"):
+            raise self.error("{'TOPIC', 'SCHEMA'}")
+        subject = self._resource_name("a subject name") if self.accept("SUBJECT") else None
+        schema_id = self.integer() if self.accept("ID") else None
+        if subject is None and schema_id is None:
+            raise self.error("{'SUBJECT', 'ID'}")
+        return t.AssertSchema(subject, schema_id, exists, self._timeout())
+
+    def _resource_name(self, what: str) -> str:
+        if self.tok.kind is TokenKind.STRING:
+            return self.advance().text
+        return self.identifier(what)
+
+    def _timeout(self) -> t.Duration | None:
+        return self.duration() if self.accept("TIMEOUT") else None
 
     def set_property(self) -> t.Statement:
         self.expect("SET")

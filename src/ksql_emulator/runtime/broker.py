@@ -26,6 +26,10 @@ class Broker(Protocol):
 
     def produce(self, msg: Message) -> None: ...
 
+    def topic_shape(self, name: str) -> tuple[int, int] | None:
+        """(partitions, replicas) of a topic, None when it does not exist (ASSERT TOPIC)."""
+        ...
+
 
 class InMemoryBroker:
     """Holds every topic's messages; a produced message is run through the queries reading it,
@@ -39,6 +43,11 @@ class InMemoryBroker:
     def create_topic(self, name: str, partitions: int = 1) -> None:
         self.topics.setdefault(name, [])
         self.partitions.setdefault(name, partitions)
+
+    def topic_shape(self, name: str) -> tuple[int, int] | None:
+        if name not in self.topics:
+            return None
+        return self.partitions.get(name, 1), 1
 
     def subscribe(self, topic: str, reader: Reader) -> None:
         self.readers.setdefault(topic, []).append(reader)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ksql_emulator.errors import KsqlError
+from ksql_emulator.errors import KsqlError, StatementTooLargeError
 
 __all__ = [
     "ERROR_CODE_BAD_REQUEST",
@@ -56,6 +56,14 @@ def statement_error(
 
 def statement_error_from(exc: BaseException, request_text: str) -> tuple[int, dict[str, Any]]:
     """The HTTP status and body for an exception raised by the engine on `request_text`."""
+    if isinstance(exc, RecursionError):
+        # Parsed, but too deep for a later step's walk over it: as ksqlDB, a statement too
+        # large to process, never a server error.
+        exc = StatementTooLargeError()
+    if isinstance(exc, KsqlError) and exc.generic:
+        # ksqlDB's plain KsqlException (or a failed ASSERT's 417): a generic error, no statement.
+        code = exc.error_code if exc.error_code is not None else ERROR_CODE_BAD_REQUEST
+        return code // 100, generic_error(code, exc.message)
     if isinstance(exc, KsqlError):
         default_code = ERROR_CODE_BAD_STATEMENT
         message = exc.message

@@ -7,12 +7,70 @@ import contextlib
 import socket
 import threading
 import time
+from collections import deque
 from typing import Any
 
+import hypercorn.protocol.h2
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 __all__ = ["BackgroundServer", "hypercorn_config", "listening_socket", "serve_forever"]
+
+
+class _WritesApartBuffer(hypercorn.protocol.h2.StreamBuffer):
+    """hypercorn's per-stream HTTP/2 send buffer, keeping each of the app's writes apart.
+
+    hypercorn joins whatever the app wrote since its sender last ran into one DATA frame, so
+    several /query-stream lines shared a frame under load; clients that decode each frame as one
+    JSON document (as ksqlDB, one write per frame, lets them) then fail. Here each write leaves
+    as its own frame, split only where the frame size or the peer's flow-control window forces
+    it, as ksqlDB's own server splits one.
+    """
+
+    def __init__(self, event_class: Any) -> None:
+        super().__init__(event_class)
+        self._writes: deque[bytes] = deque()
+        self._size = 0
+
+    @property
+    def complete(self) -> bool:
+        return self._complete and self._size == 0
+
+    async def push(self, data: bytes) -> None:
+        if self._complete:
+            raise hypercorn.protocol.h2.BufferCompleteError()
+        if not data:
+            return
+        self._writes.append(bytes(data))
+        self._size += len(data)
+        await self._is_empty.clear()
+        # The app waits while two frames' worth is queued, as hypercorn's own buffer makes it.
+        if self._size >= hypercorn.protocol.h2.BUFFER_HIGH_WATER:
+            await self._paused.wait()
+            await self._paused.clear()
+
+    async def pop(self, max_length: int) -> bytes:
+        data = b""
+        if self._writes and max_length > 0:
+            data = self._writes.popleft()
+            if len(data) > max_length:
+                data, rest = data[:max_length], data[max_length:]
+                self._writes.appendleft(rest)
+            self._size -= len(data)
+        if self._size < hypercorn.protocol.h2.BUFFER_LOW_WATER:
+            await self._paused.set()
+        if self._size == 0:
+            await self._is_empty.set()
+        return data
+
+    async def close(self) -> None:
+        self._writes.clear()
+        self._size = 0
+        await super().close()
+
+
+def _keep_http2_writes_apart() -> None:
+    hypercorn.protocol.h2.StreamBuffer = _WritesApartBuffer  # type: ignore[misc]
 
 
 def hypercorn_config(host: str, port: int, fd: int | None = None) -> Config:
@@ -32,6 +90,7 @@ async def serve_forever(
 ) -> None:
     """Serves `app` until `stop` is set: on `sock` when given (a socket `listening_socket`
     made, whose port nothing else could take meanwhile), else on host:port."""
+    _keep_http2_writes_apart()
     fd = sock.detach() if sock is not None else None
     await serve(app, hypercorn_config(host, port, fd), shutdown_trigger=stop.wait)
 

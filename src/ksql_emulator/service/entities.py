@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,6 +59,14 @@ class StatementEntities:
         if isinstance(stmt, t.Terminate):
             target = stmt.query_id or "ALL"
             return status(f"terminate/`{target}`/execute", result.message)
+        if isinstance(stmt, (t.PauseQuery, t.ResumeQuery)):
+            verb = "pause" if isinstance(stmt, t.PauseQuery) else "resume"
+            return status(f"{verb}/{stmt.query_id or 'ALL'}/execute", result.message)
+        if isinstance(stmt, t.AlterSystem):
+            return status(f"cluster/{uuid.uuid4()}/alter", result.message)
+        if isinstance(stmt, t.AssertTopic):
+            entity = {"@type": "assert_topic", **base, "topicName": stmt.topic}
+            return api.StatementResult({**entity, "exists": stmt.exists})
         if isinstance(stmt, t.Show):
             return api.StatementResult(self._show_entity(stmt, result, base))
         if isinstance(stmt, t.Describe):
@@ -105,9 +114,9 @@ class StatementEntities:
                         "sinks": [q.sink_name],
                         "sinkKafkaTopics": [q.sink_topic],
                         "id": q.query_id,
-                        "statusCount": {"RUNNING": 1},
+                        "statusCount": {_state(self.engine, q.query_id): 1},
                         "queryType": "PERSISTENT",
-                        "state": "RUNNING",
+                        "state": _state(self.engine, q.query_id),
                     }
                     for q in result.data
                 ],
@@ -223,3 +232,7 @@ def _schema_json(typ: Any) -> dict[str, Any]:
             "memberSchema": None,
         }
     return {"type": str(typ), "fields": None, "memberSchema": None}
+
+
+def _state(engine: Engine, query_id: str) -> str:
+    return "PAUSED" if query_id in engine.paused else "RUNNING"

@@ -35,6 +35,12 @@ class GatewayBroker:
     def produce(self, msg: Message) -> None:
         self.gateway.produce(msg)
 
+    def topic_shape(self, name: str) -> tuple[int, int] | None:
+        for info in self.gateway.list_topics():
+            if info.name == name:
+                return info.partitions, info.replication
+        return None
+
 
 @dataclass
 class _Task:
@@ -47,6 +53,8 @@ class _Task:
     sink: Windowing | None = None
     # Which run of the query id this is: a TERMINATEd id created again is a new run.
     generation: int = 0
+    # PAUSE: the Kafka layer stops consuming for the query and keeps its place.
+    paused: bool = False
 
     @property
     def stateful(self) -> bool:

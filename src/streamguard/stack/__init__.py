@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -21,6 +22,7 @@ from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
 
 __all__ = [
+    "Health",
     "MissingToolError",
     "NotReadyError",
     "PartStatus",
@@ -33,6 +35,9 @@ __all__ = [
 ]
 
 
+Health = Literal["healthy", "not ready", "died", "stopped", "not started"]
+
+
 @dataclass(frozen=True)
 class PartStatus:
     """One part as `status` reports it."""
@@ -40,9 +45,29 @@ class PartStatus:
     name: str
     address: str | None
     pid: int | None
-    running: bool
-    healthy: bool
+    health: Health
     log: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.health in ("healthy", "not ready")
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "healthy"
+
+    @property
+    def failed(self) -> bool:
+        """Started and not serving: it died, or it runs and does not answer. A part nobody
+        started, or one stopped on purpose, has not failed."""
+        return self.health in ("died", "not ready")
+
+
+def _to_run(state: StackState, name: str) -> PartState:
+    """The part, marked as meant to run before it starts: one that fails to start has failed."""
+    part = state.part(name)
+    part.intent = "run"
+    return part
 
 
 @contextmanager
@@ -71,13 +96,13 @@ def up(
     `with_ksqldb=False` leaves out the ksqlDB emulator (tests of Kafka and PostgreSQL alone).
     """
     with _locked(state_dir) as state:
-        broker = kafka.start(state.part("kafka"), state_dir, port=kafka_port)
+        broker = kafka.start(_to_run(state, "kafka"), state_dir, port=kafka_port)
         state.save()
-        postgres.start(state.part("postgres"), state_dir, port=postgres_port)
+        postgres.start(_to_run(state, "postgres"), state_dir, port=postgres_port)
         state.save()
         if with_ksqldb:
             ksqldb.start(
-                state.part("ksqldb"),
+                _to_run(state, "ksqldb"),
                 state_dir,
                 bootstrap_servers=broker.url or "",
                 port=ksqldb_port,
@@ -110,7 +135,7 @@ def _answers(url: str | None) -> bool:
 
 def _start_with_metrics(name: str, state: StackState, state_dir: Path, args: list[str]) -> None:
     """Start an app serving Prometheus metrics on a free port, recorded as `metrics_url`."""
-    part = state.part(name)
+    part = _to_run(state, name)
     if apps.is_running(name, part, state_dir):
         return
     port = processes.free_port()
@@ -130,7 +155,7 @@ def start_apps(
     with _locked(state_dir) as state:
         _start_with_metrics("consumer", state, state_dir, [])
         if console:
-            part = state.part("console")
+            part = _to_run(state, "console")
             if not apps.is_running("console", part, state_dir):
                 port = (
                     processes.choose_port(console_port) if console_port else processes.free_port()
@@ -150,19 +175,26 @@ def start_apps(
 
 def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
     is_running, is_ready = _CHECKS[name]
-    running = is_running(part, state_dir)
+    health: Health
+    if is_running(part, state_dir):
+        health = "healthy" if is_ready(part) else "not ready"
+    elif part.intent == "run":
+        health = "died"
+    elif part.intent == "stop":
+        health = "stopped"
+    else:
+        health = "not started"
     return PartStatus(
         name,
         part.url,
-        part.pid if running else None,
-        running,
-        running and is_ready(part),
+        part.pid if health in ("healthy", "not ready") else None,
+        health,
         part.extra.get("log"),
     )
 
 
 def status(state_dir: Path) -> list[PartStatus]:
-    """Kafka and PostgreSQL, and ksqlDB once the stack has started it."""
+    """Kafka and PostgreSQL, and ksqlDB and the apps once the stack has started them."""
     state = StackState.load(state_dir)
     names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
     return [_status(name, state.part(name), state_dir) for name in names]
@@ -190,6 +222,11 @@ def down(state_dir: Path, *, purge: bool = False) -> list[str]:
         return []
     stopped: list[str] = []
     with _locked(state_dir) as state:
+        for part in state.parts.values():
+            # Whatever ran, or was meant to, is now stopped on purpose; a part never started
+            # stays "not started".
+            if part.intent is not None:
+                part.intent = "stop"
         # Clients of Kafka and PostgreSQL go first, so nothing loses its server mid-write.
         for name in apps.APPS:
             if apps.stop(name, state.part(name), state_dir):

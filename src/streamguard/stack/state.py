@@ -6,9 +6,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 STATE_FILE = "stack.json"
+
+Intent = Literal["run", "stop"]
 
 
 @dataclass
@@ -19,6 +21,9 @@ class PartState:
     pid: int | None = None
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What was last asked of the part: "run" (by `up` or `apps`), "stop" (by `down`), or nothing
+    # yet. It tells a part stopped on purpose, or never started, from one that died.
+    intent: Intent | None = None
 
 
 @dataclass

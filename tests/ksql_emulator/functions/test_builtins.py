@@ -22,8 +22,15 @@ CASES: list[tuple[str, list[ty.SqlType | None], list[Any], ty.SqlType, Any]] = [
     ("LCASE", [S], ["MiXeD"], S, "mixed"),
     ("UCASE", [S], ["MiXeD"], S, "MIXED"),
     ("TRIM", [S], ["\t padded \n"], S, "padded"),
-    ("LTRIM", [S], ["  x  "], S, "x  "),
-    ("RTRIM", [S], ["  x  "], S, "  x"),
+    ("MD5", [S], [""], S, "d41d8cd98f00b204e9800998ecf8427e"),
+    (
+        "MD5",
+        [S],
+        ["The quick brown fox jumps over the lazy dog"],
+        S,
+        "9e107d9d372bb6826bd81d3542a419d6",
+    ),
+    ("MD5", [S], [None], S, None),
     ("LEN", [S], ["four"], INT, 4),
     ("LEN", [ty.BYTES], [b"\x00\x01"], INT, 2),
     ("SUBSTRING", [S, INT], ["streamguard", 7], S, "guard"),
@@ -212,6 +219,16 @@ CASES: list[tuple[str, list[ty.SqlType | None], list[Any], ty.SqlType, Any]] = [
     ("JSON_ARRAY_LENGTH", [S], ["[1, [2, 3]]"], INT, 2),
     ("JSON_ARRAY_LENGTH", [S], ['{"a": 1}'], INT, None),
     ("JSON_KEYS", [S], ['{"x": 1, "y": 2}'], ty.ArrayType(S), ["x", "y"]),
+    (
+        "JSON_ITEMS",
+        [S],
+        ['[{"type": "A", "n": 1.50}, {"nested": {"b": [true]}}]'],
+        ty.ArrayType(S),
+        ['{"type":"A","n":1.50}', '{"nested":{"b":[true]}}'],
+    ),
+    ("JSON_ITEMS", [S], ["[]"], ty.ArrayType(S), []),
+    ("JSON_ITEMS", [S], ['[{"a": 1}, 2]'], ty.ArrayType(S), None),
+    ("JSON_ITEMS", [S], [None], ty.ArrayType(S), None),
     ("JSON_RECORDS", [S], ['{"x": {"y": true}}'], ty.MapType(S, S), {"x": '{"y":true}'}),
     ("JSON_RECORDS", [S], ['{"x": "text", "n": 1}'], ty.MapType(S, S), {"x": "text", "n": "1"}),
     ("JSON_CONCAT", [S, S], ['{"a": 1}', '{"a": 2, "b": 3}'], S, '{"a":2,"b":3}'),
@@ -363,3 +380,13 @@ def test_uuid_and_random_are_fresh_each_call() -> None:
 def test_unix_timestamp_without_arguments_is_now() -> None:
     now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
     assert abs(default_registry().resolve("UNIX_TIMESTAMP", []).call() - now_ms) < 5000
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', "[{]", "not json"])
+def test_json_items_of_anything_but_a_json_array_is_a_function_error(text: str) -> None:
+    # The error ksqlDB raises surfaces, as every function error does, as a NULL result.
+    assert default_registry().resolve("JSON_ITEMS", [S]).call(text) is None
+    from ksql_emulator.functions.json_functions import _items
+
+    with pytest.raises(ValueError, match="Invalid JSON format"):
+        _items(text)

@@ -219,3 +219,10 @@ def test_table_functions_return_their_rows(
     resolved = table_registry().resolve(name, arg_types)
     assert resolved.return_type == row_type
     assert resolved.call(*args) == rows
+
+
+@pytest.mark.parametrize("name", ["LTRIM", "RTRIM"])
+def test_functions_ksqldb_does_not_have_cannot_be_called(name: str) -> None:
+    with pytest.raises(UnknownFunctionError) as info:
+        default_registry().resolve(name, [ty.STRING])
+    assert str(info.value) == f"Can't find any functions with the name '{name}'"

@@ -8,6 +8,7 @@ from ksql_emulator.engine import Engine
 from ksql_emulator.errors import (
     KsqlError,
     ParseError,
+    StatementTooLargeError,
     TypeMismatchError,
     UnknownColumnError,
     UnknownFunctionError,
@@ -94,3 +95,49 @@ def test_literal_overflow_is_reported_like_ksqldb() -> None:
     assert str(caught.value) == (
         "Failed to prepare statement: line 1:9: Invalid numeric literal: 9223372036854775808"
     )
+
+
+TOO_LARGE = (
+    "Error processing statement: Statement is too large to parse. "
+    "This may be caused by having too many nested expressions in the statement."
+)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["(" * 5000 + "AMOUNT" + ")" * 5000, "NOT " * 5000 + "TRUE", "- " * 5000 + "AMOUNT"],
+)
+def test_a_statement_nested_thousands_deep_is_too_large_as_ksqldb_says(expression: str) -> None:
+    sql = f"SELECT {expression} FROM TXNS EMIT CHANGES;"
+    with pytest.raises(StatementTooLargeError) as info:
+        parse(sql)
+    assert info.value.message == TOO_LARGE
+    assert info.value.statement == sql
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Parsed, then too deep for the steps that walk the statement after the parser.
+        "CREATE STREAM SUMS AS SELECT " + " + ".join(["AMOUNT"] * 20_000) + " AS X FROM TXNS;",
+        "CREATE STREAM DEEP AS SELECT * FROM TXNS WHERE "
+        + "(" * 5000
+        + "AMOUNT > 1"
+        + ")" * 5000
+        + ";",
+    ],
+)
+def test_a_statement_too_large_is_a_bad_request_never_a_server_error(sql: str) -> None:
+    from ksql_emulator.server._errors import statement_error_from
+
+    engine = Engine()
+    engine.execute(SOURCE)
+    with pytest.raises((StatementTooLargeError, RecursionError)) as info:
+        engine.execute(sql)
+    status, body = statement_error_from(info.value, sql)
+    assert (status, body) == (
+        400,
+        {"@type": "generic_error", "error_code": 40000, "message": TOO_LARGE},
+    )
+    # Nothing of the refused statement was created.
+    assert [s.name for s in engine.execute("SHOW STREAMS;")[0].data] == ["TXNS"]

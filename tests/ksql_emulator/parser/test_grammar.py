@@ -126,3 +126,63 @@ def test_comments_and_multiple_statements() -> None:
     kinds = [type(s.statement).__name__ for s in stmts]
     assert kinds == ["Show", "Show", "Describe"]
     assert [s.line for s in stmts] == [2, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "CREATE SOURCE CONNECTOR `jdbc-source` WITH ('connector.class'='JdbcSource', "
+            "'tasks.max'=1);",
+            t.CreateConnector("SOURCE", "jdbc-source", (("CONNECTOR.CLASS", "JdbcSource"),
+                                                        ("TASKS.MAX", 1))),
+        ),
+        (
+            "CREATE SINK CONNECTOR IF NOT EXISTS pg WITH ('connector.class'='JdbcSink');",
+            t.CreateConnector("SINK", "PG", (("CONNECTOR.CLASS", "JdbcSink"),), True),
+        ),
+        ("DROP CONNECTOR IF EXISTS `pg`;", t.DropConnector("pg", True)),
+        ("DESCRIBE CONNECTOR pg;", t.DescribeConnector("PG")),
+        ("SHOW CONNECTORS;", t.ListConnectors("ALL")),
+        ("LIST SOURCE CONNECTORS;", t.ListConnectors("SOURCE")),
+        ("SHOW SINK CONNECTORS;", t.ListConnectors("SINK")),
+        ("SHOW CONNECTOR PLUGINS;", t.ListConnectorPlugins()),
+        ("PAUSE ctas_counts_3;", t.PauseQuery("CTAS_COUNTS_3")),
+        ("PAUSE ALL;", t.PauseQuery(None)),
+        ("RESUME CSAS_S_1;", t.ResumeQuery("CSAS_S_1")),
+        ("RESUME ALL;", t.ResumeQuery(None)),
+        ("ALTER SYSTEM 'ksql.streams.num.stream.threads'='4';",
+         t.AlterSystem("ksql.streams.num.stream.threads", "4")),
+        ("ASSERT TOPIC 'orders' TIMEOUT 5 SECONDS;",
+         t.AssertTopic("orders", (), True, t.Duration(5, "SECONDS"))),
+        ("ASSERT NOT EXISTS TOPIC orders WITH (PARTITIONS=3, REPLICAS=1);",
+         t.AssertTopic("ORDERS", (("PARTITIONS", 3), ("REPLICAS", 1)), False)),
+        ("ASSERT SCHEMA SUBJECT 'orders-value' ID 12 TIMEOUT 1 MINUTE;",
+         t.AssertSchema("orders-value", 12, True, t.Duration(1, "MINUTES"))),
+        ("ASSERT NOT EXISTS SCHEMA ID 7;", t.AssertSchema(None, 7, False)),
+    ],
+)  # fmt: skip
+def test_statements_of_ksqldbs_grammar_beyond_queries(sql: str, expected: t.Statement) -> None:
+    assert one(sql) == expected
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE SOURCE CONNECTOR c;",  # a connector needs its WITH
+        "CREATE OR REPLACE SINK CONNECTOR c WITH ('a'='b');",
+        "ASSERT SCHEMA TIMEOUT 1 SECOND;",  # a subject or an id
+        "ALTER SYSTEM auto.offset.reset = 'earliest';",  # the name is a string
+        "PAUSE;",
+    ],
+)
+def test_malformed_statements_of_that_grammar_are_syntax_errors(sql: str) -> None:
+    with pytest.raises(ParseError):
+        parse(sql)
+
+
+def test_connector_and_pause_words_stay_usable_as_names() -> None:
+    stmt = one("CREATE STREAM connector (pause INT, resume INT) WITH (kafka_topic='c', "
+               "value_format='json');")  # fmt: skip
+    assert isinstance(stmt, t.CreateSource) and stmt.name == "CONNECTOR"
+    assert one("DESCRIBE connector;") == t.Describe("CONNECTOR")

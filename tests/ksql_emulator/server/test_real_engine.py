@@ -323,3 +323,141 @@ def test_a_pull_query_returns_the_materialized_rows(
         assert refused.json()["message"].startswith(
             "Error in WHERE expression: Cannot compare K (STRING) to 1 (INTEGER) with EQUAL."
         )
+
+
+def test_query_stream_sends_one_line_per_http2_frame_over_real_kafka(
+    emulator_url: str, new_topic: Callable[..., str], kafka_bootstrap: str
+) -> None:
+    from confluent_kafka import Producer
+
+    from tests.ksql_emulator.server.test_query_stream_framing import h2_data_frames
+
+    topic = new_topic("framed")
+    rows = 2000
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(rows):
+        producer.produce(topic, key=f"k{i}", value=json.dumps({"V": i}))
+    assert producer.flush(30) == 0
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM F (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+
+    # Every row is in Kafka before the queries start: they are ready all at once.
+    for sql in (f"SELECT * FROM F EMIT CHANGES LIMIT {rows};", "SELECT * FROM F;"):
+        frames = h2_data_frames(emulator_url, sql)
+        assert all(f.endswith(b"\n") and f.count(b"\n") == 1 for f in frames), sql
+        decoded = [json.loads(frame) for frame in frames]
+        assert decoded[0]["columnNames"] == ["K", "V"], sql
+        assert sorted(row[1] for row in decoded[1:]) == list(range(rows)), sql
+
+
+def test_a_statement_too_large_to_parse_is_a_400_not_a_500(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("large")
+    too_large = (
+        "Error processing statement: Statement is too large to parse. "
+        "This may be caused by having too many nested expressions in the statement."
+    )
+    with httpx.Client(base_url=emulator_url, timeout=60) as client:
+        created = ksql(
+            client,
+            f"CREATE STREAM L (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+            "value_format='JSON');",
+        )
+        assert created.status_code == 200, created.text
+        sums = ksql(client, "CREATE STREAM L2 AS SELECT " + " + ".join(["V"] * 20_000) + " FROM L;")
+        nested = client.post(
+            "/query-stream",
+            json={"sql": "SELECT " + "(" * 5000 + "V" + ")" * 5000 + " FROM L EMIT CHANGES;"},
+        )
+        for response in (sums, nested):
+            assert response.status_code == 400, response.text[:300]
+            assert response.json() == {
+                "@type": "generic_error",
+                "error_code": 40000,
+                "message": too_large,
+            }
+        # The server still answers.
+        assert ksql(client, "SHOW STREAMS;").status_code == 200
+
+
+def _count_of(client: httpx.Client, key: str) -> int | None:
+    response = client.post(
+        "/query",
+        json={"ksql": f"SELECT N FROM PAUSABLE WHERE K = '{key}';", "streamsProperties": {}},
+    )
+    assert response.status_code == 200, response.text
+    rows = [item["row"]["columns"] for item in response.json() if "row" in item]
+    return rows[0][0] if rows else None
+
+
+def _wait_for_count(client: httpx.Client, key: str, expected: int) -> None:
+    deadline = time.monotonic() + 30
+    while _count_of(client, key) != expected:
+        assert time.monotonic() < deadline, f"count of {key} stayed {_count_of(client, key)}"
+        time.sleep(0.2)
+
+
+def _query_state(client: httpx.Client, query_id: str) -> str:
+    queries = ksql(client, "SHOW QUERIES;").json()[0]["queries"]
+    return next(q["state"] for q in queries if q["id"] == query_id)
+
+
+def test_a_paused_query_stops_and_resumes_from_where_it_stopped_over_kafka(
+    emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    topic = new_topic("pausable")
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"CREATE STREAM P (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+                "value_format='JSON'); CREATE TABLE PAUSABLE AS SELECT K, COUNT(*) AS N FROM P "
+                "GROUP BY K;",
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            },
+        )
+        assert created.status_code == 200, created.text
+        query_id = created.json()[1]["commandStatus"]["queryId"]
+        assert ksql(client, "INSERT INTO P (K, V) VALUES ('a', 1);").status_code == 200
+        _wait_for_count(client, "a", 1)
+
+        paused = ksql(client, f"PAUSE {query_id};")
+        assert paused.status_code == 200, paused.text
+        assert paused.json()[0]["commandStatus"]["message"] == "Query paused."
+        assert _query_state(client, query_id) == "PAUSED"
+        for v in (2, 3):
+            assert ksql(client, f"INSERT INTO P (K, V) VALUES ('a', {v});").status_code == 200
+        # Long enough for a running query to have counted them many times over.
+        time.sleep(3)
+        assert _count_of(client, "a") == 1
+
+        resumed = ksql(client, "RESUME ALL;")
+        assert resumed.json()[0]["commandStatus"]["message"] == "Query resumed."
+        assert _query_state(client, query_id) == "RUNNING"
+        # Each record that arrived while paused is counted, exactly once.
+        _wait_for_count(client, "a", 3)
+        time.sleep(1)
+        assert _count_of(client, "a") == 3
+
+        unknown = ksql(client, "PAUSE CTAS_NOPE_1;")
+        assert unknown.status_code == 400
+        assert unknown.json()["message"] == "Unknown queryId: CTAS_NOPE_1"
+        connectors = ksql(client, "SHOW CONNECTORS;")
+        assert connectors.status_code == 400
+        assert connectors.json()["@type"] == "generic_error"
+        assert "Connection refused" in connectors.json()["message"]
+        asserted = ksql(client, f"ASSERT TOPIC '{topic}' WITH (PARTITIONS=1);")
+        assert asserted.status_code == 200, asserted.text
+        assert asserted.json()[0] | {"statementText": ""} == {
+            "@type": "assert_topic",
+            "statementText": "",
+            "topicName": topic,
+            "exists": True,
+            "warnings": [],
+        }

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator.parser.tree.expressions import NOWHERE, Expr, Pos, TypeSpec
-from ksql_emulator.parser.tree.queries import Query
+from ksql_emulator.parser.tree.queries import Duration, Query
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,67 @@ class Explain(Statement):
 @dataclass(frozen=True)
 class Terminate(Statement):
     query_id: str | None  # None: TERMINATE ALL
+
+
+@dataclass(frozen=True)
+class PauseQuery(Statement):
+    query_id: str | None  # None: PAUSE ALL
+
+
+@dataclass(frozen=True)
+class ResumeQuery(Statement):
+    query_id: str | None  # None: RESUME ALL
+
+
+@dataclass(frozen=True)
+class AlterSystem(Statement):
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CreateConnector(Statement):
+    kind: str  # SOURCE or SINK
+    name: str
+    props: Props
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropConnector(Statement):
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DescribeConnector(Statement):
+    name: str
+
+
+@dataclass(frozen=True)
+class ListConnectors(Statement):
+    scope: str = "ALL"  # ALL, SOURCE or SINK
+
+
+@dataclass(frozen=True)
+class ListConnectorPlugins(Statement):
+    pass
+
+
+@dataclass(frozen=True)
+class AssertTopic(Statement):
+    topic: str
+    props: Props
+    exists: bool  # False: ASSERT NOT EXISTS
+    timeout: Duration | None = None
+
+
+@dataclass(frozen=True)
+class AssertSchema(Statement):
+    subject: str | None
+    schema_id: int | None
+    exists: bool
+    timeout: Duration | None = None
 
 
 @dataclass(frozen=True)

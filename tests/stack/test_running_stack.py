@@ -1,0 +1,140 @@
+"""A whole local stack as start.sh runs it: what it listens on, and what `stack status` says
+after parts die or are stopped on purpose."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from streamguard import stack
+from tests.conftest import ROOT, run_cli, stack_dir
+
+
+def _cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Every address comes from the state dir, none from the environment of this test run.
+    env = {k: "" for k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "KSQLDB_URL")}
+    return run_cli("--state-dir", str(state_dir), *args, env=env)
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _status_rows(state_dir: Path) -> tuple[int, dict[str, str]]:
+    """`stack status`'s exit code and, per part, its row's text."""
+    result = _cli(state_dir, "stack", "status")
+    rows = {}
+    for line in result.stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) > 2 and cells[1] in ("kafka", "postgres", "ksqldb", "producer", "consumer"):
+            rows[cells[1]] = line
+    return result.returncode, rows
+
+
+@pytest.fixture(scope="module")
+def running_stack() -> Iterator[Path]:
+    """start.sh's steps on the local stack: servers, schema, rules, then consumer and producer."""
+    state_dir = stack_dir("running")
+    try:
+        _ok(_cli(state_dir, "stack", "up"))
+        _ok(_cli(state_dir, "db", "upgrade"))
+        _ok(_cli(state_dir, "migrate", "initialize-metadata"))
+        _ok(_cli(state_dir, "migrate", "apply", "--all"))
+        _ok(_cli(state_dir, "stack", "apps", "--rate", "5"))
+        yield state_dir
+    finally:
+        stack.down(state_dir, purge=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _stack_processes(state_dir: Path) -> dict[str, list[psutil.Process]]:
+    """Per part, the process the stack recorded and every process it started in turn."""
+    state = stack.StackState.load(state_dir)
+    found: dict[str, list[psutil.Process]] = {}
+    for name, part in state.parts.items():
+        if part.pid and psutil.pid_exists(part.pid):
+            proc = psutil.Process(part.pid)
+            found[name] = [proc, *proc.children(recursive=True)]
+    return found
+
+
+def _is_ipv4_loopback(address: str) -> bool:
+    """127.0.0.1, also as a dual-stack socket (Java's) shows it: ::ffff:127.0.0.1."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip == ipaddress.IPv4Address("127.0.0.1")
+
+
+def test_every_server_of_the_stack_listens_on_loopback_only(running_stack: Path) -> None:
+    processes = _stack_processes(running_stack)
+    assert {"kafka", "postgres", "ksqldb", "consumer", "producer"} <= set(processes)
+    pids = {proc.pid: name for name, procs in processes.items() for proc in procs}
+    listening: dict[str, list[str]] = {name: [] for name in processes}
+    for conn in psutil.net_connections(kind="inet"):
+        if conn.pid not in pids or conn.raddr:
+            continue
+        # A TCP socket that listens, or a UDP socket bound to receive from anyone.
+        if conn.type == socket.SOCK_STREAM and conn.status != psutil.CONN_LISTEN:
+            continue
+        listening[pids[conn.pid]].append(conn.laddr.ip)
+    # Each server is seen listening (so the check below looks at something)...
+    for server in ("kafka", "postgres", "ksqldb"):
+        assert listening[server], f"{server} listens on nothing that was found"
+    # ...and nothing anywhere listens beyond this machine.
+    exposed = {
+        name: [a for a in addresses if not _is_ipv4_loopback(a)]
+        for name, addresses in listening.items()
+    }
+    assert not any(exposed.values()), f"listening beyond 127.0.0.1: {exposed}"
+
+
+def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_stack: Path) -> None:
+    code, rows = _status_rows(running_stack)
+    assert code == 0, rows
+    assert all("healthy" in row for row in rows.values()), rows
+
+    # A part that was started and died fails the status.
+    consumer = stack.StackState.load(running_stack).part("consumer")
+    assert consumer.pid
+    os.kill(consumer.pid, signal.SIGKILL)
+    psutil.Process(consumer.pid).wait(30)
+    code, rows = _status_rows(running_stack)
+    assert code == 1
+    assert "died" in rows["consumer"] and "healthy" in rows["producer"]
+
+    # ./stop.sh stops everything on purpose; `stack up` brings the servers back, not the apps.
+    stopped = subprocess.run(
+        [str(ROOT / "stop.sh"), "--state-dir", str(running_stack)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    code, rows = _status_rows(running_stack)
+    assert code == 0, rows
+    assert all("stopped" in row for row in rows.values()), rows
+
+    _ok(_cli(running_stack, "stack", "up"))
+    code, rows = _status_rows(running_stack)
+    assert code == 0, rows
+    for server in ("kafka", "postgres", "ksqldb"):
+        assert "healthy" in rows[server]
+    assert "stopped" in rows["consumer"] and "stopped" in rows["producer"]
+
+
+def test_parts_nobody_started_are_not_a_failure(tmp_path: Path) -> None:
+    code, rows = _status_rows(tmp_path)
+    assert code == 0
+    assert "not started" in rows["kafka"] and "not started" in rows["postgres"]
