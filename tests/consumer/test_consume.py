@@ -268,3 +268,22 @@ def test_a_second_consumer_with_the_same_instance_id_fences_the_first(
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
     assert second.returncode == 0
+
+
+def test_a_lone_alert_is_written_without_waiting_for_a_batch_to_fill(
+    kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
+) -> None:
+    # A quiet stream: one alert, a batch of 500 and a minute's poll. The alert must land at
+    # once, not when the batch fills or the poll times out.
+    consumer = AlertConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        topic=topics.alerts,
+        dlq_topic=topics.dlq,
+        group_id=f"g-{uuid.uuid4().hex}",
+        batch_size=500,
+        poll_timeout_s=60,
+    )
+    with _running(consumer):
+        produce(kafka_bootstrap, topics.alerts, [txn_alert(1)])
+        assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 1, timeout_s=30) == 1

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg2
 import sqlalchemy as sa
@@ -16,8 +15,7 @@ from streamguard.consumer.enrich import Enriched
 from streamguard.db import alerts
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where an alert was read: kept on its row so any row can be traced to its message."""
 
     topic: str
@@ -25,44 +23,60 @@ class Source:
     offset: int
 
 
-def _time(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
-
-
-def _row(item: Enriched, source: Source, raw: bytes) -> dict[str, Any]:
-    alert = item.alert
-    return {
-        "alert_id": alert.alert_id,
-        "rule_id": alert.rule_id,
-        "kind": alert.kind,
-        "severity": item.severity.value,
-        "rule_severity": alert.severity.value,
-        "risk_score": item.risk_score,
-        "account_id": alert.account_id,
-        "transaction_id": alert.transaction_id,
-        "card_id": alert.card_id,
-        "merchant_id": alert.merchant_id,
-        "country": alert.country,
-        "amount": alert.amount,
-        "txn_count": alert.txn_count,
-        "total_amount": alert.total_amount,
-        "window_start": _time(alert.window_start),
-        "window_end": _time(alert.window_end),
-        "event_time": _time(alert.event_time),
-        # JSONB columns get JSON text: the message's own bytes, unparsed and unchanged.
-        "blacklist_hits": json.dumps([h.as_json() for h in item.hits]) if item.hits else "[]",
-        "payload": raw.decode(),
-        "source_topic": source.topic,
-        "source_partition": source.partition,
-        "source_offset": source.offset,
-    }
-
-
+# The staged columns, in the order `_row` gives their values (checked against the table below).
 _COLUMNS = [
-    c.name for c in alerts.columns if c.name not in ("updates", "first_seen_at", "last_seen_at")
-]
-_UPDATED = [c for c in _COLUMNS if c != "alert_id"]
+    "alert_id", "rule_id", "kind", "severity", "rule_severity", "risk_score", "account_id",
+    "transaction_id", "card_id", "merchant_id", "country", "amount", "txn_count",
+    "total_amount", "window_start", "window_end", "event_time", "blacklist_hits", "payload",
+    "source_topic", "source_partition", "source_offset",
+]  # fmt: skip
+_BOOKKEEPING = {"updates", "first_seen_at", "last_seen_at"}
+if sorted(_COLUMNS) != sorted(c.name for c in alerts.columns if c.name not in _BOOKKEEPING):
+    raise RuntimeError("the consumer's staged columns no longer match the alerts table")
 _NULL = "\\N"
+
+
+def _row(item: Enriched, source: Source, raw: bytes) -> tuple[Any, ...]:
+    """One row of the COPY, in `_COLUMNS` order, NULLs already spelt as COPY reads them."""
+    alert = item.alert
+    hits = json.dumps([h.as_json() for h in item.hits]) if item.hits else "[]"
+    transaction_id = alert.transaction_id
+    return (
+        alert.alert_id,
+        alert.rule_id,
+        "transaction" if transaction_id is not None else "window",
+        item.severity.value,
+        alert.severity.value,
+        item.risk_score,
+        alert.account_id,
+        _NULL if transaction_id is None else transaction_id,
+        _or_null(alert.card_id),
+        _or_null(alert.merchant_id),
+        _or_null(alert.country),
+        _or_null(alert.amount),
+        _or_null(alert.txn_count),
+        _or_null(alert.total_amount),
+        _time(alert.window_start),
+        _time(alert.window_end),
+        _time(alert.event_time),
+        hits,
+        # JSONB columns get JSON text: the message's own bytes, unparsed and unchanged.
+        raw.decode(),
+        source.topic,
+        source.partition,
+        source.offset,
+    )
+
+
+def _or_null(value: object) -> object:
+    return _NULL if value is None else value
+
+
+def _time(ms: int | None) -> datetime | str:
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else _NULL
+
+
+_UPDATED = [c for c in _COLUMNS if c != "alert_id"]
 _STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS alerts_incoming (LIKE alerts INCLUDING DEFAULTS) "
     "ON COMMIT DELETE ROWS"
@@ -90,11 +104,9 @@ WHERE alerts.payload IS DISTINCT FROM EXCLUDED.payload
 REJECTIONS = (sa.exc.DataError, sa.exc.IntegrityError)
 
 
-def _merge(conn: sa.Connection, rows: list[dict[str, Any]], *, clear: bool = False) -> None:
+def _merge(conn: sa.Connection, rows: list[tuple[Any, ...]], *, clear: bool = False) -> None:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([_NULL if row[c] is None else row[c] for c in _COLUMNS])
+    csv.writer(buffer).writerows(rows)
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -127,10 +139,8 @@ def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) 
     the rest still commits in one transaction.
     """
     rows = [_row(item, source, raw) for item, source, raw in batch]
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        # One statement may not touch a row twice: the batch's last word on an alert wins.
-        latest[row["alert_id"]] = row
+    # One statement may not touch a row twice: the batch's last word on an alert wins.
+    latest = {row[0]: row for row in rows}
     if not latest:
         return {}
     try:
