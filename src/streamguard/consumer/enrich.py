@@ -31,7 +31,9 @@ def risk_score(alert: Alert, hits: tuple[Hit, ...]) -> int:
     country 10; amount: the larger of AMOUNT and TOTAL_AMOUNT.
     """
     money = max(alert.amount or _ZERO, alert.total_amount or _ZERO)
-    score = SEVERITY_BASE[alert.severity] + sum(HIT_WEIGHT[h.kind] for h in hits)
+    score = SEVERITY_BASE[alert.severity]
+    if hits:
+        score += sum(HIT_WEIGHT[h.kind] for h in hits)
     score += min(10, int(money // 1000))
     return min(100, score)
 
