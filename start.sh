@@ -5,7 +5,8 @@ cd "$(dirname "$0")"
 
 usage() {
     cat <<'USAGE'
-Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--reset] [--state-dir DIR] [--help]
+Usage: ./start.sh [--rate N] [--fraud-share F] [--partitions N] [--no-producer] [--reset]
+                  [--state-dir DIR] [--help]
 
 Starts the whole pipeline. With a running Docker engine: `docker compose up` and a wait for every
 service's health. Without one: the local stack of real parts on 127.0.0.1 (an Apache Kafka broker
@@ -15,6 +16,10 @@ logs and pids under the state dir. Running it twice starts nothing twice; ./stop
 
   --rate N          transactions per second from the producer (default 20)
   --fraud-share F   the share of the producer's transactions that are fraud, 0-1 (default 0.05)
+  --partitions N    partitions of the transactions and fraud_alerts topics (default:
+                    $STREAMGUARD_PARTITIONS, else 1); the rules scale out with them, and
+                    consumers in one group share them. Topics keep the count they were made
+                    with: to change it on an existing pipeline, add --reset
   --no-producer     start everything but the producer
   --reset           stop everything and delete its data first
   --state-dir DIR   where data, logs, pids and ports live (default: .streamguard)
@@ -23,6 +28,7 @@ USAGE
 
 rate=20
 fraud_share=0.05
+partitions=${STREAMGUARD_PARTITIONS:-1}
 producer=--producer
 reset=0
 value() {
@@ -30,11 +36,12 @@ value() {
 }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --rate|--fraud-share|--state-dir) value "$@" ;;
+        --rate|--fraud-share|--partitions|--state-dir) value "$@" ;;
     esac
     case "$1" in
         --rate) rate="$2"; shift 2 ;;
         --fraud-share) fraud_share="$2"; shift 2 ;;
+        --partitions) partitions="$2"; shift 2 ;;
         --no-producer) producer=--no-producer; shift ;;
         --reset) reset=1; shift ;;
         --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
@@ -43,10 +50,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+case "$partitions" in
+    ''|*[!0-9]*|0*) echo "start.sh: --partitions needs a whole number above 0, got '$partitions'" >&2
+                    exit 2 ;;
+esac
+
 scripts/install
 if docker info >/dev/null 2>&1; then
     if [ "$reset" = 1 ]; then docker compose down -v; fi
     export STREAMGUARD_RATE="$rate" STREAMGUARD_FRAUD_SHARE="$fraud_share"
+    export STREAMGUARD_PARTITIONS="$partitions"
     scale=()
     if [ "$producer" = --no-producer ]; then scale=(--scale producer=0); fi
     docker compose up -d --wait "${scale[@]}"
@@ -67,7 +80,8 @@ echo "No Docker engine: starting the local stack of real parts."
 "$sg" stack up
 "$sg" db upgrade
 "$sg" migrate initialize-metadata
-"$sg" migrate apply --all
+"$sg" migrate apply --all \
+    --define "transactions_partitions=$partitions" --define "fraud_alerts_partitions=$partitions"
 "$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer"
 state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}
 stop=./stop.sh

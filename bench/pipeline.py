@@ -536,7 +536,8 @@ def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
 
 def run_one(partitions: int, args: argparse.Namespace) -> dict[str, Any]:
     pipeline = external_pipeline if args.external else local_pipeline
-    result: dict[str, Any] = {"partitions": partitions}
+    # Other work on the machine skews every figure: the load says how busy it was.
+    result: dict[str, Any] = {"partitions": partitions, "load_before": os.getloadavg()}
     with pipeline(partitions) as parts:
         watcher = Watcher(parts)
         try:
@@ -558,6 +559,7 @@ def run_one(partitions: int, args: argparse.Namespace) -> dict[str, Any]:
             # A Sender and its librdkafka producer refer to each other (the delivery callback):
             # collected now, before the broker stops, they cannot complain of its absence.
             gc.collect()
+    result["load_after"] = os.getloadavg()
     return result
 
 
@@ -601,6 +603,11 @@ def report(results: list[dict[str, Any]], out: Console) -> None:
                     "unexpected[/yellow]"
                 )
     out.print(table)
+    for r in results:
+        before, after = r["load_before"][0], r["load_after"][0]
+        out.print(
+            f"{r['partitions']} partition(s): load average {before:.1f} before, {after:.1f} after"
+        )
     table = Table(title="idle cost, % of one core")
     table.add_column("partitions", justify="right")
     shares_of = [r.get("idle", {}).get("cpu_percent_of_one_core", {}) for r in results]
@@ -711,7 +718,9 @@ def main() -> None:
     if args.external and len(args.partitions) > 1:
         parser.error("--external runs on one set of topics: give one --partitions")
     results = [run_one(p, args) for p in args.partitions]
-    report(results, Console())
+    out = Console()
+    # Written to a file or a pipe, the tables keep their columns whole.
+    report(results, out if out.is_terminal else Console(width=140))
     if args.json:
         meta = {
             "command": " ".join([Path(sys.executable).name, "-m", "bench.pipeline", *sys.argv[1:]]),
