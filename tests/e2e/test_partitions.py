@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from bench._rules_model import RulesModel
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streamguard import stack
 from streamguard.consumer.loop import AlertConsumer, Stats
@@ -31,7 +32,8 @@ from streamguard.producer.sender import Sender
 from streamguard.stack.processes import free_port
 from tests.conftest import run_cli, stack_dir
 
-pytestmark = pytest.mark.slow
+# Two stacks, one after the other: more than the suite's default ten minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 SEED = 11
 COUNT = 1500
@@ -103,6 +105,21 @@ def _messages(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
+def _settled(bootstrap: str, members: int, partitions: int) -> list[int]:
+    """The partitions each member of the group holds, once it has `members` members that hold
+    every partition of fraud_alerts between them."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + 90
+    held: list[int] = []
+    while time.monotonic() < deadline:
+        group = admin.describe_consumer_groups([GROUP])[GROUP].result(10)
+        held = [len(m.assignment.topic_partitions) for m in group.members]
+        if len(held) == members and sum(held) == partitions and all(held):
+            return held
+        time.sleep(0.5)
+    raise AssertionError(f"the group never settled: partitions held per member {held}")
+
+
 def _wait_for_alerts(engine: sa.Engine, model: RulesModel) -> dict[str, tuple[Any, ...]]:
     """The alert rows once every alert the rules owe is in with its final count, and nothing
     has changed for 3 s."""
@@ -152,12 +169,8 @@ def _run(partitions: int, consumers: int, traffic: list[Generated]) -> Run:
             thread.start()
         try:
             # The group settles before any alert flows, so no batch is read by two members.
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                assigned = [len(c.consumer.assignment()) for c in group]
-                if sum(assigned) == partitions and all(assigned):
-                    break
-                time.sleep(0.2)
+            # (Asked of the broker: a consumer's own assignment() waits on its poll.)
+            assigned = _settled(bootstrap, consumers, partitions)
             model = RulesModel()
             sender = Sender(bootstrap, "transactions")
             for n, txn in enumerate(traffic):
