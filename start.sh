@@ -5,8 +5,8 @@ cd "$(dirname "$0")"
 
 usage() {
     cat <<'USAGE'
-Usage: ./start.sh [--rate N] [--fraud-share F] [--no-producer] [--console-port P] [--reset]
-                  [--state-dir DIR] [--cluster] [--help]
+Usage: ./start.sh [--rate N] [--fraud-share F] [--partitions N] [--no-producer]
+                  [--console-port P] [--reset] [--state-dir DIR] [--cluster] [--help]
 
 Starts the whole pipeline. With a running Docker engine: `docker compose up` and a wait for every
 service's health (secrets from .env: one with a generated password is written when
@@ -17,6 +17,10 @@ background, their logs and pids under the state dir. Running it twice starts not
 
   --rate N          transactions per second from the producer (default 20)
   --fraud-share F   the share of the producer's transactions that are fraud, 0-1 (default 0.05)
+  --partitions N    partitions of the transactions and fraud_alerts topics (default:
+                    $STREAMGUARD_PARTITIONS, else 1); the rules scale out with them, and
+                    consumers in one group share them. Topics keep the count they were made
+                    with: to change it on an existing pipeline, add --reset
   --no-producer     start everything but the producer
   --console-port P  the web console's preferred port (default 8090; a taken one is replaced)
   --reset           stop everything and delete its data first
@@ -28,6 +32,7 @@ USAGE
 
 rate=20
 fraud_share=0.05
+partitions=${STREAMGUARD_PARTITIONS:-1}
 producer=--producer
 console_port=8090
 reset=0
@@ -37,11 +42,12 @@ value() {
 }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --rate|--fraud-share|--state-dir|--console-port) value "$@" ;;
+        --rate|--fraud-share|--partitions|--state-dir|--console-port) value "$@" ;;
     esac
     case "$1" in
         --rate) rate="$2"; shift 2 ;;
         --fraud-share) fraud_share="$2"; shift 2 ;;
+        --partitions) partitions="$2"; shift 2 ;;
         --no-producer) producer=--no-producer; shift ;;
         --console-port) console_port="$2"; shift 2 ;;
         --reset) reset=1; shift ;;
@@ -51,6 +57,11 @@ while [ $# -gt 0 ]; do
         *) echo "start.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
+
+case "$partitions" in
+    ''|*[!0-9]*|0*) echo "start.sh: --partitions needs a whole number above 0, got '$partitions'" >&2
+                    exit 2 ;;
+esac
 
 scripts/install
 if docker info >/dev/null 2>&1; then
@@ -64,6 +75,7 @@ if docker info >/dev/null 2>&1; then
     export STREAMGUARD_RATE="$rate" STREAMGUARD_FRAUD_SHARE="$fraud_share"
     if [ "$profile" = cluster ]; then consumer=consumer-cluster; producer_service=producer-cluster
     else consumer=consumer; producer_service=producer; fi
+    export STREAMGUARD_PARTITIONS="$partitions"
     scale=()
     if [ "$producer" = --no-producer ]; then scale=(--scale "$producer_service=0"); fi
     docker compose --profile "$profile" up -d --wait "${scale[@]}"
@@ -96,7 +108,8 @@ state_dir=${STREAMGUARD_STATE_DIR:-.streamguard}
 migrations_config="$state_dir/ksql-migrations.properties"
 .venv/bin/python -m streamguard.migrations.local_config "$migrations_config"
 "$sg" migrate -c "$migrations_config" initialize-metadata
-"$sg" migrate -c "$migrations_config" apply --all
+"$sg" migrate -c "$migrations_config" apply --all \
+    --define "transactions_partitions=$partitions" --define "fraud_alerts_partitions=$partitions"
 "$sg" stack apps --rate "$rate" --fraud-share "$fraud_share" "$producer" --console-port "$console_port"
 console_url=$("$sg" stack address console)
 stop=./stop.sh

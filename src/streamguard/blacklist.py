@@ -202,6 +202,8 @@ class BlacklistCache:
 
     def hits(self, candidates: Iterable[tuple[Kind, str | None]]) -> list[Hit]:
         self.refresh()
+        if not self._entries:
+            return []  # the common case, and the consumer asks for every alert
         now = datetime.now(UTC)
         found: list[Hit] = []
         for kind, value in candidates:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import json
+import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -10,10 +12,12 @@ from typing import Annotated, Any, Literal, Self
 import pycountry
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     model_validator,
 )
 
@@ -44,7 +48,14 @@ def _country(value: str) -> str:
     return value
 
 
+# A UUID already in its canonical form (lower-case hex, hyphenated) is returned as it is:
+# ksqlDB passes the producer's ids through unchanged, so nearly every id takes this path.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_string(value: str) -> str:
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -123,39 +134,49 @@ class Severity(enum.StrEnum):
 
     def raised(self, steps: int = 1) -> Severity:
         """This severity raised by `steps` levels, capped at CRITICAL."""
-        order = list(Severity)
+        if steps == 0:
+            return self
+        order = _SEVERITY_ORDER
         return order[min(order.index(self) + steps, len(order) - 1)]
+
+
+# Iterating an Enum class runs Python code each time; the consumer raises every alert's severity.
+_SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
+
+
+def _wire(name: str) -> Any:
+    """A field read under ksqlDB's upper-case JSON name or our own lower-case one."""
+    return Field(validation_alias=AliasChoices(name.upper(), name))
+
+
+def _wire_optional(name: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(name.upper(), name))
 
 
 class Alert(BaseModel):
     """One alert on topic `fraud_alerts`, as every rule writes it.
 
     ksqlDB names the JSON fields after its upper-cased column names (`RULE_ID`), so the model
-    reads field names case-insensitively and writes them upper-cased, as ksqlDB does.
+    reads field names case-insensitively and writes them upper-cased, as ksqlDB does. The
+    upper- and lower-case names are read in pydantic's own JSON parser, in one pass; any other
+    spelling (`Rule_Id`) takes a slower second pass (`from_json`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
 
-    rule_id: Identifier
-    severity: Severity
-    account_id: Identifier
-    transaction_id: UuidString | None = None
-    card_id: str | None = None
-    amount: Money | None = None
-    txn_count: Annotated[int, Field(ge=0)] | None = None
-    total_amount: Money | None = None
-    window_start: EpochMillis | None = None
-    window_end: EpochMillis | None = None
-    merchant_id: str | None = None
-    country: str | None = None
-    event_time: EpochMillis | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lower_case_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {str(k).lower(): v for k, v in data.items()}
-        return data
+    rule_id: Identifier = _wire("rule_id")
+    severity: Severity = _wire("severity")
+    account_id: Identifier = _wire("account_id")
+    transaction_id: UuidString | None = _wire_optional("transaction_id")
+    card_id: str | None = _wire_optional("card_id")
+    amount: Money | None = _wire_optional("amount")
+    txn_count: Annotated[int, Field(ge=0)] | None = _wire_optional("txn_count")
+    total_amount: Money | None = _wire_optional("total_amount")
+    window_start: EpochMillis | None = _wire_optional("window_start")
+    window_end: EpochMillis | None = _wire_optional("window_end")
+    merchant_id: str | None = _wire_optional("merchant_id")
+    country: str | None = _wire_optional("country")
+    event_time: EpochMillis | None = _wire_optional("event_time")
 
     @model_validator(mode="after")
     def _has_identity(self) -> Self:
@@ -189,10 +210,24 @@ class Alert(BaseModel):
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Alert:
-        return cls.model_validate_json(data)
+        """The alert a message value holds; its field names in any case.
+
+        Raises pydantic's ValidationError naming what is wrong (invalid JSON included)."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            first = error
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise first from None
+        if not isinstance(parsed, dict):
+            raise first
+        lowered = {str(k).lower(): v for k, v in parsed.items()}
+        if lowered == parsed:
+            raise first  # no other spelling to try: this is what is wrong
+        return cls.model_validate(lowered)
 
 
 def _dumps(data: dict[str, Any]) -> bytes:
-    import json
-
     return json.dumps(data, separators=(",", ":")).encode()

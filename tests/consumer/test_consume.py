@@ -299,3 +299,45 @@ def test_a_second_consumer_with_the_same_instance_id_fences_the_first(
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
     assert second.returncode == 0
+
+
+def test_a_lone_alert_is_written_without_waiting_for_a_batch_to_fill(
+    kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
+) -> None:
+    # A quiet stream: one alert, a batch of 500 and a minute's poll. The alert must land at
+    # once, not when the batch fills or the poll times out.
+    consumer = AlertConsumer(
+        bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        topic=topics.alerts,
+        dlq_topic=topics.dlq,
+        group_id=f"g-{uuid.uuid4().hex}",
+        batch_size=500,
+        poll_timeout_s=60,
+    )
+    with _running(consumer):
+        produce(kafka_bootstrap, topics.alerts, [txn_alert(1)])
+        assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 1, timeout_s=30) == 1
+
+
+def test_times_are_stored_to_the_millisecond(
+    kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
+) -> None:
+    window = {
+        **window_alert("ACC7", 5, window_start=1_763_900_040_000),
+        "EVENT_TIME": 1_763_900_059_999,
+    }
+    produce(kafka_bootstrap, topics.alerts, [window, txn_alert(3, EVENT_TIME=1_763_900_000_123)])
+    _consumer(kafka_bootstrap, database_url, topics).run(idle_exit_s=3)
+    with migrated.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT kind, (extract(epoch FROM window_start) * 1000)::bigint,"
+                " (extract(epoch FROM window_end) * 1000)::bigint,"
+                " (extract(epoch FROM event_time) * 1000)::bigint FROM alerts ORDER BY kind"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("transaction", None, None, 1_763_900_000_123),
+        ("window", 1_763_900_040_000, 1_763_900_100_000, 1_763_900_059_999),
+    ]

@@ -99,3 +99,41 @@ def test_alert_without_identity_is_rejected() -> None:
 def test_severity_raises_and_caps() -> None:
     assert Severity.LOW.raised() is Severity.MEDIUM
     assert Severity.HIGH.raised(5) is Severity.CRITICAL
+
+
+def test_alert_field_names_are_read_in_any_case() -> None:
+    upper = Alert.from_json(
+        b'{"RULE_ID":"velocity","SEVERITY":"HIGH","ACCOUNT_ID":"A","WINDOW_START":1763900000000}'
+    )
+    lower = Alert.from_json(
+        b'{"rule_id":"velocity","severity":"HIGH","account_id":"A","window_start":1763900000000}'
+    )
+    mixed = Alert.from_json(
+        b'{"Rule_Id":"velocity","Severity":"HIGH","Account_Id":"A","Window_Start":1763900000000}'
+    )
+    assert upper == lower == mixed
+    assert mixed.alert_id == "velocity:A:1763900000000"
+
+
+@pytest.mark.parametrize(
+    ("wire", "complaint"),
+    [
+        (b'{"RULE_ID": "r", "SEVERITY": "LOW"', "Invalid JSON"),
+        (b'["RULE_ID"]', "object"),
+        (b'{"Rule_Id":"r","Severity":"LOW","Account_Id":"A","Transaction_Id":"x"}', "UUID"),
+        (b'{"RULE_ID":"r","SEVERITY":"NONE","ACCOUNT_ID":"A","WINDOW_START":1763900000000}', "LOW"),
+    ],
+)
+def test_a_bad_alert_says_what_is_wrong_whatever_the_case_of_its_names(
+    wire: bytes, complaint: str
+) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        Alert.from_json(wire)
+
+
+def test_a_canonical_transaction_id_is_kept_and_another_spelling_normalised() -> None:
+    tid = "0e3f4a52-6d1c-4b8e-9a4e-2f5b7c9d1e3a"
+    base = {"rule_id": "r", "severity": "LOW", "account_id": "A"}
+    assert Alert.model_validate({**base, "transaction_id": tid}).transaction_id == tid
+    braced = "{" + tid.upper() + "}"
+    assert Alert.model_validate({**base, "transaction_id": braced}).transaction_id == tid

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from streamguard.blacklist import BlacklistCache, Hit
 from streamguard.models import Alert, Severity
 from streamguard.models import BlacklistKind as Kind
 
 SEVERITY_BASE = {Severity.LOW: 20, Severity.MEDIUM: 40, Severity.HIGH: 60, Severity.CRITICAL: 80}
+_ZERO = Decimal(0)
 HIT_WEIGHT = {Kind.ACCOUNT: 25, Kind.CARD: 25, Kind.MERCHANT: 15, Kind.COUNTRY: 10}
 
 
-@dataclass(frozen=True)
-class Enriched:
+class Enriched(NamedTuple):
+    """An alert with what enrichment found (a tuple: one is made per alert consumed)."""
+
     alert: Alert
     hits: tuple[Hit, ...]
     severity: Severity
@@ -28,8 +30,10 @@ def risk_score(alert: Alert, hits: tuple[Hit, ...]) -> int:
     base: LOW 20, MEDIUM 40, HIGH 60, CRITICAL 80; weight: account or card 25, merchant 15,
     country 10; amount: the larger of AMOUNT and TOTAL_AMOUNT.
     """
-    money = max(alert.amount or Decimal(0), alert.total_amount or Decimal(0))
-    score = SEVERITY_BASE[alert.severity] + sum(HIT_WEIGHT[h.kind] for h in hits)
+    money = max(alert.amount or _ZERO, alert.total_amount or _ZERO)
+    score = SEVERITY_BASE[alert.severity]
+    if hits:
+        score += sum(HIT_WEIGHT[h.kind] for h in hits)
     score += min(10, int(money // 1000))
     return min(100, score)
 

@@ -168,7 +168,7 @@ class AlertConsumer:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-writer") as writer:
             try:
                 while not self.stop_event.is_set():
-                    messages = self.consumer.consume(self.batch_size, timeout=self.poll_timeout_s)
+                    messages = self._next_messages()
                     if messages:
                         last_message = time.monotonic()
                         batch = self.prepare(messages)
@@ -187,6 +187,20 @@ class AlertConsumer:
                 self.consumer.close()
                 self.engine.dispose()
         return self.stats
+
+    def _next_messages(self) -> list[Message]:
+        """What has arrived, up to a batch, without waiting for a batch to fill.
+
+        `consume(n, timeout)` waits until n messages or the timeout, which at a low rate holds
+        every alert for the whole timeout. Instead: take what is there; when nothing is, wait
+        for the first message only, then take what came with it."""
+        messages: list[Message] = self.consumer.consume(self.batch_size, timeout=0)
+        if messages:
+            return messages
+        first = self.consumer.poll(self.poll_timeout_s)
+        if first is None or self.batch_size == 1:
+            return [first] if first is not None else []
+        return [first, *self.consumer.consume(self.batch_size - 1, timeout=0)]
 
     def _check_schema(self) -> None:
         with self.engine.connect() as conn:
@@ -217,7 +231,7 @@ class AlertConsumer:
                 batch.bad.append((message, "empty message: no value"))
                 continue
             try:
-                good.append((message, Alert.model_validate_json(value)))
+                good.append((message, Alert.from_json(value)))
             except ValidationError as exc:
                 batch.bad.append((message, describe_invalid(exc)))
         if good:
