@@ -61,7 +61,8 @@ def test_actual_topic_keeps_only_that_topics_records(files: Path) -> None:
         STATEMENTS + "CREATE STREAM small WITH (KAFKA_TOPIC='small') AS "
         "SELECT account, amount FROM payments WHERE amount <= ${limit};"
     )
-    assert main(_args(files, "--actual-file", str(files / "a.json"), "--actual-topic", "small")) == 0
+    args = _args(files, "--actual-file", str(files / "a.json"), "--actual-topic", "small")
+    assert main(args) == 0
     written = json.loads((files / "a.json").read_text())["outputs"]
     assert written == [{"topic": "small", "key": "a", "value": {"AMOUNT": 50.0}, "timestamp": 1}]
 
