@@ -1,4 +1,4 @@
-"""`streamguard rules backtest`: the rules run over labelled traffic, their alerts scored against it.
+"""`streamguard rules backtest`: the rules run over labelled traffic, their alerts scored.
 
 The hand-made traffic below has alerts known in advance, so every count, precision and recall
 the backtest reports is asserted exactly; the rules really run (on the emulator's test runner).

@@ -524,3 +524,29 @@ def _hits(alert: Alert, blacklist: set[tuple[str, str]]) -> int:
         or (alert.card_id is not None and ("card", alert.card_id) in blacklist)
         or (alert.merchant_id is not None and ("merchant", alert.merchant_id) in blacklist)
     )
+
+
+def alert_rows(rules: RuleSet, index: Index, run: Run) -> list[dict[str, Any]]:
+    """Each alert of the run with what it was about: an analyst's list of true and false ones."""
+    txns = index.traffic.transactions
+    rows = []
+    for rule in rules.rules:
+        for alert in run.alerts.get(rule.rule_id, []):
+            about = index.about(alert)
+            scenarios = sorted({txns[n].scenario for n in about})
+            frauds = [s for s in scenarios if s != NORMAL]
+            rows.append(
+                {
+                    "rule_id": alert.rule_id,
+                    "account_id": alert.account_id,
+                    "transaction_id": alert.transaction_id,
+                    "window_start": alert.window_start,
+                    "window_end": alert.window_end,
+                    "true": bool(frauds),
+                    "own_scenario": any(s in rule.scenarios for s in frauds),
+                    "scenarios": scenarios,
+                    "cases": [] if frauds else _case(txns, about).split(", "),
+                    "transactions": len(about),
+                }
+            )
+    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -164,6 +165,14 @@ def backtest_command(
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write an HTML report with a chart.")
     ] = None,
+    alerts_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts",
+            help="Write each alert of the base setting, true or false and what it was about "
+            "(JSON Lines).",
+        ),
+    ] = None,
     ksql_dir: Annotated[
         Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
     ] = Path("ksql"),
@@ -249,4 +258,8 @@ def backtest_command(
     if html_file:
         report.write_html(html_file, doc, scores)
         err_console.print(f"wrote {html_file}")
+    if alerts_file:
+        rows = bt.alert_rows(ruleset, index, runs[0])
+        alerts_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        err_console.print(f"wrote {alerts_file} ({len(rows):,} alerts)")
     err_console.print(f"backtest done in {seconds:.1f} s")
