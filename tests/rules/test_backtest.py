@@ -184,3 +184,18 @@ def test_generated_traffic_every_rule_catches_its_own_scenario(tmp_path: Path) -
         assert rule["recall"] >= 0.95, rule
     assert doc["overall"]["blacklist_hits"] > 0  # the population's blacklist, generated too
     assert sum(doc["missed_by_scenario"].values()) <= 0.05 * doc["frauds"]
+
+
+def test_a_window_threshold_reruns_only_the_query_that_holds_it() -> None:
+    from streamguard.rules.backtest import load_rules, partial
+
+    rules = {r.rule_id: r for r in load_rules(ROOT / "ksql").rules}
+    plan = partial(rules["velocity"], {"velocity_min_count"}, {"transactions", "fraud_alerts"})
+    assert plan is not None and plan.topics == ["streamguard_velocity_windows"]
+    # The table's query is left out; the stream over its changelog and the INSERT remain.
+    assert not any("AS SELECT" in " ".join(text.upper().split()) for text in plan.statements)
+    assert any(text.lstrip().upper().startswith("INSERT INTO") for text in plan.statements)
+    # A threshold in the query that reads the traffic (or in the table) re-runs the whole rule.
+    setup = {"transactions", "fraud_alerts"}
+    assert partial(rules["high_amount"], {"high_amount_threshold"}, setup) is None
+    assert partial(rules["card_testing"], {"card_testing_max_amount"}, setup) is None
