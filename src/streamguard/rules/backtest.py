@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -355,47 +355,64 @@ def run_settings(
         folder = Path(work)
         input_path = folder / "input.json"
         traffic.write_runner_input(input_path)
-        # The base run split into as many groups as there are workers, costlier rules (the
-        # window rules, three statements each) spread first.
-        ordered = sorted(rules.rules, key=lambda r: -len(r.text))
-        groups: list[list[Rule]] = [[] for _ in range(min(workers, len(ordered)))]
-        for n, rule in enumerate(ordered):
-            groups[n % len(groups)].append(rule)
-        first = [_Job(0, base, g, statements(rules, g, base), input_path) for g in groups]
-        later: list[_Job] = []
+        defaults = rules.defaults | dict(base.values)
+        whole: list[_Job] = []  # touched rules that a setting re-runs whole
+        later: list[_Job] = []  # and those re-run from the middle, after the base run
+        keep: dict[str, set[str]] = defaultdict(set)  # rule -> topics its base run must keep
         for index, setting in enumerate(others, start=1):
-            changed = {k for k, _ in setting.values} - _same(base, setting)
+            changed = {k for k, v in setting.values if defaults.get(k) != v}
             for rule in rules.touched_by(changed):
                 plan = partial(rule, changed, setup_topics)
                 if plan is None:
                     sql = statements(rules, [rule], setting)
-                    first.append(_Job(index, setting, [rule], sql, input_path))
+                    whole.append(_Job(index, setting, [rule], sql, input_path))
                     continue
-                for job in first[: len(groups)]:
-                    if rule in job.rules:
-                        job.keep_topics.update(plan.topics)
+                keep[rule.name].update(plan.topics)
                 sql = _partial_statements(rules, plan, setting)
                 later.append(_Job(index, setting, [rule], sql, folder, partial=plan))
+        # The base run split into as many groups as there are workers, by a rough cost (a
+        # window rule several times a per-transaction one; keeping its table's records for
+        # what-if runs adds to it), heaviest first into the lightest group. The what-if runs
+        # start as soon as the group that feeds them is done.
+        groups: list[list[Rule]] = [[] for _ in range(min(workers, len(rules.rules)))]
+        load = [0.0] * len(groups)
+        for rule in sorted(rules.rules, key=lambda r: -_cost(r, keep)):
+            lightest = load.index(min(load))
+            groups[lightest].append(rule)
+            load[lightest] += _cost(rule, keep)
+        first = [_Job(0, base, g, statements(rules, g, base), input_path) for g in groups if g]
+        for job in first:
+            job.keep_topics = set().union(*(keep[r.name] for r in job.rules))
         runs = [Run(base)] + [Run(s) for s in others]
-        kept: dict[str, list[dict[str, Any]]] = {}
         started = time.monotonic()
 
         def one(job: _Job) -> tuple[_Job, dict[str, list[Alert]], dict[str, list[Any]]]:
-            if job.partial is not None:
-                job.input_path = folder / f"input-{job.index}-{job.rules[0].rule_id}.json"
-                _write_records(job.input_path, [r for t in job.partial.topics for r in kept[t]])
             alerts, records = _run_job(command, folder, job)
             if progress:
                 names = ", ".join(r.rule_id for r in job.rules)
                 progress(f"{job.setting.label}: {names} ({time.monotonic() - started:.0f} s)")
             return job, alerts, records
 
+        kept: dict[str, list[dict[str, Any]]] = {}
+        inputs: dict[tuple[str, ...], Path] = {}  # each partial input written once
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for job, alerts, records in pool.map(one, first):
-                runs[job.index].alerts.update(alerts)
-                kept.update(records)
-            for job, alerts, _ in pool.map(one, later):
-                runs[job.index].alerts.update(alerts)
+            pending = {pool.submit(one, job) for job in first + whole}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job, alerts, records = future.result()
+                    runs[job.index].alerts.update(alerts)
+                    kept.update(records)
+                    ready = [j for j in later if j.partial and set(j.partial.topics) <= set(kept)]
+                    for j in ready:
+                        assert j.partial is not None
+                        topics = tuple(j.partial.topics)
+                        if topics not in inputs:
+                            inputs[topics] = folder / f"input-{len(inputs)}.json"
+                            _write_records(inputs[topics], [r for t in topics for r in kept[t]])
+                        j.input_path = inputs[topics]
+                        later.remove(j)
+                        pending.add(pool.submit(one, j))
         for run in runs[1:]:
             for rule in rules.rules:
                 run.alerts.setdefault(rule.rule_id, runs[0].alerts.get(rule.rule_id, []))
@@ -430,10 +447,10 @@ def _write_records(path: Path, records: list[dict[str, Any]]) -> None:
         out.write("]}\n")
 
 
-def _same(base: Setting, other: Setting) -> set[str]:
-    """Variables `other` sets to the value `base` already gives them."""
-    mine = dict(base.values)
-    return {k for k, v in other.values if mine.get(k) == v}
+def _cost(rule: Rule, keep: dict[str, set[str]]) -> float:
+    """A rough cost of running a rule over the traffic, to share the work out."""
+    windows = len(re.findall(r"\bWINDOW\s+(?:TUMBLING|HOPPING|SESSION)", rule.text, re.I))
+    return 1 + 3 * windows + (1 if keep.get(rule.name) else 0)
 
 
 def _run_job(

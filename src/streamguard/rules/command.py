@@ -247,7 +247,8 @@ def backtest_command(
     compared_rules: list[str] = []
     if compared:
         compared_rules = [r.rule_id for r in ruleset.touched_by({compared[0]})]
-        report.print_compare(console, scores, compared[0], compared_rules)
+        base_value = (ruleset.defaults | dict(base.values)).get(compared[0])
+        report.print_compare(console, scores, compared[0], compared_rules, base_value)
     seconds = time.monotonic() - started
     doc = report.document(
         traffic.source, scores, (compared[0], compared_rules) if compared else None, seconds

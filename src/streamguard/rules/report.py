@@ -88,31 +88,27 @@ def print_score(console: Console, score: Score, title: str) -> None:
         console.print(f"false alerts were about: {parts}")
 
 
-def print_compare(console: Console, scores: list[Score], variable: str, rules: list[str]) -> None:
+def print_compare(
+    console: Console, scores: list[Score], variable: str, rules: list[str], base_value: str | None
+) -> None:
     base = scores[0]
     table = Table(
         title=f"what if: {variable} (the rules it changes: {', '.join(rules)})",
         title_justify="left",
     )
-    for name in (
-        "setting",
-        "alerts",
-        "false alerts",
-        "precision",
-        "recall (own)",
-        "frauds caught (all rules)",
-        "change in caught frauds",
-        "change in false alerts",
-    ):
-        table.add_column(name, justify="left" if name == "setting" else "right")
+    names = (variable, "alerts", "false", "precision", "recall own", "caught (all rules)",
+             "Δ caught", "Δ false")  # fmt: skip
+    for name in names:
+        table.add_column(name, justify="left" if name == variable else "right")
     for score in scores[1:]:
         mine = [r for r in score.rules if r.rule_id in rules]
         alerts = sum(r.alerts for r in mine)
         false = sum(r.false_positives for r in mine)
         own = sum(r.own_frauds for r in mine)
         own_caught = sum(r.own_caught for r in mine)
+        value = dict(score.setting.values).get(variable, "?")
         table.add_row(
-            score.setting.label,
+            value + (" (base)" if value == base_value else ""),
             f"{alerts:,}",
             f"{false:,}",
             _ratio((alerts - false) / alerts if alerts else None),
