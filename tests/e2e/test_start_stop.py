@@ -172,7 +172,11 @@ def test_start_sh_alerts_on_every_fraud_scenario_and_stop_sh_stops_everything(
                 for row in later
             ), f"unpredicted alert {alert_id}"
     # The population's blacklist is loaded: the blacklisted scenario's alerts show their hits.
-    blacklisted = {p["transaction_id"] for p in predicted if "blacklisted" in p["scenarios"]}
+    blacklisted = {
+        p["transaction_id"]
+        for p in predicted
+        if p["transaction_id"] and p["scenarios"] == ["blacklisted"]
+    }
     hits = [a for a in stored.values() if a["transaction_id"] in blacklisted]
     assert hits and all(a["blacklist_hits"] for a in hits), hits[:3]
 
