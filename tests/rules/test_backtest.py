@@ -200,3 +200,21 @@ def test_a_window_threshold_reruns_only_the_query_that_holds_it() -> None:
     setup = {"transactions", "fraud_alerts"}
     assert partial(rules["high_amount"], {"high_amount_threshold"}, setup) is None
     assert partial(rules["card_testing"], {"card_testing_max_amount"}, setup) is None
+
+
+def test_a_replay_csv_with_a_scenario_column_is_backtested(tmp_path: Path) -> None:
+    rows = _traffic()
+    columns = [c for c in rows[0] if c != "case"]
+    path = tmp_path / "recorded.csv"
+    lines = [",".join(columns)] + [",".join(str(r[c]) for c in columns) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "replay.json"
+    done = _backtest("high_amount", "--replay", str(path), "--json", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    high = _rules(json.loads(out.read_text()))["high_amount"]
+    assert (high["alerts"], high["true_positives"], high["recall"]) == (2, 1, 0.5)
+    # Without the truth there is nothing to score against: said, not guessed.
+    path.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    refused = _backtest("--replay", str(path))
+    assert refused.returncode == 2
+    assert "has no scenario column" in " ".join(refused.stderr.split())

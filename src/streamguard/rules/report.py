@@ -37,7 +37,10 @@ def print_score(console: Console, score: Score, title: str) -> None:
         "per 10k",
         "blacklist",
     ):
-        table.add_column(name, justify="left" if name == "rule" else "right")
+        # The rule's name whole; the numbers' headers wrap on a narrow terminal instead.
+        table.add_column(
+            name, justify="left" if name == "rule" else "right", no_wrap=name == "rule"
+        )
     for r in score.rules:
         table.add_row(
             r.rule_id,
@@ -99,7 +102,7 @@ def print_compare(
     names = (variable, "alerts", "false", "precision", "recall own", "caught (all rules)",
              "Δ caught", "Δ false")  # fmt: skip
     for name in names:
-        table.add_column(name, justify="left" if name == variable else "right")
+        table.add_column(name, justify="left" if name == variable else "right", no_wrap=True)
     for score in scores[1:]:
         mine = [r for r in score.rules if r.rule_id in rules]
         alerts = sum(r.alerts for r in mine)
