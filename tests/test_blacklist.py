@@ -97,3 +97,27 @@ def test_import_csv_and_its_errors(engine: sa.Engine, database_url: str, tmp_pat
     assert "bad.csv:3" in result.stderr and "planet" in result.stderr
     # Nothing of a file with a bad row is added.
     assert "A8" not in {e.value for e in bl.entries(engine)}
+
+
+def test_load_population_loads_what_the_blacklisted_scenario_uses(
+    engine: sa.Engine, database_url: str
+) -> None:
+    from streamguard.producer import Population
+
+    result = subprocess.run(
+        [sys.executable, "-m", "streamguard.cli", "blacklist", "load-population", "--seed", "7",
+         "--database-url", database_url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    population = Population.build(7, accounts=3000)  # the producer's, whatever its size
+    loaded = {(e.kind.value, e.value) for e in bl.entries(engine)}
+    assert loaded == {(r["kind"], r["value"]) for r in population.blacklist_rows()}
+    assert {("account", a.account_id) for a in population.blacklisted_accounts} <= loaded
+    # Loading twice changes nothing.
+    again = subprocess.run(
+        [sys.executable, "-m", "streamguard.cli", "blacklist", "load-population", "--seed", "7",
+         "--database-url", database_url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0 and len(bl.entries(engine)) == len(loaded)

@@ -9,7 +9,8 @@ verdict, running the statements on the emulator's engine in memory: no Kafka, no
 - `--output-file/-o`: `{"outputs": [...]}` in the same shape, compared record by record per
   topic, in order. Optional here: without it, nothing is compared.
 - `--actual-file` (ours): writes every record the queries wrote, in the outputs' shape, so that
-  a tool can compare in its own way and show its own diff.
+  a tool can compare in its own way and show its own diff; `--actual-topic T` (repeatable)
+  keeps only the records of those topics (a backtest needs the alerts, not every changelog).
 
 Exit status: 0 when the outputs match, 1 when they do not or a statement fails, 2 on bad
 arguments or unreadable files.
@@ -86,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-i", "--input-file", type=Path, required=True, help="input records")
     parser.add_argument("-o", "--output-file", type=Path, help="expected output records")
     parser.add_argument("--actual-file", type=Path, help="write the records the queries wrote")
+    parser.add_argument(
+        "--actual-topic",
+        action="append",
+        metavar="TOPIC",
+        help="write only this topic's records to --actual-file (repeatable; default: all)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -101,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.actual_file:
         args.actual_file.write_text(
-            json.dumps({"outputs": written_records(engine)}, indent=1, default=_json_value) + "\n"
+            json.dumps(
+                {"outputs": written_records(engine, args.actual_topic)},
+                indent=1,
+                default=_json_value,
+            )
+            + "\n"
         )
     if expected is None:
         print("Statements ran; no expected outputs to compare.")

@@ -113,6 +113,11 @@ def entries(engine: sa.Engine, *, include_expired: bool = False) -> list[Entry]:
         ]
 
 
+def entries_of_rows(rows: Iterable[dict[str, str]], *, added_by: str) -> list[Entry]:
+    """Entries of rows with kind, value and reason (the producer's population writes such)."""
+    return [Entry(Kind(r["kind"]), r["value"], r.get("reason", ""), added_by) for r in rows]
+
+
 def read_csv(path: Path, *, added_by: str) -> list[Entry]:
     """Entries of a CSV file with the columns kind, value and optionally reason, expires_at."""
     with path.open(newline="") as handle:

@@ -133,3 +133,23 @@ def blacklist_import(
         raise typer.Exit(2) from None
     engine = db.create_engine(command_settings(database_url=database_url).database)
     console.print(f"imported {bl.add(engine, entries)} entries from {path}")
+
+
+@blacklist_app.command("load-population")
+def blacklist_load_population(
+    seed: Annotated[
+        int, typer.Option(help="The producer's seed, whose population's blacklist is loaded.")
+    ] = 42,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load the blacklist of the producer's population: its mule accounts and the merchants
+    under investigation that the `blacklisted` scenario uses (replacing entries of the same
+    kind and value). `./start.sh` runs it, so that those alerts show their blacklist hits."""
+    from streamguard import blacklist as bl
+    from streamguard import db
+    from streamguard.producer.population import Population
+
+    engine = db.create_engine(command_settings(database_url=database_url).database)
+    rows = Population.build(seed, accounts=0).blacklist_rows()
+    count = bl.add(engine, bl.entries_of_rows(rows, added_by="population"))
+    console.print(f"loaded {count} blacklist entries of the population of seed {seed}")

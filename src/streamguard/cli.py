@@ -128,21 +128,24 @@ def stack_apps(
     console_port: Annotated[
         int, typer.Option(help="Preferred port of the console; a taken one is replaced.")
     ] = stack.CONSOLE_PORT,
+    seed: Annotated[int, typer.Option(help="The producer's seed (population and traffic).")] = 42,
 ) -> None:
     """Start the consumer, the web console and the producer in the background, logs and pids in
     the state dir.
 
     Run after `stack up`, `db upgrade` and `migrate apply --all`; `stack down` stops them first.
+    With the producer, the blacklist of its population (mule accounts, merchants under
+    investigation) is loaded first, so the `blacklisted` scenario's alerts show their hits.
     The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl. The consumer and
     the producer serve Prometheus metrics on free ports (`stack address consumer --metrics`).
     """
     directory = _state_dir(state_dir)
     truth = directory.resolve() / "apps" / "ground-truth.jsonl"
-    producer_args = (
-        ["--rate", str(rate), "--fraud-share", str(fraud_share), "--ground-truth", str(truth)]
-        if producer
-        else None
-    )
+    producer_args = None
+    if producer:
+        producer_args = ["--rate", str(rate), "--fraud-share", str(fraud_share), "--seed",
+                         str(seed), "--ground-truth", str(truth)]  # fmt: skip
+        _load_population_blacklist(directory, seed)
     try:
         stack.start_apps(
             directory, producer_args=producer_args, console=web_console, console_port=console_port
@@ -151,6 +154,27 @@ def stack_apps(
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     _print_status(directory)
+
+
+def _load_population_blacklist(directory: Path, seed: int) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from streamguard import blacklist, db
+    from streamguard.producer.population import Population
+
+    rows = Population.build(seed, accounts=0).blacklist_rows()
+    engine = db.create_engine(command_settings(state_dir=directory).database)
+    try:
+        count = blacklist.add(engine, blacklist.entries_of_rows(rows, added_by="population"))
+    except SQLAlchemyError as exc:
+        err_console.print(
+            f"[red]error:[/red] cannot load the population's blacklist (did `streamguard db "
+            f"upgrade` run?): {escape(str(exc).splitlines()[0])}"
+        )
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(f"loaded the blacklist of the producer's population: {count} entries")
 
 
 @stack_app.command("status")

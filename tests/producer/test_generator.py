@@ -1,4 +1,5 @@
-"""Generated traffic: reproducible, at the shares asked, each scenario tripping its rule only."""
+"""Generated traffic: reproducible, at the shares asked, fraud on ordinary accounts tripping its
+rule, everyday traffic tripping none and its hard cases only the rules they are meant to test."""
 
 from __future__ import annotations
 
@@ -84,9 +85,54 @@ def _tripped(generated: list[Generated]) -> dict[str, set[str]]:
     return alerts
 
 
-def test_normal_traffic_trips_no_rule(traffic: list[Generated]) -> None:
-    normal = [t for t in traffic if t.scenario is Scenario.NORMAL]
-    assert dict(_tripped(normal)) == {}
+def test_everyday_normal_traffic_trips_no_rule(traffic: list[Generated]) -> None:
+    everyday = [t for t in traffic if t.scenario is Scenario.NORMAL and t.case is None]
+    assert dict(_tripped(everyday)) == {}
+
+
+# The rules a hard case of normal traffic may trip: the false alerts a backtest shows.
+HARD_CASE_RULES = {
+    "big_purchase": {"high_amount", "night_high_amount"},
+    "traveller": {"geo_spread"},
+    "busy_shopper": {"velocity"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(HARD_CASE_RULES))
+def test_each_hard_case_trips_its_rules_sometimes_and_no_other(
+    traffic: list[Generated], case: str
+) -> None:
+    played = [t for t in traffic if t.case == case]
+    assert all(t.scenario is Scenario.NORMAL for t in played)
+    tripped = _tripped(played)
+    assert tripped, f"{case} never tripped a rule: it would not make a false alert"
+    assert set(tripped) <= HARD_CASE_RULES[case]
+    # ... and not every time: many of them are honest traffic the rules let pass (in the
+    # small hours, when this traffic runs, any big purchase trips the night rule, as it should).
+    accounts = {t.key.decode() for t in played}
+    for rule in HARD_CASE_RULES[case] - {"night_high_amount"}:
+        assert 0 < len(tripped[rule]) < len(accounts), rule
+
+
+def test_fraud_plays_out_on_ordinary_accounts_cards_and_merchants(
+    traffic: list[Generated],
+) -> None:
+    population = Population.build(11)
+    cards = {c for a in population.accounts for c in a.cards}
+    accounts = {a.account_id for a in population.accounts}
+    mules = {a.account_id for a in population.blacklisted_accounts}
+    merchants = {m.merchant_id for ms in population.merchants_by_country.values() for m in ms}
+    merchants |= {m.merchant_id for m in population.blacklisted_merchants}
+    fraud = [t.fields() for t in traffic if t.scenario is not Scenario.NORMAL]
+    assert {f["account_id"] for f in fraud} <= accounts | mules
+    assert {f["card_id"] for f in fraud} - cards <= {
+        c for a in population.blacklisted_accounts for c in a.cards
+    }
+    assert {f["merchant_id"] for f in fraud} <= merchants
+    # Fraud and normal traffic share accounts: only the label tells them apart.
+    normal_accounts = {t.key.decode() for t in traffic if t.scenario is Scenario.NORMAL}
+    assert len({f["account_id"] for f in fraud} & normal_accounts) > 100
+    assert all(f["account_id"][:3] == "ACC" and len(f["account_id"]) == 11 for f in fraud)
 
 
 @pytest.mark.parametrize("hour", [0, 12], ids=["at-night", "at-noon"])
@@ -101,18 +147,9 @@ def test_each_scenario_trips_its_rule_every_time(scenario: Scenario, hour: int) 
     while len(txns) < 4000:
         txns += generator.next_group()  # whole groups: take() may cut the last burst short
     fraud_accounts = {t.key for t in txns if t.scenario is scenario}
-    normal_accounts = {t.key for t in txns if t.scenario is Scenario.NORMAL}
     tripped = {rule: {a.encode() for a in accounts} for rule, accounts in _tripped(txns).items()}
     assert scenario.rule_id is not None
     assert fraud_accounts <= tripped[scenario.rule_id]
-    # Fraud and normal traffic use separate accounts, so no normal account is ever alerted.
-    assert not normal_accounts & set().union(*tripped.values())
-    if scenario is not Scenario.BLACKLISTED:
-        # A fraud group's account is its own: it trips its scenario's rule and no other, bar
-        # the night rule that any large amount in the small hours trips as well.
-        also = {rule for rule, accounts in tripped.items() if accounts & fraud_accounts}
-        night = {"night_high_amount"} if hour < LIMITS.night_end_hour else set()
-        assert {scenario.rule_id} <= also <= {scenario.rule_id, *night}
 
 
 def test_blacklisted_scenario_involves_the_blacklist() -> None:
@@ -141,7 +178,7 @@ def test_normal_traffic_at_the_commands_account_scale_trips_no_rule() -> None:
     generator = TransactionGenerator(population, seed=9, fraud_share=0, start_ms=START, rate=rate)
     txns = generator.take(100_000)
     assert len({t.key for t in txns}) == len(population.accounts)
-    assert dict(_tripped(txns)) == {}
+    assert dict(_tripped([t for t in txns if t.case is None])) == {}
 
 
 @pytest.mark.parametrize("hour", [3, 18], ids=["quietest", "busiest"])
@@ -154,6 +191,8 @@ def test_each_normal_account_comes_round_at_most_every_30_seconds(hour: int) -> 
     )
     last: dict[bytes, int] = {}
     for t in txns:
+        if t.case is not None:
+            continue  # a hard case (a busy shopper) is its account's own business
         event_time = t.fields()["event_time"]
         if t.key in last:
             assert event_time - last[t.key] >= LIMITS.normal_account_spacing_ms

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -26,13 +27,18 @@ def _topic_source(engine: Any, topic: str) -> Source | None:
 def feed_inputs(engine: Any, inputs: list[dict[str, Any]]) -> None:
     """Produce test records (QTT's `inputs` shape) to the engine's in-memory topics, in order."""
     engine.input_offsets = {}
+    # A topic's serdes are made once: a serde compiles its schema's decoders and templates.
+    serdes: dict[str, tuple[Any, Any]] = {}
     for rec in inputs:
         topic = rec["topic"]
-        source = _topic_source(engine, topic)
-        if source is None:
-            raise KsqlError(f"no stream or table reads input topic {topic!r}")
-        key = _encode(key_serde(source), rec.get("key"))
-        value = _encode(value_serde(source), rec.get("value"))
+        pair = serdes.get(topic)
+        if pair is None:
+            source = _topic_source(engine, topic)
+            if source is None:
+                raise KsqlError(f"no stream or table reads input topic {topic!r}")
+            pair = serdes[topic] = (key_serde(source), value_serde(source))
+        key = _encode(pair[0], rec.get("key"))
+        value = _encode(pair[1], rec.get("value"))
         headers = tuple(
             (h.get("KEY", h.get("key")), _header_bytes(h.get("VALUE", h.get("value"))))
             for h in rec.get("headers", []) or []
@@ -87,7 +93,8 @@ def compare_outputs(engine: Any, outputs: list[dict[str, Any]]) -> list[str]:
         if source is None and expected:
             problems.append(f"no source writes topic {topic!r}")
             continue
-        shown = [_shown(engine, source, m) for m in actual]
+        serdes = (key_serde(source), value_serde(source)) if source is not None else None
+        shown = [_shown(engine, source, m, serdes) for m in actual]
         for i, exp in enumerate(expected):
             if i >= len(shown):
                 problems.append(
@@ -129,11 +136,14 @@ def _topic_source_for_output(engine: Any, topic: str) -> Source | None:
     return _topic_source(engine, topic)
 
 
-def _shown(engine: Any, source: Source | None, m: Message) -> dict[str, Any]:
+def _shown(
+    engine: Any, source: Source | None, m: Message, serdes: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
     assert source is not None
+    key_s, value_s = serdes or (key_serde(source), value_serde(source))
     return {
-        "key": _decode(key_serde(source), m.key),
-        "value": _decode(value_serde(source), m.value),
+        "key": _decode(key_s, m.key),
+        "value": _decode(value_s, m.value),
         "timestamp": m.timestamp,
         "window": m.window,
     }
@@ -163,17 +173,21 @@ def same_value(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-def written_records(engine: Any) -> list[dict[str, Any]]:
-    """Every record the queries wrote, topic by topic, as QTT's `outputs` show records."""
+def written_records(engine: Any, topics: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Every record the queries wrote, topic by topic, as QTT's `outputs` show records; only
+    those of `topics` when given."""
     records: list[dict[str, Any]] = []
     for topic, messages in engine.broker.topics.items():
+        if topics is not None and topic not in topics:
+            continue
         inputs = engine.input_offsets.get(topic, set())
         written = [m for m in messages if m.offset not in inputs]
         source = _topic_source_for_output(engine, topic)
         if source is None:
             continue
+        serdes = (key_serde(source), value_serde(source))
         for message in written:
-            shown = _shown(engine, source, message)
+            shown = _shown(engine, source, message, serdes)
             record = {"topic": topic, "key": shown["key"], "value": shown["value"]}
             record["timestamp"] = shown["timestamp"]
             if shown["window"] is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 from abc import ABC, abstractmethod
 from decimal import Decimal
 from typing import Any
@@ -125,6 +126,9 @@ class Serde(ABC):
             )
 
 
+_FLAT = frozenset({str, int, float, bool, type(None)})
+
+
 def json_text(value: Any) -> str:
     """A test value (as json.loads gave it) back to JSON text, keeping Decimal digits."""
     if isinstance(value, Decimal):
@@ -132,6 +136,14 @@ def json_text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):
+        # A flat object of strings, integers and finite floats (the usual input record):
+        # json.dumps writes it as the general path below would, in one C call.
+        if (
+            all(type(v) in _FLAT for v in value.values())
+            and all(k.isascii() for k in value)
+            and not any(type(v) is float and not math.isfinite(v) for v in value.values())
+        ):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         return "{" + ",".join(f"{json.dumps(k)}:{json_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ",".join(json_text(v) for v in value) + "]"

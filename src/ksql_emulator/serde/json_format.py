@@ -297,6 +297,10 @@ _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
 }
 
 
+def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
+    return ()
+
+
 class JsonSerde(Serde):
     """JSON keys or values; one column may be written bare (unwrapped)."""
 
@@ -310,6 +314,7 @@ class JsonSerde(Serde):
         # Python types compared at once, only the columns that need it converted.
         fast = [_fast_column(t) for _, t in schema]
         self._fields: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
+        self._spelled: dict[tuple[str, ...], Callable[[dict[str, Any]], Any]] = {}
         if len(schema) > 1 and all(f is not None for f in fast):
             self._fields = itemgetter(*(name for name, _ in schema))
             self._types = tuple(f[0] for f in fast if f is not None)
@@ -360,7 +365,7 @@ class JsonSerde(Serde):
             try:
                 values = self._fields(node)
             except KeyError:
-                values = ()
+                values = self._fields_as_spelled(node)
             if tuple(map(type, values)) == self._types:
                 row = list(values)
                 for i, convert in self._converts:
@@ -370,6 +375,31 @@ class JsonSerde(Serde):
             decode(node[name] if name in node else field_lookup(node, name))
             for name, decode in self._decoders
         ]
+
+    def _fields_as_spelled(self, node: dict[str, Any]) -> tuple[Any, ...]:
+        """The fast path's values of a record whose fields are spelled in another case than
+        the schema's (`account_id` for ACCOUNT_ID, as most producers write them).
+
+        field_lookup picks the exact name, else the first case-insensitive match, so which key
+        answers depends only on the record's keys in order: one getter per such key order.
+        """
+        keys = tuple(node)
+        getter = self._spelled.get(keys)
+        if getter is None:
+            if len(self._spelled) >= 16:
+                return ()  # records of many shapes: the general path
+            names = []
+            for name, _ in self.schema:
+                upper = name.upper()
+                spelled = (
+                    name if name in node else next((k for k in keys if k.upper() == upper), None)
+                )
+                if spelled is None:
+                    self._spelled[keys] = _no_fast_path
+                    return ()
+                names.append(spelled)
+            getter = self._spelled[keys] = itemgetter(*names)
+        return getter(node)  # type: ignore[no-any-return]
 
     def from_test_value(self, value: Any) -> bytes | None:
         if value is None:

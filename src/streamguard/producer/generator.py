@@ -7,9 +7,9 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
-from streamguard.producer.population import CURRENCY_OF, Account, Merchant, Population
+from streamguard.producer.population import Account, Merchant, Population
 from streamguard.producer.scenarios import Limits, Scenario
 
 HOUR_MS = 3_600_000
@@ -52,6 +52,37 @@ class Generated(NamedTuple):
         """`ground_truth()` as one JSON Lines line, without decoding the value again."""
         return b'%s,"scenario":"%s"}\n' % (self.value[:-1], self.scenario.value.encode())
 
+    @property
+    def case(self) -> str | None:
+        """Which hard case of normal traffic this is (`NORMAL_CASES`), or None."""
+        return None
+
+
+class _HardCase(Generated):
+    """A normal transaction of one of the hard cases: the header still says `normal`; the
+    ground-truth file names the case, so a backtest can say what its false alerts were."""
+
+    __slots__ = ()
+    name: ClassVar[str] = ""
+
+    @property
+    def case(self) -> str | None:
+        return self.name
+
+    def ground_truth(self) -> dict[str, Any]:
+        return {**super().ground_truth(), "case": self.name}
+
+    def ground_truth_line(self) -> bytes:
+        return b'%s,"case":"%s"}\n' % (super().ground_truth_line()[:-2], self.name.encode())
+
+
+# The hard cases of normal traffic, the honest behaviour a rule can mistake for fraud.
+NORMAL_CASES = ("big_purchase", "traveller", "busy_shopper")
+_CASE_TYPE: dict[str, type[_HardCase]] = {
+    name: type(f"_HardCase_{name}", (_HardCase,), {"__slots__": (), "name": name})
+    for name in NORMAL_CASES
+}
+
 
 def _cents(amount: object) -> int:
     """An amount (Decimal, int or float) in whole cents."""
@@ -68,6 +99,10 @@ def _merchant_json(merchant: Merchant) -> str:
         f'"longitude":{dumps(merchant.longitude)}'
     )
 
+
+# A hard case of normal traffic every so many normal transactions, and how often each comes.
+HARD_CASE_EVERY = (150, 450)
+HARD_CASE_WEIGHTS = (0.4, 0.35, 0.25)  # big_purchase, traveller, busy_shopper
 
 # Generated(...) goes through a Python-level __new__; the tuple's own is the same, only faster.
 _new_generated = tuple.__new__
@@ -93,9 +128,12 @@ class TransactionGenerator:
     rather than by coin flips, so they hold within a fraction of a percent on any long run.
 
     Normal traffic uses the population's regular accounts in a fixed round, one country each,
-    amounts well inside every rule's limits. Each fraud group (one burst, one trip abroad) gets
-    an account of its own that no other group uses, so each alert points at one scenario; the
-    blacklisted scenario takes its accounts from the population's blacklist, round by round.
+    amounts well inside every rule's limits; every few hundred normal transactions it plays one
+    of the hard cases (`NORMAL_CASES`: an honest big purchase, a traveller paying in two
+    countries, a busy shopper), honest traffic that a rule may still alert on. Fraud happens to
+    the same accounts and cards (a taken-over card, a compromised account), drawn at random;
+    only the scenario says it is fraud. The blacklisted scenario uses the population's mule
+    accounts and blacklisted merchants.
 
     Event times come from `clock` when given (live traffic: the wall clock); otherwise from a
     simulated clock that starts at `start_ms` and advances by `1000 / rate` ms a transaction,
@@ -135,9 +173,12 @@ class TransactionGenerator:
         self._clock = clock
         self._normal_run = 0
         self._normal_index = 0
-        self._fraud_serial = 0
         self._blacklisted_index = 0
         self._countries = sorted(population.merchants_by_country)
+        # Normal transactions until the next hard case, and whether it is due once the current
+        # run of normal traffic ends (the run is cut short for it).
+        self._until_hard = self.rng.randint(*HARD_CASE_EVERY)
+        self._hard_due = False
         self._merchant_json: dict[str, str] = {}
         # A fixed round of accounts keeps each account's normal transactions as far apart as the
         # population allows, so normal traffic never looks like a velocity burst.
@@ -186,10 +227,15 @@ class TransactionGenerator:
         return out[:count]
 
     def next_group(self) -> list[Generated]:
-        """The next normal transaction, or the next fraud scenario's transactions."""
+        """The next normal transaction or hard case, or the next fraud scenario's transactions."""
         if self._normal_run > 0:
             self._normal_run -= 1
             scenario = Scenario.NORMAL
+        elif self._hard_due:
+            self._hard_due = False
+            group = self._hard_case(self._anchor())
+            self.total += len(group)
+            return group
         else:
             scenario = self._choose()
         group = self._group[scenario](self._anchor())
@@ -220,6 +266,15 @@ class TransactionGenerator:
                 if s is not Scenario.NORMAL and closing > 0:
                     run = min(run, math.ceil((deficit[Scenario.NORMAL] - d) / closing) - 1)
             self._normal_run = int(max(run, 0)) if run != math.inf else 1 << 62
+            # This normal transaction and the run after it bring the next hard case closer; it
+            # comes as soon as they are through (the scheduling costs nothing per message).
+            self._until_hard -= 1
+            if self._until_hard <= self._normal_run:
+                self._normal_run = max(self._until_hard, 0)
+                self._hard_due = True
+                self._until_hard = self.rng.randint(*HARD_CASE_EVERY)
+            else:
+                self._until_hard -= self._normal_run
         return scenario
 
     # -- time --------------------------------------------------------------------------------
@@ -324,18 +379,10 @@ class TransactionGenerator:
         )
         return Generated(account.account_id.encode(), value, scenario)
 
-    def _fraud_account(self, prefix: str = "FRD") -> Account:
-        """A fresh account for one fraud group, at home in one of the population's countries."""
-        self._fraud_serial += 1
-        serial = f"{self._fraud_serial:08d}"
-        country = self.rng.choice(self._countries)
-        return Account(
-            account_id=f"{prefix}{serial}",
-            home_country=country,
-            currency=CURRENCY_OF[country],
-            typical_spend=Decimal(0),  # a fraud group's amounts follow its scenario
-            cards=(f"CRD{prefix}{serial}",),
-        )
+    def _victim(self) -> Account:
+        """An ordinary account of the population: for fraud, one whose card was taken over or
+        whose login was stolen; for a hard case of normal traffic, its honest owner."""
+        return self.rng.choice(self.population.accounts)
 
     # -- scenarios ---------------------------------------------------------------------------
 
@@ -363,7 +410,7 @@ class TransactionGenerator:
         return _new_generated(Generated, (regular.key, value, Scenario.NORMAL))
 
     def _high_amount(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
+        account = self._victim()
         # Above the high-amount limit, yet alone short of the 5-minute total of amount velocity.
         limits = self.limits
         cents = self._amount(limits.high_amount * 11 / 10, limits.amount_velocity_total * 9 / 10)
@@ -371,7 +418,7 @@ class TransactionGenerator:
         return [self._txn(Scenario.HIGH_AMOUNT, account, merchant, cents, anchor)]
 
     def _velocity_burst(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
+        account = self._victim()
         count = self.limits.velocity_count + 1
         times = self._in_window(
             anchor, self._offsets(count, 2_000, 8_000), self.limits.velocity_window_ms
@@ -388,7 +435,7 @@ class TransactionGenerator:
         ]
 
     def _amount_burst(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
+        account = self._victim()
         # Three amounts each under the high-amount limit whose sum clears the 5-minute limit.
         share = self.limits.amount_velocity_total / 3
         low = share * 105 / 100
@@ -408,7 +455,7 @@ class TransactionGenerator:
         ]
 
     def _impossible_travel(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
+        account = self._victim()
         abroad = self.rng.choice([c for c in self._countries if c != account.home_country])
         times = self._in_window(
             anchor, self._offsets(2, 60_000, 240_000), self.limits.geo_window_ms
@@ -425,8 +472,8 @@ class TransactionGenerator:
         ]
 
     def _card_testing(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
-        card = account.cards[0]
+        account = self._victim()
+        card = self.rng.choice(account.cards)
         count = self.limits.card_testing_count + 1
         times = self._in_window(
             anchor, self._offsets(count, 5_000, 40_000), self.limits.card_testing_window_ms
@@ -446,7 +493,7 @@ class TransactionGenerator:
         ]
 
     def _night_high_amount(self, anchor: int) -> list[Generated]:
-        account = self._fraud_account()
+        account = self._victim()
         day_start = anchor - anchor % DAY_MS
         night_end = day_start + self.limits.night_end_hour * HOUR_MS
         # The small hours of the anchor's day: now if it is night, else earlier today.
@@ -467,6 +514,62 @@ class TransactionGenerator:
             self._blacklisted_index += 1
             merchant = self._merchant(account.home_country)
         else:
-            account = self._fraud_account()
+            account = self._victim()
             merchant = self.rng.choice(self.population.blacklisted_merchants)
         return [self._txn(Scenario.BLACKLISTED, account, merchant, cents, anchor)]
+
+    # -- the hard cases of normal traffic -------------------------------------------------------
+
+    def _hard_case(self, anchor: int) -> list[Generated]:
+        name = self.rng.choices(NORMAL_CASES, HARD_CASE_WEIGHTS)[0]
+        made = {
+            "big_purchase": self._big_purchase,
+            "traveller": self._traveller,
+            "busy_shopper": self._busy_shopper,
+        }[name](anchor)
+        kind = _CASE_TYPE[name]
+        return [kind(t.key, t.value, Scenario.NORMAL) for t in made]
+
+    def _big_purchase(self, anchor: int) -> list[Generated]:
+        # A television, a flight, a deposit: log-uniform between 1,500 and 8,000, so a quarter
+        # or so are above the high-amount limit and any of them in the small hours is above
+        # the night limit. Honest, and what high_amount and night_high_amount cannot tell.
+        account = self._victim()
+        cents = round(math.exp(self.rng.uniform(math.log(1500), math.log(8000))) * 100)
+        merchant = self._merchant(account.home_country)
+        return [self._txn(Scenario.NORMAL, account, merchant, cents, anchor)]
+
+    def _traveller(self, anchor: int) -> list[Generated]:
+        # Paid at home, then abroad: after a flight (hours later) mostly, across a border or on
+        # a foreign web shop within minutes sometimes: those two can share geo_spread's window.
+        account = self._victim()
+        minutes = self.rng.randint(4, 15) if self.rng.random() < 0.4 else self.rng.randint(60, 480)
+        abroad = self.rng.choice([c for c in self._countries if c != account.home_country])
+        home_time = max(0, anchor - minutes * 60_000)
+        return [
+            self._txn(
+                Scenario.NORMAL,
+                account,
+                self._merchant(country),
+                self._amount(15, 250),
+                when,
+            )
+            for country, when in ((account.home_country, home_time), (abroad, anchor))
+        ]
+
+    def _busy_shopper(self, anchor: int) -> list[Generated]:
+        # A market, a food court, a fair: 4 to 7 small payments 6-20 s apart, ending now. Five
+        # of them in one minute look like velocity's burst to the rule.
+        account = self._victim()
+        offsets = self._offsets(self.rng.randint(4, 7), 6_000, 20_000)
+        start = anchor - offsets[-1]
+        return [
+            self._txn(
+                Scenario.NORMAL,
+                account,
+                self._merchant(account.home_country),
+                self._amount(5, 80),
+                start + offset,
+            )
+            for offset in offsets
+        ]

@@ -56,9 +56,14 @@ class Account:
 
 @dataclass(frozen=True)
 class Population:
-    """Who transacts where. Normal traffic uses `accounts`; the blacklisted scenario uses the
-    blacklisted accounts and merchants (other fraud scenarios make fresh accounts of their own),
-    so an account that only ever sees normal traffic never appears in an alert."""
+    """Who transacts where.
+
+    Normal traffic uses `accounts`, and so does fraud: a taken-over card or a compromised
+    account is one of them, so nothing in an id tells fraud from normal traffic. The blacklist
+    holds mule accounts (`blacklisted_accounts`, ordinary ids that normal traffic never uses)
+    and merchants under investigation (`blacklisted_merchants`, ordinary ids outside the
+    merchants normal traffic pays); the blacklisted scenario uses them.
+    """
 
     accounts: tuple[Account, ...]
     blacklisted_accounts: tuple[Account, ...]
@@ -85,13 +90,13 @@ class Population:
                 serial += 1
                 merchants[country].append(_merchant(faker, rng, serial, country))
         blacklisted_merchants = tuple(
-            _merchant(faker, rng, 900_000 + i, rng.choice(countries)) for i in range(10)
+            _merchant(faker, rng, serial + 1 + i, rng.choice(countries)) for i in range(10)
         )
-        blacklisted = tuple(
-            _account(rng, countries, f"BLK{i:08d}") for i in range(blacklisted_accounts)
-        )
-        # Drawn last, so the blacklist a seed makes is the same whatever the number of accounts.
-        regular = tuple(_account(rng, countries, f"ACC{i:08d}") for i in range(accounts))
+        # Account numbers are drawn, mules' first, so that a mule's id looks like anyone else's
+        # and the blacklist a seed makes is the same whatever the number of accounts.
+        ids = _account_ids(seed, blacklisted_accounts + accounts)
+        blacklisted = tuple(_account(rng, countries, i) for i in ids[:blacklisted_accounts])
+        regular = tuple(_account(rng, countries, i) for i in ids[blacklisted_accounts:])
         return cls(
             accounts=regular,
             blacklisted_accounts=blacklisted,
@@ -110,6 +115,19 @@ class Population:
             for m in self.blacklisted_merchants
         ]
         return rows
+
+
+def _account_ids(seed: int, count: int) -> list[str]:
+    """`count` distinct account numbers (ACC and 8 digits), the same for the same seed."""
+    rng = random.Random(f"account-ids/{seed}")
+    seen: set[int] = set()
+    out: list[str] = []
+    while len(out) < count:
+        number = rng.randrange(10**8)
+        if number not in seen:
+            seen.add(number)
+            out.append(f"ACC{number:08d}")
+    return out
 
 
 def _merchant(faker: Faker, rng: random.Random, serial: int, country: str) -> Merchant:

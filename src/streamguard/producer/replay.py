@@ -43,6 +43,7 @@ def read_recorded(path: Path) -> Iterator[Generated]:
 
 def _parse(row: dict[str, object], path: Path, line: int) -> Generated:
     scenario_text = str(row.pop("scenario", None) or Scenario.NORMAL.value)
+    row.pop("case", None)  # the ground truth's name for a hard case of normal traffic
     try:
         scenario = Scenario(scenario_text)
     except ValueError:

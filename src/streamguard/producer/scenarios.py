@@ -13,35 +13,38 @@ SCENARIO_HEADER = "streamguard-scenario"
 class Scenario(enum.StrEnum):
     """A transaction's ground truth, as the `streamguard-scenario` header carries it.
 
-    The names are a public contract: the rules' tests and the end-to-end tests match alerts
-    against them. Each fraud scenario is shaped to trip one rule of ksql/ (`rule_id`), with the
-    default `Limits`:
+    The names are a public contract: the rules' tests, the backtest and the end-to-end tests
+    match alerts against them. Fraud happens to ordinary accounts and cards of the population,
+    drawn at random; nothing but this label tells it from normal traffic. Each fraud scenario
+    is shaped to trip one rule of ksql/ (`rule_id`) with the default `Limits`:
 
     ====================  =========================================================  ===========
     name                  what the producer sends                                    trips
     ====================  =========================================================  ===========
-    `normal`              one account's everyday spend, in its home country, amounts  nothing
-                          5.00-800.00 (less at night), each account at most every 30 s
-    `high_amount`         one amount of 5,500.00-9,000.00                             high_amount
-    `velocity_burst`      6 transactions of one account, 2-8 s apart, in one          velocity
-                          1-minute window
+    `normal`              everyday spend of one account in its home country, 5.00-   nothing,
+                          800.00 (less at night), each account at most every 30 s;   bar its
+                          and, every few hundred, a hard case: an honest big         hard cases
+                          purchase (1,500-8,000), a traveller paying at home and
+                          abroad (minutes or hours apart), a busy shopper (4-7
+                          payments 6-20 s apart). The ground truth names the case.
+    `high_amount`         a taken-over card: one amount of 5,500.00-9,000.00          high_amount
+    `velocity_burst`      a compromised account: 6 transactions, 2-8 s apart, in     velocity
+                          one 1-minute window
     `amount_burst`        3 amounts of 3,500.00-4,333.33 (each under the high-amount  amount_
                           limit, together over 10,000.00) in one 5-minute window      velocity
-    `impossible_travel`   one account in its home country, then 1-4 minutes later in  geo_spread
-                          another, in one 10-minute window
-    `card_testing`        4 online amounts of 0.50-1.99 on one card, 5-40 s apart,    card_
-                          in one 5-minute window                                      testing
+    `impossible_travel`   a cloned card: paid at home, then 1-4 minutes later in     geo_spread
+                          another country, in one 10-minute window
+    `card_testing`        a stolen card number tried: 4 online amounts of 0.50-1.99,  card_
+                          5-40 s apart, in one 5-minute window                        testing
     `night_high_amount`   one amount of 1,500.00-4,500.00 between 00:00 and 05:00     night_high_
                           UTC: now if it is night, else earlier the same day          amount
-    `blacklisted`         a high amount by a blacklisted account, or by a fresh       high_amount
-                          account at a blacklisted merchant (`--write-blacklist`)
+    `blacklisted`         a high amount by a mule account of the blacklist, or by an  high_amount
+                          ordinary account at a blacklisted merchant
     ====================  =========================================================  ===========
 
-    Each fraud group (a burst, a trip) has an account of its own that no other transaction
-    uses, so an alert's account names one scenario. Amounts above 1,000.00 whose time falls
-    between 00:00 and 05:00 UTC trip night_high_amount as well (high_amount, amount_burst,
-    blacklisted at night), as the rules should. Blacklisted accounts take turns; at a high
-    enough rate of that scenario one may come round within 5 minutes and trip amount_velocity.
+    Amounts above 1,000.00 whose time falls between 00:00 and 05:00 UTC trip night_high_amount
+    as well (high_amount, amount_burst, blacklisted at night), as the rules should; a fraud
+    on an account that also pays normally in the same window adds to that window's counts.
     """
 
     NORMAL = "normal"
@@ -78,9 +81,9 @@ _RULE_OF = {
 class Limits:
     """The rules' default thresholds (the DEFINEs of ksql/), in one place.
 
-    The fraud scenarios' amounts, counts and spacing derive from these, and normal traffic keeps
-    a wide margin below each, so a benign transaction never trips a rule. Rules run with other
-    thresholds call for a `Limits` with the same numbers.
+    The fraud scenarios' amounts, counts and spacing derive from these. Everyday normal traffic
+    keeps a wide margin below each; only its hard cases come near (and past) them. Rules run
+    with other thresholds call for a `Limits` with the same numbers.
     """
 
     high_amount: Decimal = Decimal("5000.00")
