@@ -92,23 +92,26 @@ def generated(
     values: list[bytes] = []
     while len(made) < count:
         for txn in generator.next_group():
-            f = txn.fields()
-            made.append(
-                Labelled(
-                    f["transaction_id"],
-                    f["account_id"],
-                    f["card_id"],
-                    f["merchant_id"],
-                    f["event_time"],
-                    txn.scenario.value,
-                    txn.case,
-                )
-            )
+            made.append(_from_transaction(txn, txn.case))
             values.append(txn.value)
     # Whole groups were made; a burst cut at the count would stop looking like itself.
     blacklist = {(row["kind"], row["value"]) for row in population.blacklist_rows()}
     source = f"generated: {len(made):,} transactions, seed {seed}, fraud share {fraud_share}"
     return Traffic(source, made, values, blacklist)
+
+
+def _from_transaction(txn: Any, case: str | None) -> Labelled:
+    """A generated or replayed transaction with its truth."""
+    f = txn.fields()
+    return Labelled(
+        f["transaction_id"],
+        f["account_id"],
+        f["card_id"],
+        f["merchant_id"],
+        f["event_time"],
+        txn.scenario.value,
+        case,
+    )
 
 
 def from_ground_truth(path: Path) -> Traffic:
@@ -157,18 +160,7 @@ def from_replay(path: Path) -> Traffic:
     values: list[bytes] = []
     try:
         for txn in read_recorded(path):
-            f = txn.fields()
-            made.append(
-                Labelled(
-                    f["transaction_id"],
-                    f["account_id"],
-                    f["card_id"],
-                    f["merchant_id"],
-                    f["event_time"],
-                    txn.scenario.value,
-                    None,
-                )
-            )
+            made.append(_from_transaction(txn, None))
             values.append(txn.value)
     except ReplayError as exc:
         raise TrafficError(str(exc)) from None
