@@ -26,11 +26,12 @@ from confluent_kafka.admin import AdminClient
 
 from streamguard import stack
 from streamguard.consumer.loop import AlertConsumer, Stats
+from streamguard.migrations.local_config import write_local_config
 from streamguard.producer.generator import Generated, TransactionGenerator
 from streamguard.producer.population import Population
 from streamguard.producer.sender import Sender
 from streamguard.stack.processes import free_port
-from tests.conftest import run_cli, stack_dir
+from tests.conftest import ROOT, run_cli, stack_dir
 
 # Two stacks, one after the other: more than the suite's default ten minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -148,9 +149,16 @@ def _run(partitions: int, consumers: int, traffic: list[Generated]) -> Run:
         )
         bootstrap, url = state.part("kafka").url or "", state.part("postgres").url or ""
         _cli(state_dir, "db", "upgrade")
-        _cli(state_dir, "migrate", "initialize-metadata")
+        # The project's ksql-migrations.properties names localhost:8088; this stack's ksqlDB is
+        # elsewhere, so migrate runs with a copy that names it, as start.sh does.
+        config = str(
+            write_local_config(
+                state_dir / "ksql-migrations.properties", state.part("ksqldb").url or "", ROOT
+            )
+        )
+        _cli(state_dir, "migrate", "-c", config, "initialize-metadata")
         _cli(
-            state_dir, "migrate", "apply", "--all",
+            state_dir, "migrate", "-c", config, "apply", "--all",
             "--define", f"transactions_partitions={partitions}",
             "--define", f"fraud_alerts_partitions={partitions}",
         )  # fmt: skip

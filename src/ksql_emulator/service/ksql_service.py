@@ -168,7 +168,8 @@ class KsqlService:
                 self._task_props.get(qid, {}),
                 {t: windowed[t] for t in q.source_topics if t in windowed},
                 _windowing(self.engine.catalog.source(q.sink_name)),
-                qid in self.engine.paused,
+                generation=self.engine.generations.get(qid, 0),
+                paused=qid in self.engine.paused,
             )
             for qid, q in self.engine.queries.items()
         }

@@ -36,7 +36,10 @@ class Rule:
     backtest: dict[str, Any] = field(default_factory=dict)
 
 
-def _rule_of(migration: MigrationFile) -> Rule | None:
+_VARIABLE = re.compile(r"\$\{(\w+)\}")
+
+
+def _rule_of(migration: MigrationFile, defaults: dict[str, str]) -> Rule | None:
     sql = migration.path.read_text(encoding="utf-8")
     found = _RULE_ID.search(sql)
     if found is None:
@@ -50,15 +53,27 @@ def _rule_of(migration: MigrationFile) -> Rule | None:
         sql=sql,
         severity=severity.group(1).upper() if severity else "",
         query_id=query_id.group(1) if query_id else None,
-        thresholds=dict(_DEFINE.findall(sql)),
+        # The project's defaults (ksql-defines.properties) for the variables the rule uses,
+        # under any value its file DEFINEs itself.
+        thresholds={
+            **{k: v for k, v in defaults.items() if k in _VARIABLE.findall(sql)},
+            **dict(_DEFINE.findall(sql)),
+        },
     )
 
 
 def read_rules(rules_dir: Path) -> list[Rule]:
     """Every rule file of `rules_dir` (ksql/), in version order."""
+    from streamguard.migrations.defines import default_defines
+    from streamguard.migrations.errors import ConfigError
+
+    try:
+        defaults = default_defines(rules_dir)
+    except ConfigError:  # the page shows the files; the values' file is migrate's to report
+        defaults = {}
     rules = []
     for migration in all_migrations(rules_dir):
-        rule = _rule_of(migration)
+        rule = _rule_of(migration, defaults)
         if rule is not None:
             rules.append(rule)
     return rules
