@@ -42,18 +42,7 @@ def print_score(console: Console, score: Score, title: str) -> None:
             name, justify="left" if name == "rule" else "right", no_wrap=name == "rule"
         )
     for r in score.rules:
-        table.add_row(
-            r.rule_id,
-            f"{r.alerts:,}",
-            f"{r.true_positives:,}",
-            f"{r.false_positives:,}",
-            _ratio(r.precision),
-            _ratio(r.own_precision),
-            _ratio(r.recall),
-            _ratio(r.any_recall(score.frauds)),
-            f"{r.alerts_per_10k:.1f}",
-            f"{r.blacklist_hits:,}",
-        )
+        table.add_row(*_rule_cells(r, score.frauds))
     table.add_section()
     table.add_row(
         "[bold]all rules[/bold]",
@@ -267,20 +256,27 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _rule_cells(r: RuleScore, frauds: int) -> list[str]:
+    """One rule's figures as the terminal table and the HTML report both show them."""
+    return [
+        r.rule_id,
+        f"{r.alerts:,}",
+        f"{r.true_positives:,}",
+        f"{r.false_positives:,}",
+        _ratio(r.precision),
+        _ratio(r.own_precision),
+        _ratio(r.recall),
+        _ratio(r.any_recall(frauds)),
+        f"{r.alerts_per_10k:.1f}",
+        f"{r.blacklist_hits:,}",
+    ]
+
+
 def write_html(path: Path, doc: dict[str, Any], scores: list[Score]) -> None:
     base = scores[0]
     rule_rows = [
         [
-            r.rule_id,
-            f"{r.alerts:,}",
-            f"{r.true_positives:,}",
-            f"{r.false_positives:,}",
-            _ratio(r.precision),
-            _ratio(r.own_precision),
-            _ratio(r.recall),
-            _ratio(r.any_recall(base.frauds)),
-            f"{r.alerts_per_10k:.1f}",
-            f"{r.blacklist_hits:,}",
+            *_rule_cells(r, base.frauds),
             ", ".join(f"{k} {v}" for k, v in sorted(r.false_by_case.items())) or "-",
         ]
         for r in base.rules
