@@ -64,6 +64,7 @@ from rich.table import Table
 from bench._rules_model import PER_TRANSACTION, WINDOWED, Expected, RulesModel
 from bench.engine import bare
 from streamguard import db, stack
+from streamguard.migrations.local_config import write_local_config
 from streamguard.producer.command import accounts_for
 from streamguard.producer.generator import TransactionGenerator
 from streamguard.producer.pacing import Pacer
@@ -117,11 +118,18 @@ def _cli(state_dir: Path | None, *args: str) -> None:
         raise SystemExit(f"`streamguard {' '.join(args)}` failed:\n{done.stdout}{done.stderr}")
 
 
-def _apply_rules(state_dir: Path | None, partitions: int) -> None:
+def _apply_rules(state_dir: Path | None, partitions: int, ksqldb_url: str, work: Path) -> None:
+    """The rules of ksql/ as shipped, applied as start.sh applies them: through a copy of the
+    project's ksql-migrations.properties that names this pipeline's ksqlDB. Their example cases
+    are left to the tests (`--skip-rule-tests`): the bench measures speed, not the gate."""
     _cli(state_dir, "db", "upgrade")
-    _cli(state_dir, "migrate", "initialize-metadata")
+    config = str(write_local_config(work / "ksql-migrations.properties", ksqldb_url, ROOT))
+    _cli(state_dir, "migrate", "-c", config, "initialize-metadata")
     defines = [f"transactions_partitions={partitions}", f"fraud_alerts_partitions={partitions}"]
-    _cli(state_dir, "migrate", "apply", "--all", *[x for d in defines for x in ("-d", d)])
+    _cli(
+        state_dir, "migrate", "-c", config, "apply", "--all", "--skip-rule-tests",
+        *[x for d in defines for x in ("-d", d)],
+    )  # fmt: skip
 
 
 @contextmanager
@@ -137,7 +145,7 @@ def local_pipeline(partitions: int) -> Iterator[Parts]:
                 postgres_port=free_port(),
                 ksqldb_port=free_port(),
             )
-            _apply_rules(state_dir, partitions)
+            _apply_rules(state_dir, partitions, state.part("ksqldb").url or "", state_dir)
             stack.start_apps(state_dir, producer_args=None)
             parts = Parts(
                 state.part("kafka").url or "", state.part("postgres").url or "", state_dir
@@ -153,12 +161,12 @@ def external_pipeline(partitions: int) -> Iterator[Parts]:
     """The servers the settings name (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, KSQLDB_URL)."""
     settings = get_settings()
     engine = db.create_engine(settings.database)
-    _apply_rules(None, partitions)
+    log_dir = Path(tempfile.mkdtemp(prefix="streamguard-bench-pipeline-"))
+    _apply_rules(None, partitions, settings.ksqldb, log_dir)
     with engine.connect() as conn:
         if conn.execute(sa.text("SELECT count(*) FROM alerts")).scalar_one():
             raise SystemExit("--external needs an empty alerts table: the bench counts its rows")
     engine.dispose()
-    log_dir = Path(tempfile.mkdtemp(prefix="streamguard-bench-pipeline-"))
     with (log_dir / "consumer.log").open("wb") as log:
         consumer = subprocess.Popen(
             [sys.executable, "-m", "streamguard.cli", "consume"],

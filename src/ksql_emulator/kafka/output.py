@@ -146,7 +146,15 @@ class ExactlyOnceOutput(_Producing):
     ) -> None:
         # Kafka Streams' EOS timeout: a killed instance's open transaction holds back
         # read_committed readers of its sinks for at most this long if nothing restarts it.
-        config = {"transactional.id": transactional_id, "transaction.timeout.ms": "10000"}
+        config = {
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": "10000",
+            # The coordinator answers a transaction that follows a commit at once with "concurrent
+            # transactions" until the last one's markers are written (a few ms); librdkafka's
+            # default 100 ms back-off would add that to every record of back-to-back commits.
+            "retry.backoff.ms": "5",
+            "retry.backoff.max.ms": "250",
+        }
         super().__init__(producer_config(bootstrap, {**config, **extra}), windowed)
         self._consumer = consumer
         self._open = False

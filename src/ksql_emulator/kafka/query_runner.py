@@ -1,11 +1,11 @@
-"""Running persistent queries over Kafka: one consumer, one producer and one thread per query.
+"""Running persistent queries over Kafka: the engine's queries reconciled into stream threads.
 
-A query's thread consumes its source partitions (assigned, not subscribed: one server owns a
-query, and a restart need not wait out the dead instance's session in a group rebalance), runs
-each batch through the engine, and commits every `commit.interval.ms` (see `output` for what a
-commit guarantees). Stateful queries resume their state on start: from their stores'
-changelogs, or, when some state lives outside stores, by replaying their sources with sink
-writes suppressed up to the committed offsets.
+Queries that share a processing guarantee and commit interval run in one `StreamThread` (see
+`stream_thread`): one consumer, one producer and one commit for all of them. Partitions are
+assigned, not subscribed: one server owns its queries, and a restart need not wait out the dead
+instance's session in a group rebalance. Stateful queries resume their state on start: from
+their stores' changelogs, or, when some state lives outside stores, by replaying their sources
+with sink writes suppressed up to the committed offsets.
 """
 
 from __future__ import annotations
@@ -17,10 +17,21 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
 from ksql_emulator.contracts.backend import QueryTask
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
-from ksql_emulator.kafka.query_loop import QueryLoop, QuerySettings, consumer_group_id
+from ksql_emulator.kafka.messages import watermarks
+from ksql_emulator.kafka.output import is_exactly_once, processing_guarantee
+from ksql_emulator.kafka.stream_thread import (
+    Member,
+    QuerySettings,
+    StreamThread,
+    consumer_group_id,
+    forget_positions,
+    setting,
+)
 
 __all__ = ["QueryRunner", "consumer_group_id"]
 
@@ -29,75 +40,16 @@ log = logging.getLogger(__name__)
 _TIMEOUT_S = 30.0
 # Kafka Streams' internal topics of a query, named `<consumer group>-<name><suffix>`.
 _INTERNAL_SUFFIXES = ("-changelog", "-repartition")
-
-
-class _RunningQuery:
-    """A query's thread: runs its `QueryLoop`, restarting it after a failed commit."""
-
-    def __init__(
-        self,
-        task: QueryTask,
-        lookup: Callable[[], QueryTask | None],
-        settings: QuerySettings,
-        after: threading.Thread | None = None,
-    ) -> None:
-        self.task = task
-        self._lookup = lookup
-        self._settings = settings
-        # A query re-created under a fixed QUERY_ID waits until its predecessor's changelogs
-        # are gone, or it would restore (or lose) the old query's state.
-        self._after = after
-        self._stop = threading.Event()
-        self._first: QueryLoop | None = QueryLoop(task, lookup, settings, self._stop)
-        self._first.snapshot_ends()
-        self.error: BaseException | None = None
-        self.loop: QueryLoop | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"query-{task.query_id}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        if self._after is not None:
-            self._after.join()
-        failures = 0
-        while not self._stop.is_set():
-            loop, self._first = self._first, None
-            try:
-                if loop is None:
-                    loop = QueryLoop(self.task, self._lookup, self._settings, self._stop)
-                self.loop = loop
-                loop.run()
-                return
-            except Exception as exc:
-                # Failures in a row count: a run that got work committed starts the count anew.
-                failures = 1 if loop is not None and loop.commits else failures + 1
-                # State outside stores cannot be rolled back to the last commit: stop there.
-                recoverable = loop is not None and loop.recoverable
-                if not recoverable or failures > self._settings.max_restarts:
-                    self.error = exc
-                    log.exception("query %s stopped on an error", self.task.query_id)
-                    return
-                log.warning("query %s: %s; resuming from its last commit", self.task.query_id, exc)
-                self._stop.wait(min(5.0, 0.5 * failures))
-            finally:
-                if loop is not None:
-                    loop.close()
-        if self._first is not None:  # stopped before it ran
-            self._first.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout_s: float = _TIMEOUT_S) -> None:
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout_s)
+# Kafka Streams' default commit interval under exactly-once: the latency a downstream reader
+# sees, since read_committed readers see a record only once its transaction commits.
+_EXACTLY_ONCE_INTERVAL_MS = 100
+# Kafka Streams' default under at-least-once is 30 s; records are visible as soon as they are
+# written, so the interval only bounds how much a crash repeats.
+_AT_LEAST_ONCE_INTERVAL_MS = 1000
 
 
 class QueryRunner:
-    """Keeps one `_RunningQuery` per query the engine says should run (`reconcile`)."""
+    """Keeps every query the engine says should run (`reconcile`) in a stream thread."""
 
     def __init__(
         self,
@@ -121,24 +73,27 @@ class QueryRunner:
             gateway=_LazyGateway(bootstrap_servers, extra),
             replication=int(properties.get("ksql.internal.topic.replicas", "1")),
         )
-        self._running: dict[str, _RunningQuery] = {}
+        self._threads: dict[tuple[bool, int], StreamThread] = {}
+        self._running: dict[str, tuple[StreamThread, Member]] = {}
         self._cleaning: dict[str, threading.Thread] = {}
         self._guard = threading.Lock()
 
     def reconcile(self) -> None:
-        """Starts new queries and stops removed ones; never waits for a query thread (the
-        caller may hold the engine lock a query thread is waiting for)."""
+        """Starts new queries and stops removed ones; never waits for a stream thread (the
+        caller may hold the engine lock a stream thread is waiting for)."""
         with self._lock:
             wanted = dict(self._queries())
         with self._guard:
             for query_id in list(self._running):
                 task = wanted.get(query_id)
-                if task is None or _generation(task) != _generation(self._running[query_id].task):
-                    removed = self._running.pop(query_id)
-                    removed.stop()
+                if task is None or _generation(task) != _generation(
+                    self._running[query_id][1].task
+                ):
+                    thread, member = self._running.pop(query_id)
+                    left = thread.remove(query_id)
                     cleaner = threading.Thread(
-                        target=_clean_up,
-                        args=(removed, self._settings),
+                        target=self._clean_up,
+                        args=(member, left),
                         name=f"drop-{query_id}",
                         daemon=True,
                     )
@@ -148,14 +103,60 @@ class QueryRunner:
                 del self._cleaning[query_id]
             for query_id, task in wanted.items():
                 if query_id not in self._running:
-                    running = _RunningQuery(
-                        task,
-                        partial(self._current, query_id),
-                        self._settings,
-                        self._cleaning.get(query_id),
-                    )
-                    running.start()
-                    self._running[query_id] = running
+                    self._start(query_id, task)
+
+    def _start(self, query_id: str, task: QueryTask) -> None:
+        props: Mapping[str, Any] = getattr(task, "properties", {}) or {}
+        server = self._settings.server_properties
+        exactly_once = is_exactly_once(processing_guarantee(props, server))
+        default = _EXACTLY_ONCE_INTERVAL_MS if exactly_once else _AT_LEAST_ONCE_INTERVAL_MS
+        interval_ms = int(setting("commit.interval.ms", props, server) or default)
+        reset = (setting("auto.offset.reset", props, server) or "latest").lower()
+        member = Member(
+            task=task,
+            lookup=partial(self._current, query_id),
+            reset=reset,
+            after=self._cleaning.get(query_id),
+            latest=self._ends(task) if reset == "latest" else None,
+        )
+        key = (exactly_once, interval_ms)
+        thread = self._threads.get(key)
+        if thread is None:
+            name = f"{'eos' if exactly_once else 'alos'}-{interval_ms}"
+            thread = StreamThread(
+                name, self._settings, exactly_once=exactly_once, interval_s=interval_ms / 1000
+            )
+            thread.start()
+            self._threads[key] = thread
+        thread.add(member)
+        self._running[query_id] = (thread, member)
+
+    def _ends(self, task: QueryTask) -> dict[tuple[str, int], int] | None:
+        """Each source partition's end now: called as the query is created, before its
+        statement is answered, so "latest" never skips a record written after that answer."""
+        group = consumer_group_id(self._settings.service_id, task.query_id)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._settings.bootstrap,
+                "group.id": group,
+                **self._settings.extra,
+            }
+        )
+        try:
+            metadata = consumer.list_topics(timeout=_TIMEOUT_S)
+            ends: dict[tuple[str, int], int] = {}
+            for name in task.source_topics:
+                topic = metadata.topics.get(name)
+                if topic is None or topic.error is not None or not topic.partitions:
+                    return None  # the thread waits for the topic and reads its end then
+                for p in sorted(topic.partitions):
+                    _low, high = watermarks(consumer, TopicPartition(name, p), _TIMEOUT_S)
+                    ends[(name, p)] = high
+            return ends
+        except (KafkaException, KafkaLayerError):
+            return None
+        finally:
+            consumer.close()
 
     def _current(self, query_id: str) -> QueryTask | None:
         """The task the engine has under `query_id` now (called under the engine lock)."""
@@ -164,21 +165,58 @@ class QueryRunner:
     def errors(self) -> dict[str, BaseException]:
         """The queries that stopped on an error, by id."""
         with self._guard:
-            return {qid: q.error for qid, q in self._running.items() if q.error is not None}
+            running = dict(self._running)
+        return {q: m.error for q, (_t, m) in running.items() if m.error is not None}
+
+    def _clean_up(self, member: Member, left: threading.Event) -> None:
+        """ksqlDB's query cleanup, once the stream thread has let go of the terminated query:
+        its consumer group and positions, so that a new query under the same id starts from
+        `auto.offset.reset`, not where this one stopped, and its changelogs and other internal
+        topics."""
+        left.wait(_TIMEOUT_S)
+        query_id = member.query_id
+        gateway = self._settings.gateway.get()
+        group = consumer_group_id(self._settings.service_id, query_id)
+        try:
+            gateway.delete_consumer_group(group)
+        except KafkaLayerError as exc:  # ksqlDB logs a failed cleanup and goes on, too
+            log.warning("query %s: %s", query_id, exc)
+        try:
+            forget_positions(self._settings, query_id)
+        except (KafkaException, KafkaLayerError) as exc:
+            log.warning("query %s: could not forget its positions: %s", query_id, exc)
+        deleted: set[str] = set()
+        if member.state is not None:
+            member.state.delete()
+            deleted = set(member.state.topics.values())
+        for topic in gateway.list_topics():
+            name = topic.name
+            if name.startswith(f"{group}-") and name.endswith(_INTERNAL_SUFFIXES):
+                if name in deleted:
+                    continue
+                try:
+                    gateway.delete_topic(name)
+                except KafkaLayerError as exc:
+                    log.warning("query %s: %s", query_id, exc)
 
     def close(self) -> None:
         with self._guard:
-            running = list(self._running.values())
+            threads = list(self._threads.values())
+            self._threads.clear()
             self._running.clear()
-        for query in running:
-            query.stop()
-        for query in running:
-            query.join()
+        for thread in threads:
+            thread.stop()
+        for thread in threads:
+            thread.join()
         self._settings.gateway.close()
 
 
+def _generation(task: QueryTask) -> int:
+    return int(getattr(task, "generation", 0))
+
+
 class _LazyGateway:
-    """A gateway made on first use: most queries keep no changelog and never need one."""
+    """A gateway made on first use."""
 
     def __init__(self, bootstrap: str, extra: Mapping[str, str]) -> None:
         self._args = (bootstrap, dict(extra))
@@ -195,36 +233,3 @@ class _LazyGateway:
         with self._guard:
             if self._gateway is not None:
                 self._gateway.close()
-
-
-def _generation(task: QueryTask) -> int:
-    return int(getattr(task, "generation", 0))
-
-
-def _clean_up(query: _RunningQuery, settings: QuerySettings) -> None:
-    """ksqlDB's query cleanup, once the terminated query's thread has let go: its consumer
-    group, so that a new query under the same id starts from `auto.offset.reset`, not where
-    this one stopped, and its changelogs and other internal topics."""
-    query.join()
-    gateway = settings.gateway.get()
-    group = consumer_group_id(settings.service_id, query.task.query_id)
-    try:
-        gateway.delete_consumer_group(group)
-    except KafkaLayerError as exc:  # ksqlDB logs a failed cleanup and goes on, too
-        log.warning("query %s: %s", query.task.query_id, exc)
-    if query.loop is not None and query.loop.state is not None:
-        query.loop.state.delete()
-        deleted = set(query.loop.state.topics.values())
-    else:
-        deleted = set()
-    for topic in gateway.list_topics():
-        name = topic.name
-        if (
-            name.startswith(f"{group}-")
-            and name.endswith(_INTERNAL_SUFFIXES)
-            and name not in deleted
-        ):
-            try:
-                gateway.delete_topic(name)
-            except KafkaLayerError as exc:
-                log.warning("query %s: %s", query.task.query_id, exc)

@@ -315,6 +315,9 @@ class JsonSerde(Serde):
         fast = [_fast_column(t) for _, t in schema]
         self._fields: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
         self._spelled: dict[tuple[str, ...], Callable[[dict[str, Any]], Any]] = {}
+        # The last input and its row: queries that read one topic with equal schemas share
+        # this serde (see runtime.formats), so a message is decoded once for all of them.
+        self._memo: tuple[bytes | None, list[Any] | None] = (None, None)
         if len(schema) > 1 and all(f is not None for f in fast):
             self._fields = itemgetter(*(name for name, _ in schema))
             self._types = tuple(f[0] for f in fast if f is not None)
@@ -348,6 +351,15 @@ class JsonSerde(Serde):
     def deserialize(self, data: bytes | None) -> list[Any] | None:
         if data is None:
             return NullKey.of(len(self.schema)) if self.is_key else None
+        memo = self._memo
+        if memo[0] is data:
+            return memo[1]
+        row = self._deserialize(data)
+        if not self.is_key:
+            self._memo = (data, row)
+        return row
+
+    def _deserialize(self, data: bytes) -> list[Any] | None:
         try:
             node = load(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:

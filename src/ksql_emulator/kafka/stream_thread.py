@@ -1,0 +1,758 @@
+"""Persistent queries run together: one thread, one consumer and one producer for many queries.
+
+Kafka Streams runs each ksqlDB query as an application of its own, and so did this layer: a
+thread, a consumer and a producer per query. With StreamGuard's ten rules that meant every
+transaction fetched, wrapped and decoded ten times, ten transactions per commit interval and ten
+threads taking turns on one interpreter. Here the queries that share a processing guarantee and
+commit interval share a `StreamThread` instead (Kafka Streams' own name for the unit that runs
+many tasks): its consumer reads each source partition once, each message is offered to every
+member query that reads its topic (decoded once, as members' serdes remember their last input),
+and one commit makes all members' writes durable together.
+
+Each member keeps its own position per partition (the next offset it processes) and its own
+consumer group, named as ksqlDB names it. The shared consumer reads from the lowest position any
+member needs; a member skips what lies below its own position, so a query created later, or one
+rebuilding its state from the start, joins without disturbing the others.
+
+Where positions live:
+- exactly-once: each commit is one Kafka transaction holding the members' sink records, their
+  changelog records and one record per member in the service's positions topic (the member's
+  positions, keyed by query id). A restart reads the positions topic (read_committed) and so
+  resumes exactly where the last transaction left every member; no offsets go through
+  `send_offsets_to_transaction`, which costs two broker round trips per consumer group and
+  would make a commit of ten queries ten times slower. Once a transaction commits, each member's
+  offsets are also committed to its consumer group (asynchronously), so lag tools and
+  `kafka-consumer-groups` read the same figures as for ksqlDB.
+- at-least-once: a commit waits until every record is acknowledged, then commits each member's
+  offsets to its consumer group, which a restart resumes from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.kafka.changelog import QueryState
+from ksql_emulator.kafka.errors import KafkaLayerError
+from ksql_emulator.kafka.gateway import ConfluentGateway
+from ksql_emulator.kafka.messages import from_kafka, next_batch, scan_config, watermarks
+from ksql_emulator.kafka.output import AtLeastOnceOutput, ExactlyOnceOutput
+from ksql_emulator.metrics import QueryMetrics
+
+__all__ = [
+    "Member",
+    "QuerySettings",
+    "StreamThread",
+    "consumer_group_id",
+    "forget_positions",
+    "positions_topic",
+    "setting",
+]
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 30.0
+_BATCH = 2000
+_TOPIC_WAIT_S = 60.0
+_IDLE_COMMIT_S = 1.0
+_RESTORE_TIMEOUT_S = 300.0
+# How often an idle thread asks whether a paused member was resumed.
+_RESUME_CHECK_S = 0.2
+
+TP = tuple[str, int]
+
+
+class _GatewaySource(Protocol):
+    def get(self) -> ConfluentGateway: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    """What every query of a server shares."""
+
+    bootstrap: str
+    service_id: str
+    engine_lock: AbstractContextManager[Any]
+    server_properties: Mapping[str, str]
+    extra: Mapping[str, str]
+    gateway: _GatewaySource
+    replication: int = 1
+    max_restarts: int = 5
+
+
+def consumer_group_id(service_id: str, query_id: str) -> str:
+    """ksqlDB's consumer group for a persistent query."""
+    return f"_confluent-ksql-{service_id}query_{query_id}"
+
+
+def positions_topic(service_id: str) -> str:
+    """The compacted topic where exactly-once stream threads keep their members' positions."""
+    return f"_confluent-ksql-{service_id}_query_positions"
+
+
+def setting(key: str, *sources: Mapping[str, Any]) -> str | None:
+    """A Streams setting from the first source naming it, bare or as `ksql.streams.<key>`."""
+    for source in sources:
+        for name in (key, f"ksql.streams.{key}"):
+            value = source.get(name)
+            if value is not None and str(value).strip():
+                return str(value).strip()
+    return None
+
+
+@dataclass
+class Member:
+    """One persistent query in a stream thread, with its own positions and consumer group."""
+
+    task: QueryTask
+    lookup: Callable[[], QueryTask | None]
+    reset: str
+    # A query re-created under a fixed QUERY_ID waits for its predecessor's cleanup, or it
+    # would restore (or lose) the old query's state.
+    after: threading.Thread | None = None
+    # "latest" fixed when the query was created, before its statement was answered: a record
+    # written after that answer is never skipped, however long the set-up takes.
+    latest: dict[TP, int] | None = None
+    positions: dict[TP, int] = field(default_factory=dict)
+    committed: dict[TP, int] = field(default_factory=dict)
+    replay_until: dict[TP, int] = field(default_factory=dict)
+    state: QueryState | None = None
+    processed: bool = False
+    commits: int = 0
+    failures: int = 0
+    error: BaseException | None = None
+    group_consumer: Consumer | None = None
+    removed: threading.Event = field(default_factory=threading.Event)
+    set_up: bool = False
+    # PAUSE: the member processes nothing and its positions stay where they were; RESUME takes
+    # effect at the next commit, when the shared consumer is sent back to the lowest position.
+    paused: bool = False
+    resuming: bool = False
+    metrics: QueryMetrics | None = None
+    # Since when its source topics have been missing (set-up waits for them for a while).
+    waiting_since: float | None = None
+
+    @property
+    def query_id(self) -> str:
+        return self.task.query_id
+
+    @property
+    def recoverable(self) -> bool:
+        """Whether a failed run can resume from the last commit: not once state that lives
+        outside stores (which cannot be rolled back) has seen a record."""
+        return not self.task.stateful or self.state is not None or not self.processed
+
+    def close(self) -> None:
+        if self.group_consumer is not None:
+            self.group_consumer.close()
+            self.group_consumer = None
+
+
+@dataclass
+class _Counts:
+    """What one member did with one batch, for its metrics."""
+
+    records_in: int = 0
+    records_out: int = 0
+    seconds: float = 0.0
+
+
+class _Failure(Exception):
+    """A member's processing failed: the thread resumes every member from the last commit."""
+
+    def __init__(self, member: Member, cause: BaseException) -> None:
+        super().__init__(f"query {member.query_id}: {cause}")
+        self.member = member
+        self.cause = cause
+
+
+class StreamThread:
+    """Runs its member queries in one thread; members come and go between commits."""
+
+    def __init__(
+        self, name: str, settings: QuerySettings, *, exactly_once: bool, interval_s: float
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self.exactly_once = exactly_once
+        self._interval_s = interval_s
+        self._lock = settings.engine_lock
+        self._stop = threading.Event()
+        self._guard = threading.Lock()
+        self._pending: list[Member] = []
+        self._leaving: set[str] = set()
+        self.members: dict[str, Member] = {}
+        self._by_topic: dict[str, list[Member]] = {}
+        self._consumer: Consumer | None = None
+        self._output: ExactlyOnceOutput | AtLeastOnceOutput | None = None
+        self._assigned: dict[TP, int] = {}
+        self._stored_positions: dict[str, dict[TP, int]] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"stream-{name}", daemon=True)
+
+    # --- membership (any thread) ----------------------------------------------------------------
+
+    def add(self, member: Member) -> None:
+        with self._guard:
+            self._pending.append(member)
+
+    def remove(self, query_id: str) -> threading.Event:
+        """Asks the thread to let go of a member after its next commit; the event is set then."""
+        with self._guard:
+            for member in self._pending:
+                if member.query_id == query_id:
+                    self._pending.remove(member)
+                    member.close()
+                    member.removed.set()
+                    return member.removed
+            self._leaving.add(query_id)
+            member_or_none = self.members.get(query_id)
+        if member_or_none is None:
+            done = threading.Event()
+            done.set()
+            return done
+        return member_or_none.removed
+
+    def errors(self) -> dict[str, BaseException]:
+        with self._guard:
+            return {q: m.error for q, m in self.members.items() if m.error is not None}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float = _TIMEOUT_S) -> None:
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._open()
+                self._loop()
+                self._commit()
+                break
+            except _Failure as failure:
+                self._recover(failure.member, failure.cause)
+            except Exception as exc:  # a commit or the broker failed: every member resumes
+                log.warning("stream thread %s: %s; resuming from the last commit", self.name, exc)
+                for member in self.members.values():
+                    if not member.recoverable:
+                        member.error = exc
+                        log.error("query %s stopped on an error: %s", member.query_id, exc)
+                self._restart_all()
+                self._stop.wait(0.5)
+        self._close()
+
+    def _recover(self, member: Member, cause: BaseException) -> None:
+        """A member failed: it stops for good, or every member resumes from the last commit
+        (the failed batch's writes are aborted or repeated, never half kept)."""
+        member.failures += 1
+        if not member.recoverable or member.failures > self._settings.max_restarts:
+            member.error = cause
+            log.error("query %s stopped on an error: %s", member.query_id, cause)
+        else:
+            log.warning("query %s: %s; resuming from its last commit", member.query_id, cause)
+        self._restart_all()
+        self._stop.wait(min(5.0, 0.5 * member.failures))
+
+    def _open(self) -> None:
+        s = self._settings
+        if self._consumer is None:
+            self._consumer = Consumer(
+                {
+                    "bootstrap.servers": s.bootstrap,
+                    # Positions are the members' own; this group commits nothing.
+                    "group.id": f"_confluent-ksql-{s.service_id}stream_{self.name}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    # Never a record of an aborted transaction (an upstream query's failed commit).
+                    "isolation.level": "read_committed",
+                    # A fetch returns as soon as records arrive; this bounds only an idle one.
+                    "fetch.wait.max.ms": 100,
+                    **s.extra,
+                }
+            )
+        if self._output is None:
+            # The producer first: its fencing aborts a dead instance's transaction, which the
+            # changelogs and positions must not reflect when they are read next.
+            windowed: dict[str, int] = {}
+            if self.exactly_once:
+                self._output = ExactlyOnceOutput(
+                    s.bootstrap,
+                    s.extra,
+                    f"_confluent-ksql-{s.service_id}stream_{self.name}",
+                    self._consumer,
+                    windowed,
+                )
+            else:
+                self._output = AtLeastOnceOutput(s.bootstrap, s.extra, self._consumer, windowed)
+
+    def _loop(self) -> None:
+        deadline: float | None = None
+        idle_check = time.monotonic() + _IDLE_COMMIT_S
+        resume_check = 0.0
+        while not self._stop.is_set():
+            if deadline is None:
+                if time.monotonic() >= resume_check:
+                    # A paused member learns of RESUME here when no batch comes to tell it.
+                    resume_check = time.monotonic() + _RESUME_CHECK_S
+                    self._check_resumes()
+                self._apply_membership()
+            if not self._assigned:
+                self._stop.wait(0.05)
+                continue
+            assert self._consumer is not None
+            wait = 0.1 if deadline is None else max(0.0, deadline - time.monotonic())
+            batch = next_batch(self._consumer, _BATCH, wait)
+            now = time.monotonic()
+            if batch:
+                self._process(batch)
+                if deadline is None:
+                    deadline = now + self._interval_s
+            if deadline is not None and (not batch or now >= deadline):
+                self._commit()
+                deadline = None
+            elif deadline is None and now >= idle_check:
+                # Positions also move past transaction markers, which no batch shows.
+                self._commit()
+                idle_check = now + _IDLE_COMMIT_S
+
+    def _check_resumes(self) -> None:
+        paused = [m for m in self.members.values() if m.paused and not m.resuming]
+        if not paused:
+            return
+        with self._lock:
+            for member in paused:
+                task = member.lookup()
+                if task is not None and not getattr(task, "paused", False):
+                    member.resuming = True
+
+    def _process(self, batch: list[Any]) -> None:
+        outputs: list[Message] = []
+        clock = time.perf_counter
+        with self._lock:
+            tasks: dict[str, QueryTask] = {}
+            for member in self.members.values():
+                task = member.lookup()
+                if task is None:  # terminated meanwhile; reconcile removes it
+                    continue
+                if getattr(task, "paused", False):
+                    # PAUSE holds from the moment it returned: nothing from this batch on.
+                    if not member.paused:
+                        log.info("query %s: paused", member.query_id)
+                    member.paused, member.resuming = True, False
+                    continue
+                if member.paused:
+                    # Records it skipped lie behind the consumer: it goes on only once the
+                    # consumer has been sent back to its position (at the next commit).
+                    member.resuming = True
+                    continue
+                tasks[member.query_id] = task
+                if member.state is not None:
+                    task.bind_stores(member.state.wrap)  # type: ignore[attr-defined]
+            counts = {query_id: _Counts() for query_id in tasks}
+            by_topic = self._by_topic
+            for raw in batch:
+                error = raw.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("stream thread %s: consumer error %s", self.name, error)
+                    continue
+                readers = by_topic.get(raw.topic())
+                if not readers:
+                    continue
+                msg = from_kafka(raw)
+                tp = (msg.topic, msg.partition)
+                offset = msg.offset
+                for member in readers:
+                    member_task = tasks.get(member.query_id)
+                    if member_task is None:
+                        continue
+                    position = member.positions.get(tp)
+                    if position is None or offset < position:
+                        continue
+                    member.positions[tp] = offset + 1
+                    member.processed = True
+                    started = clock()
+                    try:
+                        produced = member_task.process(msg)
+                    except Exception as exc:
+                        raise _Failure(member, exc) from exc
+                    count = counts[member.query_id]
+                    count.seconds += clock() - started
+                    count.records_in += 1
+                    if produced and offset >= member.replay_until.get(tp, 0):
+                        count.records_out += len(produced)
+                        outputs.extend(produced)
+        for query_id, count in counts.items():
+            metrics = self.members[query_id].metrics
+            if count.records_in and metrics is not None:
+                metrics.batch(count.records_in, count.records_out, count.seconds)
+        assert self._output is not None
+        send = self._output.send
+        for out in outputs:
+            send(out.topic, out.key, out.value, out.timestamp, out.headers)
+
+    # --- commits --------------------------------------------------------------------------------
+
+    def _commit(self) -> None:
+        """Makes every member's processing durable: sink and changelog records, positions."""
+        output, consumer = self._output, self._consumer
+        if output is None or consumer is None:
+            return
+        for member in self.members.values():
+            if member.state is not None:
+                member.state.log_changes(output)
+        if self._assigned:
+            # Every delivered record at or above a member's position was offered to it, so a
+            # member that is not ahead of the consumer has seen all up to where it stands.
+            for tp in consumer.position([TopicPartition(t, p) for t, p in self._assigned]):
+                if tp.offset < 0:
+                    continue
+                key = (tp.topic, tp.partition)
+                for member in self._by_topic.get(tp.topic, ()):
+                    if member.paused:
+                        continue  # it skipped what the consumer read since
+                    if member.positions.get(key, tp.offset + 1) < tp.offset:
+                        member.positions[key] = tp.offset
+        changed: dict[str, dict[TP, int]] = {}
+        for member in self.members.values():
+            offsets = {
+                key: position
+                for key, position in member.positions.items()
+                if position > member.committed.get(key, -1)
+                and position >= member.replay_until.get(key, 0)
+            }
+            if offsets:
+                changed[member.query_id] = offsets
+        if self.exactly_once:
+            topic = positions_topic(self._settings.service_id)
+            for query_id, offsets in changed.items():
+                member = self.members[query_id]
+                record = {**member.committed, **offsets}
+                output.send(topic, query_id.encode(), _encode_positions(record), partition=0)
+        else:
+            output.commit([])  # every record acknowledged before any offset is committed
+        if self.exactly_once:
+            output.commit([])
+        for query_id, offsets in changed.items():
+            member = self.members[query_id]
+            member.committed.update(offsets)
+            member.commits += 1
+            member.failures = 0  # failures in a row count: this run got work committed
+            if member.group_consumer is not None:
+                parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+                try:
+                    # exactly-once: a mirror for lag tools; at-least-once: the resume point.
+                    if self.exactly_once:
+                        member.group_consumer.commit(offsets=parts, asynchronous=True)
+                    else:
+                        member.group_consumer.commit(offsets=parts, asynchronous=False)
+                except KafkaException as exc:
+                    if not self.exactly_once:
+                        raise KafkaLayerError(f"could not commit offsets: {exc}") from exc
+                    log.debug("query %s: offsets mirror: %s", query_id, exc)
+
+    # --- members joining and leaving (between commits) ------------------------------------------
+
+    def _apply_membership(self) -> None:
+        with self._guard:
+            leaving = [self.members[q] for q in self._leaving if q in self.members]
+            self._leaving.clear()
+            pending = list(self._pending)
+        changed = False
+        for member in leaving:
+            del self.members[member.query_id]
+            member.close()
+            member.removed.set()
+            changed = True
+        joined: list[Member] = []
+        for member in pending:
+            if member.after is not None and member.after.is_alive():
+                continue
+            if not self._set_up(member):
+                continue
+            with self._guard:
+                if member in self._pending:
+                    self._pending.remove(member)
+                else:  # removed while it was being set up
+                    member.close()
+                    continue
+                self.members[member.query_id] = member
+            joined.append(member)
+            changed = True
+        resumed = [m for m in self.members.values() if m.resuming]
+        for member in resumed:
+            log.info("query %s: resumed", member.query_id)
+            member.paused = member.resuming = False
+        if resumed:
+            # The consumer has moved past what a paused member skipped: back to the lowest
+            # position (the others skip what they have already processed).
+            self._assigned = {}
+        if changed or resumed:
+            self._reassign()
+
+    def _set_up(self, member: Member) -> bool:
+        """Restores a member's state and places it; False while its topics do not exist."""
+        s = self._settings
+        if member.group_consumer is None:
+            member.group_consumer = Consumer(
+                {
+                    "bootstrap.servers": s.bootstrap,
+                    "group.id": consumer_group_id(s.service_id, member.query_id),
+                    "enable.auto.commit": False,
+                    **s.extra,
+                }
+            )
+        partitions = self._partitions(member)
+        if partitions is None:
+            return False
+        self._restore_state(member)
+        stored = self._positions().get(member.query_id) if self.exactly_once else None
+        if stored is None:
+            committed = member.group_consumer.committed(
+                [TopicPartition(t, p) for t, p in partitions], timeout=_TIMEOUT_S
+            )
+            stored = {}
+            for tp in committed:
+                if tp.error is not None:
+                    raise KafkaLayerError(
+                        f"could not read committed offsets of {tp.topic}: {tp.error}"
+                    )
+                if tp.offset >= 0:
+                    stored[(tp.topic, tp.partition)] = tp.offset
+        member.committed = dict(stored)
+        member.positions = {}
+        member.replay_until = {}
+        for key in partitions:
+            low, high = watermarks(member.group_consumer, TopicPartition(*key), _TIMEOUT_S)
+            offset = stored.get(key)
+            if offset is not None and member.task.stateful and member.state is None and offset:
+                # State outside stores is rebuilt from the start; what was written stays unsent.
+                member.replay_until[key] = offset
+                member.positions[key] = low
+            elif offset is not None:
+                member.positions[key] = max(offset, low)
+            elif member.reset == "latest":
+                latest = member.latest or {}
+                member.positions[key] = latest.get(key, high)
+            else:
+                member.positions[key] = low
+        if member.replay_until:
+            log.info("query %s: rebuilding state from its sources", member.query_id)
+        member.set_up = True
+        if member.metrics is None:
+            member.metrics = QueryMetrics(member.query_id)
+        return True
+
+    def _partitions(self, member: Member) -> list[TP] | None:
+        assert member.group_consumer is not None
+        metadata = member.group_consumer.list_topics(timeout=_TIMEOUT_S)
+        found: list[TP] = []
+        missing = []
+        for name in member.task.source_topics:
+            topic = metadata.topics.get(name)
+            if topic is None or topic.error is not None or not topic.partitions:
+                missing.append(name)
+                continue
+            found += [(name, p) for p in sorted(topic.partitions)]
+        if not missing:
+            return found
+        if member.waiting_since is None:
+            member.waiting_since = time.monotonic()
+        elif time.monotonic() - member.waiting_since > _TOPIC_WAIT_S:
+            member.error = KafkaLayerError(f"source topics do not exist: {', '.join(missing)}")
+            with self._guard:
+                if member in self._pending:
+                    self._pending.remove(member)
+            member.close()
+            member.removed.set()
+        return None
+
+    def _restore_state(self, member: Member) -> None:
+        """Restores the member's stores from their changelogs when they hold all its state."""
+        names: dict[str, Any] = {}
+        with self._lock:
+            task = member.lookup() or member.task
+            bind = getattr(task, "bind_stores", None)
+            complete = bind is not None and task.stateful and bind(names.setdefault)
+        if not (complete and names):
+            member.state = None
+            return
+        s = self._settings
+        state = QueryState(
+            s.gateway.get(), s.bootstrap, s.extra, s.service_id, member.query_id, s.replication
+        )
+        for name, store in names.items():
+            state.wrap(name, store)
+        started = time.monotonic()
+        applied = state.restore()
+        log.info(
+            "query %s: restored %d state entries in %.1fs",
+            member.query_id,
+            applied,
+            time.monotonic() - started,
+        )
+        with self._lock:
+            task = member.lookup() or member.task
+            task.bind_stores(state.wrap)  # type: ignore[attr-defined]
+        member.state = state
+
+    def _positions(self) -> dict[str, dict[TP, int]]:
+        """The positions topic as the last committed transactions left it (read once)."""
+        if self._stored_positions is None:
+            self._stored_positions = _read_positions(self._settings)
+        return self._stored_positions
+
+    def _reassign(self) -> None:
+        """Reads every partition some member needs, from the lowest position any needs."""
+        by_topic: dict[str, list[Member]] = {}
+        lowest: dict[TP, int] = {}
+        for member in self.members.values():
+            for topic in member.task.source_topics:
+                by_topic.setdefault(topic, []).append(member)
+            for key, position in member.positions.items():
+                lowest[key] = min(position, lowest.get(key, position))
+        self._by_topic = by_topic
+        if self._output is not None:
+            # Windowed sinks are partitioned by the key without its window, as Kafka Streams
+            # does (see output._Producing).
+            self._output.windowed = {
+                topic: suffix
+                for member in self.members.values()
+                for topic, suffix in getattr(member.task, "windowed_sinks", {}).items()
+            }
+        assert self._consumer is not None
+        if lowest != self._assigned:
+            self._consumer.assign([TopicPartition(t, p, o) for (t, p), o in lowest.items()])
+            self._assigned = lowest
+
+    # --- failures and shutdown ------------------------------------------------------------------
+
+    def _restart_all(self) -> None:
+        """Drops the open work: members are set up again from their last commit."""
+        if self._output is not None:
+            try:
+                self._output.abort()
+                self._output.close()
+            except Exception as exc:  # the next producer fences this one anyway
+                log.debug("stream thread %s: closing its producer: %s", self.name, exc)
+            self._output = None
+        self._stored_positions = None
+        self._assigned = {}
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        with self._guard:
+            leaving = {q for q in self._leaving if q in self.members}
+            self._leaving -= leaving
+            members = list(self.members.values())
+            self.members = {}
+            for member in members:
+                if member.query_id in leaving or member.error is not None:
+                    member.close()
+                    member.removed.set()
+                    continue
+                member.set_up = False
+                self._pending.append(member)
+        self._by_topic = {}
+
+    def _close(self) -> None:
+        try:
+            if self._output is not None:
+                self._output.close()
+        except Exception as exc:  # closing after a failure: the next run fences it anyway
+            log.debug("stream thread %s: closing its producer: %s", self.name, exc)
+        if self._consumer is not None:
+            self._consumer.close()
+        with self._guard:
+            members = [*self.members.values(), *self._pending]
+        for member in members:
+            member.close()
+            member.removed.set()
+
+
+def _encode_positions(positions: Mapping[TP, int]) -> bytes:
+    by_topic: dict[str, dict[str, int]] = {}
+    for (topic, partition), offset in sorted(positions.items()):
+        by_topic.setdefault(topic, {})[str(partition)] = offset
+    return json.dumps({"version": 1, "positions": by_topic}, sort_keys=True).encode()
+
+
+def _decode_positions(data: bytes) -> dict[TP, int]:
+    node = json.loads(data)
+    if not isinstance(node, dict) or node.get("version") != 1:
+        raise KafkaLayerError("the positions topic holds a record of an unknown format")
+    return {
+        (topic, int(partition)): int(offset)
+        for topic, partitions in node["positions"].items()
+        for partition, offset in partitions.items()
+    }
+
+
+def _read_positions(settings: QuerySettings) -> dict[str, dict[TP, int]]:
+    """Every query's last committed positions, from the positions topic (made if missing)."""
+    topic = positions_topic(settings.service_id)
+    settings.gateway.get().create_topic(
+        topic, 1, settings.replication, {"cleanup.policy": "compact"}
+    )
+    consumer = Consumer(
+        scan_config(
+            settings.bootstrap,
+            "positions",
+            {"isolation.level": "read_committed", **settings.extra},
+        )
+    )
+    found: dict[str, dict[TP, int]] = {}
+    try:
+        partition = TopicPartition(topic, 0)
+        low, high = watermarks(consumer, partition, _TIMEOUT_S)
+        if high <= low:
+            return found
+        consumer.assign([TopicPartition(topic, 0, low)])
+        deadline = time.monotonic() + _RESTORE_TIMEOUT_S
+        while True:
+            for msg in consumer.consume(1000, timeout=0.1):
+                error = msg.error()
+                if error is None:
+                    key = msg.key()
+                    if key is None:
+                        continue
+                    value = msg.value()
+                    if value is None:
+                        found.pop(key.decode(), None)
+                    else:
+                        found[key.decode()] = _decode_positions(value)
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    return found
+                else:
+                    raise KafkaLayerError(f"could not read positions from {topic}: {error}")
+            if time.monotonic() > deadline:
+                raise KafkaLayerError(f"positions topic {topic} not read in time")
+    finally:
+        consumer.close()
+
+
+def forget_positions(settings: QuerySettings, query_id: str) -> None:
+    """A tombstone for a terminated query's positions: a new query under its id starts anew."""
+    topic = positions_topic(settings.service_id)
+    gateway = settings.gateway.get()
+    if gateway.describe_topic(topic) is None:
+        return
+    gateway.produce(Message(topic, query_id.encode(), None, 0))
