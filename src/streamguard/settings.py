@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     dlq_topic: str = "fraud_alerts_dlq"
     consumer_group: str = "streamguard-alerts"
     consumer_instance_id: str | None = None
+    # The local stack's ksqlDB emulator: exactly-once, committing every this many ms. Under
+    # exactly-once a downstream reader sees a query's output only once its transaction commits,
+    # so this is the latency floor of each query stage (see README, "Speed and guarantees").
+    ksql_commit_interval_ms: int = Field(default=100, ge=1)
     # The console's links and extras: Grafana's dashboard, a backtest report's figures.
     grafana_url: str | None = None
     backtest_report: Path | None = None

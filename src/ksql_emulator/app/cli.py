@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -123,6 +124,19 @@ def _listening(settings: EmulatorSettings, fd: int | None) -> socket.socket:
         ) from None
 
 
+def _tune_garbage_collector() -> None:
+    """Fewer cyclic collections for a server whose state stores hold millions of objects.
+
+    Every record allocates a few short-lived containers; at CPython's default threshold (700)
+    the collector ran every few records and, as window stores grew, its full passes walked all
+    of them: about a third of a busy server's time. Records' garbage is freed by reference
+    counting anyway; the collector is only for cycles, which a server that long-lived makes
+    rarely. What was allocated to start the server is set aside for good (`gc.freeze`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the server until SIGINT/SIGTERM; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
@@ -142,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ksql-emulator: {exc}", file=sys.stderr)
         return 2
     settings = dataclasses.replace(settings, port=int(sock.getsockname()[1]))
+    _tune_garbage_collector()
     try:
         emulator = Emulator(settings).start()
     except KsqlError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import count
+from operator import itemgetter
 from typing import Any
 
 from ksql_emulator import sql_types as ty
@@ -135,11 +137,13 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
     def make(arg_types: list[Any], star: bool) -> AggregateFunction:
         t = arg_types[0] if arg_types else None
         many = len(arg_types) > 1 and arg_types[1] in (ty.INTEGER, ty.BIGINT)
-        sequence = count()
+        # Arrival order across restarts too: accumulators restored from a changelog carry the
+        # numbers an earlier process gave them, which a count from zero would fall behind.
+        sequence = count(time.time_ns())
         size = [1]
 
         def keep(values: list[tuple[int, Any]], n: int) -> list[tuple[int, Any]]:
-            ordered = sorted(values, key=lambda sv: sv[0])
+            ordered = sorted(values, key=itemgetter(0))
             return ordered[-n:] if latest else ordered[:n]
 
         def add(acc: list[tuple[int, Any]], v: Any, *rest: Any) -> list[tuple[int, Any]]:
@@ -151,7 +155,9 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
                 return acc
             if not latest and len(acc) >= n:
                 return acc
-            return keep([*acc, (next(sequence), v)], n)
+            # A value added arrives after every value kept: no sorting needed.
+            kept = [*acc, (next(sequence), v)]
+            return kept[-n:] if latest else kept
 
         def merge(a: list[tuple[int, Any]], b: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
             return keep([*a, *b], size[0])

@@ -66,6 +66,8 @@ _BATCH = 2000
 _TOPIC_WAIT_S = 60.0
 _IDLE_COMMIT_S = 1.0
 _RESTORE_TIMEOUT_S = 300.0
+# How often exactly-once positions are mirrored to the members' consumer groups.
+_MIRROR_S = 1.0
 # How often an idle thread asks whether a paused member was resumed.
 _RESUME_CHECK_S = 0.2
 
@@ -141,6 +143,8 @@ class Member:
     paused: bool = False
     resuming: bool = False
     metrics: QueryMetrics | None = None
+    # Exactly-once: positions committed in the positions topic, not yet to the consumer group.
+    unmirrored: dict[TP, int] = field(default_factory=dict)
     # Since when its source topics have been missing (set-up waits for them for a while).
     waiting_since: float | None = None
 
@@ -199,6 +203,7 @@ class StreamThread:
         self._output: ExactlyOnceOutput | AtLeastOnceOutput | None = None
         self._assigned: dict[TP, int] = {}
         self._stored_positions: dict[str, dict[TP, int]] | None = None
+        self._mirror_due = 0.0
         self._thread = threading.Thread(target=self._run, name=f"stream-{name}", daemon=True)
 
     # --- membership (any thread) ----------------------------------------------------------------
@@ -245,7 +250,7 @@ class StreamThread:
             try:
                 self._open()
                 self._loop()
-                self._commit()
+                self._commit(final=True)
                 break
             except _Failure as failure:
                 self._recover(failure.member, failure.cause)
@@ -411,7 +416,7 @@ class StreamThread:
 
     # --- commits --------------------------------------------------------------------------------
 
-    def _commit(self) -> None:
+    def _commit(self, *, final: bool = False) -> None:
         """Makes every member's processing durable: sink and changelog records, positions."""
         output, consumer = self._output, self._consumer
         if output is None or consumer is None:
@@ -456,18 +461,35 @@ class StreamThread:
             member.committed.update(offsets)
             member.commits += 1
             member.failures = 0  # failures in a row count: this run got work committed
-            if member.group_consumer is not None:
-                parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-                try:
-                    # exactly-once: a mirror for lag tools; at-least-once: the resume point.
-                    if self.exactly_once:
-                        member.group_consumer.commit(offsets=parts, asynchronous=True)
-                    else:
-                        member.group_consumer.commit(offsets=parts, asynchronous=False)
-                except KafkaException as exc:
-                    if not self.exactly_once:
-                        raise KafkaLayerError(f"could not commit offsets: {exc}") from exc
-                    log.debug("query %s: offsets mirror: %s", query_id, exc)
+            if self.exactly_once:
+                member.unmirrored.update(offsets)
+            else:
+                self._commit_group(member, offsets)  # at-least-once: the resume point
+        if self.exactly_once and (final or time.monotonic() >= self._mirror_due):
+            # exactly-once: the consumer groups only mirror the positions topic for lag tools,
+            # so once a second is enough, and spares the broker an offset commit per query at
+            # every commit interval.
+            self._mirror_due = time.monotonic() + _MIRROR_S
+            for member in self.members.values():
+                if member.unmirrored:
+                    try:
+                        self._commit_group(member, member.unmirrored, wait=final)
+                    except KafkaLayerError as exc:
+                        log.debug("query %s: offsets mirror: %s", member.query_id, exc)
+                    member.unmirrored = {}
+
+    @staticmethod
+    def _commit_group(member: Member, offsets: Mapping[TP, int], *, wait: bool = True) -> None:
+        if member.group_consumer is None:
+            return
+        parts = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            if wait:
+                member.group_consumer.commit(offsets=parts, asynchronous=False)
+            else:
+                member.group_consumer.commit(offsets=parts, asynchronous=True)
+        except KafkaException as exc:
+            raise KafkaLayerError(f"could not commit offsets: {exc}") from exc
 
     # --- members joining and leaving (between commits) ------------------------------------------
 

@@ -11,12 +11,23 @@ from pathlib import Path
 
 import httpx
 
+from streamguard.settings import get_settings
 from streamguard.stack import processes
 from streamguard.stack.errors import NotReadyError, StackError
 from streamguard.stack.state import PartState
 
 DEFAULT_PORT = 8088
 SERVICE_ID = "streamguard_"
+
+
+def streams_properties(commit_interval_ms: int) -> dict[str, str]:
+    """The Streams settings the local stack runs its queries with (the Docker stack's ksqlDB
+    gets the same through its environment): exactly-once, so a crash neither loses nor counts
+    a transaction twice in a window, with a commit interval that bounds each stage's latency."""
+    return {
+        "ksql.streams.processing.guarantee": "exactly_once_v2",
+        "ksql.streams.commit.interval.ms": str(commit_interval_ms),
+    }
 
 
 def _paths(state_dir: Path) -> tuple[Path, Path]:
@@ -65,6 +76,8 @@ def start(
             "--state-dir", str(root),
             "--service-id", SERVICE_ID,
         ]  # fmt: skip
+        for key, value in streams_properties(get_settings().ksql_commit_interval_ms).items():
+            argv += ["-D", f"{key}={value}"]
         pid = processes.spawn(argv, log=log, pass_fds=[sock.fileno()])
     part.pid, part.port, part.url = pid, chosen, url
     part.extra["log"] = str(log)

@@ -63,10 +63,14 @@ class StateFormatError(KsqlError):
     """A changelog entry that is not state format 1, or a value format 1 cannot hold."""
 
 
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def encode(value: Any) -> bytes:
     """`value` as one format-1 entry."""
     document = {"state_format": STATE_FORMAT, "value": _to_json(value)}
-    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return _ENCODER.encode(document).encode("ascii")
 
 
 def decode(data: bytes) -> Any:
