@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
 from ksql_emulator.contracts.message import Message, make_message
+from ksql_emulator.kafka.errors import KafkaLayerError
 
 # What a partition says while its leader is still being elected, as just after the topic was
 # created or the broker started: worth asking again.
@@ -19,7 +22,15 @@ _NOT_YET = {
     KafkaError._UNKNOWN_PARTITION,
 }
 
-__all__ = ["from_kafka", "next_batch", "producer_config", "scan_config", "watermarks"]
+__all__ = [
+    "decode_positions",
+    "encode_positions",
+    "from_kafka",
+    "next_batch",
+    "producer_config",
+    "scan_config",
+    "watermarks",
+]
 
 
 def from_kafka(msg: Any) -> Message:
@@ -95,3 +106,25 @@ def watermarks(consumer: Any, partition: Any, timeout_s: float) -> tuple[int, in
             if exc.args[0].code() not in _NOT_YET or time.monotonic() > deadline:
                 raise
         time.sleep(0.1)
+
+
+def encode_positions(positions: Mapping[tuple[str, int], int]) -> bytes:
+    """Source positions (topic, partition -> next offset) as a versioned JSON record."""
+    by_topic: dict[str, dict[str, int]] = {}
+    for (topic, partition), offset in sorted(positions.items()):
+        by_topic.setdefault(topic, {})[str(partition)] = offset
+    return json.dumps({"version": 1, "positions": by_topic}, sort_keys=True).encode()
+
+
+def decode_positions(data: bytes) -> dict[tuple[str, int], int]:
+    try:
+        node = json.loads(data)
+    except ValueError:
+        node = None
+    if not isinstance(node, dict) or node.get("version") != 1:
+        raise KafkaLayerError(f"a positions record of an unknown format: {data[:80]!r}")
+    return {
+        (topic, int(partition)): int(offset)
+        for topic, partitions in node["positions"].items()
+        for partition, offset in partitions.items()
+    }

@@ -29,7 +29,6 @@ Where positions live:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -45,7 +44,14 @@ from ksql_emulator.contracts.message import Message
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
-from ksql_emulator.kafka.messages import from_kafka, next_batch, scan_config, watermarks
+from ksql_emulator.kafka.messages import (
+    decode_positions,
+    encode_positions,
+    from_kafka,
+    next_batch,
+    scan_config,
+    watermarks,
+)
 from ksql_emulator.kafka.output import AtLeastOnceOutput, ExactlyOnceOutput
 from ksql_emulator.metrics import QueryMetrics
 
@@ -451,11 +457,18 @@ class StreamThread:
             for query_id, offsets in changed.items():
                 member = self.members[query_id]
                 record = {**member.committed, **offsets}
-                output.send(topic, query_id.encode(), _encode_positions(record), partition=0)
-        else:
-            output.commit([])  # every record acknowledged before any offset is committed
-        if self.exactly_once:
+                output.send(topic, query_id.encode(), encode_positions(record), partition=0)
             output.commit([])
+        else:
+            output.commit([])  # every record acknowledged before any marker or offset
+            marked = False
+            for query_id, offsets in changed.items():
+                state = self.members[query_id].state
+                if state is not None:
+                    state.mark(output, {**self.members[query_id].committed, **offsets})
+                    marked = True
+            if marked:
+                output.commit([])
         for query_id, offsets in changed.items():
             member = self.members[query_id]
             member.committed.update(offsets)
@@ -559,6 +572,11 @@ class StreamThread:
                     )
                 if tp.offset >= 0:
                     stored[(tp.topic, tp.partition)] = tp.offset
+        if not self.exactly_once and member.state is not None:
+            # At-least-once: the state reflects the records before its last marker, which may
+            # be past the group's offsets (a crash between the two): resume there.
+            for key, marked in (member.state.marked_positions or {}).items():
+                stored[key] = max(stored.get(key, -1), marked)
         member.committed = dict(stored)
         member.positions = {}
         member.replay_until = {}
@@ -578,6 +596,19 @@ class StreamThread:
                 member.positions[key] = low
         if member.replay_until:
             log.info("query %s: rebuilding state from its sources", member.query_id)
+        if not self.exactly_once:
+            if member.state is not None and self._output is not None:
+                # A first marker before any change: a crash before the first commit completes
+                # leaves changelog entries that a restore must not take for committed ones.
+                member.state.mark(self._output, member.positions)
+                self._output.commit([])
+            unrecorded = {k: o for k, o in member.positions.items() if k not in stored}
+            if unrecorded and not member.replay_until:
+                # Where auto.offset.reset placed it, recorded at once: a crash before the
+                # first commit must not let a restart place it again ("latest" would then
+                # skip what arrived meanwhile).
+                self._commit_group(member, unrecorded)
+                member.committed.update(unrecorded)
         member.set_up = True
         if member.metrics is None:
             member.metrics = QueryMetrics(member.query_id)
@@ -710,24 +741,6 @@ class StreamThread:
             member.removed.set()
 
 
-def _encode_positions(positions: Mapping[TP, int]) -> bytes:
-    by_topic: dict[str, dict[str, int]] = {}
-    for (topic, partition), offset in sorted(positions.items()):
-        by_topic.setdefault(topic, {})[str(partition)] = offset
-    return json.dumps({"version": 1, "positions": by_topic}, sort_keys=True).encode()
-
-
-def _decode_positions(data: bytes) -> dict[TP, int]:
-    node = json.loads(data)
-    if not isinstance(node, dict) or node.get("version") != 1:
-        raise KafkaLayerError("the positions topic holds a record of an unknown format")
-    return {
-        (topic, int(partition)): int(offset)
-        for topic, partitions in node["positions"].items()
-        for partition, offset in partitions.items()
-    }
-
-
 def _read_positions(settings: QuerySettings) -> dict[str, dict[TP, int]]:
     """Every query's last committed positions, from the positions topic (made if missing)."""
     topic = positions_topic(settings.service_id)
@@ -760,7 +773,7 @@ def _read_positions(settings: QuerySettings) -> dict[str, dict[TP, int]]:
                     if value is None:
                         found.pop(key.decode(), None)
                     else:
-                        found[key.decode()] = _decode_positions(value)
+                        found[key.decode()] = decode_positions(value)
                 elif error.code() == KafkaError._PARTITION_EOF:
                     return found
                 else:

@@ -20,12 +20,15 @@ DEFAULT_PORT = 8088
 SERVICE_ID = "streamguard_"
 
 
-def streams_properties(commit_interval_ms: int) -> dict[str, str]:
-    """The Streams settings the local stack runs its queries with (the Docker stack's ksqlDB
-    gets the same through its environment): exactly-once, so a crash neither loses nor counts
-    a transaction twice in a window, with a commit interval that bounds each stage's latency."""
+def streams_properties(guarantee: str, commit_interval_ms: int) -> dict[str, str]:
+    """The Streams settings the local stack runs its queries with (see Settings): the
+    guarantee and the commit interval."""
     return {
-        "ksql.streams.processing.guarantee": "exactly_once_v2",
+        # As the Docker stack's ksqlDB: a rule created on a running pipeline judges the
+        # transactions already in the topic too, and a query restarted before its first
+        # commit does not skip what arrived meanwhile.
+        "ksql.streams.auto.offset.reset": "earliest",
+        "ksql.streams.processing.guarantee": guarantee,
         "ksql.streams.commit.interval.ms": str(commit_interval_ms),
     }
 
@@ -76,7 +79,11 @@ def start(
             "--state-dir", str(root),
             "--service-id", SERVICE_ID,
         ]  # fmt: skip
-        for key, value in streams_properties(get_settings().ksql_commit_interval_ms).items():
+        settings = get_settings()
+        properties = streams_properties(
+            settings.ksql_processing_guarantee, settings.ksql_commit_interval_ms
+        )
+        for key, value in properties.items():
             argv += ["-D", f"{key}={value}"]
         pid = processes.spawn(argv, log=log, pass_fds=[sock.fileno()])
     part.pid, part.port, part.url = pid, chosen, url

@@ -212,8 +212,13 @@ def expected_rows(rows: list[tuple[str, int, int]]) -> dict[tuple[str, int], dic
 
 @pytest.mark.parametrize(
     ("kills", "guarantee"),
-    [(0, "exactly_once_v2"), (2, "exactly_once_v2"), (0, "at_least_once")],
-    ids=["uninterrupted", "killed-twice", "uninterrupted-at-least-once"],
+    [(0, "exactly_once_v2"), (2, "exactly_once_v2"), (0, "at_least_once"), (2, "at_least_once")],
+    ids=[
+        "uninterrupted",
+        "killed-twice",
+        "uninterrupted-at-least-once",
+        "killed-twice-at-least-once",
+    ],
 )
 def test_a_windowed_count_and_sum_is_exact(
     kills: int,
@@ -263,7 +268,11 @@ def test_a_windowed_count_and_sum_is_exact(
         print(f"caught up {time.monotonic() - started:.1f}s after the last chunk")
 
         latest, regressions = final_rows(kafka_bootstrap, sink)
-        assert regressions == []
+        if guarantee == "exactly_once_v2" or not kills:
+            assert regressions == []
+        # At-least-once after a kill: the replay repeats updates (a count goes back, then up
+        # again through the same values), but no record is counted twice in the state, so
+        # every window's last update is exact.
         expected = expected_rows(rows)
         assert len(latest) == len(expected)
         assert latest == expected
