@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -20,6 +22,25 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from streamguard import stack
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def project_migrations_turn() -> Iterator[None]:
+    """This checkout's turn at applying its own ksql/ folder (./start.sh, `migrate apply` with
+    the project's files), waited for across pytest workers.
+
+    Tests on stacks of their own still share the project folder, and the migration runner
+    rightly refuses a second runner on one folder ("another runner is applying migrations"):
+    so they take turns, for the apply step only, instead of failing each other.
+    """
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"streamguard-tests-project-{digest}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def run_cli(

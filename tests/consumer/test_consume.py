@@ -70,7 +70,9 @@ def test_window_alert_updated_three_times_is_one_row_with_the_last_count(
     kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
 ) -> None:
     produce(kafka_bootstrap, topics.alerts, [window_alert("ACC1", n) for n in (5, 6, 7)])
-    _consumer(kafka_bootstrap, database_url, topics).run(idle_exit_s=3)
+    stats = _consumer(kafka_bootstrap, database_url, topics).run(idle_exit_s=3)
+    # Counted in messages: three updates consumed and written, for what is one row.
+    assert (stats.consumed, stats.written, stats.dead_lettered) == (3, 3, 0)
     produce(kafka_bootstrap, topics.alerts, [window_alert("ACC1", 9)])
     _consumer(kafka_bootstrap, database_url, topics).run(idle_exit_s=3)
     with migrated.connect() as conn:

@@ -10,6 +10,7 @@ alert in PostgreSQL that the backtest did not predict must be about traffic sent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 
 from streamguard.producer import Scenario
 from streamguard.settings import get_settings
-from tests.conftest import stack_dir
+from tests.conftest import project_migrations_turn, stack_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0
@@ -47,14 +48,17 @@ def _env(state_dir: Path) -> dict[str, str]:
 
 
 def _script(name: str, *args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / name), "--state-dir", str(state_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(state_dir),
-        cwd=ROOT,
-    )
+    # start.sh applies the project's own ksql/ folder: one test at a time does.
+    turn = project_migrations_turn() if name == "start.sh" else contextlib.nullcontext()
+    with turn:
+        return subprocess.run(
+            [str(ROOT / name), "--state-dir", str(state_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=_env(state_dir),
+            cwd=ROOT,
+        )
 
 
 def _processes_mentioning(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer
 from streamguard.migrations.local_config import write_local_config
 from streamguard.models import Alert
 from streamguard.producer import Scenario
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, project_migrations_turn, run_cli
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -62,7 +62,8 @@ def test_rules_on_kafka_write_the_alerts_the_backtest_predicts(
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KSQLDB_URL": ksqldb_url}
     config = str(write_local_config(tmp_path / "ksql-migrations.properties", ksqldb_url, ROOT))
     assert _cli("migrate", "-c", config, "initialize-metadata", env=env).returncode == 0
-    applied = _cli("migrate", "-c", config, "apply", "--all", env=env)
+    with project_migrations_turn():
+        applied = _cli("migrate", "-c", config, "apply", "--all", env=env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     info = _cli("migrate", "-c", config, "info", env=env)
     versions = sorted(p.name for p in (ROOT / "ksql").glob("V*.sql"))

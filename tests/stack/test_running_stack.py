@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from streamguard import stack
-from tests.conftest import ROOT, run_cli, stack_dir
+from tests.conftest import ROOT, project_migrations_turn, run_cli, stack_dir
 
 
 def _cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +48,9 @@ def running_stack() -> Iterator[Path]:
     try:
         _ok(_cli(state_dir, "stack", "up"))
         _ok(_cli(state_dir, "db", "upgrade"))
-        _ok(_cli(state_dir, "migrate", "initialize-metadata"))
-        _ok(_cli(state_dir, "migrate", "apply", "--all"))
+        with project_migrations_turn():
+            _ok(_cli(state_dir, "migrate", "initialize-metadata"))
+            _ok(_cli(state_dir, "migrate", "apply", "--all"))
         _ok(_cli(state_dir, "stack", "apps", "--rate", "5"))
         yield state_dir
     finally:

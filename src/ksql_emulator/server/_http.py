@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ksql_emulator.server._errors import ERROR_CODE_BAD_REQUEST, ApiError, generic_error
 from ksql_emulator.server._json import dumps
@@ -17,6 +18,7 @@ __all__ = [
     "DELIMITED",
     "JSON",
     "KSQL_V1_JSON",
+    "ClosingStreamingResponse",
     "json_response",
     "mapping_field",
     "negotiate",
@@ -95,3 +97,23 @@ def mapping_field(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 def json_response(body: Any, status: int = 200, media_type: str = JSON) -> Response:
     return Response(dumps(body), status_code=status, media_type=media_type)
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A streaming response that closes its generator however the response ends.
+
+    When the client leaves while a chunk is being sent (its window or socket full: rows were
+    flowing), Starlette cancels the send and leaves the generator suspended at its `yield`; its
+    `finally` (which stops the push query) would then run only when the garbage collector finds
+    it, seconds later or never. Closing it here runs that `finally` at once.
+    """
+
+    def __init__(self, content: AsyncGenerator[str, None], media_type: str) -> None:
+        super().__init__(content, media_type=media_type)
+        self._generator = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._generator.aclose()

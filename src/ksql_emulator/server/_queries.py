@@ -83,6 +83,8 @@ def stop_push(state: ServerState, running: RunningPush) -> None:
         return
     feed = running.feed
 
+    query_id = running.query.header.query_id
+
     def stop() -> None:
         try:
             if feed is not None:
@@ -90,6 +92,8 @@ def stop_push(state: ServerState, running: RunningPush) -> None:
             with state.engine_lock:
                 running.query.close()
         except Exception:  # a failing close must not take anything else down
-            log.exception("closing push query %s failed", running.query.header.query_id)
+            log.exception("closing push query %s failed", query_id)
+        else:
+            log.info("push query %s closed", query_id)
 
     threading.Thread(target=stop, name="push-query-stop", daemon=True).start()

@@ -20,7 +20,6 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -283,11 +282,7 @@ class Console:
 
     async def sql_push(self, request: Request) -> Response:
         text = request.query_params.get("sql", "")
-        return StreamingResponse(
-            push.relay(self.ksql(), text),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return push.EventStream(push.relay(self.ksql(), text))
 
     async def sql_close(self, request: Request) -> Response:
         form = await request.form()
@@ -408,8 +403,11 @@ def _kind(text: str) -> BlacklistKind:
 def _close_quietly(client: KsqlClient, query_id: str) -> None:
     try:
         client.close_query(query_id)
-    except KsqlError as exc:
-        log.info("closing push query %s: %s", query_id, exc)
+    except KsqlError as exc:  # the page's own stream closed it first, or it ended by itself
+        log.debug("closing push query %s: %s", query_id, exc)
+    else:
+        # The Stop button and the page's stream both close the query; whichever does, says so.
+        log.info("push query %s closed", query_id)
 
 
 def create_app(config: ConsoleConfig) -> Starlette:

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import suppress
 from typing import Any
 
 import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from streamguard.console.sql import cell
 from streamguard.ksqldb import KsqlClient, KsqlError, QueryStream
@@ -24,7 +26,30 @@ def event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def relay(client: KsqlClient, text: str) -> AsyncIterator[str]:
+class EventStream(StreamingResponse):
+    """Server-sent events from `relay`, whose generator is closed however the response ends.
+
+    When the page leaves while an event is being sent, Starlette cancels the send and leaves the
+    generator suspended at its `yield`: its `finally`, which closes the query on the server,
+    would run only when the garbage collector found it. Closing it here runs it at once.
+    """
+
+    def __init__(self, events: AsyncGenerator[str, None]) -> None:
+        super().__init__(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._events.aclose()
+
+
+async def relay(client: KsqlClient, text: str) -> AsyncGenerator[str, None]:
     """Events `header`, then `row` per row, then `end` or `error`.
 
     A thread reads the query's HTTP stream and hands rows over a queue, so a page that leaves

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ksql_emulator.contracts.backend import PullQueryResult, QueryHeader, Row
 from ksql_emulator.server._errors import (
@@ -19,6 +19,7 @@ from ksql_emulator.server._errors import (
 from ksql_emulator.server._http import (
     JSON,
     KSQL_V1_JSON,
+    ClosingStreamingResponse,
     json_response,
     mapping_field,
     negotiate,
@@ -63,11 +64,11 @@ async def query(request: Request) -> Response:
         status, error = statement_error_from(exc, sql)
         return json_response(error, status, media_type)
     if isinstance(started, PullQueryResult):
-        return StreamingResponse(_pull_chunks(started), media_type=media_type)
-    return StreamingResponse(_push_chunks(state, started), media_type=media_type)
+        return ClosingStreamingResponse(_pull_chunks(started), media_type=media_type)
+    return ClosingStreamingResponse(_push_chunks(state, started), media_type=media_type)
 
 
-async def _pull_chunks(result: PullQueryResult) -> AsyncIterator[str]:
+async def _pull_chunks(result: PullQueryResult) -> AsyncGenerator[str, None]:
     yield "[" + dumps(_header(result.header))
     for row in result.rows:
         yield ",\n" + dumps(_row(row))
@@ -77,7 +78,7 @@ async def _pull_chunks(result: PullQueryResult) -> AsyncIterator[str]:
     yield "]"
 
 
-async def _push_chunks(state: ServerState, running: RunningPush) -> AsyncIterator[str]:
+async def _push_chunks(state: ServerState, running: RunningPush) -> AsyncGenerator[str, None]:
     limit = running.query.limit
     sent = 0
     try:

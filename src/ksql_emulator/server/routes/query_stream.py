@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ksql_emulator.contracts.backend import PullQueryResult, QueryHeader
 from ksql_emulator.server._errors import (
@@ -19,6 +19,7 @@ from ksql_emulator.server._errors import (
 from ksql_emulator.server._http import (
     DELIMITED,
     JSON,
+    ClosingStreamingResponse,
     json_response,
     mapping_field,
     negotiate,
@@ -74,11 +75,11 @@ async def query_stream(request: Request) -> Response:
         return json_response(error, status, JSON)
     writer = _Writer(media_type == JSON)
     if isinstance(started, PullQueryResult):
-        return StreamingResponse(_pull_lines(writer, started), media_type=media_type)
-    return StreamingResponse(_push_lines(state, writer, started), media_type=media_type)
+        return ClosingStreamingResponse(_pull_lines(writer, started), media_type=media_type)
+    return ClosingStreamingResponse(_push_lines(state, writer, started), media_type=media_type)
 
 
-async def _pull_lines(writer: _Writer, result: PullQueryResult) -> AsyncIterator[str]:
+async def _pull_lines(writer: _Writer, result: PullQueryResult) -> AsyncGenerator[str, None]:
     yield writer.first(_metadata(result.header))
     for row in result.rows:
         yield writer.next(list(row.values))
@@ -89,7 +90,7 @@ async def _pull_lines(writer: _Writer, result: PullQueryResult) -> AsyncIterator
 
 async def _push_lines(
     state: ServerState, writer: _Writer, running: RunningPush
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     try:
         yield writer.first(_metadata(running.query.header))
         try:
