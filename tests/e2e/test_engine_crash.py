@@ -24,7 +24,7 @@ from streamguard.producer.population import Population
 from streamguard.producer.sender import Sender
 from streamguard.settings import get_settings
 from streamguard.stack.processes import free_port
-from tests.conftest import ROOT, stack_dir
+from tests.conftest import ROOT, project_migrations_turn, stack_dir
 from tests.e2e.test_partitions import GROUP, START_MS, _cli, _wait_for_alerts
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -60,7 +60,8 @@ def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe() -> None:
             )
         )
         _cli(state_dir, "migrate", "-c", config, "initialize-metadata")
-        _cli(state_dir, "migrate", "-c", config, "apply", "--all", "--skip-rule-tests")
+        with project_migrations_turn():
+            _cli(state_dir, "migrate", "-c", config, "apply", "--all", "--skip-rule-tests")
         consumer = AlertConsumer(
             bootstrap_servers=bootstrap,
             database_url=url,
