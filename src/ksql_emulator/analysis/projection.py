@@ -41,11 +41,14 @@ def expand_select(
             for side in join.leaves():
                 if item.source is not None and item.source != side.alias:
                     continue
-                for col in side.source.columns:
-                    if col.namespace in ("KEY", "VALUE"):
-                        items.append(
-                            (t.ColumnRef(col.name, side.alias), f"{side.alias}_{col.name}")
-                        )
+                # Each side's columns: its keys, its window bounds when it is windowed (ksqlDB
+                # carries them into the join's value), then its values.
+                names = [c.name for c in side.source.columns if c.namespace == "KEY"]
+                if side.source.window_type:
+                    names += ["WINDOWSTART", "WINDOWEND"]
+                names += [c.name for c in side.source.columns if c.namespace == "VALUE"]
+                for name in names:
+                    items.append((t.ColumnRef(name, side.alias), f"{side.alias}_{name}"))
             continue
         if isinstance(item, t.AllColumns):
             if item.source is not None and item.source not in (source.name, ref.alias):

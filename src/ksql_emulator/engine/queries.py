@@ -112,6 +112,11 @@ class QueryStatements:
             sink.window_type = analysis.aggregate.window.kind
             size = analysis.aggregate.window.size
             sink.window_size_ms = size.ms if size is not None else None
+        elif analysis.aggregate is None and analysis.source.window_type:
+            # Without an aggregation the rows keep their source's windowed keys (a join's, its
+            # left source's), so the sink is windowed the same way.
+            sink.window_type = analysis.source.window_type
+            sink.window_size_ms = analysis.source.window_size_ms
         if analysis.aggregate is not None and stmt.kind == "STREAM":
             raise KsqlStatementError(
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE "
