@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from ksql_emulator.errors import ParseError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.keywords import RESERVED
@@ -9,11 +12,16 @@ from ksql_emulator.parser.tokens import Token, TokenKind
 
 __all__ = ["TokenCursor"]
 
+T = TypeVar("T")
+
 
 class TokenCursor:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        # Whether a ',' may follow the expression being parsed (it is an item of a list): then
+        # ANTLR's single-token insertion reports a ',' met where ')' is due as a missing ')'.
+        self.in_list = False
 
     # --- token helpers -----------------------------------------------------------------------
 
@@ -66,6 +74,29 @@ class TokenCursor:
         if not self.at_op(op):
             raise self.error(f"'{op}'")
         return self.advance()
+
+    def expect_closing(self, in_list: bool) -> Token:
+        """The ')' of a parenthesised expression, with ANTLR's recovery messages: a token
+        just before the ')' is extraneous; a ',' where a ',' may follow the ')' (the
+        parenthesised expression is a list item) means the ')' is missing."""
+        tok = self.tok
+        if not self.at_op(")") and tok.kind is not TokenKind.EOF:
+            after = self.peek()
+            if after.kind is TokenKind.OP and after.text == ")":
+                hint = f"Syntax Error\nextraneous input '{tok.shown()}' expecting ')'"
+                raise ParseError(tok.line, tok.col + 1, tok.shown(), hint)
+            if in_list and tok.kind is TokenKind.OP and tok.text == ",":
+                hint = f"Syntax Error\nmissing ')' at '{tok.shown()}'"
+                raise ParseError(tok.line, tok.col + 1, tok.shown(), hint)
+        return self.expect_op(")")
+
+    def list_item(self, parse: Callable[[], T]) -> T:
+        """`parse()` run as an item of a comma-separated list."""
+        outer, self.in_list = self.in_list, True
+        try:
+            return parse()
+        finally:
+            self.in_list = outer
 
     def here(self) -> t.Pos:
         return t.Pos(self.tok.line, self.tok.col + 1)

@@ -62,9 +62,9 @@ class ExpressionParser(TypeParser):
                 value = t.Between(value, low, high, negated, pos=at)
             elif self.accept("IN"):
                 self.expect_op("(")
-                items = [self.expression()]
+                items = [self.list_item(self.expression)]
                 while self.accept_op(","):
-                    items.append(self.expression())
+                    items.append(self.list_item(self.expression))
                 self.expect_op(")")
                 value = t.InList(value, tuple(items), negated, pos=at)
             elif self.accept("LIKE"):
@@ -170,8 +170,12 @@ class ExpressionParser(TypeParser):
             if lam is not None:
                 return lam
             self.advance()
-            expr = self.expression()
-            self.expect_op(")")
+            in_list, self.in_list = self.in_list, False
+            try:
+                expr = self.expression()
+            finally:
+                self.in_list = in_list
+            self.expect_closing(in_list)
             return expr
         if kind is TokenKind.IDENT:
             word = tok.upper
@@ -278,7 +282,7 @@ class ExpressionParser(TypeParser):
                 ):
                     args.append(t.Literal("UNIT", self.advance().upper, self.tok.text))
                 else:
-                    args.append(self.expression())
+                    args.append(self.list_item(self.expression))
                 if not self.accept_op(","):
                     break
         self.expect_op(")")

@@ -141,3 +141,21 @@ def test_a_statement_too_large_is_a_bad_request_never_a_server_error(sql: str) -
     )
     # Nothing of the refused statement was created.
     assert [s.name for s in engine.execute("SHOW STREAMS;")[0].data] == ["TXNS"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        # A ',' where a parenthesised list item should close: the ')' is missing.
+        ("SELECT * FROM T GROUP BY A, (B, C);", "line 1:31: Syntax Error\nmissing ')' at ','"),
+        ("SELECT F(A, (B, C)) FROM T;", "line 1:15: Syntax Error\nmissing ')' at ','"),
+        # One stray token before the ')': it is extraneous.
+        ("SELECT (A B) FROM T;", "line 1:11: Syntax Error\nextraneous input 'B' expecting ')'"),
+        # Where no ',' may follow (a WHERE clause), the input just does not match.
+        ("SELECT * FROM T WHERE (A, B) > 1;", "mismatched input ',' expecting ')'"),
+    ],
+)
+def test_a_parenthesis_left_open_is_reported_as_antlr_recovers(sql: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(sql)
+    assert message in str(caught.value)
