@@ -49,3 +49,52 @@ def test_a_join_of_windowed_streams_keeps_each_sides_window_bounds_and_is_window
         "S2_WINDOWEND",
         "S2_ID",
     ]
+
+
+def sink_schema(statements: str, sink: str = "OUTPUT") -> list[tuple[str, str, str]]:
+    engine = Engine()
+    engine.execute(statements)
+    return [(c.name, str(c.type), c.namespace) for c in engine.catalog.sources[sink].columns]
+
+
+def test_a_join_with_header_columns_carries_them_as_values_in_declared_order() -> None:
+    assert sink_schema(
+        "CREATE STREAM L (A INT KEY, B INT, C BYTES HEADER('abc')) "
+        "WITH (kafka_topic='l', value_format='JSON');"
+        "CREATE STREAM R (A INT KEY, C ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>> HEADERS, B INT) "
+        "WITH (kafka_topic='r', value_format='JSON');"
+        "CREATE STREAM OUTPUT AS SELECT * FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.A;"
+    ) == [
+        ("L_A", "INTEGER", "KEY"),
+        ("L_B", "INTEGER", "VALUE"),
+        ("L_C", "BYTES", "VALUE"),
+        ("R_A", "INTEGER", "VALUE"),
+        ("R_C", "ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>", "VALUE"),
+        ("R_B", "INTEGER", "VALUE"),
+    ]
+
+
+JOINED = (
+    "CREATE STREAM L (K STRING KEY, A STRING, B STRING) WITH (kafka_topic='l', value_format='JSON');"
+    "CREATE STREAM R (K STRING KEY, C STRING, D STRING) WITH (kafka_topic='r', value_format='JSON');"
+)
+
+
+def test_partition_by_on_a_join_keys_the_result_by_the_partitioning_expression() -> None:
+    assert sink_schema(
+        JOINED + "CREATE STREAM OUTPUT AS SELECT L.K AS LK, R.K FROM L JOIN R "
+        "WITHIN 10 SECONDS ON L.B = R.D PARTITION BY L.K;"
+    ) == [("LK", "STRING", "KEY"), ("R_K", "STRING", "VALUE")]
+    assert sink_schema(
+        JOINED + "CREATE STREAM OUTPUT AS SELECT L.A, L.K, R.K FROM L JOIN R "
+        "WITHIN 10 SECONDS ON L.K = R.K PARTITION BY L.A;"
+    ) == [("A", "STRING", "KEY"), ("L_K", "STRING", "VALUE"), ("R_K", "STRING", "VALUE")]
+
+
+def test_a_headers_column_must_have_the_headers_type() -> None:
+    assert refusal(
+        "CREATE STREAM S (K INT KEY, H BIGINT HEADERS) WITH (kafka_topic='s', format='JSON');"
+    ) == (
+        "Invalid type for HEADERS column: expected ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, "
+        "got BIGINT"
+    )
