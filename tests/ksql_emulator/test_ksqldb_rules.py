@@ -75,8 +75,8 @@ def test_a_join_with_header_columns_carries_them_as_values_in_declared_order() -
 
 
 JOINED = (
-    "CREATE STREAM L (K STRING KEY, A STRING, B STRING) WITH (kafka_topic='l', value_format='JSON');"
-    "CREATE STREAM R (K STRING KEY, C STRING, D STRING) WITH (kafka_topic='r', value_format='JSON');"
+    "CREATE STREAM L (K STRING KEY, A STRING, B STRING) WITH (kafka_topic='l', format='JSON');"
+    "CREATE STREAM R (K STRING KEY, C STRING, D STRING) WITH (kafka_topic='r', format='JSON');"
 )
 
 
