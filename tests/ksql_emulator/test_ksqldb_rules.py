@@ -98,3 +98,20 @@ def test_a_headers_column_must_have_the_headers_type() -> None:
         "Invalid type for HEADERS column: expected ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, "
         "got BIGINT"
     )
+
+
+def test_a_refused_persistent_query_ends_with_the_statement_as_ksqldb_planned_it() -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM TEST (ID INT KEY, F1 INT, F2 INT) WITH (kafka_topic='t', "
+        "key_format='KAFKA', value_format='JSON');"
+    )
+    with pytest.raises(KsqlError) as caught:
+        engine.execute(
+            "CREATE TABLE OUTPUT AS SELECT f2, f1, f2 + f1, COUNT(*) FROM TEST GROUP BY f1, f2;"
+        )
+    assert caught.value.with_statement().endswith(
+        "\nStatement: CREATE TABLE OUTPUT AS SELECT\n  TEST.F2 F2,\n  TEST.F1 F1,\n"
+        "  (TEST.F2 + TEST.F1) KSQL_COL_0,\n  COUNT(*) KSQL_COL_1\nFROM TEST TEST\n"
+        "GROUP BY TEST.F1, TEST.F2\nEMIT CHANGES"
+    )
