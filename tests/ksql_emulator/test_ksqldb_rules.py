@@ -115,3 +115,81 @@ def test_a_refused_persistent_query_ends_with_the_statement_as_ksqldb_planned_it
         "  (TEST.F2 + TEST.F1) KSQL_COL_0,\n  COUNT(*) KSQL_COL_1\nFROM TEST TEST\n"
         "GROUP BY TEST.F1, TEST.F2\nEMIT CHANGES"
     )
+
+
+SOURCES = (
+    "CREATE STREAM S (K STRING KEY, A INT, B STRING) WITH (kafka_topic='s', format='JSON');"
+    "CREATE STREAM KS (K STRING KEY, A INT) WITH (kafka_topic='ks', format='KAFKA');"
+    "CREATE STREAM H (K STRING KEY, A INT, HD BYTES HEADER('x')) "
+    "WITH (kafka_topic='h', format='JSON');"
+    "CREATE TABLE W AS SELECT K, COUNT(*) AS N FROM S WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K;"
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        (
+            "CREATE STREAM O AS SELECT K, MAP(NULL := 1) AS M FROM S;",
+            "Cannot construct a map with all NULL keys (see https://github.com/confluentinc/ksql/"
+            "issues/4239). As a workaround, you may cast a NULL key to the desired type.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, MAP('a' := NULL, 'b' := NULL) AS M FROM S;",
+            "Cannot construct a map with all NULL values (see https://github.com/confluentinc/ksql/"
+            "issues/4239). As a workaround, you may cast a NULL value to the desired type.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, STRUCT(f := A, F := B) AS X FROM S;",
+            "Duplicate field names found in STRUCT: '`F` INTEGER' and '`F` STRING'",
+        ),
+        (
+            "CREATE TABLE O AS SELECT K, COUNT(*) AS N FROM S GROUP BY K EMIT FINAL;",
+            "EMIT FINAL is only supported for windowed aggregations.",
+        ),
+        (
+            "CREATE TABLE O AS SELECT A, COUNT(*) AS N FROM KS GROUP BY A;",
+            "Source(s) KS are using the 'KAFKA' value format. This format does not yet support "
+            "GROUP BY.\nThe KAFKA format is primarily intended for use as a key format.",
+        ),
+        (
+            "CREATE STREAM O WITH (key_format='JSON') AS SELECT * FROM S PARTITION BY NULL;",
+            "Key format specified for stream without key columns.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, A = NULL AS X FROM S;",
+            "Comparison with NULL not supported: INTEGER = NULL\n"
+            "Use 'IS NULL' or 'IS NOT NULL' instead.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT * FROM S WHERE NULL <> B;",
+            "Comparison with NULL not supported: NULL <> STRING",
+        ),
+        ("INSERT INTO H VALUES ('a', 1, NULL);", "Cannot insert into HEADER columns: HD"),
+        ("INSERT INTO H (K, HD) VALUES ('a', NULL);", "Cannot insert into HEADER columns: HD"),
+        (
+            "INSERT INTO W (K, N) VALUES ('a', 1);",
+            "Cannot insert values into windowed stream/table!",
+        ),
+        (
+            "INSERT INTO H SELECT K, A FROM S;",
+            "Incompatible schema between results and sink.\nResult schema is `K` STRING KEY, "
+            "`A` INTEGER\nSink schema is `K` STRING KEY, `A` INTEGER, `HD` BYTES HEADER('x')",
+        ),
+    ],
+)
+def test_statements_ksqldb_refuses_are_refused_with_its_message(
+    statement: str, message: str
+) -> None:
+    assert message in refusal(SOURCES + statement)
+
+
+def test_the_statements_those_rules_allow_still_run() -> None:
+    Engine().execute(
+        SOURCES + "CREATE STREAM O1 AS SELECT K, MAP('a' := 1, 'b' := NULL) AS M, "
+        "STRUCT(`f` := A, F := B) AS X, A IS NULL AS Y FROM S;"
+        "CREATE TABLE O2 AS SELECT K, COUNT(*) AS N FROM S WINDOW TUMBLING (SIZE 1 SECOND) "
+        "GROUP BY K EMIT FINAL;"
+        "CREATE STREAM O3 WITH (key_format='NONE') AS SELECT * FROM S PARTITION BY NULL;"
+        "INSERT INTO H (K, A) VALUES ('a', 1);"
+    )

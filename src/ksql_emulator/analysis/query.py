@@ -22,6 +22,7 @@ from ksql_emulator.analysis.join import analyze_join
 from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
+from ksql_emulator.analysis.query_checks import check_emit_final, check_kafka_value_format_grouping
 from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
 from ksql_emulator.catalog import Catalog, Column, Source
 from ksql_emulator.compiler.base import Compiled
@@ -303,6 +304,8 @@ def analyze_query(
     projection = [OutputItem(names[i], compiled[i], key_flags[i]) for i in range(len(items))]
     key_names_set = {c.name for c in source.key_columns}
     key_only = [columns_of(e) <= key_names_set for e in partition_exprs]
+    check_kafka_value_format_grouping(query, read)
+    check_emit_final(query)
     return QueryAnalysis(
         source,
         scope,
