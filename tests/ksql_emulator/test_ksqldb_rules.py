@@ -165,6 +165,31 @@ SOURCES = (
             "CREATE STREAM O AS SELECT * FROM S WHERE NULL <> B;",
             "Comparison with NULL not supported: NULL <> STRING",
         ),
+        (
+            "CREATE TABLE O AS SELECT K, EXPLODE(ARRAY[1]) AS E, COUNT(*) AS N FROM S GROUP BY K;",
+            "Table functions cannot be used with aggregations.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, EXPLODE(EXPLODE(ARRAY[ARRAY[1]])) AS E FROM S;",
+            "Table functions cannot be nested: EXPLODE(EXPLODE())",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, CASE WHEN A > 1 THEN EXPLODE(ARRAY[1]) END AS E FROM S;",
+            "Table functions cannot be used in CASE: (CASE WHEN (A > 1) THEN EXPLODE(ARRAY[1]) END)",
+        ),
+        (
+            "CREATE TABLE O AS SELECT K, COUNT(*) AS N FROM S GROUP BY K, K;",
+            "Duplicate GROUP BY expression: K",
+        ),
+        (
+            "CREATE STREAM O AS SELECT X.* FROM S;",
+            "'X' is not a valid stream/table name or alias.",
+        ),
+        (
+            "CREATE STREAM O AS SELECT K, LEN(A) AS L FROM S;",
+            "Function 'len' does not accept parameters (INTEGER).\nValid alternatives are:\n"
+            "LEN(STRING)\nLEN(BYTES)\n",
+        ),
         ("INSERT INTO H VALUES ('a', 1, NULL);", "Cannot insert into HEADER columns: HD"),
         ("INSERT INTO H (K, HD) VALUES ('a', NULL);", "Cannot insert into HEADER columns: HD"),
         (

@@ -56,7 +56,9 @@ def expand_select(
             continue
         if isinstance(item, t.AllColumns):
             if item.source is not None and item.source not in (source.name, ref.alias):
-                raise KsqlStatementError(f"Unknown source in {item.source}.*")
+                raise KsqlStatementError(
+                    f"'{item.source}' is not a valid stream/table name or alias."
+                )
             if partition_exprs:
                 # After PARTITION BY the new key columns come first, then every other column.
                 keyed = {e.name for e in partition_exprs if isinstance(e, t.ColumnRef)}

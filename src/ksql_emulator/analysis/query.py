@@ -22,8 +22,16 @@ from ksql_emulator.analysis.join import analyze_join
 from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
-from ksql_emulator.analysis.query_checks import check_emit_final, check_kafka_value_format_grouping
-from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
+from ksql_emulator.analysis.query_checks import (
+    check_emit_final,
+    check_group_by_duplicates,
+    check_kafka_value_format_grouping,
+)
+from ksql_emulator.analysis.table_functions import (
+    TableFunctionCall,
+    check_table_function_use,
+    extract_table_functions,
+)
 from ksql_emulator.catalog import Catalog, Column, Source
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import (
@@ -118,6 +126,7 @@ def analyze_query(
     allow_missing_keys: bool = False,
 ) -> QueryAnalysis:
     """Resolve and compile a stateless SELECT; part 2 adds joins, windows and aggregates."""
+    check_group_by_duplicates(query)
     join: JoinSpec | None = None
     if isinstance(query.from_, t.Join):
         join, scope = analyze_join(query.from_, catalog, compiler, _source_scope)
@@ -183,6 +192,7 @@ def analyze_query(
 
     items = expand_select(query, scope, compiler, source, ref, join, partition_exprs, sink_name)
     check_reserved_names(items, join is not None, sink_name is not None)
+    check_table_function_use([e for e, _ in items], bool(query.group_by))
 
     aggregate: AggregateSpec | None = None
     having: Compiled | None = None

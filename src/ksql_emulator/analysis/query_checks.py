@@ -5,10 +5,12 @@ from __future__ import annotations
 from ksql_emulator.catalog import Source
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
 
 __all__ = [
     "KAFKA_VALUE_FORMAT_DETAILS",
     "check_emit_final",
+    "check_group_by_duplicates",
     "check_kafka_value_format_grouping",
     "check_partition_by_null_key_format",
 ]
@@ -55,3 +57,13 @@ def check_partition_by_null_key_format(query: t.Query, props: t.Props) -> None:
     key_format = given.get("KEY_FORMAT", given.get("FORMAT"))
     if key_format is not None and key_format.upper() != "NONE":
         raise KsqlStatementError("Key format specified for stream without key columns.")
+
+
+def check_group_by_duplicates(query: t.Query) -> None:
+    """The same expression twice in a GROUP BY is refused as ksqlDB builds the query."""
+    seen: set[str] = set()
+    for e in query.group_by:
+        text = format_expr(e)
+        if text in seen:
+            raise KsqlStatementError(f"Duplicate GROUP BY expression: {text}")
+        seen.add(text)
