@@ -175,7 +175,8 @@ SOURCES = (
         ),
         (
             "CREATE STREAM O AS SELECT K, CASE WHEN A > 1 THEN EXPLODE(ARRAY[1]) END AS E FROM S;",
-            "Table functions cannot be used in CASE: (CASE WHEN (A > 1) THEN EXPLODE(ARRAY[1]) END)",
+            "Table functions cannot be used in CASE: "
+            "(CASE WHEN (A > 1) THEN EXPLODE(ARRAY[1]) END)",
         ),
         (
             "CREATE TABLE O AS SELECT K, COUNT(*) AS N FROM S GROUP BY K, K;",
