@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ksql_emulator.contracts.backend import PushQuery
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.service import KsqlService
@@ -219,3 +222,29 @@ def test_the_statements_those_rules_allow_still_run() -> None:
         "CREATE STREAM O3 WITH (key_format='NONE') AS SELECT * FROM S PARTITION BY NULL;"
         "INSERT INTO H (K, A) VALUES ('a', 1);"
     )
+
+
+@pytest.mark.parametrize(
+    ("pseudo", "key_type", "keys"),
+    [("ROWTIME", "BIGINT", [b"10", b"11"]), ("ROWOFFSET", "BIGINT", [b"0", b"1"])],
+)
+def test_select_star_partitioned_by_a_pseudo_column_is_keyed_by_it(
+    pseudo: str, key_type: str, keys: list[bytes]
+) -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM S (K STRING KEY, ID BIGINT) WITH (kafka_topic='s', format='JSON');"
+        f"CREATE STREAM O AS SELECT * FROM S PARTITION BY {pseudo};"
+    )
+    for key, ident, ts in (("a", 1, 10), ("b", 2, 11)):
+        engine.broker.produce(
+            Message("s", f'"{key}"'.encode(), f'{{"ID": {ident}}}'.encode(), timestamp=ts)
+        )
+    columns = [(c.name, str(c.type), c.namespace) for c in engine.catalog.sources["O"].columns]
+    assert columns == [
+        (pseudo, key_type, "KEY"),
+        ("ID", "BIGINT", "VALUE"),
+        ("K", "STRING", "VALUE"),
+    ]
+    assert [m.key for m in engine.broker.topics["O"]] == keys
+    assert json.loads(engine.broker.topics["O"][0].value or b"") == {"ID": 1, "K": "a"}

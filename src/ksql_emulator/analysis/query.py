@@ -191,7 +191,10 @@ def analyze_query(
             ) from err
 
     items = expand_select(query, scope, compiler, source, ref, join, partition_exprs, sink_name)
-    check_reserved_names(items, join is not None, sink_name is not None)
+    # ksqlDB checks the items written in the SELECT, not what `*` stands for: `SELECT *`
+    # after PARTITION BY ROWTIME keeps ROWTIME as the key column's name.
+    explicit = [(i.expr, i.alias) for i in query.select if isinstance(i, t.SelectItem)]
+    check_reserved_names(explicit, join is not None, sink_name is not None)
     check_table_function_use([e for e, _ in items], bool(query.group_by))
 
     aggregate: AggregateSpec | None = None
