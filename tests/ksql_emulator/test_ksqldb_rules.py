@@ -248,3 +248,24 @@ def test_select_star_partitioned_by_a_pseudo_column_is_keyed_by_it(
     ]
     assert [m.key for m in engine.broker.topics["O"]] == keys
     assert json.loads(engine.broker.topics["O"][0].value or b"") == {"ID": 1, "K": "a"}
+
+
+def test_greatest_and_least_widen_decimals_past_38_digits() -> None:
+    assert sink_schema(
+        "CREATE STREAM S (K STRING KEY, A DECIMAL(38, 0), B DECIMAL(38, 37)) "
+        "WITH (kafka_topic='s', format='JSON');"
+        "CREATE STREAM OUTPUT AS SELECT K, GREATEST(A, B) AS G, LEAST(A, B) AS L FROM S;"
+    ) == [
+        ("K", "STRING", "KEY"),
+        ("G", "DECIMAL(75, 37)", "VALUE"),
+        ("L", "DECIMAL(75, 37)", "VALUE"),
+    ]
+
+
+def test_a_decimal_type_with_a_scale_past_its_precision_is_refused() -> None:
+    assert (
+        refusal(
+            "CREATE STREAM X (K STRING KEY, D DECIMAL(2, 4)) WITH (kafka_topic='x', format='JSON');"
+        )
+        == "DECIMAL precision must be >= scale: DECIMAL(2,4)"
+    )
