@@ -390,3 +390,22 @@ def test_json_items_of_anything_but_a_json_array_is_a_function_error(text: str) 
 
     with pytest.raises(ValueError, match="Invalid JSON format"):
         _items(text)
+
+
+def test_split_to_map_keeps_the_text_between_the_first_two_key_value_delimiters() -> None:
+    split = default_registry().resolve("SPLIT_TO_MAP", [ty.STRING] * 3).call
+    assert split("a=1=2;;b=;=c;d;a=3", ";", "=") == {"a": "3", "b": "", "": "c"}
+    assert split("x==y", ";", "=") == {"x": ""}
+
+
+@pytest.mark.parametrize(("base", "value"), [(1.0, 5.0), (0.0, 5.0), (-2.0, 8.0), (1.0, 1.0)])
+def test_log_with_a_base_of_one_or_not_positive_is_nan(base: float, value: float) -> None:
+    log = default_registry().resolve("LOG", [ty.DOUBLE, ty.DOUBLE]).call
+    assert math.isnan(log(base, value))
+
+
+def test_log_with_a_valid_base_divides_the_natural_logarithms() -> None:
+    log = default_registry().resolve("LOG", [ty.DOUBLE, ty.DOUBLE]).call
+    assert log(2.0, 8.0) == 3.0
+    assert log(2.0, 0.0) == -math.inf
+    assert math.isnan(log(2.0, -1.0))

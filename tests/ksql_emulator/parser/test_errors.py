@@ -159,3 +159,15 @@ def test_a_parenthesis_left_open_is_reported_as_antlr_recovers(sql: str, message
     with pytest.raises(ParseError) as caught:
         parse(sql)
     assert message in str(caught.value)
+
+
+def test_a_base_type_takes_parameters_that_do_not_change_it() -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM X (K VARCHAR(STRING) KEY, D INT(10)) WITH (kafka_topic='x', format='JSON');"
+        "CREATE STREAM Y AS SELECT K, CAST(D AS VARCHAR(STRING)) AS S FROM X;"
+    )
+    assert [(c.name, str(c.type)) for c in engine.catalog.sources["Y"].columns] == [
+        ("K", "STRING"),
+        ("S", "STRING"),
+    ]
