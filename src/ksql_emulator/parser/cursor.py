@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from ksql_emulator.errors import ParseError
+from ksql_emulator.errors import KsqlStatementError, ParseError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.keywords import RESERVED
 from ksql_emulator.parser.tokens import Token, TokenKind
@@ -140,6 +140,15 @@ class TokenCursor:
             raise self.error("an integer")
         value = int(self.advance().text)
         return -value if negative else value
+
+    def integer_number(self, command: str) -> int:
+        """Where ksqlDB's grammar takes any number but the statement needs an integer (LIMIT,
+        DECIMAL's precision and scale): a decimal or floating-point number parses, then is
+        refused with ksqlDB's message naming the command."""
+        at = 1 if self.at_op("-") else 0
+        if self.peek(at).kind in (TokenKind.DECIMAL, TokenKind.FLOAT):
+            raise KsqlStatementError(f"Value must be integer for command: {command}")
+        return self.integer()
 
     def _field_name(self) -> str:
         tok = self.tok

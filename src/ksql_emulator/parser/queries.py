@@ -47,7 +47,7 @@ class QueryParser(ExpressionParser):
             emit = self.advance().upper
         limit = None
         if self.accept("LIMIT"):
-            limit = self.integer()
+            limit = self.integer_number("LIMIT")
         return t.Query(
             tuple(items), relation, window, where, group_by, partition_by, having, emit, limit
         )

@@ -38,9 +38,9 @@ class TypeParser(TokenCursor):
         if name == "DECIMAL":
             self.advance()
             self.expect_op("(")
-            precision = self.integer()
+            precision = self.integer_number("DECIMAL(PRECISION)")
             self.expect_op(",")
-            scale = self.integer()
+            scale = self.integer_number("DECIMAL(SCALE)")
             self.expect_op(")")
             return t.TypeSpec(name, (precision, scale))
         if name == "ARRAY":

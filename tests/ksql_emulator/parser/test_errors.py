@@ -171,3 +171,26 @@ def test_a_base_type_takes_parameters_that_do_not_change_it() -> None:
         ("K", "STRING"),
         ("S", "STRING"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "command"),
+    [
+        ("SELECT * FROM T EMIT CHANGES LIMIT 1.5;", "LIMIT"),
+        ("SELECT * FROM T EMIT CHANGES LIMIT 2E1;", "LIMIT"),
+        (
+            "CREATE STREAM X (D DECIMAL(.1, 1)) WITH (kafka_topic='x', format='JSON');",
+            "DECIMAL(PRECISION)",
+        ),
+        (
+            "CREATE STREAM X (D DECIMAL(1, 1.1)) WITH (kafka_topic='x', format='JSON');",
+            "DECIMAL(SCALE)",
+        ),
+    ],
+)
+def test_a_number_where_an_integer_is_needed_is_refused_naming_the_command(
+    sql: str, command: str
+) -> None:
+    with pytest.raises(KsqlError) as caught:
+        parse(sql)
+    assert str(caught.value) == f"Value must be integer for command: {command}"
