@@ -269,3 +269,18 @@ def test_a_decimal_type_with_a_scale_past_its_precision_is_refused() -> None:
         )
         == "DECIMAL precision must be >= scale: DECIMAL(2,4)"
     )
+
+
+def test_a_source_named_in_the_wrong_case_is_refused_with_a_hint_at_the_right_name() -> None:
+    defined = (
+        "CREATE STREAM \"lower\" (K STRING KEY, A INT) WITH (kafka_topic='lw', format='JSON');"
+        "CREATE STREAM UPPER (K STRING KEY, A INT) WITH (kafka_topic='up', format='JSON');"
+    )
+    assert refusal(defined + "CREATE STREAM O AS SELECT * FROM lower;").endswith(
+        'LOWER does not exist.\nDid you mean "lower"? Hint: wrap a source name in double quotes '
+        "to make it case-sensitive."
+    )
+    assert refusal(defined + 'CREATE STREAM O AS SELECT * FROM "upper";').endswith(
+        "upper does not exist.\nDid you mean UPPER? Hint: try removing double quotes from the "
+        "source name."
+    )

@@ -26,6 +26,7 @@ from ksql_emulator.analysis.query_checks import (
     check_emit_final,
     check_group_by_duplicates,
     check_kafka_value_format_grouping,
+    unknown_source_hint,
 )
 from ksql_emulator.analysis.table_functions import (
     TableFunctionCall,
@@ -140,6 +141,7 @@ def analyze_query(
         if found is None:
             raise UnknownSourceError(
                 f"Line: {ref.pos.line}, Col: {ref.pos.col}: {ref.name} does not exist."
+                + unknown_source_hint(ref.name, catalog)
             )
         source = found
         scope, layout = _source_scope(source)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ksql_emulator.catalog import Source
+from ksql_emulator.catalog import Catalog, Source
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.semantics.format import format_expr
@@ -13,6 +13,7 @@ __all__ = [
     "check_group_by_duplicates",
     "check_kafka_value_format_grouping",
     "check_partition_by_null_key_format",
+    "unknown_source_hint",
 ]
 
 # What ksqlDB adds when a KAFKA-format value rules an operation out.
@@ -67,3 +68,18 @@ def check_group_by_duplicates(query: t.Query) -> None:
         if text in seen:
             raise KsqlStatementError(f"Duplicate GROUP BY expression: {text}")
         seen.add(text)
+
+
+def unknown_source_hint(name: str, catalog: Catalog) -> str:
+    """What ksqlDB adds when a source is not found but one differing only in case is: quote the
+    name to reach a source with small letters, unquote it to reach an upper-case one."""
+    matches = [s for s in catalog.sources if s.upper() == name.upper() and s != name]
+    if not matches:
+        return ""
+    found = matches[0]
+    if any(c.islower() for c in found):
+        return (
+            f'\nDid you mean "{found}"? Hint: wrap a source name in double quotes to make it '
+            "case-sensitive."
+        )
+    return f"\nDid you mean {found}? Hint: try removing double quotes from the source name."
