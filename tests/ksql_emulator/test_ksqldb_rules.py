@@ -194,6 +194,13 @@ SOURCES = (
             "Function 'len' does not accept parameters (INTEGER).\nValid alternatives are:\n"
             "LEN(STRING)\nLEN(BYTES)\n",
         ),
+        (
+            "CREATE TABLE T (K STRING PRIMARY KEY, A INT) WITH (kafka_topic='t', format='JSON');"
+            "CREATE TABLE O AS SELECT K, LATEST_BY_OFFSET(A) AS L, MIN(A) AS X, MAX(A) AS Y, "
+            "MIN(A) AS Z FROM T GROUP BY K;",
+            "The aggregation functions LATEST_BY_OFFSET, MIN and MAX cannot be applied to a table "
+            "source, only to a stream source.",
+        ),
         ("INSERT INTO H VALUES ('a', 1, NULL);", "Cannot insert into HEADER columns: HD"),
         ("INSERT INTO H (K, HD) VALUES ('a', NULL);", "Cannot insert into HEADER columns: HD"),
         (
@@ -221,6 +228,10 @@ def test_the_statements_those_rules_allow_still_run() -> None:
         "GROUP BY K EMIT FINAL;"
         "CREATE STREAM O3 WITH (key_format='NONE') AS SELECT * FROM S PARTITION BY NULL;"
         "INSERT INTO H (K, A) VALUES ('a', 1);"
+        "CREATE TABLE T (K STRING PRIMARY KEY, A INT, B STRING) "
+        "WITH (kafka_topic='t', format='JSON');"
+        "CREATE TABLE O4 AS SELECT B, COUNT(*) AS N, SUM(A) AS S, AVG(A) AS M, "
+        "COLLECT_LIST(A) AS L FROM T GROUP BY B;"
     )
 
 

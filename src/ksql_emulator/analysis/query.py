@@ -26,6 +26,7 @@ from ksql_emulator.analysis.query_checks import (
     check_emit_final,
     check_group_by_duplicates,
     check_kafka_value_format_grouping,
+    check_table_aggregations,
     unknown_source_hint,
 )
 from ksql_emulator.analysis.table_functions import (
@@ -321,6 +322,7 @@ def analyze_query(
     key_only = [columns_of(e) <= key_names_set for e in partition_exprs]
     check_kafka_value_format_grouping(query, read)
     check_emit_final(query)
+    check_table_aggregations(aggregate, source)
     return QueryAnalysis(
         source,
         scope,

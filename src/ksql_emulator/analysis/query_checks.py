@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.catalog import Catalog, Source
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
-from ksql_emulator.semantics.format import format_expr
+from ksql_emulator.semantics.format import and_list, format_expr
 
 __all__ = [
     "KAFKA_VALUE_FORMAT_DETAILS",
@@ -13,6 +14,7 @@ __all__ = [
     "check_group_by_duplicates",
     "check_kafka_value_format_grouping",
     "check_partition_by_null_key_format",
+    "check_table_aggregations",
     "unknown_source_hint",
 ]
 
@@ -83,3 +85,19 @@ def unknown_source_hint(name: str, catalog: Catalog) -> str:
             "case-sensitive."
         )
     return f"\nDid you mean {found}? Hint: try removing double quotes from the source name."
+
+
+def check_table_aggregations(aggregate: AggregateSpec | None, source: Source) -> None:
+    """A table's rows are replaced, so its aggregations must be able to take a row back out."""
+    if aggregate is None or source.kind != "TABLE":
+        return
+    names: list[str] = []
+    for call in aggregate.calls:
+        if not call.function.table_capable and call.function.name not in names:
+            names.append(call.function.name)
+    if names:
+        plural = "s" if len(names) > 1 else ""
+        raise KsqlStatementError(
+            f"The aggregation function{plural} {and_list(names)} cannot be applied to a table "
+            "source, only to a stream source."
+        )
