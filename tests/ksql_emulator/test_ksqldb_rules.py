@@ -201,6 +201,22 @@ SOURCES = (
             "The aggregation functions LATEST_BY_OFFSET, MIN and MAX cannot be applied to a table "
             "source, only to a stream source.",
         ),
+        (
+            "CREATE STREAM X (K STRING KEY, A INT) WITH (kafka_topic='x', format='DELIMITED', "
+            "value_schema_id=1);",
+            "DELIMITED does not support the following configs: [schemaId]",
+        ),
+        (
+            "CREATE STREAM X (K STRING KEY, A INT) WITH (kafka_topic='x', format='JSON', "
+            "value_schema_full_name='a.b', value_delimiter='|');",
+            "JSON does not support the following configs: [fullSchemaName, delimiter]",
+        ),
+        (
+            "CREATE STREAM X (K STRING KEY, A INT) WITH (kafka_topic='x', format='JSON', "
+            "value_protobuf_nullable_representation='WRAPPER');",
+            "Property VALUE_PROTOBUF_NULLABLE_REPRESENTATION can only be enabled with protobuf "
+            "format",
+        ),
         ("INSERT INTO H VALUES ('a', 1, NULL);", "Cannot insert into HEADER columns: HD"),
         ("INSERT INTO H (K, HD) VALUES ('a', NULL);", "Cannot insert into HEADER columns: HD"),
         (
