@@ -311,3 +311,34 @@ def test_a_source_named_in_the_wrong_case_is_refused_with_a_hint_at_the_right_na
         "upper does not exist.\nDid you mean UPPER? Hint: try removing double quotes from the "
         "source name."
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "SELECT * FROM AG WHERE ROWOFFSET = 1;",
+            "Pull queries don't support the following columns in WHERE clauses: `ROWOFFSET`\n"
+            " See https://cnfl.io/queries for more info.",
+        ),
+        (
+            "SELECT K, ROWPARTITION + 1 AS P FROM AG WHERE K = 'a';",
+            "Pull queries don't support the following columns in SELECT clauses: `ROWPARTITION`",
+        ),
+        (
+            "SELECT * FROM AG WHERE K = 'a' HAVING N > 1;",
+            "Pull queries don't support HAVING clauses. See https://cnfl.io/queries",
+        ),
+    ],
+)
+def test_pull_queries_refuse_what_ksqldb_refuses(query: str, message: str) -> None:
+    service = KsqlService(FakeGateway(), {})
+    service.execute_statements(
+        "CREATE STREAM S (K STRING KEY, A INT) WITH (kafka_topic='s', format='JSON');"
+        "CREATE TABLE AG AS SELECT K, COUNT(*) AS N FROM S GROUP BY K;",
+        {},
+        {},
+    )
+    with pytest.raises(KsqlError) as caught:
+        service.query(query, {}, {})
+    assert message in str(caught.value)

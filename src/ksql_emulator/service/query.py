@@ -228,23 +228,34 @@ def _check_pull(query: t.Query) -> None:
         raise KsqlStatementError("Pull queries don't support GROUP BY clauses." + _PULL_HINT)
     if query.partition_by:
         raise KsqlStatementError("Pull queries don't support PARTITION BY clauses." + _PULL_HINT)
+    if query.having is not None:
+        raise KsqlStatementError("Pull queries don't support HAVING clauses." + _PULL_HINT)
     if query.limit is not None and query.limit < 0:
         raise KsqlStatementError(
             "Pull queries don't support negative integers in the LIMIT clause. "
             "See https://cnfl.io/queries for more info."
         )
-    banned = [
-        item.expr.name
-        for item in query.select
-        if isinstance(item, t.SelectItem)
-        and isinstance(item.expr, t.ColumnRef)
-        and item.expr.name in ("ROWOFFSET", "ROWPARTITION")
-    ]
-    if banned:
-        raise KsqlStatementError(
-            "Pull queries don't support the following columns in SELECT clauses: "
-            + ", ".join(f"`{b}`" for b in banned)
-        )
+    # ROWPARTITION and ROWOFFSET name no stored row's place, so neither may be read or filtered
+    # on, anywhere in an expression of the SELECT list or the WHERE clause.
+    selected = [item.expr for item in query.select if isinstance(item, t.SelectItem)]
+    for clause, exprs in (("SELECT", selected), ("WHERE", [query.where] if query.where else [])):
+        banned = [name for e in exprs for name in _pseudo_offsets(e)]
+        if banned:
+            raise KsqlStatementError(
+                f"Pull queries don't support the following columns in {clause} clauses: "
+                + ", ".join(f"`{b}`" for b in banned)
+                + "\n"
+                + _PULL_HINT
+            )
+
+
+def _pseudo_offsets(e: t.Expr) -> list[str]:
+    """ROWPARTITION and ROWOFFSET as `e` reads them, each once, in order of appearance."""
+    names: list[str] = []
+    for ref in e.columns():
+        if ref.name in ("ROWOFFSET", "ROWPARTITION") and ref.name not in names:
+            names.append(ref.name)
+    return names
 
 
 def _scans(engine_props: Any, properties: Any) -> bool:
