@@ -409,3 +409,23 @@ def test_log_with_a_valid_base_divides_the_natural_logarithms() -> None:
     assert log(2.0, 8.0) == 3.0
     assert log(2.0, 0.0) == -math.inf
     assert math.isnan(log(2.0, -1.0))
+
+
+def test_from_bytes_writes_upper_case_hex_and_to_bytes_reads_only_that() -> None:
+    reg = default_registry()
+    to_bytes = reg.resolve("TO_BYTES", [ty.STRING, ty.STRING]).call
+    from_bytes = reg.resolve("FROM_BYTES", [ty.BYTES, ty.STRING]).call
+    assert from_bytes(b"\x0a\xff", "hex") == "0AFF"
+    assert to_bytes("0AFF", "hex") == b"\x0a\xff"
+    for text in ("0aff", "0AF", "0x0A"):
+        with pytest.raises(ValueError):
+            to_bytes(text, "hex")
+
+
+def test_base64_from_bytes_breaks_lines_as_mime_and_to_bytes_skips_them() -> None:
+    reg = default_registry()
+    to_bytes = reg.resolve("TO_BYTES", [ty.STRING, ty.STRING]).call
+    from_bytes = reg.resolve("FROM_BYTES", [ty.BYTES, ty.STRING]).call
+    text = from_bytes(bytes(range(60)), "base64")
+    assert text.split("\r\n")[0] == text[:76] and len(text.split("\r\n")) == 2
+    assert to_bytes(text, "base64") == bytes(range(60))
