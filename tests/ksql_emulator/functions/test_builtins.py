@@ -428,3 +428,11 @@ def test_base64_from_bytes_breaks_lines_as_mime_and_to_bytes_skips_them() -> Non
     text = from_bytes(bytes(range(60)), "base64")
     assert text.split("\r\n")[0] == text[:76] and len(text.split("\r\n")) == 2
     assert to_bytes(text, "base64") == bytes(range(60))
+
+
+def test_cube_explode_gives_each_combination_once_when_items_are_null() -> None:
+    from ksql_emulator.functions import table_registry
+
+    cube = table_registry().resolve("CUBE_EXPLODE", [ty.ArrayType(ty.INTEGER)]).call
+    assert cube([1, None]) == [[None, None], [1, None]]
+    assert cube([1, 2]) == [[None, None], [None, 2], [1, None], [1, 2]]
