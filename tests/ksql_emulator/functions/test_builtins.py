@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from ksql_emulator import sql_types as ty
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.engine import Engine
 from ksql_emulator.functions import default_registry
 
 S, INT, L, F, B = ty.STRING, ty.INTEGER, ty.BIGINT, ty.DOUBLE, ty.BOOLEAN
@@ -436,3 +439,19 @@ def test_cube_explode_gives_each_combination_once_when_items_are_null() -> None:
     cube = table_registry().resolve("CUBE_EXPLODE", [ty.ArrayType(ty.INTEGER)]).call
     assert cube([1, None]) == [[None, None], [1, None]]
     assert cube([1, 2]) == [[None, None], [None, 2], [1, None], [1, 2]]
+
+
+def test_reduce_without_an_initial_state_is_null_and_without_a_collection_is_the_state() -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM S (K STRING KEY, M MAP<STRING, DOUBLE>, A ARRAY<INT>, I INT) "
+        "WITH (kafka_topic='s', format='JSON');"
+        "CREATE STREAM O AS SELECT K, REDUCE(M, CAST(I AS DOUBLE), (s, k, v) => s + v) AS RM, "
+        "REDUCE(A, I, (s, x) => s + x) AS RA FROM S;"
+    )
+    for value in ('{"M": {"a": 1.5}, "A": [1, 2], "I": null}', '{"M": null, "A": null, "I": 3}'):
+        engine.broker.produce(Message("s", b'"k"', value.encode(), timestamp=0))
+    assert [json.loads(m.value or b"") for m in engine.broker.topics["O"]] == [
+        {"RM": None, "RA": None},
+        {"RM": 3.0, "RA": 3},
+    ]
