@@ -121,6 +121,18 @@ class TokenCursor:
         if tok.kind is TokenKind.IDENT and tok.upper not in RESERVED:
             self.i += 1
             return tok.upper
+        after = self.peek()
+        if tok.kind is TokenKind.IDENT and (
+            after.kind is TokenKind.QUOTED
+            or (after.kind is TokenKind.IDENT and after.upper not in RESERVED)
+        ):
+            # A reserved word where a name is due, a name right after it: ANTLR drops the word
+            # as extraneous, and ksqlDB says the word is reserved and how to quote it.
+            hint = (
+                f'Syntax Error\n"{tok.text}" is a reserved keyword and it can\'t be used as an '
+                f"identifier. You can use it as an identifier by escaping it as '{tok.text}' "
+            )
+            raise ParseError(tok.line, tok.col + 1, tok.shown(), hint)
         raise self.error(what)
 
     def at_identifier(self) -> bool:

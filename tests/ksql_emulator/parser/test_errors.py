@@ -194,3 +194,13 @@ def test_a_number_where_an_integer_is_needed_is_refused_naming_the_command(
     with pytest.raises(KsqlError) as caught:
         parse(sql)
     assert str(caught.value) == f"Value must be integer for command: {command}"
+
+
+def test_a_reserved_word_used_as_a_name_is_refused_with_how_to_quote_it() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("CREATE STREAM S (from INT) WITH (kafka_topic='x', format='JSON');")
+    assert str(caught.value) == (
+        'line 1:18: Syntax Error\n"from" is a reserved keyword and it can\'t be used as an '
+        "identifier. You can use it as an identifier by escaping it as 'from' "
+    )
+    parse("CREATE STREAM S (`FROM` INT) WITH (kafka_topic='x', format='JSON');")
