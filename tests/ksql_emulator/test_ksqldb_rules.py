@@ -342,3 +342,17 @@ def test_pull_queries_refuse_what_ksqldb_refuses(query: str, message: str) -> No
     with pytest.raises(KsqlError) as caught:
         service.query(query, {}, {})
     assert message in str(caught.value)
+
+
+def test_the_planned_statement_quotes_names_that_would_not_read_back_unquoted() -> None:
+    engine = Engine()
+    engine.execute(
+        'CREATE STREAM "lower" (`k` STRING KEY, `a b` INT) '
+        "WITH (kafka_topic='l', key_format='KAFKA', value_format='KAFKA');"
+    )
+    with pytest.raises(KsqlError) as caught:
+        engine.execute('CREATE TABLE O AS SELECT `a b`, COUNT(*) FROM "lower" GROUP BY `a b`;')
+    assert caught.value.with_statement().endswith(
+        "Statement: CREATE TABLE O AS SELECT\n  `lower`.`a b` `a b`,\n  COUNT(*) KSQL_COL_0\n"
+        "FROM `lower` `lower`\nGROUP BY `lower`.`a b`\nEMIT CHANGES"
+    )

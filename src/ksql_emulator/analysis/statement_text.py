@@ -9,9 +9,12 @@ line when there are several.
 
 from __future__ import annotations
 
+import re
+
 from ksql_emulator.analysis.aliases import ColumnAliasGenerator
 from ksql_emulator.catalog import Catalog
 from ksql_emulator.parser import tree as t
+from ksql_emulator.parser.keywords import RESERVED
 from ksql_emulator.semantics.format import format_expr
 
 __all__ = ["planned_statement_text"]
@@ -23,13 +26,24 @@ def planned_statement_text(stmt: t.CreateAsSelect | t.InsertInto, catalog: Catal
     """`stmt` sanitized and printed as ksqlDB's SqlFormatter prints it."""
     if isinstance(stmt, t.CreateAsSelect):
         head = "CREATE " + ("OR REPLACE " if stmt.or_replace else "") + f"{stmt.kind} "
-        head += ("IF NOT EXISTS " if stmt.if_not_exists else "") + stmt.name
+        head += ("IF NOT EXISTS " if stmt.if_not_exists else "") + _name_text(stmt.name)
         head += _with(stmt.props) + " AS "
     else:
-        head = f"INSERT INTO {stmt.target} " + (
+        head = f"INSERT INTO {_name_text(stmt.target)} " + (
             f" WITH ({_props(stmt.props)}) " if stmt.props else ""
         )
     return head + _query(stmt.query, catalog)
+
+
+_PLAIN_NAME = re.compile(r"[A-Z_][A-Z0-9_@]*")
+
+
+def _name_text(name: str) -> str:
+    """A name as ksqlDB prints it back: in backticks when it would not read back unquoted (small
+    letters, other characters, a reserved word)."""
+    if _PLAIN_NAME.fullmatch(name) and name not in RESERVED:
+        return name
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _props(props: t.Props) -> str:
@@ -68,7 +82,11 @@ def _query(query: t.Query, catalog: Catalog) -> str:
                 return t.ColumnRef(c.name, found[0] if found else leaves[0].alias or leaves[0].name)
             return c
 
-        return format_expr(e.map_columns(qualified))
+        def quoted(c: t.ColumnRef) -> t.Expr:
+            source = _name_text(c.source) if c.source else None
+            return t.ColumnRef(_name_text(c.name), source)
+
+        return format_expr(e.map_columns(qualified).map_columns(quoted))
 
     joined = len(leaves) > 1
     generator = ColumnAliasGenerator(owners)
@@ -79,7 +97,8 @@ def _query(query: t.Query, catalog: Catalog) -> str:
         elif isinstance(item, t.StructAll):
             items.append(f"{fmt(item.expr)}->*")
         else:
-            items.append(f"{fmt(item.expr)} {item.alias or _name(item.expr, joined, generator)}")
+            name = item.alias or _name(item.expr, joined, generator)
+            items.append(f"{fmt(item.expr)} {_name_text(name)}")
     lines = ["SELECT" + ("\n  " + ",\n  ".join(items) if len(items) > 1 else f" {items[0]}")]
     lines.append("FROM " + _relation(query.from_, fmt))
     if query.window is not None:
@@ -108,7 +127,7 @@ def _name(e: t.Expr, joined: bool, generator: ColumnAliasGenerator) -> str:
 
 def _relation(rel: t.Relation, fmt: object) -> str:
     if isinstance(rel, t.SourceRef):
-        return f"{rel.name} {rel.alias or rel.name}"
+        return f"{_name_text(rel.name)} {_name_text(rel.alias or rel.name)}"
     assert isinstance(rel, t.Join) and callable(fmt)
     text = _relation(rel.left, fmt) + f"\n{_JOIN_WORDS.get(rel.kind, rel.kind)} JOIN "
     text += _relation(rel.right, fmt)
