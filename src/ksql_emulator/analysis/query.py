@@ -281,6 +281,8 @@ def analyze_query(
         names.append(alias)
         compiled.append(c)
 
+    # ksqlDB's analyzer ends with the format check, before the planner looks at keys.
+    check_kafka_value_format_grouping(query, read)
     key_flags, key_order = pick_keys(
         query,
         source,
@@ -320,7 +322,6 @@ def analyze_query(
     projection = [OutputItem(names[i], compiled[i], key_flags[i]) for i in range(len(items))]
     key_names_set = {c.name for c in source.key_columns}
     key_only = [columns_of(e) <= key_names_set for e in partition_exprs]
-    check_kafka_value_format_grouping(query, read)
     check_emit_final(query)
     check_table_aggregations(aggregate, source)
     return QueryAnalysis(
