@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ksql_emulator.contracts.backend import PushQuery
+from ksql_emulator.contracts.backend import PullQueryResult, PushQuery
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
@@ -356,3 +356,17 @@ def test_the_planned_statement_quotes_names_that_would_not_read_back_unquoted() 
         "Statement: CREATE TABLE O AS SELECT\n  `lower`.`a b` `a b`,\n  COUNT(*) KSQL_COL_0\n"
         "FROM `lower` `lower`\nGROUP BY `lower`.`a b`\nEMIT CHANGES"
     )
+
+
+def test_a_tables_select_star_pull_query_shows_its_header_columns_after_the_keys() -> None:
+    service = KsqlService(FakeGateway(), {})
+    service.execute_statements(
+        "CREATE SOURCE TABLE INPUT (K INT PRIMARY KEY, TEXT STRING, H BYTES HEADER('abc')) "
+        "WITH (kafka_topic='t', value_format='DELIMITED');",
+        {},
+        {},
+    )
+    pull = service.query("SELECT * FROM INPUT;", {}, {})
+    assert isinstance(pull, PullQueryResult)
+    assert pull.header.schema == "`K` INTEGER KEY, `H` BYTES HEADER('abc'), `TEXT` STRING"
+    assert list(pull.header.column_names) == ["K", "TEXT", "H"]

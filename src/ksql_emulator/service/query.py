@@ -155,11 +155,23 @@ class SelectQueries:
         types = [str(p.compiled.type) for p in analysis.projection]
         key_suffix = is_pull and source.kind == "TABLE"
         window_keys = ("WINDOWSTART", "WINDOWEND") if source.window_type else ()
-        schema = ", ".join(
-            f"`{p.name}` {p.compiled.type}"
-            f"{' KEY' if key_suffix and (p.is_key or p.name in window_keys) else ''}"
-            for p in analysis.projection
-        )
+        keyed = [key_suffix and (p.is_key or p.name in window_keys) for p in analysis.projection]
+        parts = [
+            f"`{p.name}` {p.compiled.type}{' KEY' if is_key else ''}"
+            for p, is_key in zip(analysis.projection, keyed, strict=True)
+        ]
+        if key_suffix and any(isinstance(i, t.AllColumns) for i in query.select):
+            # A table's `SELECT *` answers with the table's own schema, which ksqlDB writes
+            # key columns first, then header columns (named as such), then values.
+            headers = {c.name: c for c in source.header_columns}
+            held = [p.name in headers and not keyed[i] for i, p in enumerate(analysis.projection)]
+            for i, p in enumerate(analysis.projection):
+                if held[i]:
+                    key = headers[p.name].header_key
+                    parts[i] += f" HEADER('{key}')" if key else " HEADERS"
+            order = sorted(range(len(parts)), key=lambda i: 0 if keyed[i] else 1 if held[i] else 2)
+            parts = [parts[i] for i in order]
+        schema = ", ".join(parts)
         if is_pull:
             header = api.QueryHeader(qid.replace("transient_", "query_"), names, types, schema)
             windowing = _windowing(source)
