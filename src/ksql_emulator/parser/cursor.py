@@ -90,13 +90,18 @@ class TokenCursor:
                 raise ParseError(tok.line, tok.col + 1, tok.shown(), hint)
         return self.expect_op(")")
 
-    def list_item(self, parse: Callable[[], T]) -> T:
-        """`parse()` run as an item of a comma-separated list."""
-        outer, self.in_list = self.in_list, True
+    def list_item(self, parse: Callable[[], T], in_list: bool = True) -> T:
+        """`parse()` run as an item of a comma-separated list (or, `in_list` False, as a part
+        that a closing keyword or bracket must follow, never a ',')."""
+        outer, self.in_list = self.in_list, in_list
         try:
             return parse()
         finally:
             self.in_list = outer
+
+    def enclosed(self, parse: Callable[[], T]) -> T:
+        """`parse()` run where a closing keyword or bracket, not a ',', must follow."""
+        return self.list_item(parse, in_list=False)
 
     def here(self) -> t.Pos:
         return t.Pos(self.tok.line, self.tok.col + 1)

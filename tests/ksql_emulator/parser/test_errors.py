@@ -151,8 +151,13 @@ def test_a_statement_too_large_is_a_bad_request_never_a_server_error(sql: str) -
         ("SELECT F(A, (B, C)) FROM T;", "line 1:15: Syntax Error\nmissing ')' at ','"),
         # One stray token before the ')': it is extraneous.
         ("SELECT (A B) FROM T;", "line 1:11: Syntax Error\nextraneous input 'B' expecting ')'"),
-        # Where no ',' may follow (a WHERE clause), the input just does not match.
+        ("SELECT ARRAY[(A, B)] FROM T;", "line 1:16: Syntax Error\nmissing ')' at ','"),
+        ("SELECT A + (B, C) FROM T;", "line 1:14: Syntax Error\nmissing ')' at ','"),
+        # Where no ',' may follow (a WHERE clause, inside CAST or CASE), the input just does not
+        # match.
         ("SELECT * FROM T WHERE (A, B) > 1;", "mismatched input ',' expecting ')'"),
+        ("SELECT CAST((A, B) AS INT) FROM T;", "mismatched input ',' expecting ')'"),
+        ("SELECT CASE WHEN (A, B) THEN 1 END FROM T;", "mismatched input ',' expecting ')'"),
     ],
 )
 def test_a_parenthesis_left_open_is_reported_as_antlr_recovers(sql: str, message: str) -> None:
