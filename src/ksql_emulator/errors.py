@@ -65,6 +65,9 @@ class KsqlError(Exception):
     # The text of the statement that failed, when known: ksqlDB's KsqlStatementException
     # (ParseFailedException included) ends its message with it, though REST answers do not.
     statement: str | None = None
+    # The statement as ksqlDB's engine printed it back while planning a persistent query
+    # (sanitized: aliases, qualified columns, output names): its in-process message ends so.
+    planned_statement: str | None = None
     # What a REST error answer carries besides: ksqlDB's error code when it is not the
     # endpoint's default, and the entities of the statements of the request that ran before.
     error_code: int | None = None
@@ -91,9 +94,10 @@ class KsqlError(Exception):
 
     def with_statement(self) -> str:
         """The message as ksqlDB's exception reads in process: with the statement text."""
-        if self.statement is None:
+        shown = self.statement if self.statement is not None else self.planned_statement
+        if shown is None:
             return str(self)
-        return f"{self}\nStatement: {self.statement}"
+        return f"{self}\nStatement: {shown}"
 
 
 class ParseError(KsqlError):

@@ -77,7 +77,7 @@ _PRIMITIVES = {
 # Spellings ksqlDB's grammar accepts for the same types.
 _ALIASES = {"INT": INTEGER, "VARCHAR": STRING}
 
-# ksqlDB caps DECIMAL precision at 38 digits (SqlDecimal / DecimalUtil).
+# ksqlDB caps the precision of DECIMAL arithmetic results and literals at 38 digits.
 MAX_DECIMAL_PRECISION = 38
 
 
@@ -89,14 +89,15 @@ class DecimalType(SqlType):
     scale: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.precision <= MAX_DECIMAL_PRECISION:
-            raise ValueError(
-                f"DECIMAL precision must be between 1 and {MAX_DECIMAL_PRECISION}: {self.precision}"
-            )
-        if not 0 <= self.scale <= self.precision:
-            raise ValueError(
-                f"DECIMAL scale must be between 0 and precision ({self.precision}): {self.scale}"
-            )
+        # ksqlDB's SqlDecimal rules; a type may be wider than 38 digits (GREATEST of two wide
+        # DECIMALs is), only arithmetic results are capped.
+        shown = f"DECIMAL({self.precision},{self.scale})"
+        if self.precision < 1:
+            raise ValueError(f"DECIMAL precision must be >= 1: {shown}")
+        if self.scale < 0:
+            raise ValueError(f"DECIMAL scale must be >= 0: {shown}")
+        if self.precision < self.scale:
+            raise ValueError(f"DECIMAL precision must be >= scale: {shown}")
 
     @property
     def base(self) -> str:

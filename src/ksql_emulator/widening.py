@@ -35,7 +35,7 @@ def widen_decimal(a: ty.DecimalType, b: ty.DecimalType) -> ty.DecimalType:
     """The narrowest DECIMAL holding both (ksqlDB's DecimalUtil.widen)."""
     scale = max(a.scale, b.scale)
     integral = max(a.precision - a.scale, b.precision - b.scale)
-    return ty.DecimalType(min(integral + scale, _MAX_PRECISION), scale)
+    return ty.DecimalType(integral + scale, scale)
 
 
 def decimal_of(value: Decimal, precision: int | None = None) -> ty.DecimalType:

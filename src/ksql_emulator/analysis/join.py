@@ -7,6 +7,7 @@ from typing import Any
 from ksql_emulator.analysis.join_checks import check_sources
 from ksql_emulator.analysis.join_keys import qualify_refs, synthetic_key_name, viable_keys
 from ksql_emulator.analysis.join_spec import JoinSide, JoinSpec
+from ksql_emulator.analysis.query_checks import unknown_source_hint
 from ksql_emulator.catalog import Catalog, Source
 from ksql_emulator.errors import KsqlError, KsqlStatementError, UnknownSourceError
 from ksql_emulator.expressions import ExpressionCompiler
@@ -50,6 +51,7 @@ def analyze_join(
         if source is None:
             raise UnknownSourceError(
                 f"Line: {ref.pos.line}, Col: {ref.pos.col}: {ref.name} does not exist."
+                + unknown_source_hint(ref.name, catalog)
             )
         alias = ref.alias or ref.name
         scope, layout = source_scope(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ksql_emulator.analysis.query_checks import KAFKA_VALUE_FORMAT_DETAILS
 from ksql_emulator.errors import KsqlStatementError
 from ksql_emulator.parser import tree as t
 
@@ -24,7 +25,7 @@ def check_sources(spec: JoinSpec, nested: bool) -> None:
         if kafka:
             raise KsqlStatementError(
                 f"Source(s) {', '.join(kafka)} are using the 'KAFKA' value format. This format "
-                "does not yet support JOIN."
+                f"does not yet support JOIN.\n{KAFKA_VALUE_FORMAT_DETAILS}"
             )
     left = spec.inner.right.source if spec.inner is not None else spec.left.source
     right = spec.right.source

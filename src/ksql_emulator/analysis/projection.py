@@ -41,15 +41,24 @@ def expand_select(
             for side in join.leaves():
                 if item.source is not None and item.source != side.alias:
                     continue
-                for col in side.source.columns:
-                    if col.namespace in ("KEY", "VALUE"):
-                        items.append(
-                            (t.ColumnRef(col.name, side.alias), f"{side.alias}_{col.name}")
-                        )
+                # Each side's columns: its keys, its window bounds when it is windowed (ksqlDB
+                # carries them into the join's value), then its value and header columns.
+                names = [c.name for c in side.source.columns if c.namespace == "KEY"]
+                if side.source.window_type:
+                    names += ["WINDOWSTART", "WINDOWEND"]
+                names += [
+                    c.name
+                    for c in side.source.columns
+                    if c.namespace == "VALUE" or c.namespace.startswith("HEADER")
+                ]
+                for name in names:
+                    items.append((t.ColumnRef(name, side.alias), f"{side.alias}_{name}"))
             continue
         if isinstance(item, t.AllColumns):
             if item.source is not None and item.source not in (source.name, ref.alias):
-                raise KsqlStatementError(f"Unknown source in {item.source}.*")
+                raise KsqlStatementError(
+                    f"'{item.source}' is not a valid stream/table name or alias."
+                )
             if partition_exprs:
                 # After PARTITION BY the new key columns come first, then every other column.
                 keyed = {e.name for e in partition_exprs if isinstance(e, t.ColumnRef)}
@@ -105,12 +114,13 @@ def pick_keys(
     wanted: list[t.Expr]
     if aggregate is not None:
         wanted = list(aggregate.key_refs)
+    elif query.partition_by:
+        # PARTITION BY sets the key, a join's result's included.
+        wanted = partition_exprs
     elif join is not None:
         return pick_join_key(
             join, scope, to_compile, names, compiled, sink, allow_missing_keys or not sink_name
         )
-    elif query.partition_by:
-        wanted = partition_exprs
     else:
         wanted = [t.ColumnRef(c.name) for c in source.key_columns]
     key_names: list[str] = []
@@ -160,5 +170,8 @@ def _must_include(sink: str, noun: str, items: list[str]) -> KsqlStatementError:
 
 def _same_column(expr: t.Expr, wanted: t.Expr) -> bool:
     if isinstance(expr, t.ColumnRef) and isinstance(wanted, t.ColumnRef):
+        # A join's sides may share a column name: the qualifiers tell them apart.
+        if expr.source and wanted.source and expr.source != wanted.source:
+            return False
         return expr.name == wanted.name
     return expr == wanted

@@ -22,7 +22,18 @@ from ksql_emulator.analysis.join import analyze_join
 from ksql_emulator.analysis.join_spec import JoinSpec
 from ksql_emulator.analysis.magic_timestamps import rewrite_magic_timestamps
 from ksql_emulator.analysis.projection import expand_select, pick_keys
-from ksql_emulator.analysis.table_functions import TableFunctionCall, extract_table_functions
+from ksql_emulator.analysis.query_checks import (
+    check_emit_final,
+    check_group_by_duplicates,
+    check_kafka_value_format_grouping,
+    check_table_aggregations,
+    unknown_source_hint,
+)
+from ksql_emulator.analysis.table_functions import (
+    TableFunctionCall,
+    check_table_function_use,
+    extract_table_functions,
+)
 from ksql_emulator.catalog import Catalog, Column, Source
 from ksql_emulator.compiler.base import Compiled
 from ksql_emulator.errors import (
@@ -117,6 +128,7 @@ def analyze_query(
     allow_missing_keys: bool = False,
 ) -> QueryAnalysis:
     """Resolve and compile a stateless SELECT; part 2 adds joins, windows and aggregates."""
+    check_group_by_duplicates(query)
     join: JoinSpec | None = None
     if isinstance(query.from_, t.Join):
         join, scope = analyze_join(query.from_, catalog, compiler, _source_scope)
@@ -130,6 +142,7 @@ def analyze_query(
         if found is None:
             raise UnknownSourceError(
                 f"Line: {ref.pos.line}, Col: {ref.pos.col}: {ref.name} does not exist."
+                + unknown_source_hint(ref.name, catalog)
             )
         source = found
         scope, layout = _source_scope(source)
@@ -181,7 +194,11 @@ def analyze_query(
             ) from err
 
     items = expand_select(query, scope, compiler, source, ref, join, partition_exprs, sink_name)
-    check_reserved_names(items, join is not None, sink_name is not None)
+    # ksqlDB checks the items written in the SELECT, not what `*` stands for: `SELECT *`
+    # after PARTITION BY ROWTIME keeps ROWTIME as the key column's name.
+    explicit = [(i.expr, i.alias) for i in query.select if isinstance(i, t.SelectItem)]
+    check_reserved_names(explicit, join is not None, sink_name is not None)
+    check_table_function_use([e for e, _ in items], bool(query.group_by))
 
     aggregate: AggregateSpec | None = None
     having: Compiled | None = None
@@ -264,6 +281,8 @@ def analyze_query(
         names.append(alias)
         compiled.append(c)
 
+    # ksqlDB's analyzer ends with the format check, before the planner looks at keys.
+    check_kafka_value_format_grouping(query, read)
     key_flags, key_order = pick_keys(
         query,
         source,
@@ -303,6 +322,8 @@ def analyze_query(
     projection = [OutputItem(names[i], compiled[i], key_flags[i]) for i in range(len(items))]
     key_names_set = {c.name for c in source.key_columns}
     key_only = [columns_of(e) <= key_names_set for e in partition_exprs]
+    check_emit_final(query)
+    check_table_aggregations(aggregate, source)
     return QueryAnalysis(
         source,
         scope,

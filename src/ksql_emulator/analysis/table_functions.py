@@ -8,12 +8,13 @@ from typing import Any
 
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Fn
-from ksql_emulator.errors import KsqlError
+from ksql_emulator.errors import KsqlError, KsqlStatementError
 from ksql_emulator.expressions import ExpressionCompiler
 from ksql_emulator.parser import tree as t
+from ksql_emulator.semantics.format import format_expr
 from ksql_emulator.semantics.scope import Scope, ScopeColumn
 
-__all__ = ["TableFunctionCall", "extract_table_functions"]
+__all__ = ["TableFunctionCall", "check_table_function_use", "extract_table_functions"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,31 @@ def extract_table_functions(
     extended = Scope(columns, scope.context)
     extended.lambda_vars = dict(scope.lambda_vars)
     return rewritten, extended, calls
+
+
+def check_table_function_use(items: list[t.Expr], grouped: bool) -> None:
+    """ksqlDB's rules on where a table function may be called, checked in SELECT order: not
+    inside another table function, not in a query with GROUP BY, not inside a CASE."""
+    from ksql_emulator.functions import table_registry
+
+    registry = table_registry()
+
+    def visit(e: t.Expr, outer: str | None, case: t.Case | None) -> None:
+        inner_outer = outer
+        if _is_table_function(e, registry):
+            assert isinstance(e, t.FunctionCall)
+            name = e.name.upper()
+            if outer is not None:
+                raise KsqlStatementError(f"Table functions cannot be nested: {outer}({name}())")
+            if grouped:
+                raise KsqlStatementError("Table functions cannot be used with aggregations.")
+            if case is not None:
+                raise KsqlStatementError(
+                    f"Table functions cannot be used in CASE: {format_expr(case)}"
+                )
+            inner_outer = name
+        for child in e.children():
+            visit(child, inner_outer, e if isinstance(e, t.Case) else case)
+
+    for item in items:
+        visit(item, None, None)

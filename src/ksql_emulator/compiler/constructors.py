@@ -127,17 +127,31 @@ class ConstructorCompiler(OperatorCompiler):
             )
         keys = [self.compile(k, scope) for k, _ in e.entries]
         values = [self.compile(v, scope) for _, v in e.entries]
+        # A map's key and value types come from its entries: NULLs alone give neither.
+        for part, compiled in (("keys", keys), ("values", values)):
+            if all(c.type is None for c in compiled):
+                raise KsqlStatementError(
+                    f"Cannot construct a map with all NULL {part} "
+                    "(see https://github.com/confluentinc/ksql/issues/4239). As a workaround, "
+                    f"you may cast a NULL {part[:-1]} to the desired type."
+                )
         kt = widening.common_type([k.type for k in keys if k.type is not None]) or ty.STRING
         kfs = [_coerced(k, kt) for k in keys]
-        if all(v.type is None for v in values):
-            vt, vfs = None, [v.fn for v in values]
-        else:
-            vt, vfs = self._unify([v for _, v in e.entries], values, "MAP", scope)
+        vt, vfs = self._unify([v for _, v in e.entries], values, "MAP", scope)
         pairs = list(zip(kfs, vfs, strict=True))
         return Compiled(ty.MapType(kt, vt), lambda row: {k(row): v(row) for k, v in pairs})
 
     def _c_StructCtor(self, e: t.StructCtor, scope: Scope) -> Compiled:
         compiled = [(name, self.compile(v, scope)) for name, v in e.fields]
+        seen: dict[str, Any] = {}
+        for name, c in compiled:
+            # Field names are case sensitive: `a` and `A` are two fields.
+            if name in seen:
+                raise KsqlStatementError(
+                    f"Duplicate field names found in STRUCT: '`{name}` {seen[name]}' and "
+                    f"'`{name}` {c.type}'"
+                )
+            seen[name] = c.type
         fields = tuple((name, c.type) for name, c in compiled)
         fns = [(name, c.fn) for name, c in compiled]
         return Compiled(ty.StructType(fields), lambda row: {n: f(row) for n, f in fns})

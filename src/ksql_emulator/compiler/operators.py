@@ -97,6 +97,15 @@ class OperatorCompiler(CompilerBase):
     def _c_Comparison(self, e: t.Comparison, scope: Scope) -> Compiled:
         left = self.compile(e.left, scope)
         right = self.compile(e.right, scope)
+        if left.type is None or right.type is None:
+            # ksqlDB's ComparisonUtil: a side of NULL type (a NULL literal) compares with
+            # nothing; the message names each side's base type.
+            shown = [_base_type_name(c.type) for c in (left, right)]
+            op = "<>" if e.op == "!=" else e.op
+            raise TypeMismatchError(
+                f"Comparison with NULL not supported: {shown[0]} {op} {shown[1]}\n"
+                "Use 'IS NULL' or 'IS NOT NULL' instead."
+            )
         return Compiled(ty.BOOLEAN, self._comparison(e.op, e, left, right, e.left, e.right))
 
     def _c_Logical(self, e: t.Logical, scope: Scope) -> Compiled:
@@ -322,3 +331,10 @@ def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
             out.append(re.escape(c))
         i += 1
     return re.compile("".join(out), re.DOTALL)
+
+
+def _base_type_name(typ: Any) -> str:
+    """NULL, or a type's name without its parameters: DECIMAL, ARRAY, MAP, STRUCT..."""
+    if typ is None:
+        return "NULL"
+    return str(typ).split("(")[0].split("<")[0]

@@ -12,6 +12,8 @@ from ksql_emulator.semantics.type_rules import resolve_type_spec
 
 __all__ = ["DdlStatements"]
 
+_HEADERS_TYPE = "ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>"
+
 
 class DdlStatements:
     """Statements that define, change or remove streams, tables and types."""
@@ -60,6 +62,11 @@ class DdlStatements:
             if cd.constraint == "HEADER" and typ != ty.BYTES:
                 raise KsqlStatementError(
                     f"Invalid type for HEADER('{cd.header_key}') column: expected BYTES, got {typ}"
+                )
+            if cd.constraint == "HEADERS" and str(typ) != _HEADERS_TYPE:
+                # HEADERS holds every header of the record as key/value pairs.
+                raise KsqlStatementError(
+                    f"Invalid type for HEADERS column: expected {_HEADERS_TYPE}, got {typ}"
                 )
             columns.append(Column(cd.name, typ, namespace, cd.header_key))
         if stmt.kind == "TABLE" and not any(c.namespace == "KEY" for c in columns) and columns:

@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ksql_emulator.analysis.statement_text import planned_statement_text
 from ksql_emulator.engine.base import EngineState, StatementOutcome
 from ksql_emulator.engine.cluster import ClusterStatements
 from ksql_emulator.engine.ddl import DdlStatements
 from ksql_emulator.engine.metadata import MetadataStatements
 from ksql_emulator.engine.queries import QueryStatements
 from ksql_emulator.engine.sources import SourceBuilder
-from ksql_emulator.errors import KsqlStatementError
+from ksql_emulator.errors import KsqlError, KsqlStatementError, ParseError, PrepareError
 from ksql_emulator.parser import tree as t
 from ksql_emulator.parser.grammar import parse_iter
 
@@ -76,4 +77,11 @@ class Engine(EngineState):
         handler = self._handlers.get(type(stmt))
         if handler is None:
             raise KsqlStatementError(f"Statement not supported by this emulator: {text}")
-        return handler(stmt, text)
+        if not isinstance(stmt, t.CreateAsSelect | t.InsertInto):
+            return handler(stmt, text)
+        try:
+            return handler(stmt, text)
+        except KsqlError as err:
+            if err.statement is None and not isinstance(err, ParseError | PrepareError):
+                err.planned_statement = planned_statement_text(stmt, self.catalog)
+            raise

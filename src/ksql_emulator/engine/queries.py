@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ksql_emulator.analysis.query import analyze_query
+from ksql_emulator.analysis.query_checks import check_partition_by_null_key_format
 from ksql_emulator.catalog import Column, Source
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine.base import EngineState, StatementOutcome
@@ -104,6 +105,7 @@ class QueryStatements:
             allow_missing_keys=self.state.new_planner(),
         )
         _reject_windowed_tables(analysis)
+        check_partition_by_null_key_format(stmt.query, stmt.props)
         columns = list(analysis.columns)
         sink = self.sources.source_from_props(
             stmt.kind, stmt.name, columns, dict(stmt.props), text, inherit=analysis.source
@@ -112,6 +114,11 @@ class QueryStatements:
             sink.window_type = analysis.aggregate.window.kind
             size = analysis.aggregate.window.size
             sink.window_size_ms = size.ms if size is not None else None
+        elif analysis.aggregate is None and analysis.source.window_type:
+            # Without an aggregation the rows keep their source's windowed keys (a join's, its
+            # left source's), so the sink is windowed the same way.
+            sink.window_type = analysis.source.window_type
+            sink.window_size_ms = analysis.source.window_size_ms
         if analysis.aggregate is not None and stmt.kind == "STREAM":
             raise KsqlStatementError(
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE "
@@ -161,11 +168,10 @@ class QueryStatements:
         )
         _reject_windowed_tables(analysis)
         result_schema = _schema_text(analysis.columns, "STREAM")
-        sink_schema = _schema_text(
-            [c for c in target.columns if c.namespace in ("KEY", "VALUE")], "STREAM"
-        )
+        # A sink's header columns are part of its schema, and no query result has any.
+        sink_schema = _schema_text(target.columns, "STREAM")
         if [(c.name, c.type, c.namespace) for c in analysis.columns] != [
-            (c.name, c.type, c.namespace) for c in target.columns if c.namespace in ("KEY", "VALUE")
+            (c.name, c.type, c.namespace) for c in target.columns
         ]:
             raise KsqlStatementError(
                 "Incompatible schema between results and sink.\n"
@@ -187,10 +193,25 @@ class QueryStatements:
             raise KsqlStatementError(
                 f"Cannot insert values into an unknown stream/table: `{stmt.target}`{hint}"
             )
+        if target.window_type:
+            # A windowed key needs its window, which a VALUES list cannot give.
+            raise KsqlStatementError("Cannot insert values into windowed stream/table!")
         if target.is_source:
             raise KsqlStatementError(
                 f"Cannot insert values into read-only {target.kind.lower()}: {target.name}"
             )
+        # Header columns are read from records, never written: naming none means naming all.
+        headers = (
+            [c.name for c in target.header_columns]
+            if not stmt.columns
+            else [
+                n
+                for n in stmt.columns
+                if (c := target.column(n)) is not None and c in target.header_columns
+            ]
+        )
+        if headers:
+            raise KsqlStatementError(f"Cannot insert into HEADER columns: {', '.join(headers)}")
         names = list(stmt.columns) or [
             c.name
             for ns in ("KEY", "VALUE", "HEADER")
@@ -302,6 +323,10 @@ def _schema_text(columns: list[Column], kind: str) -> str:
         suffix = ""
         if c.namespace == "KEY":
             suffix = " PRIMARY KEY" if kind == "TABLE" else " KEY"
+        elif c.namespace == "HEADER":
+            suffix = f" HEADER('{c.header_key}')"
+        elif c.namespace == "HEADERS":
+            suffix = " HEADERS"
         parts.append(f"`{c.name}` {c.type}{suffix}")
     return ", ".join(parts)
 

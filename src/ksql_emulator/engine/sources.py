@@ -93,6 +93,8 @@ class SourceBuilder:
         for f in (key_format, value_format):
             if f not in KNOWN_FORMATS:
                 raise KsqlStatementError(f"Unknown format: {f}")
+        _check_format_properties(props, "KEY", key_format)
+        _check_format_properties(props, "VALUE", value_format)
         if not any(c.namespace == "KEY" for c in columns) and inherit is not None:
             key_format = "NONE" if key_format != "NONE" else key_format
         elif key_format == "NONE" and inherit is not None and "KEY_FORMAT" not in props:
@@ -228,3 +230,42 @@ def _non_string_map_key(typ: Any) -> bool:
     if isinstance(typ, ty.StructType):
         return any(_non_string_map_key(f) for _, f in typ.fields)
     return False
+
+
+# What each format without Schema Registry takes in its FormatInfo (ksqlDB's format property
+# names); the Schema Registry formats are left to their own rules.
+_FORMAT_PROPERTIES: dict[str, frozenset[str]] = {
+    "DELIMITED": frozenset({"delimiter"}),
+    "JSON": frozenset(),
+    "KAFKA": frozenset(),
+    "NONE": frozenset(),
+}
+
+
+def _check_format_properties(props: dict[str, Any], side: str, fmt: str) -> None:
+    """ksqlDB turns the WITH clause's KEY_/VALUE_ properties into the format's properties
+    (schema name, delimiter, schema id, in that order) and refuses those the format lacks."""
+    upper = {k.upper(): v for k, v in props.items()}
+    if "PROTOBUF" not in fmt and f"{side}_PROTOBUF_NULLABLE_REPRESENTATION" in upper:
+        raise KsqlStatementError(
+            f"Property {side}_PROTOBUF_NULLABLE_REPRESENTATION can only be enabled with protobuf "
+            "format"
+        )
+    supported = _FORMAT_PROPERTIES.get(fmt)
+    if supported is None:
+        return
+    names = [f"{side}_SCHEMA_FULL_NAME"] + (
+        ["VALUE_AVRO_SCHEMA_FULL_NAME"] if side == "VALUE" else []
+    )
+    given: list[str] = []
+    if any(n in upper for n in names):
+        given.append("fullSchemaName")
+    if f"{side}_DELIMITER" in upper:
+        given.append("delimiter")
+    if f"{side}_SCHEMA_ID" in upper:
+        given.append("schemaId")
+    unsupported = [g for g in given if g not in supported]
+    if unsupported:
+        raise KsqlStatementError(
+            f"{fmt} does not support the following configs: [{', '.join(unsupported)}]"
+        )

@@ -112,6 +112,9 @@ def _filter(items: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
 
 
 def _reduce(items: list[Any] | None, state: Any, fn: Callable[[Any, Any], Any]) -> Any:
+    if state is None:
+        # ksqlDB's Reduce: no initial state, no result, whatever the collection holds.
+        return None
     if items is None:
         return state
     for x in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
@@ -56,6 +57,35 @@ def _from_bytes(data: bytes, encoding: str) -> str:
     raise ValueError(f"Supported input and output encodings are: {', '.join(_ENCODINGS)}")
 
 
+_BASE16 = re.compile(r"(?:[0-9A-F]{2})*")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+
+
+def _bytes_of_text(text: str, encoding: str) -> bytes:
+    """TO_BYTES: ksqlDB decodes hex as upper-case base 16 (an even number of 0-9, A-F digits,
+    nothing else) and base64 as MIME does (characters outside the alphabet skipped)."""
+    enc = encoding.lower()
+    if enc == "hex":
+        if not _BASE16.fullmatch(text):
+            raise ValueError(f"Invalid upper-case base 16 text: {text!r}")
+        return bytes.fromhex(text)
+    if enc == "base64":
+        return base64.b64decode(_NOT_BASE64.sub("", text))
+    return _to_bytes(text, encoding)
+
+
+def _text_of_bytes(data: bytes, encoding: str) -> str:
+    """FROM_BYTES: hex comes out as upper-case base 16, base64 as MIME writes it (a CRLF after
+    every 76 characters)."""
+    enc = encoding.lower()
+    if enc == "hex":
+        return data.hex().upper()
+    if enc == "base64":
+        text = base64.b64encode(data).decode("ascii")
+        return "\r\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    return _from_bytes(data, encoding)
+
+
 def _encode(text: str, in_enc: str, out_enc: str) -> str | None:
     if in_enc.lower() not in _ENCODINGS or out_enc.lower() not in _ENCODINGS:
         return None
@@ -96,7 +126,7 @@ def register(reg: FunctionRegistry) -> None:
         "TO_BYTES",
         [S, S],
         B,
-        _to_bytes,
+        _bytes_of_text,
         category=cat,
         description="A string to bytes in an encoding (hex, utf8, ascii, base64).",
     )
@@ -104,7 +134,7 @@ def register(reg: FunctionRegistry) -> None:
         "FROM_BYTES",
         [B, S],
         S,
-        _from_bytes,
+        _text_of_bytes,
         category=cat,
         description="Bytes to a string in an encoding (hex, utf8, ascii, base64).",
     )

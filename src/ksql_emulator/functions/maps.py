@@ -52,6 +52,9 @@ def _filter(m: dict[Any, Any], fn: Callable[[Any, Any], Any]) -> dict[Any, Any]:
 
 
 def _reduce(m: dict[Any, Any] | None, state: Any, fn: Callable[[Any, Any, Any], Any]) -> Any:
+    if state is None:
+        # ksqlDB's Reduce: no initial state, no result, whatever the collection holds.
+        return None
     if m is None:
         return state
     for k, v in m.items():

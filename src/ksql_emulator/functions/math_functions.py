@@ -48,13 +48,11 @@ def _ln(x: Any) -> float:
 
 
 def _log_base(base: Any, value: Any) -> float:
-    # Math.log(value) / Math.log(base), with Java's IEEE division (no ZeroDivisionError).
-    num, den = _ln(value), _ln(base)
-    if den == 0:
-        if num == 0 or math.isnan(num):
-            return math.nan
-        return math.copysign(math.inf, num) * math.copysign(1.0, den)
-    return num / den
+    # A base of 1 or below 0 (or 0) has no logarithm: ksqlDB answers NaN before dividing.
+    if base <= 0 or base == 1:
+        return math.nan
+    # Math.log(value) / Math.log(base): ln(base) is no longer 0, Java's IEEE division otherwise.
+    return _ln(value) / _ln(base)
 
 
 def java_pow(a: float, b: float) -> float:

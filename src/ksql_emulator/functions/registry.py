@@ -122,6 +122,15 @@ def _type_list(arg_types: Sequence[ty.SqlType | None]) -> str:
     return ", ".join("null" if t is None else str(t) for t in arg_types)
 
 
+def _signature_text(name: str, sig: Signature) -> str:
+    """One overload as ksqlDB lists it: `NAME(TYPE, TYPE...)`, a variadic last parameter
+    shown as its element type followed by `...`."""
+    params = [str(p) for p in sig.params]
+    if sig.variadic and params:
+        params[-1] += "..."
+    return f"{name.upper()}({', '.join(params)})"
+
+
 def _converter(actual: ty.SqlType | None, target: ty.SqlType | None) -> Callable[[Any], Any] | None:
     if actual is None or target is None or actual == target:
         return None
@@ -227,8 +236,12 @@ class FunctionRegistry:
         return found
 
     def _no_match(self, info: FunctionInfo, arg_types: Sequence[ty.SqlType | None]) -> Exception:
+        # As ksqlDB, list every overload so the caller sees what the function takes.
+        alternatives = "\n".join(_signature_text(info.name, sig) for sig in info.signatures)
         return FunctionArgumentError(
-            f"Function '{info.java_name}' does not accept parameters ({_type_list(arg_types)})."
+            f"Function '{info.java_name}' does not accept parameters ({_type_list(arg_types)}).\n"
+            f"Valid alternatives are:\n{alternatives}\n"
+            "For detailed information on a function run: DESCRIBE FUNCTION <Function-Name>;"
         )
 
     def lambda_inputs(

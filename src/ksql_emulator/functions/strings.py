@@ -74,9 +74,11 @@ def _split_to_map(text: str, entry_delim: str, kv_delim: str) -> dict[str, str] 
     for entry in text.split(entry_delim):
         if entry == "":
             continue
-        key, sep, value = entry.partition(kv_delim)
-        if sep:
-            result[key] = value
+        if kv_delim in entry:
+            # The value is what lies between the first and the second key-value delimiter:
+            # `a=1=2` maps a to 1. A later entry for the same key wins.
+            parts = entry.split(kv_delim)
+            result[parts[0]] = parts[1]
     return result
 
 

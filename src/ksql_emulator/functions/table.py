@@ -17,14 +17,25 @@ def _explode(items: list[Any] | None) -> list[Any]:
     return list(items) if items is not None else []
 
 
+_CUBE_MAX_COLUMNS = 20
+
+
 def _cube(items: list[Any] | None) -> list[list[Any]]:
     if items is None:
         return []
+    if len(items) > _CUBE_MAX_COLUMNS:
+        # 2^N rows: ksqlDB refuses inputs that would exhaust memory.
+        raise ValueError(
+            f"CUBE_EXPLODE input size ({len(items)}) exceeds the maximum of {_CUBE_MAX_COLUMNS} "
+            "columns. The output cardinality is 2^N rows and would exhaust server memory."
+        )
     # Every subset of the items kept in place, the rest nulled, in binary counting order
-    # (cube.json: [null, null], [null, "two"], ["one", null], ["one", "two"]).
+    # (cube.json: [null, null], [null, "two"], ["one", null], ["one", "two"]). Keeping a null
+    # item is the same row as nulling it, so that row comes out once.
     return [
         [item if keep else None for item, keep in zip(items, mask, strict=True)]
         for mask in product((False, True), repeat=len(items))
+        if not any(keep and item is None for item, keep in zip(items, mask, strict=True))
     ]
 
 

@@ -9,6 +9,19 @@ from typing import Any
 
 __all__ = ["AggregateFunction"]
 
+_STREAM_ONLY = frozenset(
+    {
+        "MIN",
+        "MAX",
+        "COLLECT_SET",
+        "COUNT_DISTINCT",
+        "EARLIEST_BY_OFFSET",
+        "LATEST_BY_OFFSET",
+        "TOPK",
+        "TOPKDISTINCT",
+    }
+)
+
 
 @dataclass(frozen=True)
 class AggregateFunction:
@@ -28,6 +41,12 @@ class AggregateFunction:
     intermediate: bool = False
     limit_property: str | None = None
     limit: int | None = None
+
+    @property
+    def table_capable(self) -> bool:
+        """Whether a table's rows can feed it: a table replaces rows, so ksqlDB needs the
+        function to take a row back out (its TableUdaf `undo`); these cannot."""
+        return self.name not in _STREAM_ONLY
 
     def configured(self, props: Mapping[str, Any]) -> AggregateFunction:
         """This function with the limits `props` set (ksqlDB's default limit is 1000)."""

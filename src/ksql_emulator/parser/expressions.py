@@ -62,9 +62,9 @@ class ExpressionParser(TypeParser):
                 value = t.Between(value, low, high, negated, pos=at)
             elif self.accept("IN"):
                 self.expect_op("(")
-                items = [self.expression()]
+                items = [self.list_item(self.expression)]
                 while self.accept_op(","):
-                    items.append(self.expression())
+                    items.append(self.list_item(self.expression))
                 self.expect_op(")")
                 value = t.InList(value, tuple(items), negated, pos=at)
             elif self.accept("LIKE"):
@@ -122,7 +122,7 @@ class ExpressionParser(TypeParser):
     def postfix(self, expr: t.Expr) -> t.Expr:
         while True:
             if self.accept_op("["):
-                index = self.expression()
+                index = self.enclosed(self.expression)
                 self.expect_op("]")
                 expr = t.Subscript(expr, index)
             elif self.at_op("->") and self.peek().text == "*":
@@ -170,8 +170,12 @@ class ExpressionParser(TypeParser):
             if lam is not None:
                 return lam
             self.advance()
-            expr = self.expression()
-            self.expect_op(")")
+            in_list, self.in_list = self.in_list, False
+            try:
+                expr = self.expression()
+            finally:
+                self.in_list = in_list
+            self.expect_closing(in_list)
             return expr
         if kind is TokenKind.IDENT:
             word = tok.upper
@@ -186,7 +190,7 @@ class ExpressionParser(TypeParser):
             if word == "CAST":
                 self.advance()
                 self.expect_op("(")
-                value = self.expression()
+                value = self.enclosed(self.expression)
                 self.expect("AS")
                 spec = self.type_spec()
                 self.expect_op(")")
@@ -196,9 +200,9 @@ class ExpressionParser(TypeParser):
                 self.advance()
                 items: list[t.Expr] = []
                 if not self.at_op("]"):
-                    items.append(self.expression())
+                    items.append(self.list_item(self.expression))
                     while self.accept_op(","):
-                        items.append(self.expression())
+                        items.append(self.list_item(self.expression))
                 self.expect_op("]")
                 return t.ArrayCtor(tuple(items))
             if word == "MAP" and self.peek().text == "(":
@@ -207,9 +211,9 @@ class ExpressionParser(TypeParser):
                 entries: list[tuple[t.Expr, t.Expr]] = []
                 if not self.at_op(")"):
                     while True:
-                        key = self.expression()
+                        key = self.enclosed(self.expression)
                         self.expect_op(":=")
-                        entries.append((key, self.expression()))
+                        entries.append((key, self.list_item(self.expression)))
                         if not self.accept_op(","):
                             break
                 self.expect_op(")")
@@ -222,7 +226,7 @@ class ExpressionParser(TypeParser):
                     while True:
                         fname = self._field_name()
                         self.expect_op(":=")
-                        fields.append((fname, self.expression()))
+                        fields.append((fname, self.list_item(self.expression)))
                         if not self.accept_op(","):
                             break
                 self.expect_op(")")
@@ -278,7 +282,7 @@ class ExpressionParser(TypeParser):
                 ):
                     args.append(t.Literal("UNIT", self.advance().upper, self.tok.text))
                 else:
-                    args.append(self.expression())
+                    args.append(self.list_item(self.expression))
                 if not self.accept_op(","):
                     break
         self.expect_op(")")
@@ -286,14 +290,14 @@ class ExpressionParser(TypeParser):
 
     def case(self) -> t.Expr:
         self.expect("CASE")
-        operand = None if self.at("WHEN") else self.expression()
+        operand = None if self.at("WHEN") else self.enclosed(self.expression)
         whens: list[tuple[t.Expr, t.Expr]] = []
         while self.accept("WHEN"):
-            cond = self.expression()
+            cond = self.enclosed(self.expression)
             self.expect("THEN")
-            whens.append((cond, self.expression()))
+            whens.append((cond, self.enclosed(self.expression)))
         if not whens:
             raise self.error("'WHEN'")
-        default = self.expression() if self.accept("ELSE") else None
+        default = self.enclosed(self.expression) if self.accept("ELSE") else None
         self.expect("END")
         return t.Case(operand, tuple(whens), default)

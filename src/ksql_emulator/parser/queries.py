@@ -16,7 +16,7 @@ class QueryParser(ExpressionParser):
         self.expect("SELECT")
         items: list[t.SelectItem | t.AllColumns | t.StructAll] = []
         while True:
-            items.append(self.select_item())
+            items.append(self.list_item(self.select_item))
             if not self.accept_op(","):
                 break
         self.expect("FROM")
@@ -47,7 +47,7 @@ class QueryParser(ExpressionParser):
             emit = self.advance().upper
         limit = None
         if self.accept("LIMIT"):
-            limit = self.integer()
+            limit = self.integer_number("LIMIT")
         return t.Query(
             tuple(items), relation, window, where, group_by, partition_by, having, emit, limit
         )
@@ -70,9 +70,9 @@ class QueryParser(ExpressionParser):
             except ParseError:
                 pass
             self.i = save
-        out = [self.expression()]
+        out = [self.list_item(self.expression)]
         while self.accept_op(","):
-            out.append(self.expression())
+            out.append(self.list_item(self.expression))
         return tuple(out)
 
     def select_item(self) -> t.SelectItem | t.AllColumns | t.StructAll:

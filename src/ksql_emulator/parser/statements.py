@@ -364,7 +364,7 @@ class StatementParser(QueryParser):
             from_beginning = True
         limit = None
         if self.accept("LIMIT"):
-            limit = self.integer()
+            limit = self.integer_number("LIMIT")
         return t.PrintTopic(topic, from_beginning, limit)
 
     def select_statement(self) -> t.Statement:

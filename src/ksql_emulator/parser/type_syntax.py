@@ -38,9 +38,9 @@ class TypeParser(TokenCursor):
         if name == "DECIMAL":
             self.advance()
             self.expect_op("(")
-            precision = self.integer()
+            precision = self.integer_number("DECIMAL(PRECISION)")
             self.expect_op(",")
-            scale = self.integer()
+            scale = self.integer_number("DECIMAL(SCALE)")
             self.expect_op(")")
             return t.TypeSpec(name, (precision, scale))
         if name == "ARRAY":
@@ -77,15 +77,23 @@ class TypeParser(TokenCursor):
 
     def _check_type_parameters(self) -> None:
         """ksqlDB's grammar lets any base type take `(` typeParameter, ... `)`, where a parameter
-        is an integer or STRING; anything else there fails at the parameter, not at the `(`."""
-        if not self.at_op("("):
+        is an integer or STRING; anything else there fails at the parameter, not at the `(`.
+        The parameters do not change the type: `VARCHAR(STRING)` is a STRING."""
+        if not self.accept_op("("):
             return
-        nxt = self.peek(1)
-        if nxt.kind is TokenKind.INTEGER or (nxt.kind is TokenKind.IDENT and nxt.upper == "STRING"):
-            return
-        raise ParseError(
-            nxt.line,
-            nxt.col + 1,
-            nxt.shown(),
-            "Syntax Error\nExpecting {'STRING', INTEGER_VALUE}",
-        )
+        while True:
+            param = self.tok
+            if not (
+                param.kind is TokenKind.INTEGER
+                or (param.kind is TokenKind.IDENT and param.upper == "STRING")
+            ):
+                raise ParseError(
+                    param.line,
+                    param.col + 1,
+                    param.shown(),
+                    "Syntax Error\nExpecting {'STRING', INTEGER_VALUE}",
+                )
+            self.advance()
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")

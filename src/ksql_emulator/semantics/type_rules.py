@@ -29,7 +29,10 @@ def resolve_type_spec(spec: t.TypeSpec, custom: dict[str, Any] | None = None) ->
     if spec.name in _SIMPLE:
         return _SIMPLE[spec.name]
     if spec.name == "DECIMAL":
-        return ty.DecimalType(spec.params[0], spec.params[1])
+        try:
+            return ty.DecimalType(spec.params[0], spec.params[1])
+        except ValueError as err:
+            raise KsqlStatementError(str(err)) from err
     if spec.name == "ARRAY":
         return ty.ArrayType(resolve_type_spec(spec.items[0], custom))
     if spec.name == "MAP":

@@ -155,11 +155,23 @@ class SelectQueries:
         types = [str(p.compiled.type) for p in analysis.projection]
         key_suffix = is_pull and source.kind == "TABLE"
         window_keys = ("WINDOWSTART", "WINDOWEND") if source.window_type else ()
-        schema = ", ".join(
-            f"`{p.name}` {p.compiled.type}"
-            f"{' KEY' if key_suffix and (p.is_key or p.name in window_keys) else ''}"
-            for p in analysis.projection
-        )
+        keyed = [key_suffix and (p.is_key or p.name in window_keys) for p in analysis.projection]
+        parts = [
+            f"`{p.name}` {p.compiled.type}{' KEY' if is_key else ''}"
+            for p, is_key in zip(analysis.projection, keyed, strict=True)
+        ]
+        if key_suffix and any(isinstance(i, t.AllColumns) for i in query.select):
+            # A table's `SELECT *` answers with the table's own schema, which ksqlDB writes
+            # key columns first, then header columns (named as such), then values.
+            headers = {c.name: c for c in source.header_columns}
+            held = [p.name in headers and not keyed[i] for i, p in enumerate(analysis.projection)]
+            for i, p in enumerate(analysis.projection):
+                if held[i]:
+                    key = headers[p.name].header_key
+                    parts[i] += f" HEADER('{key}')" if key else " HEADERS"
+            order = sorted(range(len(parts)), key=lambda i: 0 if keyed[i] else 1 if held[i] else 2)
+            parts = [parts[i] for i in order]
+        schema = ", ".join(parts)
         if is_pull:
             header = api.QueryHeader(qid.replace("transient_", "query_"), names, types, schema)
             windowing = _windowing(source)
@@ -228,23 +240,34 @@ def _check_pull(query: t.Query) -> None:
         raise KsqlStatementError("Pull queries don't support GROUP BY clauses." + _PULL_HINT)
     if query.partition_by:
         raise KsqlStatementError("Pull queries don't support PARTITION BY clauses." + _PULL_HINT)
+    if query.having is not None:
+        raise KsqlStatementError("Pull queries don't support HAVING clauses." + _PULL_HINT)
     if query.limit is not None and query.limit < 0:
         raise KsqlStatementError(
             "Pull queries don't support negative integers in the LIMIT clause. "
             "See https://cnfl.io/queries for more info."
         )
-    banned = [
-        item.expr.name
-        for item in query.select
-        if isinstance(item, t.SelectItem)
-        and isinstance(item.expr, t.ColumnRef)
-        and item.expr.name in ("ROWOFFSET", "ROWPARTITION")
-    ]
-    if banned:
-        raise KsqlStatementError(
-            "Pull queries don't support the following columns in SELECT clauses: "
-            + ", ".join(f"`{b}`" for b in banned)
-        )
+    # ROWPARTITION and ROWOFFSET name no stored row's place, so neither may be read or filtered
+    # on, anywhere in an expression of the SELECT list or the WHERE clause.
+    selected = [item.expr for item in query.select if isinstance(item, t.SelectItem)]
+    for clause, exprs in (("SELECT", selected), ("WHERE", [query.where] if query.where else [])):
+        banned = [name for e in exprs for name in _pseudo_offsets(e)]
+        if banned:
+            raise KsqlStatementError(
+                f"Pull queries don't support the following columns in {clause} clauses: "
+                + ", ".join(f"`{b}`" for b in banned)
+                + "\n"
+                + _PULL_HINT
+            )
+
+
+def _pseudo_offsets(e: t.Expr) -> list[str]:
+    """ROWPARTITION and ROWOFFSET as `e` reads them, each once, in order of appearance."""
+    names: list[str] = []
+    for ref in e.columns():
+        if ref.name in ("ROWOFFSET", "ROWPARTITION") and ref.name not in names:
+            names.append(ref.name)
+    return names
 
 
 def _scans(engine_props: Any, properties: Any) -> bool:

@@ -159,6 +159,12 @@ AGGREGATES = (
     "SUM_LIST(ARR) AS SL"
 )
 
+# A table's rows are replaced, so it feeds only the aggregates that can take a row back out.
+TABLE_AGGREGATES = (
+    "COUNT(*) AS N, SUM(DEC) AS SD, AVG(D) AS AD, COLLECT_LIST(ST) AS CL, ATTR(M) AS AT, "
+    "HISTOGRAM(S) AS H, STDDEV_SAMP(D) AS SDEV, CORRELATION(D, L) AS C, SUM_LIST(ARR) AS SL"
+)
+
 
 def _row(n: int) -> dict[str, Any]:
     return {
@@ -191,7 +197,7 @@ def test_the_state_real_aggregates_keep_round_trips_through_a_changelog() -> Non
         "WINDOW HOPPING (SIZE 20 MILLISECONDS, ADVANCE BY 10 MILLISECONDS) GROUP BY ID;"
         f"CREATE TABLE SESSIONS AS SELECT ID, {AGGREGATES} FROM EVENTS "
         "WINDOW SESSION (5 MILLISECONDS) GROUP BY ID;"
-        f"CREATE TABLE REGROUPED AS SELECT S, {AGGREGATES} FROM T_EVENTS GROUP BY S;"
+        f"CREATE TABLE REGROUPED AS SELECT S, {TABLE_AGGREGATES} FROM T_EVENTS GROUP BY S;"
     )
     stores: list[LoggedKeyValueStore] = []
     for query in engine.queries.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from ksql_emulator import sql_types as ty
+from ksql_emulator.contracts.message import Message
+from ksql_emulator.engine import Engine
 from ksql_emulator.functions import default_registry
 
 S, INT, L, F, B = ty.STRING, ty.INTEGER, ty.BIGINT, ty.DOUBLE, ty.BOOLEAN
@@ -390,3 +393,65 @@ def test_json_items_of_anything_but_a_json_array_is_a_function_error(text: str) 
 
     with pytest.raises(ValueError, match="Invalid JSON format"):
         _items(text)
+
+
+def test_split_to_map_keeps_the_text_between_the_first_two_key_value_delimiters() -> None:
+    split = default_registry().resolve("SPLIT_TO_MAP", [ty.STRING] * 3).call
+    assert split("a=1=2;;b=;=c;d;a=3", ";", "=") == {"a": "3", "b": "", "": "c"}
+    assert split("x==y", ";", "=") == {"x": ""}
+
+
+@pytest.mark.parametrize(("base", "value"), [(1.0, 5.0), (0.0, 5.0), (-2.0, 8.0), (1.0, 1.0)])
+def test_log_with_a_base_of_one_or_not_positive_is_nan(base: float, value: float) -> None:
+    log = default_registry().resolve("LOG", [ty.DOUBLE, ty.DOUBLE]).call
+    assert math.isnan(log(base, value))
+
+
+def test_log_with_a_valid_base_divides_the_natural_logarithms() -> None:
+    log = default_registry().resolve("LOG", [ty.DOUBLE, ty.DOUBLE]).call
+    assert log(2.0, 8.0) == 3.0
+    assert log(2.0, 0.0) == -math.inf
+    assert math.isnan(log(2.0, -1.0))
+
+
+def test_from_bytes_writes_upper_case_hex_and_to_bytes_reads_only_that() -> None:
+    reg = default_registry()
+    to_bytes = reg.resolve("TO_BYTES", [ty.STRING, ty.STRING]).call
+    from_bytes = reg.resolve("FROM_BYTES", [ty.BYTES, ty.STRING]).call
+    assert from_bytes(b"\x0a\xff", "hex") == "0AFF"
+    assert to_bytes("0AFF", "hex") == b"\x0a\xff"
+    # Text that is not upper-case base 16 fails, so the call gives NULL.
+    assert [to_bytes(text, "hex") for text in ("0aff", "0AF", "0x0A")] == [None, None, None]
+
+
+def test_base64_from_bytes_breaks_lines_as_mime_and_to_bytes_skips_them() -> None:
+    reg = default_registry()
+    to_bytes = reg.resolve("TO_BYTES", [ty.STRING, ty.STRING]).call
+    from_bytes = reg.resolve("FROM_BYTES", [ty.BYTES, ty.STRING]).call
+    text = from_bytes(bytes(range(60)), "base64")
+    assert text.split("\r\n")[0] == text[:76] and len(text.split("\r\n")) == 2
+    assert to_bytes(text, "base64") == bytes(range(60))
+
+
+def test_cube_explode_gives_each_combination_once_when_items_are_null() -> None:
+    from ksql_emulator.functions import table_registry
+
+    cube = table_registry().resolve("CUBE_EXPLODE", [ty.ArrayType(ty.INTEGER)]).call
+    assert cube([1, None]) == [[None, None], [1, None]]
+    assert cube([1, 2]) == [[None, None], [None, 2], [1, None], [1, 2]]
+
+
+def test_reduce_without_an_initial_state_is_null_and_without_a_collection_is_the_state() -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM S (K STRING KEY, M MAP<STRING, DOUBLE>, A ARRAY<INT>, I INT) "
+        "WITH (kafka_topic='s', format='JSON');"
+        "CREATE STREAM O AS SELECT K, REDUCE(M, CAST(I AS DOUBLE), (s, k, v) => s + v) AS RM, "
+        "REDUCE(A, I, (s, x) => s + x) AS RA FROM S;"
+    )
+    for value in ('{"M": {"a": 1.5}, "A": [1, 2], "I": null}', '{"M": null, "A": null, "I": 3}'):
+        engine.broker.produce(Message("s", b'"k"', value.encode(), timestamp=0))
+    assert [json.loads(m.value or b"") for m in engine.broker.topics["O"]] == [
+        {"RM": None, "RA": None},
+        {"RM": 3.0, "RA": 3},
+    ]

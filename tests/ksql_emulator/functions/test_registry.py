@@ -56,7 +56,17 @@ def test_bad_arguments_are_rejected_with_ksqldb_wording(
 ) -> None:
     with pytest.raises(FunctionArgumentError) as info:
         default_registry().resolve(name, arg_types)
-    assert str(info.value) == message
+    assert str(info.value).split("\n")[0] == message
+
+
+def test_a_call_no_overload_takes_lists_the_valid_alternatives() -> None:
+    with pytest.raises(FunctionArgumentError) as info:
+        default_registry().resolve("LEN", [INT])
+    assert str(info.value) == (
+        "Function 'len' does not accept parameters (INTEGER).\n"
+        "Valid alternatives are:\nLEN(STRING)\nLEN(BYTES)\n"
+        "For detailed information on a function run: DESCRIBE FUNCTION <Function-Name>;"
+    )
 
 
 def test_names_are_case_insensitive() -> None:

@@ -38,10 +38,14 @@ def test_primitive_accepts_grammar_aliases() -> None:
 
 
 def test_decimal_bounds_are_checked() -> None:
-    with pytest.raises(ValueError, match="precision"):
-        D(39, 0)
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(ValueError, match=r"DECIMAL precision must be >= 1: DECIMAL\(0,0\)"):
+        D(0, 0)
+    with pytest.raises(ValueError, match=r"DECIMAL scale must be >= 0: DECIMAL\(2,-1\)"):
+        D(2, -1)
+    with pytest.raises(ValueError, match=r"DECIMAL precision must be >= scale: DECIMAL\(2,3\)"):
         D(2, 3)
+    # As ksqlDB's SqlDecimal, a type may be wider than 38 digits (GREATEST widens to one).
+    assert D(75, 37).precision == 75
 
 
 CASTS: list[tuple[ty.SqlType, ty.SqlType, Any, Any]] = [

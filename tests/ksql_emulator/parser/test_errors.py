@@ -141,3 +141,71 @@ def test_a_statement_too_large_is_a_bad_request_never_a_server_error(sql: str) -
     )
     # Nothing of the refused statement was created.
     assert [s.name for s in engine.execute("SHOW STREAMS;")[0].data] == ["TXNS"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        # A ',' where a parenthesised list item should close: the ')' is missing.
+        ("SELECT * FROM T GROUP BY A, (B, C);", "line 1:31: Syntax Error\nmissing ')' at ','"),
+        ("SELECT F(A, (B, C)) FROM T;", "line 1:15: Syntax Error\nmissing ')' at ','"),
+        # One stray token before the ')': it is extraneous.
+        ("SELECT (A B) FROM T;", "line 1:11: Syntax Error\nextraneous input 'B' expecting ')'"),
+        ("SELECT ARRAY[(A, B)] FROM T;", "line 1:16: Syntax Error\nmissing ')' at ','"),
+        ("SELECT A + (B, C) FROM T;", "line 1:14: Syntax Error\nmissing ')' at ','"),
+        # Where no ',' may follow (a WHERE clause, inside CAST or CASE), the input just does not
+        # match.
+        ("SELECT * FROM T WHERE (A, B) > 1;", "mismatched input ',' expecting ')'"),
+        ("SELECT CAST((A, B) AS INT) FROM T;", "mismatched input ',' expecting ')'"),
+        ("SELECT CASE WHEN (A, B) THEN 1 END FROM T;", "mismatched input ',' expecting ')'"),
+    ],
+)
+def test_a_parenthesis_left_open_is_reported_as_antlr_recovers(sql: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(sql)
+    assert message in str(caught.value)
+
+
+def test_a_base_type_takes_parameters_that_do_not_change_it() -> None:
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM X (K VARCHAR(STRING) KEY, D INT(10)) WITH (kafka_topic='x', format='JSON');"
+        "CREATE STREAM Y AS SELECT K, CAST(D AS VARCHAR(STRING)) AS S FROM X;"
+    )
+    assert [(c.name, str(c.type)) for c in engine.catalog.sources["Y"].columns] == [
+        ("K", "STRING"),
+        ("S", "STRING"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "command"),
+    [
+        ("SELECT * FROM T EMIT CHANGES LIMIT 1.5;", "LIMIT"),
+        ("SELECT * FROM T EMIT CHANGES LIMIT 2E1;", "LIMIT"),
+        (
+            "CREATE STREAM X (D DECIMAL(.1, 1)) WITH (kafka_topic='x', format='JSON');",
+            "DECIMAL(PRECISION)",
+        ),
+        (
+            "CREATE STREAM X (D DECIMAL(1, 1.1)) WITH (kafka_topic='x', format='JSON');",
+            "DECIMAL(SCALE)",
+        ),
+    ],
+)
+def test_a_number_where_an_integer_is_needed_is_refused_naming_the_command(
+    sql: str, command: str
+) -> None:
+    with pytest.raises(KsqlError) as caught:
+        parse(sql)
+    assert str(caught.value) == f"Value must be integer for command: {command}"
+
+
+def test_a_reserved_word_used_as_a_name_is_refused_with_how_to_quote_it() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("CREATE STREAM S (from INT) WITH (kafka_topic='x', format='JSON');")
+    assert str(caught.value) == (
+        'line 1:18: Syntax Error\n"from" is a reserved keyword and it can\'t be used as an '
+        "identifier. You can use it as an identifier by escaping it as 'from' "
+    )
+    parse("CREATE STREAM S (`FROM` INT) WITH (kafka_topic='x', format='JSON');")
