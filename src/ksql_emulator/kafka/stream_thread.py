@@ -72,6 +72,9 @@ _BATCH = 2000
 _TOPIC_WAIT_S = 60.0
 _IDLE_COMMIT_S = 1.0
 _RESTORE_TIMEOUT_S = 300.0
+# How long an idle thread waits for a record before it looks at its members again (a record
+# ends the wait at once).
+_IDLE_POLL_S = 0.25
 # How often exactly-once positions are mirrored to the members' consumer groups.
 _MIRROR_S = 1.0
 # How often an idle thread asks whether a paused member was resumed.
@@ -294,8 +297,10 @@ class StreamThread:
                     "enable.auto.offset.store": False,
                     # Never a record of an aborted transaction (an upstream query's failed commit).
                     "isolation.level": "read_committed",
-                    # A fetch returns as soon as records arrive; this bounds only an idle one.
-                    "fetch.wait.max.ms": 100,
+                    # A fetch returns as soon as records arrive; this bounds only an idle one,
+                    # which the broker answers this often (its default) rather than 10 times
+                    # a second: part of what an idle stack costs.
+                    "fetch.wait.max.ms": 500,
                     **s.extra,
                 }
             )
@@ -329,7 +334,7 @@ class StreamThread:
                 self._stop.wait(0.05)
                 continue
             assert self._consumer is not None
-            wait = 0.1 if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = _IDLE_POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
             batch = next_batch(self._consumer, _BATCH, wait)
             now = time.monotonic()
             if batch:
@@ -477,7 +482,9 @@ class StreamThread:
             if self.exactly_once:
                 member.unmirrored.update(offsets)
             else:
-                self._commit_group(member, offsets)  # at-least-once: the resume point
+                # At-least-once: the resume point, sent without waiting (a commit lost to a
+                # crash only means more to read again; the stores' markers hold their place).
+                self._commit_group(member, offsets, wait=final)
         if self.exactly_once and (final or time.monotonic() >= self._mirror_due):
             # exactly-once: the consumer groups only mirror the positions topic for lag tools,
             # so once a second is enough, and spares the broker an offset commit per query at
