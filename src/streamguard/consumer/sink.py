@@ -44,8 +44,9 @@ def _row(item: Enriched, source: Source, raw: bytes) -> tuple[Any, ...]:
         alert.alert_id,
         alert.rule_id,
         "transaction" if transaction_id is not None else "window",
-        item.severity.value,
-        alert.severity.value,
+        # The severities are StrEnums, so strings already: an enum's `.value` is a Python call.
+        item.severity,
+        alert.severity,
         item.risk_score,
         alert.account_id,
         _NULL if transaction_id is None else transaction_id,
@@ -108,14 +109,20 @@ WHERE alerts.payload IS DISTINCT FROM EXCLUDED.payload
 REJECTIONS = (sa.exc.DataError, sa.exc.IntegrityError)
 
 
-def _merge(conn: sa.Connection, rows: list[tuple[Any, ...]], *, clear: bool = False) -> None:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    buffer.seek(0)
+# psycopg2 reads the COPY's text in chunks of this many characters (its default is 8 KiB).
+_COPY_CHUNK = 1 << 20
+# Marks, in the pooled connection's own info, that its session has the staging table. The
+# table outlives each transaction (ON COMMIT DELETE ROWS), so it is created once a session
+# rather than once a batch, which saved a round trip to the server each batch.
+_HAS_STAGE = "streamguard.alerts_staged"
+
+
+def _merge(conn: sa.Connection, text: str, *, clear: bool = False) -> None:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_STAGE)
-        cursor.copy_expert(_COPY, buffer)
+        if not conn.connection.info.get(_HAS_STAGE):
+            cursor.execute(_STAGE)
+        cursor.copy_expert(_COPY, io.StringIO(text), size=_COPY_CHUNK)
         cursor.execute(_UPSERT)
         if clear:
             # The staging table empties at commit; row by row, each merge must see only its row.
@@ -127,41 +134,78 @@ def _merge(conn: sa.Connection, rows: list[tuple[Any, ...]], *, clear: bool = Fa
         cursor.close()
 
 
+def _in_transaction(engine: sa.Engine, text: str) -> dict[Any, Any]:
+    """`_merge` inside a transaction of its own, committed; returns its connection's info."""
+    with engine.begin() as conn:
+        _merge(conn, text)
+        info = conn.connection.info
+    return info
+
+
 def rejection_reason(error: sa.exc.DBAPIError) -> str:
     """PostgreSQL's complaint, first line, for the dead-letter header."""
     lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
     return f"rejected by PostgreSQL: {lines[0]}"
 
 
+class Staged(NamedTuple):
+    """A batch made ready for PostgreSQL: the COPY text of its rows (the batch's last word on each
+    alert) and each alert's row on its own, for when PostgreSQL refuses one of them."""
+
+    text: str
+    rows: list[tuple[Any, ...]]
+
+
+def stage(batch: list[tuple[Enriched, Source, bytes]]) -> Staged:
+    """The rows of a batch as COPY text, made before the write (the consumer makes batch N+1's
+    while batch N is written, so the writer only waits on the database)."""
+    rows = [_row(item, source, raw) for item, source, raw in batch]
+    # One statement may not touch a row twice: the batch's last word on an alert wins.
+    latest = {row[0]: row for row in rows}
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(latest.values())
+    return Staged(buffer.getvalue(), rows)
+
+
 def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> dict[int, str]:
+    """`write_staged` of the batch, staged here."""
+    return write_staged(engine, stage(batch))
+
+
+def write_staged(engine: sa.Engine, staged: Staged) -> dict[int, str]:
     """Upsert a batch in one transaction; returns the rows PostgreSQL refused (by position in
-    `batch`, with the reason), which were not written.
+    the batch, with the reason), which were not written.
 
     The rows are COPYed into a session-local staging table, then merged with one statement:
     COPY moves rows faster than any INSERT, and the merge keeps the upsert rules in SQL. When
     PostgreSQL refuses a row, the batch is merged again row by row, each behind a savepoint, so
     the rest still commits in one transaction.
     """
-    rows = [_row(item, source, raw) for item, source, raw in batch]
-    # One statement may not touch a row twice: the batch's last word on an alert wins.
-    latest = {row[0]: row for row in rows}
-    if not latest:
+    if not staged.rows:
         return {}
     try:
-        with engine.begin() as conn:
-            _merge(conn, list(latest.values()))
-        return {}
+        info = _in_transaction(engine, staged.text)
     except REJECTIONS:
         pass
+    else:
+        # Committed: the session keeps its staging table from now on.
+        info[_HAS_STAGE] = True
+        return {}
     refused: dict[int, str] = {}
     with engine.begin() as conn:
-        for position, row in enumerate(rows):
+        for position, row in enumerate(staged.rows):
             savepoint = conn.begin_nested()
             try:
-                _merge(conn, [row], clear=True)
+                _merge(conn, _csv([row]), clear=True)
             except REJECTIONS as exc:
                 savepoint.rollback()
                 refused[position] = rejection_reason(exc)
             else:
                 savepoint.commit()
     return refused
+
+
+def _csv(rows: list[tuple[Any, ...]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
