@@ -343,3 +343,21 @@ def test_times_are_stored_to_the_millisecond(
         ("transaction", None, None, 1_763_900_000_123),
         ("window", 1_763_900_040_000, 1_763_900_100_000, 1_763_900_059_999),
     ]
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(
+    kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
+) -> None:
+    awkward = "MER\t1\\2\n3\r"
+    # Whitespace between JSON tokens is the message's own too: the payload keeps it.
+    spaced = json.dumps(txn_alert(2), indent="\t").encode()
+    produce(kafka_bootstrap, topics.alerts, [txn_alert(1, MERCHANT_ID=awkward), spaced])
+    _consumer(kafka_bootstrap, database_url, topics).run(idle_exit_s=3)
+    with migrated.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT merchant_id, payload::text, card_id FROM alerts ORDER BY card_id")
+        ).all()
+    assert rows[0].merchant_id == awkward
+    assert json.loads(rows[0].payload)["MERCHANT_ID"] == awkward
+    assert json.loads(rows[1].payload) == txn_alert(2)
+    assert [r.card_id for r in rows] == ["CRD000001", "CRD000002"]

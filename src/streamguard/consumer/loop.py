@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from streamguard.blacklist import BlacklistCache
 from streamguard.consumer.dlq import DeadLetters
 from streamguard.consumer.enrich import Enriched, enrich
-from streamguard.consumer.sink import Source, write_batch
+from streamguard.consumer.sink import Source, Staged, stage, write_staged
 from streamguard.db import create_engine, head_revision
 from streamguard.metrics import (
     ALERTS_CONSUMED,
@@ -42,6 +43,8 @@ class Batch:
     rows: list[tuple[Enriched, Source, bytes]] = field(default_factory=list)
     row_messages: list[Message] = field(default_factory=list)
     bad: list[tuple[Message, str]] = field(default_factory=list)
+    # The rows as COPY text, made with the batch so the writer only waits on PostgreSQL.
+    staged: Staged = field(default_factory=lambda: Staged("", []))
 
 
 class SchemaOutOfDate(Exception):
@@ -181,8 +184,10 @@ class AlertConsumer:
                     if messages:
                         last_message = time.monotonic()
                         batch = self.prepare(messages)
-                        self._finish(pending)
+                        written = self._wait(pending)
                         pending = (messages, writer.submit(self.store, batch))
+                        # The commit's round trip to the broker overlaps the next write.
+                        self._committed(written)
                         continue
                     self._finish(pending)
                     pending = None
@@ -247,6 +252,7 @@ class AlertConsumer:
             enriched = self._retrying(lambda: [(enrich(a, self.blacklist), m) for m, a in good])
             batch.rows = [(item, _source(m), m.value() or b"") for item, m in enriched]
             batch.row_messages = [m for _, m in enriched]
+            batch.staged = stage(batch.rows)
         return batch
 
     def store(self, batch: Batch) -> None:
@@ -255,7 +261,7 @@ class AlertConsumer:
         refused: dict[int, str] = {}
         if rows:
             with BATCH_UPSERT_SECONDS.time():
-                refused = self._retrying(lambda: write_batch(self.engine, rows))
+                refused = self._retrying(lambda: write_staged(self.engine, batch.staged))
             bad += [(batch.row_messages[position], why) for position, why in refused.items()]
         _count_written(rows, refused)
         for message, reason in bad:
@@ -270,10 +276,20 @@ class AlertConsumer:
 
     def _finish(self, pending: tuple[list[Message], Future[None]] | None) -> None:
         """Wait for a batch's write, then commit its offsets."""
+        self._committed(self._wait(pending))
+
+    def _wait(self, pending: tuple[list[Message], Future[None]] | None) -> list[Message] | None:
+        """Wait for a batch's write; its messages, whose offsets may now be committed."""
         if pending is None:
-            return
+            return None
         messages, written = pending
         written.result()
+        return messages
+
+    def _committed(self, messages: list[Message] | None) -> None:
+        """Commit the offsets of a batch whose write has finished."""
+        if messages is None:
+            return
         self._commit(messages)
         self.stats.last_commit_at = time.monotonic()
         self.stats.batches += 1
@@ -333,12 +349,18 @@ class AlertConsumer:
 
 def _count_written(rows: list[tuple[Enriched, Source, bytes]], refused: dict[int, str]) -> None:
     now_ms = time.time() * 1000
+    # A labelled counter costs a lookup and a lock: counted a batch at a time, not an alert.
+    counts: Counter[tuple[str, str]] = Counter()
+    observe = DETECTION_LATENCY_SECONDS.observe
     for position, (item, _source, _raw) in enumerate(rows):
         if position in refused:
             continue
-        ALERTS_CONSUMED.labels(item.alert.rule_id, item.severity.value).inc()
-        if item.alert.event_time is not None:
-            DETECTION_LATENCY_SECONDS.observe(max(0.0, now_ms - item.alert.event_time) / 1000)
+        alert = item.alert
+        counts[alert.rule_id, item.severity] += 1
+        if alert.event_time is not None:
+            observe(max(0.0, now_ms - alert.event_time) / 1000)
+    for (rule_id, severity), n in counts.items():
+        ALERTS_CONSUMED.labels(rule_id, severity).inc(n)
 
 
 def _source(message: Message) -> Source:

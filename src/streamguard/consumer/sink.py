@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 from typing import Any, NamedTuple
 
 import psycopg2
@@ -35,40 +35,74 @@ if sorted(_COLUMNS) != sorted(c.name for c in alerts.columns if c.name not in _B
 _NULL = "\\N"
 
 
-def _row(item: Enriched, source: Source, raw: bytes) -> tuple[Any, ...]:
-    """One row of the COPY, in `_COLUMNS` order, NULLs already spelt as COPY reads them."""
+def _row(item: Enriched, source: Source, raw: str) -> tuple[Any, ...]:
+    """One row of the COPY, in `_COLUMNS` order, None for NULL."""
     alert = item.alert
-    hits = json.dumps([h.as_json() for h in item.hits]) if item.hits else "[]"
     transaction_id = alert.transaction_id
     return (
         alert.alert_id,
         alert.rule_id,
         "transaction" if transaction_id is not None else "window",
-        item.severity.value,
-        alert.severity.value,
+        item.severity,
+        alert.severity,
         item.risk_score,
         alert.account_id,
-        _NULL if transaction_id is None else transaction_id,
-        _or_null(alert.card_id),
-        _or_null(alert.merchant_id),
-        _or_null(alert.country),
-        _or_null(alert.amount),
-        _or_null(alert.txn_count),
-        _or_null(alert.total_amount),
-        _or_null(alert.window_start),
-        _or_null(alert.window_end),
-        _or_null(alert.event_time),
-        hits,
-        # JSONB columns get JSON text: the message's own bytes, unparsed and unchanged.
-        raw.decode(),
+        transaction_id,
+        alert.card_id,
+        alert.merchant_id,
+        alert.country,
+        alert.amount,
+        alert.txn_count,
+        alert.total_amount,
+        alert.window_start,
+        alert.window_end,
+        alert.event_time,
+        _hits(item),
+        raw,
         source.topic,
         source.partition,
         source.offset,
     )
 
 
-def _or_null(value: object) -> object:
-    return _NULL if value is None else value
+def _hits(item: Enriched) -> str:
+    return json.dumps([h.as_json() for h in item.hits]) if item.hits else "[]"
+
+
+# What COPY's text format must see escaped inside a value.
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _escaped(value: object) -> str:
+    return _NULL if value is None else str(value).translate(_ESCAPES)
+
+
+def _line(item: Enriched, source: Source, raw: str) -> str:
+    """One row of the COPY in its text format, a line ending in a newline.
+
+    Every text value of an alert was read from its message's JSON: when that JSON holds no
+    backslash (so no escaped character) and no tab, newline or return between its tokens, no
+    value needs escaping and the line is written in one go. Otherwise each value is escaped.
+    """
+    if item.hits or _SPECIAL.search(raw) is not None:
+        return "\t".join(_escaped(v) for v in _row(item, source, raw)) + "\n"
+    alert = item.alert
+    tid = alert.transaction_id
+    card, merchant, country = alert.card_id, alert.merchant_id, alert.country
+    amount, count, total = alert.amount, alert.txn_count, alert.total_amount
+    start, end, event = alert.window_start, alert.window_end, alert.event_time
+    # The severities are StrEnums, so strings already: an enum's `.value` is a Python call.
+    return (
+        f"{alert.alert_id}\t{alert.rule_id}\t{'window' if tid is None else 'transaction'}\t"
+        f"{item.severity}\t{alert.severity}\t{item.risk_score}\t{alert.account_id}\t"
+        f"{_NULL if tid is None else tid}\t{_NULL if card is None else card}\t"
+        f"{_NULL if merchant is None else merchant}\t{_NULL if country is None else country}\t"
+        f"{_NULL if amount is None else amount}\t{_NULL if count is None else count}\t"
+        f"{_NULL if total is None else total}\t{_NULL if start is None else start}\t"
+        f"{_NULL if end is None else end}\t{_NULL if event is None else event}\t[]\t"
+        f"{raw}\t{source.topic}\t{source.partition}\t{source.offset}\n"
+    )
 
 
 _UPDATED = [c for c in _COLUMNS if c != "alert_id"]
@@ -85,7 +119,7 @@ _FROM_STAGE = [
     f"timestamptz 'epoch' + {c}_ms * interval '1 millisecond'" if c in _TIMES else c
     for c in _COLUMNS
 ]
-_COPY = f"COPY alerts_staged ({', '.join(_STAGED)}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
+_COPY = f"COPY alerts_staged ({', '.join(_STAGED)}) FROM STDIN"
 # One set-based upsert a batch. A later message of an alert (a window's new count) updates its
 # row; a replay of a message already written (same partition, same or older offset) or an
 # identical payload changes nothing.
@@ -108,14 +142,20 @@ WHERE alerts.payload IS DISTINCT FROM EXCLUDED.payload
 REJECTIONS = (sa.exc.DataError, sa.exc.IntegrityError)
 
 
-def _merge(conn: sa.Connection, rows: list[tuple[Any, ...]], *, clear: bool = False) -> None:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    buffer.seek(0)
+# psycopg2 reads the COPY's text in chunks of this many characters (its default is 8 KiB).
+_COPY_CHUNK = 1 << 20
+# Marks, in the pooled connection's own info, that its session has the staging table. The
+# table outlives each transaction (ON COMMIT DELETE ROWS), so it is created once a session
+# rather than once a batch, which saved a round trip to the server each batch.
+_HAS_STAGE = "streamguard.alerts_staged"
+
+
+def _merge(conn: sa.Connection, text: str, *, clear: bool = False) -> None:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_STAGE)
-        cursor.copy_expert(_COPY, buffer)
+        if not conn.connection.info.get(_HAS_STAGE):
+            cursor.execute(_STAGE)
+        cursor.copy_expert(_COPY, io.StringIO(text), size=_COPY_CHUNK)
         cursor.execute(_UPSERT)
         if clear:
             # The staging table empties at commit; row by row, each merge must see only its row.
@@ -127,38 +167,72 @@ def _merge(conn: sa.Connection, rows: list[tuple[Any, ...]], *, clear: bool = Fa
         cursor.close()
 
 
+def _in_transaction(engine: sa.Engine, text: str) -> dict[Any, Any]:
+    """`_merge` inside a transaction of its own, committed; returns its connection's info."""
+    with engine.begin() as conn:
+        _merge(conn, text)
+        info = conn.connection.info
+    return info
+
+
 def rejection_reason(error: sa.exc.DBAPIError) -> str:
     """PostgreSQL's complaint, first line, for the dead-letter header."""
     lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
     return f"rejected by PostgreSQL: {lines[0]}"
 
 
+class Staged(NamedTuple):
+    """A batch made ready for PostgreSQL: the COPY text of its rows (the batch's last word on each
+    alert) and each alert's line on its own, for when PostgreSQL refuses one of them."""
+
+    text: str
+    lines: list[str]
+
+
+def stage(batch: list[tuple[Enriched, Source, bytes]]) -> Staged:
+    """The rows of a batch as COPY text, made before the write (the consumer makes batch N+1's
+    while batch N is written, so the writer only waits on the database)."""
+    lines = []
+    latest: dict[str, str] = {}
+    for item, source, raw in batch:
+        # JSONB columns get JSON text: the message's own bytes, unparsed and unchanged.
+        line = _line(item, source, raw.decode())
+        lines.append(line)
+        # One statement may not touch a row twice: the batch's last word on an alert wins.
+        latest[item.alert.alert_id] = line
+    return Staged("".join(latest.values()), lines)
+
+
 def write_batch(engine: sa.Engine, batch: list[tuple[Enriched, Source, bytes]]) -> dict[int, str]:
+    """`write_staged` of the batch, staged here."""
+    return write_staged(engine, stage(batch))
+
+
+def write_staged(engine: sa.Engine, staged: Staged) -> dict[int, str]:
     """Upsert a batch in one transaction; returns the rows PostgreSQL refused (by position in
-    `batch`, with the reason), which were not written.
+    the batch, with the reason), which were not written.
 
     The rows are COPYed into a session-local staging table, then merged with one statement:
     COPY moves rows faster than any INSERT, and the merge keeps the upsert rules in SQL. When
     PostgreSQL refuses a row, the batch is merged again row by row, each behind a savepoint, so
     the rest still commits in one transaction.
     """
-    rows = [_row(item, source, raw) for item, source, raw in batch]
-    # One statement may not touch a row twice: the batch's last word on an alert wins.
-    latest = {row[0]: row for row in rows}
-    if not latest:
+    if not staged.lines:
         return {}
     try:
-        with engine.begin() as conn:
-            _merge(conn, list(latest.values()))
-        return {}
+        info = _in_transaction(engine, staged.text)
     except REJECTIONS:
         pass
+    else:
+        # Committed: the session keeps its staging table from now on.
+        info[_HAS_STAGE] = True
+        return {}
     refused: dict[int, str] = {}
     with engine.begin() as conn:
-        for position, row in enumerate(rows):
+        for position, line in enumerate(staged.lines):
             savepoint = conn.begin_nested()
             try:
-                _merge(conn, [row], clear=True)
+                _merge(conn, line, clear=True)
             except REJECTIONS as exc:
                 savepoint.rollback()
                 refused[position] = rejection_reason(exc)

@@ -83,6 +83,36 @@ def resolve_classpath(*, log: Path) -> str:
     return classpath_file.read_text().strip()
 
 
+# A single-node broker on a developer's machine, measured idle at 20 transactions a second with
+# the rules running: the JIT's optimising compiler (C2) took 12-25% of a core for minutes after
+# every start, and G1's and the compiler's many threads more. C1 alone compiles the broker in
+# seconds; the serial collector suits a small heap and one node. Together with the broker
+# settings below, the broker's CPU at idle fell from 33-53% of a core to 22-34%.
+JVM_OPTIONS: tuple[str, ...] = (
+    "-Xms64m",
+    "-Xmx1g",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:CICompilerCount=1",
+    "-XX:ActiveProcessorCount=1",
+    "-Xss512k",
+)
+# Thread pools and internal topics sized for one node and a handful of clients, not a cluster:
+# fewer threads to wake and fewer partitions of the group and transaction logs to serve. The
+# controller's idle no-op record every 5 s rather than every 0.5 s.
+TUNING: tuple[str, ...] = (
+    "num.network.threads=1",
+    "num.io.threads=2",
+    "background.threads=2",
+    "log.cleaner.threads=1",
+    "offsets.topic.num.partitions=5",
+    "transaction.state.log.num.partitions=5",
+    "group.coordinator.threads=1",
+    "share.coordinator.threads=1",
+    "metadata.max.idle.interval.ms=5000",
+)
+
+
 @dataclass(frozen=True)
 class KafkaPaths:
     root: Path
@@ -111,6 +141,7 @@ class KafkaPaths:
 def _server_properties(paths: KafkaPaths, port: int, controller_port: int) -> str:
     return "\n".join(
         [
+            *TUNING,
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
@@ -173,9 +204,7 @@ def start(
     log4j.write_text(_resource("log4j2.properties"))
     jvm = [
         java,
-        "-Xms256m",
-        "-Xmx1g",
-        "-XX:+UseG1GC",
+        *JVM_OPTIONS,
         f"-Dkafka.logs.dir={paths.logs}",
         f"-Dlog4j2.configurationFile={log4j}",
         "-cp",
