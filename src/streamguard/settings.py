@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # the emulator's position markers keep window state exact across a crash, and PostgreSQL's
     # upsert absorbs the repeated alerts. Exactly-once makes each stage wait for its commit.
     # Measured trade-offs: README, "Speed".
-    ksql_commit_interval_ms: int = Field(default=1000, ge=1)
+    ksql_commit_interval_ms: int = Field(default=250, ge=1)
     ksql_processing_guarantee: Literal["exactly_once_v2", "at_least_once"] = "at_least_once"
     # The console's links and extras: Grafana's dashboard, a backtest report's figures.
     grafana_url: str | None = None

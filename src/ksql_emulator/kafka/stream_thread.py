@@ -75,7 +75,7 @@ _RESTORE_TIMEOUT_S = 300.0
 # How long an idle thread waits for a record before it looks at its members again (a record
 # ends the wait at once).
 _IDLE_POLL_S = 0.25
-# How often exactly-once positions are mirrored to the members' consumer groups.
+# How often members' positions are committed to their consumer groups.
 _MIRROR_S = 1.0
 # How often an idle thread asks whether a paused member was resumed.
 _RESUME_CHECK_S = 0.2
@@ -152,7 +152,7 @@ class Member:
     paused: bool = False
     resuming: bool = False
     metrics: QueryMetrics | None = None
-    # Exactly-once: positions committed in the positions topic, not yet to the consumer group.
+    # Positions committed (in the positions topic, or past a flush) but not to the group yet.
     unmirrored: dict[TP, int] = field(default_factory=dict)
     # Since when its source topics have been missing (set-up waits for them for a while).
     waiting_since: float | None = None
@@ -479,23 +479,23 @@ class StreamThread:
             member.committed.update(offsets)
             member.commits += 1
             member.failures = 0  # failures in a row count: this run got work committed
-            if self.exactly_once:
-                member.unmirrored.update(offsets)
-            else:
-                # At-least-once: the resume point, sent without waiting (a commit lost to a
-                # crash only means more to read again; the stores' markers hold their place).
-                self._commit_group(member, offsets, wait=final)
-        if self.exactly_once and (final or time.monotonic() >= self._mirror_due):
-            # exactly-once: the consumer groups only mirror the positions topic for lag tools,
-            # so once a second is enough, and spares the broker an offset commit per query at
-            # every commit interval.
+            member.unmirrored.update(offsets)
+        if final or time.monotonic() >= self._mirror_due:
+            # The consumer groups: under exactly-once only a mirror of the positions topic for
+            # lag tools; under at-least-once the resume point of stateless queries (stateful
+            # ones resume from their changelogs' markers), where a commit lost to a crash only
+            # means reading up to a second again. Once a second either way, without waiting:
+            # an offset commit per query at every commit interval is most of what an idle
+            # stack asks of its broker.
             self._mirror_due = time.monotonic() + _MIRROR_S
             for member in self.members.values():
                 if member.unmirrored:
                     try:
                         self._commit_group(member, member.unmirrored, wait=final)
                     except KafkaLayerError as exc:
-                        log.debug("query %s: offsets mirror: %s", member.query_id, exc)
+                        if final and not self.exactly_once:
+                            raise
+                        log.debug("query %s: offsets commit: %s", member.query_id, exc)
                     member.unmirrored = {}
 
     @staticmethod
