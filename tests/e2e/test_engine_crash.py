@@ -18,14 +18,13 @@ from bench._rules_model import RulesModel
 
 from streamguard import stack
 from streamguard.consumer.loop import AlertConsumer
-from streamguard.migrations.local_config import write_local_config
 from streamguard.producer.generator import TransactionGenerator
 from streamguard.producer.population import Population
 from streamguard.producer.sender import Sender
 from streamguard.settings import get_settings
-from streamguard.stack.processes import free_port
-from tests.conftest import ROOT, project_migrations_turn, stack_dir
-from tests.e2e.test_partitions import GROUP, START_MS, _cli, _wait_for_alerts
+from tests.conftest import stack_dir
+from tests.e2e.rules_stack import free_ports, up_with_rules
+from tests.e2e.test_partitions import GROUP, START_MS, _wait_for_alerts
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -49,19 +48,10 @@ def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe() -> None:
         model.feed(n, txn.value)
 
     state_dir = stack_dir("engine-crash")
-    ports = {"kafka_port": free_port(), "postgres_port": free_port(), "ksqldb_port": free_port()}
+    ports = free_ports()
     try:
-        state = stack.up(state_dir, **ports)
+        state = up_with_rules(state_dir, ports, "--skip-rule-tests")
         bootstrap, url = state.part("kafka").url or "", state.part("postgres").url or ""
-        _cli(state_dir, "db", "upgrade")
-        config = str(
-            write_local_config(
-                state_dir / "ksql-migrations.properties", state.part("ksqldb").url or "", ROOT
-            )
-        )
-        _cli(state_dir, "migrate", "-c", config, "initialize-metadata")
-        with project_migrations_turn():
-            _cli(state_dir, "migrate", "-c", config, "apply", "--all", "--skip-rule-tests")
         consumer = AlertConsumer(
             bootstrap_servers=bootstrap,
             database_url=url,

@@ -9,13 +9,11 @@ consumers must have shared the partitions, each alert message written by one of 
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,13 +24,12 @@ from confluent_kafka.admin import AdminClient
 
 from streamguard import stack
 from streamguard.consumer.loop import AlertConsumer, Stats
-from streamguard.migrations.local_config import write_local_config
 from streamguard.models import Alert
 from streamguard.producer.generator import Generated, TransactionGenerator
 from streamguard.producer.population import Population
 from streamguard.producer.sender import Sender
-from streamguard.stack.processes import free_port
-from tests.conftest import ROOT, project_migrations_turn, run_cli, stack_dir
+from tests.conftest import stack_dir
+from tests.e2e.rules_stack import free_ports, up_with_rules
 
 # Two stacks, one after the other: more than the suite's default ten minutes on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -76,18 +73,6 @@ def _traffic() -> list[Generated]:
         population, seed=SEED, fraud_share=0.3, start_ms=START_MS, rate=1000.0
     )
     return generator.take(COUNT)
-
-
-def _cli(state_dir: Path, *args: str) -> None:
-    # The stack's own addresses, whatever servers the environment names for other tests.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "KSQLDB_URL"}
-        and not k.startswith("STREAMGUARD_")
-    }
-    done = run_cli("--state-dir", str(state_dir), *args, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _messages(bootstrap: str, topic: str) -> Topic:
@@ -161,25 +146,13 @@ def _wait_for_alerts(engine: sa.Engine, model: RulesModel) -> dict[str, tuple[An
 def _run(partitions: int, consumers: int, traffic: list[Generated]) -> Run:
     state_dir = stack_dir(f"partitions{partitions}")
     try:
-        state = stack.up(
-            state_dir, kafka_port=free_port(), postgres_port=free_port(), ksqldb_port=free_port()
-        )
+        ports = free_ports()
+        state = up_with_rules(
+            state_dir, ports,
+            "--define", f"transactions_partitions={partitions}",
+            "--define", f"fraud_alerts_partitions={partitions}",
+        )  # fmt: skip
         bootstrap, url = state.part("kafka").url or "", state.part("postgres").url or ""
-        _cli(state_dir, "db", "upgrade")
-        # The project's ksql-migrations.properties names localhost:8088; this stack's ksqlDB is
-        # elsewhere, so migrate runs with a copy that names it, as start.sh does.
-        config = str(
-            write_local_config(
-                state_dir / "ksql-migrations.properties", state.part("ksqldb").url or "", ROOT
-            )
-        )
-        _cli(state_dir, "migrate", "-c", config, "initialize-metadata")
-        with project_migrations_turn():
-            _cli(
-                state_dir, "migrate", "-c", config, "apply", "--all",
-                "--define", f"transactions_partitions={partitions}",
-                "--define", f"fraud_alerts_partitions={partitions}",
-            )  # fmt: skip
         group = [
             AlertConsumer(
                 bootstrap_servers=bootstrap,

@@ -20,19 +20,15 @@ the query resumes from depends on the guarantee:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
-
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from ksql_emulator.contracts.backend import KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import (
     decode_positions,
     encode_positions,
-    scan_config,
-    watermarks,
+    read_to_end,
 )
 from ksql_emulator.kafka.output import QueryOutput
 from ksql_emulator.runtime.state.changelog_format import StateFormatError
@@ -112,12 +108,6 @@ class QueryState:
     def _restore_one(
         self, topic: str, store: LoggedStore
     ) -> tuple[int, dict[tuple[str, int], int] | None]:
-        # Only committed transactions: an aborted one's changes never happened.
-        consumer = Consumer(
-            scan_config(
-                self._bootstrap, "restore", {"isolation.level": "read_committed", **self._extra}
-            )
-        )
         applied = 0
         # Entries since the last marker: applied when the next marker confirms them.
         held: list[tuple[bytes, bytes | None, int]] = []
@@ -131,46 +121,30 @@ class QueryState:
                     f"cannot restore state from changelog {topic} at offset {offset}: {exc}"
                 ) from exc
 
-        try:
-            partition = TopicPartition(topic, 0)
-            low, high = watermarks(consumer, partition, 30.0)
-            if high <= low:
-                return 0, None
-            consumer.assign([TopicPartition(topic, 0, low)])
-            deadline = time.monotonic() + _RESTORE_TIMEOUT_S
-            while True:
-                for msg in consumer.consume(1000, timeout=0.1):
-                    error = msg.error()
-                    if error is None:
-                        key = msg.key()
-                        if key == MARKER_KEY:
-                            positions = decode_positions(msg.value() or b"")
-                            for entry in held:
-                                apply(*entry)
-                            applied += len(held)
-                            held = []
-                        elif key is not None:
-                            held.append((key, msg.value(), msg.offset() or 0))
-                    elif error.code() == KafkaError._PARTITION_EOF:
-                        if positions is None:  # never marked: every entry is committed
-                            for entry in held:
-                                apply(*entry)
-                            applied += len(held)
-                        elif held:
-                            log.info(
-                                "changelog %s: %d entries after the last position marker "
-                                "(a commit that did not complete) are not restored",
-                                topic,
-                                len(held),
-                            )
-                        log.info("restored %d changelog entries from %s", applied, topic)
-                        return applied, positions
-                    else:
-                        raise KafkaLayerError(f"could not read changelog {topic}: {error}")
-                if time.monotonic() > deadline:
-                    raise KafkaLayerError(f"changelog {topic} not restored in time")
-        finally:
-            consumer.close()
+        # Only committed transactions: an aborted one's changes never happened.
+        entries = read_to_end(self._bootstrap, self._extra, topic, "restore", _RESTORE_TIMEOUT_S)
+        for key, value, offset in entries:
+            if key == MARKER_KEY:
+                positions = decode_positions(value or b"")
+                for entry in held:
+                    apply(*entry)
+                applied += len(held)
+                held = []
+            elif key is not None:
+                held.append((key, value, offset))
+        if positions is None:  # never marked: every entry is committed
+            for entry in held:
+                apply(*entry)
+            applied += len(held)
+        elif held:
+            log.info(
+                "changelog %s: %d entries after the last position marker (a commit that did "
+                "not complete) are not restored",
+                topic,
+                len(held),
+            )
+        log.info("restored %d changelog entries from %s", applied, topic)
+        return applied, positions
 
     def mark(self, output: QueryOutput, positions: Mapping[tuple[str, int], int]) -> None:
         """Writes a position marker to every changelog: its state reflects the records before

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ksql_emulator.contracts.message import Message, make_message
 from ksql_emulator.kafka.errors import KafkaLayerError
@@ -28,6 +28,7 @@ __all__ = [
     "from_kafka",
     "next_batch",
     "producer_config",
+    "read_to_end",
     "scan_config",
     "watermarks",
 ]
@@ -128,3 +129,36 @@ def decode_positions(data: bytes) -> dict[tuple[str, int], int]:
         for topic, partitions in node["positions"].items()
         for partition, offset in partitions.items()
     }
+
+
+def read_to_end(
+    bootstrap_servers: str,
+    extra: Mapping[str, str],
+    topic: str,
+    purpose: str,
+    timeout_s: float,
+) -> Iterator[tuple[bytes | None, bytes | None, int]]:
+    """(key, value, offset) of every committed record of partition 0 of `topic`, from its
+    start to its end as of now: how a store's changelog or the positions topic is read back."""
+    consumer = Consumer(
+        scan_config(bootstrap_servers, purpose, {"isolation.level": "read_committed", **extra})
+    )
+    try:
+        low, high = watermarks(consumer, TopicPartition(topic, 0), 30.0)
+        if high <= low:
+            return
+        consumer.assign([TopicPartition(topic, 0, low)])
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for msg in consumer.consume(1000, timeout=0.1):
+                error = msg.error()
+                if error is None:
+                    yield msg.key(), msg.value(), msg.offset() or 0
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    return
+                else:
+                    raise KafkaLayerError(f"could not read {topic}: {error}")
+            if time.monotonic() > deadline:
+                raise KafkaLayerError(f"{topic} was not read to its end in time")
+    finally:
+        consumer.close()

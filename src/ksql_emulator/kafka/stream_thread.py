@@ -49,7 +49,7 @@ from ksql_emulator.kafka.messages import (
     encode_positions,
     from_kafka,
     next_batch,
-    scan_config,
+    read_to_end,
     watermarks,
 )
 from ksql_emulator.kafka.output import AtLeastOnceOutput, ExactlyOnceOutput
@@ -213,6 +213,9 @@ class StreamThread:
         self._assigned: dict[TP, int] = {}
         self._stored_positions: dict[str, dict[TP, int]] | None = None
         self._mirror_due = 0.0
+        # Per partition, the offset after the last record the consumer delivered since it was
+        # last assigned.
+        self._delivered: dict[TP, int] = {}
         self._thread = threading.Thread(target=self._run, name=f"stream-{name}", daemon=True)
 
     # --- membership (any thread) ----------------------------------------------------------------
@@ -384,6 +387,7 @@ class StreamThread:
                     task.bind_stores(member.state.wrap)  # type: ignore[attr-defined]
             counts = {query_id: _Counts() for query_id in tasks}
             by_topic = self._by_topic
+            delivered = self._delivered
             for raw in batch:
                 error = raw.error()
                 if error is not None:
@@ -396,6 +400,7 @@ class StreamThread:
                 msg = from_kafka(raw)
                 tp = (msg.topic, msg.partition)
                 offset = msg.offset
+                delivered[tp] = offset + 1
                 for member in readers:
                     member_task = tasks.get(member.query_id)
                     if member_task is None:
@@ -439,13 +444,16 @@ class StreamThread:
             # Every delivered record at or above a member's position was offered to it, so a
             # member that is not ahead of the consumer has seen all up to where it stands.
             for tp in consumer.position([TopicPartition(t, p) for t, p in self._assigned]):
-                if tp.offset < 0:
-                    continue
                 key = (tp.topic, tp.partition)
+                last = self._delivered.get(key)
+                if tp.offset < 0 or last is None:
+                    continue  # nothing read since the assignment: its position may be stale
                 for member in self._by_topic.get(tp.topic, ()):
                     if member.paused:
                         continue  # it skipped what the consumer read since
-                    if member.positions.get(key, tp.offset + 1) < tp.offset:
+                    # Only past what is no record (transaction markers): a member that has
+                    # not processed up to the last record read stays where it is.
+                    if last <= member.positions.get(key, -1) < tp.offset:
                         member.positions[key] = tp.offset
         changed: dict[str, dict[TP, int]] = {}
         for member in self.members.values():
@@ -543,10 +551,6 @@ class StreamThread:
         for member in resumed:
             log.info("query %s: resumed", member.query_id)
             member.paused = member.resuming = False
-        if resumed:
-            # The consumer has moved past what a paused member skipped: back to the lowest
-            # position (the others skip what they have already processed).
-            self._assigned = {}
         if changed or resumed:
             self._reassign()
 
@@ -699,9 +703,12 @@ class StreamThread:
                 for topic, suffix in getattr(member.task, "windowed_sinks", {}).items()
             }
         assert self._consumer is not None
-        if lowest != self._assigned:
-            self._consumer.assign([TopicPartition(t, p, o) for (t, p), o in lowest.items()])
-            self._assigned = lowest
+        # Always from the lowest position again, even onto the same partitions: the consumer
+        # has moved on since it was last assigned, and a member that joins at an offset it has
+        # passed must see every record from there (the others skip what they have processed).
+        self._consumer.assign([TopicPartition(t, p, o) for (t, p), o in lowest.items()])
+        self._assigned = lowest
+        self._delivered = {}
 
     # --- failures and shutdown ------------------------------------------------------------------
 
@@ -716,6 +723,7 @@ class StreamThread:
             self._output = None
         self._stored_positions = None
         self._assigned = {}
+        self._delivered = {}
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
@@ -754,41 +762,18 @@ def _read_positions(settings: QuerySettings) -> dict[str, dict[TP, int]]:
     settings.gateway.get().create_topic(
         topic, 1, settings.replication, {"cleanup.policy": "compact"}
     )
-    consumer = Consumer(
-        scan_config(
-            settings.bootstrap,
-            "positions",
-            {"isolation.level": "read_committed", **settings.extra},
-        )
-    )
     found: dict[str, dict[TP, int]] = {}
-    try:
-        partition = TopicPartition(topic, 0)
-        low, high = watermarks(consumer, partition, _TIMEOUT_S)
-        if high <= low:
-            return found
-        consumer.assign([TopicPartition(topic, 0, low)])
-        deadline = time.monotonic() + _RESTORE_TIMEOUT_S
-        while True:
-            for msg in consumer.consume(1000, timeout=0.1):
-                error = msg.error()
-                if error is None:
-                    key = msg.key()
-                    if key is None:
-                        continue
-                    value = msg.value()
-                    if value is None:
-                        found.pop(key.decode(), None)
-                    else:
-                        found[key.decode()] = decode_positions(value)
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    return found
-                else:
-                    raise KafkaLayerError(f"could not read positions from {topic}: {error}")
-            if time.monotonic() > deadline:
-                raise KafkaLayerError(f"positions topic {topic} not read in time")
-    finally:
-        consumer.close()
+    records = read_to_end(
+        settings.bootstrap, settings.extra, topic, "positions", _RESTORE_TIMEOUT_S
+    )
+    for key, value, _offset in records:
+        if key is None:
+            continue
+        if value is None:
+            found.pop(key.decode(), None)
+        else:
+            found[key.decode()] = decode_positions(value)
+    return found
 
 
 def forget_positions(settings: QuerySettings, query_id: str) -> None:

@@ -461,3 +461,38 @@ def test_a_paused_query_stops_and_resumes_from_where_it_stopped_over_kafka(
             "exists": True,
             "warnings": [],
         }
+
+
+def test_a_query_created_while_another_reads_its_source_sees_every_record(
+    emulator_url: str, kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    # Queries over one topic share a consumer; the second joins at offset 0 ("earliest") after
+    # the first has read past it, and must still be offered every record from there.
+    topic = new_topic("shared")
+    first, second = f"first-{uuid.uuid4().hex[:8]}", f"second-{uuid.uuid4().hex[:8]}"
+    earliest = {"auto.offset.reset": "earliest"}
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"CREATE STREAM SH (K STRING KEY, V INT) WITH (kafka_topic='{topic}', "
+                f"value_format='JSON'); CREATE STREAM FIRST WITH (kafka_topic='{first}') AS "
+                "SELECT * FROM SH;",
+                "streamsProperties": earliest,
+            },
+        )
+        assert created.status_code == 200, created.text
+        for n in range(30):
+            assert ksql(client, f"INSERT INTO SH (K, V) VALUES ('k', {n});").status_code == 200
+        assert len(sink_records(kafka_bootstrap, first, 30)) == 30
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"CREATE STREAM SECOND WITH (kafka_topic='{second}') AS SELECT * FROM SH;",
+                "streamsProperties": earliest,
+            },
+        )
+        assert created.status_code == 200, created.text
+        assert ksql(client, "INSERT INTO SH (K, V) VALUES ('k', 30);").status_code == 200
+        values = sorted(value["V"] for _key, value in sink_records(kafka_bootstrap, second, 31))
+        assert values == list(range(31))
