@@ -298,6 +298,10 @@ class StreamThread:
                     "group.id": f"_confluent-ksql-{s.service_id}stream_{self.name}",
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
+                    # A position the broker says is out of range is read again from the start:
+                    # members skip what they have processed, so nothing is lost, where "latest"
+                    # would jump past records some member has not seen.
+                    "auto.offset.reset": "earliest",
                     # Never a record of an aborted transaction (an upstream query's failed commit).
                     "isolation.level": "read_committed",
                     # A fetch returns as soon as records arrive; this bounds only an idle one,

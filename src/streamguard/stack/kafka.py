@@ -110,6 +110,12 @@ TUNING: tuple[str, ...] = (
     "group.coordinator.threads=1",
     "share.coordinator.threads=1",
     "metadata.max.idle.interval.ms=5000",
+    # Kept by size, not by age: Kafka judges a record's age by its timestamp, and replayed or
+    # simulated traffic (`produce --start-time`, the benchmarks, backfills) carries event times
+    # months old, which the retention check (every 5 minutes) would delete as soon as they were
+    # written, unread records and rules' window updates included. 1 GiB per partition.
+    "log.retention.ms=-1",
+    "log.retention.bytes=1073741824",
 )
 
 
