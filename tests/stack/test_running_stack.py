@@ -139,3 +139,16 @@ def test_parts_nobody_started_are_not_a_failure(tmp_path: Path) -> None:
     code, rows = _status_rows(tmp_path)
     assert code == 0
     assert "not started" in rows["kafka"] and "not started" in rows["postgres"]
+
+
+def test_the_broker_keeps_old_event_times_it_was_sent(running_stack: Path) -> None:
+    # Traffic with event times months old (`produce --start-time`, the benchmarks) must not be
+    # taken for expired: the broker keeps records by size, never by their timestamps' age.
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    state = stack.StackState.load(running_stack)
+    admin = AdminClient({"bootstrap.servers": state.part("kafka").url or ""})
+    (future,) = admin.describe_configs([ConfigResource("TOPIC", "transactions")]).values()
+    configs = future.result(10)
+    assert configs["retention.ms"].value == "-1"
+    assert int(configs["retention.bytes"].value) >= 1 << 30
