@@ -215,7 +215,12 @@ def _alert_hits(database_url: str, account: str) -> list[tuple[str, list[dict[st
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.text("SELECT severity, blacklist_hits FROM alerts WHERE account_id = :a"),
+                # high_amount's alert only: between 00:00 and 05:00 UTC the same transaction
+                # also trips night_high_amount, whose severity is another.
+                sa.text(
+                    "SELECT severity, blacklist_hits FROM alerts "
+                    "WHERE account_id = :a AND rule_id = 'high_amount'"
+                ),
                 {"a": account},
             )
             return [(r[0], r[1]) for r in rows]

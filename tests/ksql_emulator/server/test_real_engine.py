@@ -72,7 +72,9 @@ def emulator_process(bootstrap: str, service_id: str, state_dir: Path) -> Iterat
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            assert process.wait(20) == 0, log_path.read_text()[-3000:]
+            # Stopping commits every query's final positions (a round trip per consumer group,
+            # slow on a loaded machine): seconds, not the 20 it was given.
+            assert process.wait(60) == 0, log_path.read_text()[-3000:]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
