@@ -1,11 +1,12 @@
-"""A persistent query's writes and offset commits, under ksqlDB's two processing guarantees.
+"""A stream thread's writes, under ksqlDB's two processing guarantees.
 
-exactly_once_v2: sink records, changelog records and the consumed offsets go into one Kafka
-transaction (`send_offsets_to_transaction`), so a crash leaves either all of a commit's effects
-or none; a restarted instance with the same transactional id fences and aborts the old one.
+exactly_once_v2: everything sent between two commits (sink records, changelog records and the
+queries' positions, see `stream_thread`) is one Kafka transaction, so a crash leaves either all
+of a commit's effects or none; a restarted instance with the same transactional id fences and
+aborts the old one.
 
-at_least_once: records are produced as they come; a commit waits until every one is acked and
-only then commits the offsets, so a crash may repeat (never lose) what followed the last commit.
+at_least_once: records are produced as they come; a commit waits until every one is acked, so
+what is recorded after it (positions, markers) never runs ahead of what was written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka.errors import KafkaLayerError
@@ -60,8 +61,8 @@ class QueryOutput(Protocol):
         partition: int | None = None,
     ) -> None: ...
 
-    def commit(self, offsets: Sequence[TopicPartition]) -> None:
-        """Makes everything sent so far durable, then the offsets; raises if it could not."""
+    def commit(self) -> None:
+        """Makes everything sent so far durable; raises if it could not."""
         ...
 
     def abort(self) -> None:
@@ -141,7 +142,6 @@ class ExactlyOnceOutput(_Producing):
         bootstrap: str,
         extra: Mapping[str, str],
         transactional_id: str,
-        consumer: Consumer,
         windowed: Mapping[str, int] | None = None,
     ) -> None:
         # Kafka Streams' EOS timeout: a killed instance's open transaction holds back
@@ -156,7 +156,6 @@ class ExactlyOnceOutput(_Producing):
             "retry.backoff.max.ms": "250",
         }
         super().__init__(producer_config(bootstrap, {**config, **extra}), windowed)
-        self._consumer = consumer
         self._open = False
         # Fences any earlier instance with this id and aborts its unfinished transaction.
         self.producer.init_transactions(_TIMEOUT_S)
@@ -166,15 +165,10 @@ class ExactlyOnceOutput(_Producing):
             self.producer.begin_transaction()
             self._open = True
 
-    def commit(self, offsets: Sequence[TopicPartition]) -> None:
-        if not offsets and not self._open:
+    def commit(self) -> None:
+        if not self._open:
             return
-        self._begin()
         try:
-            if offsets:
-                self.producer.send_offsets_to_transaction(
-                    list(offsets), self._consumer.consumer_group_metadata(), _TIMEOUT_S
-                )
             self.producer.commit_transaction(_TIMEOUT_S)
         except KafkaException as exc:
             raise KafkaLayerError(f"could not commit a transaction: {exc}") from exc
@@ -203,20 +197,16 @@ class AtLeastOnceOutput(_Producing):
         self,
         bootstrap: str,
         extra: Mapping[str, str],
-        consumer: Consumer,
         windowed: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(producer_config(bootstrap, dict(extra)), windowed)
-        self._consumer = consumer
 
-    def commit(self, offsets: Sequence[TopicPartition]) -> None:
+    def commit(self) -> None:
         remaining = self.producer.flush(_TIMEOUT_S)
         if remaining or self.failures:
             cause = self.failures[0] if self.failures else f"{remaining} pending"
             self.failures.clear()
             raise KafkaLayerError(f"writes were not acknowledged ({cause}); offsets not committed")
-        if offsets:
-            self._consumer.commit(offsets=list(offsets), asynchronous=False)
 
     def abort(self) -> None:
         # What was produced cannot be taken back; it is repeated after the restart.

@@ -31,6 +31,7 @@ from ksql_emulator.kafka.stream_thread import (
     consumer_group_id,
     forget_positions,
     setting,
+    source_partitions,
 )
 
 __all__ = ["QueryRunner", "consumer_group_id"]
@@ -144,15 +145,12 @@ class QueryRunner:
         )
         try:
             metadata = consumer.list_topics(timeout=_TIMEOUT_S)
-            ends: dict[tuple[str, int], int] = {}
-            for name in task.source_topics:
-                topic = metadata.topics.get(name)
-                if topic is None or topic.error is not None or not topic.partitions:
-                    return None  # the thread waits for the topic and reads its end then
-                for p in sorted(topic.partitions):
-                    _low, high = watermarks(consumer, TopicPartition(name, p), _TIMEOUT_S)
-                    ends[(name, p)] = high
-            return ends
+            partitions, missing = source_partitions(metadata, task.source_topics)
+            if missing:
+                return None  # the thread waits for the topics and reads their ends then
+            return {
+                key: watermarks(consumer, TopicPartition(*key), _TIMEOUT_S)[1] for key in partitions
+            }
         except (KafkaException, KafkaLayerError):
             return None
         finally:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -63,6 +63,7 @@ __all__ = [
     "forget_positions",
     "positions_topic",
     "setting",
+    "source_partitions",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,19 @@ def consumer_group_id(service_id: str, query_id: str) -> str:
     return f"_confluent-ksql-{service_id}query_{query_id}"
 
 
+def source_partitions(metadata: Any, topics: Sequence[str]) -> tuple[list[TP], list[str]]:
+    """The partitions of `topics` in cluster metadata, and the topics it does not hold (yet)."""
+    found: list[TP] = []
+    missing = []
+    for name in topics:
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None or not topic.partitions:
+            missing.append(name)
+            continue
+        found += [(name, p) for p in sorted(topic.partitions)]
+    return found, missing
+
+
 def positions_topic(service_id: str) -> str:
     """The compacted topic where exactly-once stream threads keep their members' positions."""
     return f"_confluent-ksql-{service_id}_query_positions"
@@ -141,12 +155,10 @@ class Member:
     replay_until: dict[TP, int] = field(default_factory=dict)
     state: QueryState | None = None
     processed: bool = False
-    commits: int = 0
     failures: int = 0
     error: BaseException | None = None
     group_consumer: Consumer | None = None
     removed: threading.Event = field(default_factory=threading.Event)
-    set_up: bool = False
     # PAUSE: the member processes nothing and its positions stay where they were; RESUME takes
     # effect at the next commit, when the shared consumer is sent back to the lowest position.
     paused: bool = False
@@ -241,10 +253,6 @@ class StreamThread:
             return done
         return member_or_none.removed
 
-    def errors(self) -> dict[str, BaseException]:
-        with self._guard:
-            return {q: m.error for q, m in self.members.items() if m.error is not None}
-
     def start(self) -> None:
         self._thread.start()
 
@@ -320,11 +328,10 @@ class StreamThread:
                     s.bootstrap,
                     s.extra,
                     f"_confluent-ksql-{s.service_id}stream_{self.name}",
-                    self._consumer,
                     windowed,
                 )
             else:
-                self._output = AtLeastOnceOutput(s.bootstrap, s.extra, self._consumer, windowed)
+                self._output = AtLeastOnceOutput(s.bootstrap, s.extra, windowed)
 
     def _loop(self) -> None:
         deadline: float | None = None
@@ -475,9 +482,9 @@ class StreamThread:
                 member = self.members[query_id]
                 record = {**member.committed, **offsets}
                 output.send(topic, query_id.encode(), encode_positions(record), partition=0)
-            output.commit([])
+            output.commit()
         else:
-            output.commit([])  # every record acknowledged before any marker or offset
+            output.commit()  # every record acknowledged before any marker or offset
             marked = False
             for query_id, offsets in changed.items():
                 state = self.members[query_id].state
@@ -485,11 +492,10 @@ class StreamThread:
                     state.mark(output, {**self.members[query_id].committed, **offsets})
                     marked = True
             if marked:
-                output.commit([])
+                output.commit()
         for query_id, offsets in changed.items():
             member = self.members[query_id]
             member.committed.update(offsets)
-            member.commits += 1
             member.failures = 0  # failures in a row count: this run got work committed
             member.unmirrored.update(offsets)
         if final or time.monotonic() >= self._mirror_due:
@@ -616,7 +622,7 @@ class StreamThread:
                 # A first marker before any change: a crash before the first commit completes
                 # leaves changelog entries that a restore must not take for committed ones.
                 member.state.mark(self._output, member.positions)
-                self._output.commit([])
+                self._output.commit()
             unrecorded = {k: o for k, o in member.positions.items() if k not in stored}
             if unrecorded and not member.replay_until:
                 # Where auto.offset.reset placed it, recorded at once: a crash before the
@@ -624,7 +630,6 @@ class StreamThread:
                 # skip what arrived meanwhile).
                 self._commit_group(member, unrecorded)
                 member.committed.update(unrecorded)
-        member.set_up = True
         if member.metrics is None:
             member.metrics = QueryMetrics(member.query_id)
         return True
@@ -632,14 +637,7 @@ class StreamThread:
     def _partitions(self, member: Member) -> list[TP] | None:
         assert member.group_consumer is not None
         metadata = member.group_consumer.list_topics(timeout=_TIMEOUT_S)
-        found: list[TP] = []
-        missing = []
-        for name in member.task.source_topics:
-            topic = metadata.topics.get(name)
-            if topic is None or topic.error is not None or not topic.partitions:
-                missing.append(name)
-                continue
-            found += [(name, p) for p in sorted(topic.partitions)]
+        found, missing = source_partitions(metadata, member.task.source_topics)
         if not missing:
             return found
         if member.waiting_since is None:
@@ -741,7 +739,6 @@ class StreamThread:
                     member.close()
                     member.removed.set()
                     continue
-                member.set_up = False
                 self._pending.append(member)
         self._by_topic = {}
 

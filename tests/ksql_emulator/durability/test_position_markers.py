@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from confluent_kafka import Consumer
 
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.gateway import ConfluentGateway
@@ -34,8 +33,7 @@ def _state(gateway: ConfluentGateway, kafka_bootstrap: str, query_id: str) -> Qu
 
 
 def _output(kafka_bootstrap: str) -> AtLeastOnceOutput:
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex})
-    return AtLeastOnceOutput(kafka_bootstrap, {}, consumer)
+    return AtLeastOnceOutput(kafka_bootstrap, {})
 
 
 def test_a_restore_drops_the_changes_of_a_commit_that_never_completed(
@@ -51,15 +49,15 @@ def test_a_restore_drops_the_changes_of_a_commit_that_never_completed(
     store.put(("acct-1", 0), ([2, Decimal("30.00")], 10))
     store.put(("acct-2", 0), ([1, Decimal("5.00")], 11))
     writer.log_changes(output)
-    output.commit([])
+    output.commit()
     writer.mark(output, {source: 3})  # the first commit completed: records 0..2
-    output.commit([])
+    output.commit()
     # The second commit got its changes to the changelog, then the process died before the
     # marker: the records behind them (3 and 4) are read again after the restart.
     store.put(("acct-1", 0), ([4, Decimal("70.00")], 14))
     store.put(("acct-3", 0), ([1, Decimal("1.00")], 13))
     writer.log_changes(output)
-    output.commit([])
+    output.commit()
     output.close()
 
     reader = _state(gateway, kafka_bootstrap, query_id)
@@ -83,7 +81,7 @@ def test_a_changelog_without_markers_is_restored_whole(
     output = _output(kafka_bootstrap)
     writer.stores[STORE].put(("acct-1", 0), ([1], 10))
     writer.log_changes(output)
-    output.commit([])
+    output.commit()
     output.close()
 
     reader = _state(gateway, kafka_bootstrap, query_id)

@@ -120,7 +120,7 @@ def test_windowed_sink_records_are_partitioned_by_their_key_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(output_module, "Producer", _Producer)
-    out = output_module.AtLeastOnceOutput("x:1", {}, consumer=None, windowed={"W": 8})  # type: ignore[arg-type]
+    out = output_module.AtLeastOnceOutput("x:1", {}, windowed={"W": 8})
     keys = [f'"k{i}"'.encode() for i in range(20)]
     for key in keys:
         out.send("W", key + struct.pack(">q", 60_000), b"{}")
