@@ -168,6 +168,18 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
                 return values
             return values[-1] if values else None
 
+        if len(arg_types) == 1:
+            # The usual call, one column and nothing else: one value kept, nulls ignored.
+            def add_one(acc: list[tuple[int, Any]], v: Any) -> list[tuple[int, Any]]:
+                if v is None or (acc and not latest):
+                    return acc
+                return [(next(sequence), v)]
+
+            def result_one(acc: list[tuple[int, Any]]) -> Any:
+                return acc[-1][1] if acc else None
+
+            add, result = add_one, result_one
+
         return AggregateFunction(
             name,
             ty.ArrayType(t) if many else t,

@@ -82,7 +82,11 @@ class _Producing:
     order a pull query's table scan returns them in)."""
 
     def __init__(self, config: dict[str, Any], windowed: Mapping[str, int] | None = None) -> None:
-        self.producer = Producer(config)
+        # Only failed deliveries call back: a callback per record acknowledged would be a
+        # Python call for every record every query writes.
+        self.producer = Producer(
+            {**config, "on_delivery": self._delivered, "delivery.report.only.error": True}
+        )
         self.failures: list[Any] = []
         self.windowed = dict(windowed or {})
         self._partition_counts: dict[str, int] = {}
@@ -118,17 +122,18 @@ class _Producing:
         self._begin()
         suffix = self.windowed.get(topic)
         if partition is None and suffix and key is not None and len(key) >= suffix:
-            partition = partition_for(key[:-suffix], self._partitions(topic))
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._delivered}
-        if timestamp:
-            kwargs["timestamp"] = timestamp
-        if headers:
-            kwargs["headers"] = list(headers)
-        if partition is not None:
-            kwargs["partition"] = partition
+            count = self._partitions(topic)
+            partition = partition_for(key[:-suffix], count) if count > 1 else 0
         while True:
             try:
-                self.producer.produce(topic, **kwargs)
+                self.producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=-1 if partition is None else partition,
+                    timestamp=timestamp,
+                    headers=list(headers) if headers else None,
+                )
                 return
             except BufferError:
                 self.producer.poll(0.05)

@@ -166,6 +166,13 @@ class QueryRunner:
             running = dict(self._running)
         return {q: m.error for q, (_t, m) in running.items() if m.error is not None}
 
+    def committed(self, query_id: str) -> dict[tuple[str, int], int]:
+        """A running query's committed position in each source partition (empty when it is
+        not running): where it would resume, known here before its consumer group hears it."""
+        with self._guard:
+            running = self._running.get(query_id)
+        return dict(running[1].committed) if running is not None else {}
+
     def _clean_up(self, member: Member, left: threading.Event) -> None:
         """ksqlDB's query cleanup, once the stream thread has let go of the terminated query:
         its consumer group and positions, so that a new query under the same id starts from

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +18,30 @@ _LEGACY_GRACE_MS = 24 * 60 * 60 * 1000
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
+Step = Callable[[Any, Sequence[Any]], Any]
+
+
+def _step(fn: Any, args: tuple[Callable[[Sequence[Any]], Any], ...]) -> Step:
+    """`(acc, row) -> acc` for one call: the shape of its arguments decided once."""
+    add, limit = fn.add, fn.limit
+    if fn.star:
+        plain: Step = lambda acc, _row: add(acc)  # noqa: E731
+    elif len(args) == 1:
+        (arg,) = args
+        plain = lambda acc, row: add(acc, arg(row))  # noqa: E731
+    else:
+        plain = lambda acc, row: add(acc, *[f(row) for f in args])  # noqa: E731
+    if limit is None:
+        return plain
+
+    def capped(acc: Any, row: Sequence[Any]) -> Any:
+        new = plain(acc, row)
+        # A collection at its configured limit ignores further values.
+        return acc if len(new) > limit else new
+
+    return capped
+
+
 class AggregateOperator:
     """Output rows are laid out as `spec.scope`: group keys, aggregates, window bounds, ROWTIME.
 
@@ -28,11 +52,10 @@ class AggregateOperator:
     def __init__(self, spec: AggregateSpec, props: Mapping[str, Any] | None = None) -> None:
         calls = [replace(c, function=c.function.configured(props or {})) for c in spec.calls]
         self.spec = replace(spec, calls=calls)
-        # Each call's parts looked up once, not per record: (add, star, arg fns, limit).
-        self._adders = [
-            (c.function.add, c.function.star, tuple(c.args), c.function.limit) for c in calls
-        ]
-        self._results = [c.function.result for c in calls]
+        # Each call as one step built once, not taken apart per record: every transaction
+        # passes through every window aggregate of every rule.
+        self._steps = tuple(_step(c.function, tuple(c.args)) for c in calls)
+        self._results = tuple(c.function.result for c in calls)
         self._group_fns = tuple(spec.group_fns)
         self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
         self.store: KeyValueStore = MemoryKeyValueStore()
@@ -232,12 +255,7 @@ class AggregateOperator:
 
     def _add_all(self, accs: list[Any], row: Sequence[Any]) -> list[Any]:
         """`_add` for every call, in order."""
-        out = []
-        for (add, star, args, limit), acc in zip(self._adders, accs, strict=True):
-            new = add(acc) if star else add(acc, *[f(row) for f in args])
-            # A collection at its configured limit ignores further values.
-            out.append(acc if limit is not None and len(new) > limit else new)
-        return out
+        return [step(acc, row) for step, acc in zip(self._steps, accs, strict=True)]
 
     @staticmethod
     def _add(call: Any, acc: Any, row: Sequence[Any]) -> Any:
