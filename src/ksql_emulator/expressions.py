@@ -144,7 +144,20 @@ class ExpressionCompiler(ConstructorCompiler):
                 except Exception as err:  # a built-in failing on one record
                     raise RuntimeEvaluationError(f"Error computing {name}: {err}") from err
 
-            return Compiled(resolved.return_type, invoke)
+            if len(fns) != 1:
+                return Compiled(resolved.return_type, invoke)
+            (only,) = fns
+
+            # One argument (AS_VALUE, UCASE, ...): called without gathering a list per row.
+            def invoke_one(row: Row) -> Any:
+                try:
+                    return call(only(row))
+                except KsqlError:
+                    raise
+                except Exception as err:
+                    raise RuntimeEvaluationError(f"Error computing {name}: {err}") from err
+
+            return Compiled(resolved.return_type, invoke_one)
 
         def make_lambda(body: Fn, row: Row) -> Callable[..., Any]:
             base = tuple(row)

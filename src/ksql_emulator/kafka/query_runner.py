@@ -76,6 +76,7 @@ class QueryRunner:
         )
         self._threads: dict[tuple[bool, int], StreamThread] = {}
         self._running: dict[str, tuple[StreamThread, Member]] = {}
+        self._snapshot: Mapping[str, QueryTask] = {}
         self._cleaning: dict[str, threading.Thread] = {}
         self._guard = threading.Lock()
 
@@ -84,6 +85,10 @@ class QueryRunner:
         caller may hold the engine lock a stream thread is waiting for)."""
         with self._lock:
             wanted = dict(self._queries())
+        # Every statement that adds, pauses, resumes or drops a query is followed by a
+        # reconcile before its answer goes out, so stream threads can read this snapshot
+        # for each batch instead of asking the engine to rebuild every task.
+        self._snapshot = wanted
         with self._guard:
             for query_id in list(self._running):
                 task = wanted.get(query_id)
@@ -157,8 +162,8 @@ class QueryRunner:
             consumer.close()
 
     def _current(self, query_id: str) -> QueryTask | None:
-        """The task the engine has under `query_id` now (called under the engine lock)."""
-        return self._queries().get(query_id)
+        """The task the engine had under `query_id` at the last reconcile."""
+        return self._snapshot.get(query_id)
 
     def errors(self) -> dict[str, BaseException]:
         """The queries that stopped on an error, by id."""

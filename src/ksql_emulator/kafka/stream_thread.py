@@ -440,6 +440,13 @@ class StreamThread:
         send = self._output.send
         for out in outputs:
             send(out.topic, out.key, out.value, out.timestamp, out.headers)
+        # State changes go out with the batch that made them rather than all at the commit:
+        # the same entries (a key rarely changes twice in one commit interval), but the work
+        # is spread over the interval instead of stalling every record behind the commit.
+        for query_id in counts:
+            state = self.members[query_id].state
+            if state is not None:
+                state.log_changes(self._output)
 
     # --- commits --------------------------------------------------------------------------------
 
