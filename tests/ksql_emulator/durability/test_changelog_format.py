@@ -252,3 +252,13 @@ def test_a_query_refuses_a_changelog_an_older_emulator_pickled(
         assert same(logged.get((("acct",), 0)), ([3], 10))
     finally:
         state.delete()
+
+
+def test_keys_that_are_equal_but_written_differently_keep_their_own_changelog_keys() -> None:
+    # 1, 1.0 and True are one dict key in Python; a changelog must still tell them apart.
+    store = LoggedKeyValueStore()
+    for group in ((1,), (1.0,), (True,), (Decimal("1.0"),), (Decimal("1.00"),)):
+        store.put(group, "v")
+        ((key, _value),) = store.drain()
+        assert decode(key) == group and type(decode(key)[0]) is type(group[0])
+        assert str(decode(key)[0]) == str(group[0])

@@ -1,9 +1,9 @@
 """Stores that remember what changed since the last commit, for a changelog topic to record.
 
 The runtime keeps state in memory; a `Logged*Store` wraps such a store so the Kafka layer can
-write each changed key's latest value (or a tombstone) to the store's changelog once per commit
-and rebuild the store from that changelog after a restart. Between commits a key changed many
-times is logged once, as Kafka Streams' record cache does. Keys and values are written in
+write each changed key's latest value (or a tombstone) to the store's changelog whenever it
+drains the store (after each batch of records) and rebuild the store from that changelog after
+a restart. Between drains a key changed many times is logged once. Keys and values are written in
 state format 1 (`changelog_format`): data a restore parses, never code it runs.
 """
 
@@ -21,6 +21,43 @@ __all__ = ["ChangelogEntry", "LoggedKeyValueStore", "LoggedStore", "LoggedWindow
 # (key bytes, value bytes or None for a tombstone)
 ChangelogEntry = tuple[bytes, bytes | None]
 
+# Keys encoded lately, kept: a window's key is written again each time its window changes.
+_KEY_CACHE_SIZE = 100_000
+
+
+_EXACT = frozenset({str, int, type(None)})
+
+
+class _KeyBytes:
+    """`encode(key)`, remembered for the keys written lately.
+
+    Only keys of strings, integers and nulls (in tuples) are remembered: among those, equal
+    keys encode alike, where 1, 1.0 and True, or Decimal 1.0 and 1.00, are equal and do not."""
+
+    def __init__(self) -> None:
+        self._known: dict[Any, bytes] = {}
+
+    def __call__(self, key: tuple[Any, ...]) -> bytes:
+        if not _exact(key):
+            return encode(key)
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= _KEY_CACHE_SIZE:
+                self._known.clear()
+            known = self._known[key] = encode(key)
+        return known
+
+
+def _exact(key: tuple[Any, ...]) -> bool:
+    for part in key:
+        kind = type(part)
+        if kind is tuple:
+            if not _exact(part):
+                return False
+        elif kind not in _EXACT:
+            return False
+    return True
+
 
 class LoggedKeyValueStore:
     """A `KeyValueStore` whose changes since the last `drain` can be read as changelog entries."""
@@ -29,6 +66,7 @@ class LoggedKeyValueStore:
         self._factory: Callable[[], KeyValueStore] = MemoryKeyValueStore
         self.inner: KeyValueStore = inner if inner is not None else self._factory()
         self._dirty: set[tuple[Any, ...]] = set()
+        self._key_bytes = _KeyBytes()
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         return self.inner.get(key)
@@ -42,7 +80,8 @@ class LoggedKeyValueStore:
 
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
-        entries = [(encode(k), _none_or_encode(self.inner.get(k))) for k in self._dirty]
+        key_bytes = self._key_bytes
+        entries = [(key_bytes(k), _none_or_encode(self.inner.get(k))) for k in self._dirty]
         self._dirty.clear()
         return entries
 
@@ -63,6 +102,7 @@ class LoggedWindowStore:
         self._factory: Callable[[], WindowStore] = MemoryWindowStore
         self.inner: WindowStore = inner if inner is not None else self._factory()
         self._dirty: set[tuple[tuple[Any, ...], int]] = set()
+        self._key_bytes = _KeyBytes()
 
     def get(self, key: tuple[Any, ...], start_ms: int) -> Any | None:
         return self.inner.get(key, start_ms)
@@ -81,7 +121,10 @@ class LoggedWindowStore:
         self._dirty = {(k, s) for k, s in self._dirty if s >= start_ms}
 
     def drain(self) -> list[ChangelogEntry]:
-        entries = [(encode((k, s)), _none_or_encode(self.inner.get(k, s))) for k, s in self._dirty]
+        key_bytes = self._key_bytes
+        entries = [
+            (key_bytes((k, s)), _none_or_encode(self.inner.get(k, s))) for k, s in self._dirty
+        ]
         self._dirty.clear()
         return entries
 
