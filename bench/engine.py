@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench._stack import local_parts
+from ksql_emulator.app.cli import tune_garbage_collector
 from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 
 PARTITIONS = 3
@@ -201,6 +202,9 @@ def main() -> None:
             service_id=f"bench_{uuid.uuid4().hex[:6]}_",
             properties={"processing.guarantee": args.guarantee},
         )
+        # The collector as the emulator's server sets it: in process it would otherwise walk
+        # the growing window stores every few hundred records.
+        tune_garbage_collector()
         with Emulator(settings) as emulator:
             emulator.backend.execute_statements(STREAM.format(topic=source), {}, {})
             for round_ in range(args.rounds):

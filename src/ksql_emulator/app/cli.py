@@ -124,7 +124,7 @@ def _listening(settings: EmulatorSettings, fd: int | None) -> socket.socket:
         ) from None
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Fewer cyclic collections for a server whose state stores hold millions of objects.
 
     Every record allocates a few short-lived containers; at CPython's default threshold (700)
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ksql-emulator: {exc}", file=sys.stderr)
         return 2
     settings = dataclasses.replace(settings, port=int(sock.getsockname()[1]))
-    _tune_garbage_collector()
+    tune_garbage_collector()
     try:
         emulator = Emulator(settings).start()
     except KsqlError as exc:
