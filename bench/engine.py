@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench._stack import local_parts
-from ksql_emulator.app.cli import tune_garbage_collector
+from ksql_emulator.app.collector import tune_garbage_collector
 from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 
 PARTITIONS = 3

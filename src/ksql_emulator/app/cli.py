@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import logging
 import os
 import signal
@@ -14,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ksql_emulator.app.collector import tune_garbage_collector
 from ksql_emulator.app.config import ConfigError, parse_define, parse_listener, read_properties
 from ksql_emulator.app.emulator import Emulator, EmulatorSettings
 from ksql_emulator.errors import KsqlError
@@ -122,19 +122,6 @@ def _listening(settings: EmulatorSettings, fd: int | None) -> socket.socket:
         raise ConfigError(
             f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
         ) from None
-
-
-def tune_garbage_collector() -> None:
-    """Fewer cyclic collections for a server whose state stores hold millions of objects.
-
-    Every record allocates a few short-lived containers; at CPython's default threshold (700)
-    the collector ran every few records and, as window stores grew, its full passes walked all
-    of them: about a third of a busy server's time. Records' garbage is freed by reference
-    counting anyway; the collector is only for cycles, which a server that long-lived makes
-    rarely. What was allocated to start the server is set aside for good (`gc.freeze`)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
