@@ -122,8 +122,7 @@ class _Producing:
         self._begin()
         suffix = self.windowed.get(topic)
         if partition is None and suffix and key is not None and len(key) >= suffix:
-            count = self._partitions(topic)
-            partition = partition_for(key[:-suffix], count) if count > 1 else 0
+            partition = partition_for(key[:-suffix], self._partitions(topic))
         while True:
             try:
                 self.producer.produce(

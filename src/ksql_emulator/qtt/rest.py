@@ -76,7 +76,7 @@ class KeyPartitionedBroker(InMemoryBroker):
             m = pending.popleft()
             count = self.partitions.get(m.topic, 1)
             log = self.topics.setdefault(m.topic, [])
-            partition = partition_for(m.key, count) if m.key is not None and count > 1 else 0
+            partition = partition_for(m.key, count) if m.key is not None else 0
             m = dataclasses.replace(m, partition=partition, offset=len(log))
             log.append(m)
             for reader in list(self.readers.get(m.topic, [])):

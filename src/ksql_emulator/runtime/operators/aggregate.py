@@ -205,7 +205,7 @@ class AggregateOperator:
             for s in absorbed:
                 gone = (*key, *([None] * len(self.spec.calls)), s[0], s[1], s[3])
                 out.append(Record(key, gone, s[3], window=Window(s[0], s[1]), tombstone=True))
-        accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
+        accs = self._add_all(accs, row)
         keep.append((merged_start, merged_end, accs, max_ts))
         self.store.put((frozen, "sessions"), keep)
         out.append(self._emit(key, accs, (merged_start, merged_end), max_ts, None))
@@ -250,20 +250,12 @@ class AggregateOperator:
     ) -> Record:
         accs = [c.function.init() for c in self.spec.calls]
         for row in members.values():
-            accs = [self._add(c, a, row) for c, a in zip(self.spec.calls, accs, strict=True)]
+            accs = self._add_all(accs, row)
         return self._emit(key, accs, None, ts, record)
 
     def _add_all(self, accs: list[Any], row: Sequence[Any]) -> list[Any]:
-        """`_add` for every call, in order."""
+        """Every call's accumulator with `row` added, in order."""
         return [step(acc, row) for step, acc in zip(self._steps, accs, strict=True)]
-
-    @staticmethod
-    def _add(call: Any, acc: Any, row: Sequence[Any]) -> Any:
-        fn = call.function
-        new = fn.add(acc) if fn.star else fn.add(acc, *[f(row) for f in call.args])
-        if fn.limit is not None and len(new) > fn.limit:
-            return acc  # a collection at its configured limit ignores further values
-        return new
 
     @staticmethod
     def _merge(call: Any, one: Any, two: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Stores that remember what changed since the last commit, for a changelog topic to record.
+"""Stores that remember what changed since they were last drained, for a changelog to record.
 
 The runtime keeps state in memory; a `Logged*Store` wraps such a store so the Kafka layer can
 write each changed key's latest value (or a tombstone) to the store's changelog whenever it
@@ -23,8 +23,6 @@ ChangelogEntry = tuple[bytes, bytes | None]
 
 # Keys encoded lately, kept: a window's key is written again each time its window changes.
 _KEY_CACHE_SIZE = 100_000
-
-
 _EXACT = frozenset({str, int, type(None)})
 
 
