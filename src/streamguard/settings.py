@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,9 +50,18 @@ class Settings(BaseSettings):
     # Measured trade-offs: README, "Speed".
     ksql_commit_interval_ms: int = Field(default=250, ge=1)
     ksql_processing_guarantee: Literal["exactly_once_v2", "at_least_once"] = "at_least_once"
+    # Processes the emulator runs its persistent queries in: one Python process works one core,
+    # and the rules together need more. Unset: one per core, at most four.
+    ksql_query_processes: int | None = Field(default=None, ge=1)
     # The console's links and extras: Grafana's dashboard, a backtest report's figures.
     grafana_url: str | None = None
     backtest_report: Path | None = None
+
+    def query_processes(self) -> int:
+        """`ksql_query_processes`, or its default for this machine."""
+        if self.ksql_query_processes is not None:
+            return self.ksql_query_processes
+        return max(1, min(4, os.cpu_count() or 1))
 
     def stack_state(self) -> dict[str, Any]:
         """The local stack's recorded state, or an empty dict when it has never been started."""

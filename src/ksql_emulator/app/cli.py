@@ -16,6 +16,7 @@ from pathlib import Path
 from ksql_emulator.app.collector import tune_garbage_collector
 from ksql_emulator.app.config import ConfigError, parse_define, parse_listener, read_properties
 from ksql_emulator.app.emulator import Emulator, EmulatorSettings
+from ksql_emulator.app.query_processes import process_count
 from ksql_emulator.errors import KsqlError
 from ksql_emulator.server.asgi import create_app
 from ksql_emulator.server.serving import listening_socket, serve_forever
@@ -85,6 +86,7 @@ def settings_from_args(argv: Sequence[str]) -> EmulatorSettings:
         or "localhost:9092"
     )
     host, port = parse_listener(properties.get("listeners", "http://127.0.0.1:8088"))
+    process_count(properties)  # a bad count is named before anything starts
     state_dir = properties.get("ksql.streams.state.dir")
     if state_dir:
         Path(state_dir).mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ksql_emulator.app.query_processes import QueryProcesses, WorkerConfig, process_count
 from ksql_emulator.contracts.backend import KafkaGateway, KsqlBackend
 from ksql_emulator.kafka.command_log import CommandTopic
 from ksql_emulator.kafka.gateway import ConfluentGateway
@@ -62,6 +63,19 @@ class Emulator:
             extra,
             replication=int(properties.get("ksql.internal.topic.replicas", "1")),
         )
+        count = process_count(properties)
+        self.processes: QueryProcesses | None = None
+        if count > 1:
+            self.processes = QueryProcesses(
+                count - 1,
+                WorkerConfig(
+                    settings.bootstrap_servers,
+                    settings.service_id,
+                    properties,
+                    extra,
+                    logging.getLogger().getEffectiveLevel(),
+                ),
+            )
         self.runner = QueryRunner(
             self.backend.persistent_queries,
             settings.bootstrap_servers,
@@ -69,6 +83,7 @@ class Emulator:
             self.lock,
             properties,
             extra,
+            remote=self.processes,
         )
         self.feeder = KafkaPushFeeder(
             settings.bootstrap_servers, settings.service_id, self.lock, extra
@@ -91,6 +106,8 @@ class Emulator:
     def start(self) -> Emulator:
         """Creates the command topic if needed, replays it, then starts the queries."""
         self.commands.ensure()
+        if self.processes is not None:
+            self.processes.start()  # they replay the command topic beside this one
         self.state.config.kafka_cluster_id = self.gateway.cluster_id()
         replayed = failed = 0
         for offset, command in self.commands.read_all():
@@ -112,6 +129,8 @@ class Emulator:
 
     def close(self) -> None:
         self.runner.close()
+        if self.processes is not None:
+            self.processes.close()
         with self.lock:
             self.backend.close()
         self.commands.close()

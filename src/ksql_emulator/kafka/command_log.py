@@ -14,7 +14,7 @@ from ksql_emulator.contracts.backend import Command, KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config, scan_config, watermarks
 
-__all__ = ["CommandTopic", "command_topic_name"]
+__all__ = ["CommandFollower", "CommandTopic", "command_topic_name"]
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,41 @@ class CommandTopic:
             consumer.close()
         return commands
 
+    def follow(self, start: int = 0) -> CommandFollower:
+        """A reader of the commands from offset `start` on, as they are appended."""
+        return CommandFollower(self.name, self._bootstrap, self._extra, start)
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(_TIMEOUT_S)
+
+
+class CommandFollower:
+    """Reads a command topic as it grows: how a server that does not take statements itself
+    (a query process, see `app.query_processes`) keeps its engine equal to the one that does."""
+
+    def __init__(self, topic: str, bootstrap_servers: str, extra: Mapping[str, str], start: int):
+        config = scan_config(bootstrap_servers, "command-follower", dict(extra))
+        # Not a scan: it waits for what comes, and an idle wait need not be answered often.
+        config["enable.partition.eof"] = False
+        config["fetch.wait.max.ms"] = 500
+        self._consumer = Consumer(config)
+        self._consumer.assign([TopicPartition(topic, 0, start)])
+
+    def poll(self, timeout_s: float) -> list[tuple[int, Command]]:
+        """The commands appended since the last poll (waiting up to `timeout_s` for one)."""
+        commands: list[tuple[int, Command]] = []
+        for raw in self._consumer.consume(500, timeout=timeout_s):
+            offset = raw.offset()
+            if raw.error() is not None or offset is None:
+                continue
+            parsed = _parse(raw.key(), raw.value(), offset)
+            if parsed is not None:
+                commands.append((offset, parsed))
+        return commands
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def _parse(key: bytes | None, value: bytes | None, offset: int) -> Command | None:

@@ -6,6 +6,12 @@ assigned, not subscribed: one server owns its queries, and a restart need not wa
 instance's session in a group rebalance. Stateful queries resume their state on start: from
 their stores' changelogs, or, when some state lives outside stores, by replaying their sources
 with sink writes suppressed up to the committed offsets.
+
+A server may run its queries in more than one process (`RemoteHosts`, which `app` provides):
+one Python process runs one record at a time, however many cores the machine has. Each query
+is placed once, on the host whose queries weigh least (a stateful query weighs more), and keeps
+that host while this runner lives, so a query created again under its id meets the cleanup of
+its previous run in the same place.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -34,7 +40,7 @@ from ksql_emulator.kafka.stream_thread import (
     source_partitions,
 )
 
-__all__ = ["QueryRunner", "consumer_group_id"]
+__all__ = ["Positions", "QueryRunner", "RemoteHosts", "consumer_group_id"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,29 @@ _EXACTLY_ONCE_INTERVAL_MS = 100
 # Kafka Streams' default under at-least-once is 30 s; records are visible as soon as they are
 # written, so the interval only bounds how much a crash repeats.
 _AT_LEAST_ONCE_INTERVAL_MS = 1000
+# How much a query weighs in placement: a stateful one keeps and logs state for every record.
+_STATEFUL_WEIGHT = 3
+
+# Offsets by (topic, partition).
+Positions = dict[tuple[str, int], int]
+
+
+class RemoteHosts(Protocol):
+    """Processes besides this one that run persistent queries, numbered from 1 (this one is 0).
+
+    A host runs the query it is told to once its own engine, which follows the command topic,
+    holds that query's generation; `latest` is where a query reading from "latest" starts."""
+
+    @property
+    def count(self) -> int:
+        """How many hosts there are besides this process."""
+        ...
+
+    def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None: ...
+
+    def stop(self, host: int, query_id: str) -> None: ...
+
+    def committed(self, query_id: str) -> Positions: ...
 
 
 class QueryRunner:
@@ -60,7 +89,15 @@ class QueryRunner:
         engine_lock: AbstractContextManager[Any],
         server_properties: Mapping[str, str] | None = None,
         client_config: Mapping[str, str] | None = None,
+        *,
+        remote: RemoteHosts | None = None,
+        latest: Callable[[QueryTask], Positions | None] | None = None,
+        thread_suffix: str = "",
     ) -> None:
+        """`remote`: other processes to place queries on. `latest`: where a query that reads
+        from "latest" starts, when another process decided it (default: the sources' ends
+        now). `thread_suffix` tells this process's stream threads, and so their transactional
+        ids, from another process's."""
         self._queries = queries
         self._lock = engine_lock
         extra = dict(client_config or {})
@@ -74,8 +111,14 @@ class QueryRunner:
             gateway=_LazyGateway(bootstrap_servers, extra),
             replication=int(properties.get("ksql.internal.topic.replicas", "1")),
         )
+        self._remote = remote
+        self._latest = latest or self._ends
+        self._thread_suffix = thread_suffix
         self._threads: dict[tuple[bool, int], StreamThread] = {}
         self._running: dict[str, tuple[StreamThread, Member]] = {}
+        # Queries other processes run: id -> (host, generation, weight).
+        self._elsewhere: dict[str, tuple[int, int, int]] = {}
+        self._placement: dict[str, int] = {}
         self._snapshot: Mapping[str, QueryTask] = {}
         self._cleaning: dict[str, threading.Thread] = {}
         self._guard = threading.Lock()
@@ -107,9 +150,44 @@ class QueryRunner:
                     self._cleaning[query_id] = cleaner
             for query_id in [q for q, t in self._cleaning.items() if not t.is_alive()]:
                 del self._cleaning[query_id]
+            if self._remote is not None:
+                self._reconcile_elsewhere(self._remote, wanted)
             for query_id, task in wanted.items():
-                if query_id not in self._running:
+                if query_id in self._running or query_id in self._elsewhere:
+                    continue
+                host = self._place(query_id, task)
+                if host == 0 or self._remote is None:
                     self._start(query_id, task)
+                    continue
+                latest = self._latest(task) if self._reset(task) == "latest" else None
+                self._remote.run(host, query_id, _generation(task), latest)
+                self._elsewhere[query_id] = (host, _generation(task), _weight(task))
+
+    def _reconcile_elsewhere(self, remote: RemoteHosts, wanted: Mapping[str, QueryTask]) -> None:
+        for query_id, (host, generation, _w) in list(self._elsewhere.items()):
+            task = wanted.get(query_id)
+            if task is None or _generation(task) != generation:
+                remote.stop(host, query_id)
+                del self._elsewhere[query_id]
+
+    def _place(self, query_id: str, task: QueryTask) -> int:
+        """The host of a query: where its id ran before, else the least loaded (this process
+        on a tie)."""
+        host = self._placement.get(query_id)
+        if host is None:
+            hosts = 1 + (self._remote.count if self._remote is not None else 0)
+            load = [0] * hosts
+            for _thread, member in self._running.values():
+                load[0] += _weight(member.task)
+            for where, _, weight in self._elsewhere.values():
+                load[where] += weight
+            host = self._placement[query_id] = min(range(hosts), key=load.__getitem__)
+        return host
+
+    def _reset(self, task: QueryTask) -> str:
+        props: Mapping[str, Any] = getattr(task, "properties", {}) or {}
+        server = self._settings.server_properties
+        return (setting("auto.offset.reset", props, server) or "latest").lower()
 
     def _start(self, query_id: str, task: QueryTask) -> None:
         props: Mapping[str, Any] = getattr(task, "properties", {}) or {}
@@ -117,18 +195,18 @@ class QueryRunner:
         exactly_once = is_exactly_once(processing_guarantee(props, server))
         default = _EXACTLY_ONCE_INTERVAL_MS if exactly_once else _AT_LEAST_ONCE_INTERVAL_MS
         interval_ms = int(setting("commit.interval.ms", props, server) or default)
-        reset = (setting("auto.offset.reset", props, server) or "latest").lower()
+        reset = self._reset(task)
         member = Member(
             task=task,
             lookup=partial(self._current, query_id),
             reset=reset,
             after=self._cleaning.get(query_id),
-            latest=self._ends(task) if reset == "latest" else None,
+            latest=self._latest(task) if reset == "latest" else None,
         )
         key = (exactly_once, interval_ms)
         thread = self._threads.get(key)
         if thread is None:
-            name = f"{'eos' if exactly_once else 'alos'}-{interval_ms}"
+            name = f"{'eos' if exactly_once else 'alos'}-{interval_ms}{self._thread_suffix}"
             thread = StreamThread(
                 name, self._settings, exactly_once=exactly_once, interval_s=interval_ms / 1000
             )
@@ -171,12 +249,21 @@ class QueryRunner:
             running = dict(self._running)
         return {q: m.error for q, (_t, m) in running.items() if m.error is not None}
 
-    def committed(self, query_id: str) -> dict[tuple[str, int], int]:
+    def committed(self, query_id: str) -> Positions:
         """A running query's committed position in each source partition (empty when it is
         not running): where it would resume, known here before its consumer group hears it."""
         with self._guard:
             running = self._running.get(query_id)
+            elsewhere = query_id in self._elsewhere
+        if elsewhere and self._remote is not None:
+            return self._remote.committed(query_id)
         return dict(running[1].committed) if running is not None else {}
+
+    def hosts(self) -> dict[str, int]:
+        """Where each running query runs: 0 for this process, else its remote host."""
+        with self._guard:
+            here = dict.fromkeys(self._running, 0)
+            return here | {q: where[0] for q, where in self._elsewhere.items()}
 
     def _clean_up(self, member: Member, left: threading.Event) -> None:
         """ksqlDB's query cleanup, once the stream thread has let go of the terminated query:
@@ -223,6 +310,10 @@ class QueryRunner:
 
 def _generation(task: QueryTask) -> int:
     return int(getattr(task, "generation", 0))
+
+
+def _weight(task: QueryTask) -> int:
+    return _STATEFUL_WEIGHT if task.stateful else 1
 
 
 class _LazyGateway:

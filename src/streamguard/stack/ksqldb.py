@@ -20,10 +20,13 @@ DEFAULT_PORT = 8088
 SERVICE_ID = "streamguard_"
 
 
-def streams_properties(guarantee: str, commit_interval_ms: int) -> dict[str, str]:
-    """The Streams settings the local stack runs its queries with (see Settings): the
-    guarantee and the commit interval."""
+def streams_properties(
+    guarantee: str, commit_interval_ms: int, query_processes: int = 1
+) -> dict[str, str]:
+    """The settings the local stack runs its queries with (see Settings): the guarantee, the
+    commit interval and how many processes share the queries."""
     return {
+        "ksql.emulator.query.processes": str(query_processes),
         # As the Docker stack's ksqlDB: a rule created on a running pipeline judges the
         # transactions already in the topic too, and a query restarted before its first
         # commit does not skip what arrived meanwhile.
@@ -81,7 +84,9 @@ def start(
         ]  # fmt: skip
         settings = get_settings()
         properties = streams_properties(
-            settings.ksql_processing_guarantee, settings.ksql_commit_interval_ms
+            settings.ksql_processing_guarantee,
+            settings.ksql_commit_interval_ms,
+            settings.query_processes(),
         )
         for key, value in properties.items():
             argv += ["-D", f"{key}={value}"]

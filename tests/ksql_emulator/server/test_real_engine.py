@@ -27,9 +27,16 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def emulator_process(bootstrap: str, service_id: str, state_dir: Path) -> Iterator[str]:
+def emulator_process(
+    bootstrap: str,
+    service_id: str,
+    state_dir: Path,
+    defines: dict[str, str] | None = None,
+    started: list[subprocess.Popen[bytes]] | None = None,
+) -> Iterator[str]:
     """`python -m ksql_emulator` on a free port until the block ends (then SIGTERM); the port
-    is bound here and the listening socket inherited, so it cannot be lost in between."""
+    is bound here and the listening socket inherited, so it cannot be lost in between.
+    `defines`: server properties (-D); `started` receives the process."""
     sock = held_port(0)
     port = sock.getsockname()[1]
     log_path = state_dir / f"ksql-emulator-{port}.log"
@@ -50,12 +57,15 @@ def emulator_process(bootstrap: str, service_id: str, state_dir: Path) -> Iterat
                 service_id,
                 "--state-dir",
                 str(state_dir / "state"),
+                *(f"-D{k}={v}" for k, v in (defines or {}).items()),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             pass_fds=(sock.fileno(),),
         )
+    if started is not None:
+        started.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -70,15 +80,16 @@ def emulator_process(bootstrap: str, service_id: str, state_dir: Path) -> Iterat
             time.sleep(0.2)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            # Stopping commits every query's final positions (a round trip per consumer group,
-            # slow on a loaded machine): seconds, not the 20 it was given.
-            assert process.wait(60) == 0, log_path.read_text()[-3000:]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-            raise
+        if process.poll() is None:  # else the test killed it
+            process.send_signal(signal.SIGTERM)
+            try:
+                # Stopping commits every query's final positions (a round trip per consumer
+                # group, slow on a loaded machine): seconds, not the 20 it was given.
+                assert process.wait(60) == 0, log_path.read_text()[-3000:]
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+                raise
 
 
 @pytest.fixture

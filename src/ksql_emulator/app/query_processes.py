@@ -1,0 +1,311 @@
+"""Persistent queries in more than one process: one interpreter runs one record at a time.
+
+A server with `ksql.emulator.query.processes` above 1 starts that many minus one query
+processes beside itself. Each is a server without a REST endpoint: it builds its engine from the
+command topic, as a restarted server does, keeps following that topic, and runs the queries the
+server places on it (`QueryRunner` places them; this module carries the messages). ksqlDB
+spreads work over servers the same way in spirit: every server reads the command topic, and a
+query runs where its partitions are assigned.
+
+What a query process does not do: answer statements, or pull and push queries (those read
+topics, wherever the query that writes them runs).
+
+Messages, parent to process: ("run", query id, generation, latest positions), ("stop", query
+id), ("close",). Process to parent, twice a second: ("status", {query id: committed positions},
+the queries' metric samples), so `/metrics` shows every query wherever it runs.
+
+A process dies with its server (the kernel kills it when the server goes, however the server
+goes), and the server starts it again when it dies on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from ksql_emulator import metrics
+from ksql_emulator.app.collector import tune_garbage_collector
+from ksql_emulator.app.config import ConfigError
+from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.kafka.command_log import CommandTopic
+from ksql_emulator.kafka.gateway import ConfluentGateway
+from ksql_emulator.kafka.query_runner import Positions, QueryRunner
+from ksql_emulator.service import KsqlService
+
+__all__ = ["PROCESSES_PROPERTY", "QueryProcesses", "WorkerConfig", "process_count"]
+
+log = logging.getLogger(__name__)
+
+PROCESSES_PROPERTY = "ksql.emulator.query.processes"
+
+_STATUS_S = 0.5
+_POLL_S = 0.1
+_CLOSE_S = 30.0
+_RESTART_PAUSE_S = 1.0
+
+
+def process_count(properties: Mapping[str, str]) -> int:
+    """How many processes run persistent queries (this one included); names a bad value."""
+    raw = str(properties.get(PROCESSES_PROPERTY, "1")).strip()
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"{PROCESSES_PROPERTY} must be a whole number of at least 1, not {raw!r}")
+    return count
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a query process needs to build its own engine (sent to it when it starts)."""
+
+    bootstrap_servers: str
+    service_id: str
+    properties: dict[str, str]
+    client_config: dict[str, str]
+    log_level: int
+
+
+class QueryProcesses:
+    """The query processes of one server (`RemoteHosts` for its `QueryRunner`).
+
+    One thread of the server starts, feeds and watches the processes: the kernel's "kill me
+    when my parent dies" is tied to the thread that started a process, so that thread lives as
+    long as the processes do."""
+
+    def __init__(self, count: int, config: WorkerConfig) -> None:
+        self._count = count
+        self._config = config
+        self._guard = threading.Lock()
+        # host -> query id -> (generation, latest): what each host must run, resent on restart.
+        self._assigned: dict[int, dict[str, tuple[int, Positions | None]]] = {
+            host: {} for host in range(1, count + 1)
+        }
+        self._outbox: queue.SimpleQueue[tuple[int, tuple[Any, ...]]] = queue.SimpleQueue()
+        self._committed: dict[str, Positions] = {}
+        self._closing = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="query-processes", daemon=True)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(_CLOSE_S)
+
+    def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None:
+        with self._guard:
+            self._assigned[host][query_id] = (generation, latest)
+        self._outbox.put((host, ("run", query_id, generation, latest)))
+
+    def stop(self, host: int, query_id: str) -> None:
+        with self._guard:
+            self._assigned[host].pop(query_id, None)
+            self._committed.pop(query_id, None)
+        self._outbox.put((host, ("stop", query_id)))
+
+    def committed(self, query_id: str) -> Positions:
+        with self._guard:
+            return dict(self._committed.get(query_id, {}))
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._thread.is_alive():
+            self._thread.join(_CLOSE_S + 5)
+
+    # --- the supervising thread -----------------------------------------------------------------
+
+    def _spawn(self, host: int) -> tuple[subprocess.Popen[bytes], Connection]:
+        # A fresh interpreter (not multiprocessing's spawn, which imports the parent's main
+        # module again: a script that embeds the emulator would start itself over).
+        mine, theirs = socket.socketpair()
+        process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(host), str(theirs.fileno()), str(os.getpid())],
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+        conn = Connection(mine.detach())
+        conn.send(self._config)
+        with self._guard:
+            assigned = dict(self._assigned[host])
+        for query_id, (generation, latest) in assigned.items():
+            conn.send(("run", query_id, generation, latest))
+        return process, conn
+
+    def _supervise(self) -> None:
+        workers = {host: self._spawn(host) for host in range(1, self._count + 1)}
+        self._ready.set()
+        while not self._closing.is_set():
+            while True:
+                try:
+                    host, message = self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+                with contextlib.suppress(OSError):
+                    workers[host][1].send(message)
+            ready = wait([conn for _p, conn in workers.values()], timeout=_POLL_S)
+            for host, (_p, conn) in workers.items():
+                if conn in ready:
+                    self._receive(host, conn)
+            for host, (process, conn) in list(workers.items()):
+                if process.poll() is not None and not self._closing.is_set():
+                    log.error(
+                        "query process %d exited (code %s); starting it again",
+                        host,
+                        process.returncode,
+                    )
+                    conn.close()
+                    time.sleep(_RESTART_PAUSE_S)
+                    workers[host] = self._spawn(host)
+        self._shut(workers)
+
+    def _receive(self, host: int, conn: Connection) -> None:
+        try:
+            while conn.poll():
+                message = conn.recv()
+                if message[0] == "status":
+                    with self._guard:
+                        assigned = self._assigned[host]
+                        for query_id, positions in message[1].items():
+                            if query_id in assigned:
+                                self._committed[query_id] = positions
+                    metrics.set_remote_samples(host, message[2])
+        except (EOFError, OSError):
+            pass  # the process died: the supervisor notices and starts it again
+
+    def _shut(self, workers: dict[int, tuple[subprocess.Popen[bytes], Connection]]) -> None:
+        for _process, conn in workers.values():
+            with contextlib.suppress(OSError):
+                conn.send(("close",))
+        deadline = time.monotonic() + _CLOSE_S
+        for host, (process, conn) in workers.items():
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("query process %d did not stop in time; killing it", host)
+                process.kill()
+                process.wait(5)
+            conn.close()
+
+
+# --- inside a query process -----------------------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """Asks the kernel to kill this process when the server that started it dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)  # the server died before the request above took effect
+
+
+def main(argv: Sequence[str]) -> None:
+    """`python -m ksql_emulator.app.query_processes HOST FD PARENT_PID`, as the server runs it."""
+    host, fd, parent = (int(a) for a in argv)
+    _die_with_parent(parent)
+    conn = Connection(fd)
+    config: WorkerConfig = conn.recv()
+    run_worker(config, host, conn)
+
+
+def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
+    """A query process's life: follow the command topic, run what the server places here."""
+    # The server decides when this process stops (a Ctrl-C reaches the whole process group).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(
+        level=config.log_level,
+        format=f"%(asctime)s %(levelname)s [query process {host}] %(message)s",
+    )
+    tune_garbage_collector()
+    gateway = ConfluentGateway(config.bootstrap_servers, config.client_config)
+    backend = KsqlService(gateway, dict(config.properties))
+    lock = threading.RLock()
+    wanted: dict[str, tuple[int, Positions | None]] = {}
+
+    def hosted() -> dict[str, QueryTask]:
+        tasks = backend.persistent_queries()
+        return {
+            q: task
+            for q, task in tasks.items()
+            if q in wanted and wanted[q][0] == int(getattr(task, "generation", 0))
+        }
+
+    def latest(task: QueryTask) -> Positions | None:
+        return wanted.get(task.query_id, (0, None))[1]
+
+    runner = QueryRunner(
+        hosted,
+        config.bootstrap_servers,
+        config.service_id,
+        lock,
+        config.properties,
+        config.client_config,
+        latest=latest,
+        thread_suffix=f"-p{host}",
+    )
+    commands = CommandTopic(
+        gateway, config.bootstrap_servers, config.service_id, config.client_config
+    )
+    follower = commands.follow()
+    status_due = 0.0
+    try:
+        while True:
+            applied = follower.poll(_POLL_S)
+            for offset, command in applied:
+                with lock:
+                    try:
+                        backend.replay(command)
+                    except Exception as exc:  # as a restarted server skips it
+                        log.warning(
+                            "command %d (%s) not applied: %s", offset, command.command_id, exc
+                        )
+                # Reconciling after each command sees every query the server saw.
+                runner.reconcile()
+            changed = False
+            while conn.poll():
+                message = conn.recv()
+                if message[0] == "close":
+                    return
+                if message[0] == "run":
+                    wanted[message[1]] = (message[2], message[3])
+                elif message[0] == "stop":
+                    wanted.pop(message[1], None)
+                changed = True
+            if changed:
+                runner.reconcile()
+            now = time.monotonic()
+            if now >= status_due:
+                status_due = now + _STATUS_S
+                positions = {q: runner.committed(q) for q in wanted}
+                conn.send(("status", positions, metrics.query_samples(wanted)))
+    except (EOFError, OSError):
+        pass  # the server went away
+    finally:
+        follower.close()
+        runner.close()
+        with lock:
+            backend.close()
+        gateway.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
