@@ -34,6 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from ksql_emulator import metrics
@@ -138,6 +139,7 @@ class QueryProcesses:
         process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(host), str(theirs.fileno()), str(os.getpid())],
             pass_fds=[theirs.fileno()],
+            env=_same_code_env(),
         )
         theirs.close()
         conn = Connection(mine.detach())
@@ -202,6 +204,14 @@ class QueryProcesses:
                 process.kill()
                 process.wait(5)
             conn.close()
+
+
+def _same_code_env() -> dict[str, str]:
+    """The environment, with this server's own copy of the emulator first on the path (it
+    may come from a source tree the child would not otherwise find)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
 
 
 # --- inside a query process -----------------------------------------------------------------------
