@@ -50,8 +50,10 @@ class Settings(BaseSettings):
     # Measured trade-offs: README, "Speed".
     ksql_commit_interval_ms: int = Field(default=250, ge=1)
     ksql_processing_guarantee: Literal["exactly_once_v2", "at_least_once"] = "at_least_once"
-    # Processes the emulator runs its persistent queries in: one Python process works one core,
-    # and the rules together need more. Unset: one per core, at most four.
+    # Processes the emulator runs its persistent queries in. One Python process works one core;
+    # the emulator shares the machine with the broker, PostgreSQL, the producer and the
+    # consumer, which at a steady rate need about as much. Unset: half the cores, 1 to 4.
+    # Measured trade-off: README, "Benchmarks".
     ksql_query_processes: int | None = Field(default=None, ge=1)
     # The console's links and extras: Grafana's dashboard, a backtest report's figures.
     grafana_url: str | None = None
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
         """`ksql_query_processes`, or its default for this machine."""
         if self.ksql_query_processes is not None:
             return self.ksql_query_processes
-        return max(1, min(4, os.cpu_count() or 1))
+        return max(1, min(4, (os.cpu_count() or 1) // 2))
 
     def stack_state(self) -> dict[str, Any]:
         """The local stack's recorded state, or an empty dict when it has never been started."""

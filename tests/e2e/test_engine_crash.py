@@ -22,6 +22,7 @@ from streamguard.producer.generator import TransactionGenerator
 from streamguard.producer.population import Population
 from streamguard.producer.sender import Sender
 from streamguard.settings import get_settings
+from streamguard.stack.processes import is_ours
 from tests.conftest import stack_dir
 from tests.e2e.rules_stack import free_ports, up_with_rules
 from tests.e2e.test_partitions import GROUP, START_MS, _wait_for_alerts
@@ -37,7 +38,13 @@ def _alerts(engine: sa.Engine) -> int:
         return int(conn.execute(sa.text("SELECT count(*) FROM alerts")).scalar_one())
 
 
-def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe() -> None:
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-query-processes"])
+def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe(
+    processes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two query processes the kill takes both: the server by signal, its query process
+    by the kernel as its server dies."""
+    monkeypatch.setenv("STREAMGUARD_KSQL_QUERY_PROCESSES", str(processes))
     assert get_settings().ksql_processing_guarantee == "at_least_once", "the stack's default"
     population = Population.build(SEED, accounts=2000)
     traffic = TransactionGenerator(
@@ -47,7 +54,7 @@ def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe() -> None:
     for n, txn in enumerate(traffic):
         model.feed(n, txn.value)
 
-    state_dir = stack_dir("engine-crash")
+    state_dir = stack_dir(f"engine-crash-{processes}")
     ports = free_ports()
     try:
         state = up_with_rules(state_dir, ports, "--skip-rule-tests")
@@ -75,6 +82,12 @@ def test_a_killed_engine_leaves_exactly_the_alerts_the_rules_owe() -> None:
             pid = stack.StackState.load(state_dir).part("ksqldb").pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
+            # A signal is delivered, and a process torn down, after os.kill returns: until it
+            # is gone, `stack up` would rightly find it running and start nothing.
+            deadline = time.monotonic() + 30
+            while is_ours(pid, "ksql_emulator"):
+                assert time.monotonic() < deadline, "the killed engine did not die"
+                time.sleep(0.05)
             # The same command a user runs: the dead part is started again, the others kept.
             stack.up(state_dir, **ports)
             sender.send_all(traffic[half:])
