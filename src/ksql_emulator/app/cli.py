@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_garbage_collector()
     try:
         emulator = Emulator(settings).start()
-    except KsqlError as exc:
+    except (KsqlError, OSError) as exc:
         sock.close()
         print(f"ksql-emulator: cannot start: {exc}", file=sys.stderr)
         return 1

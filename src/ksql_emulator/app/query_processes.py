@@ -100,6 +100,7 @@ class QueryProcesses:
         self._committed: dict[str, Positions] = {}
         self._closing = threading.Event()
         self._ready = threading.Event()
+        self._failed: OSError | None = None
         self._thread = threading.Thread(target=self._supervise, name="query-processes", daemon=True)
 
     @property
@@ -107,8 +108,11 @@ class QueryProcesses:
         return self._count
 
     def start(self) -> None:
+        """Starts the processes; raises `OSError` when one cannot be started."""
         self._thread.start()
         self._ready.wait(_CLOSE_S)
+        if self._failed is not None:
+            raise OSError(f"cannot start a query process: {self._failed}") from self._failed
 
     def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None:
         with self._guard:
@@ -151,7 +155,15 @@ class QueryProcesses:
         return process, conn
 
     def _supervise(self) -> None:
-        workers = {host: self._spawn(host) for host in range(1, self._count + 1)}
+        workers: dict[int, tuple[subprocess.Popen[bytes], Connection]] = {}
+        try:
+            for host in range(1, self._count + 1):
+                workers[host] = self._spawn(host)
+        except OSError as exc:
+            self._failed = exc
+            self._shut(workers)
+            self._ready.set()
+            return
         self._ready.set()
         while not self._closing.is_set():
             while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import psutil
 import pytest
 from confluent_kafka import Consumer
 
+from ksql_emulator.app.query_processes import QueryProcesses, WorkerConfig
 from ksql_emulator.kafka.query_runner import Positions, QueryRunner
 from tests.ksql_emulator.server.test_real_engine import emulator_process, ksql, pull_until
 
@@ -319,3 +321,16 @@ def test_a_server_without_query_processes_runs_every_query_itself(
         assert runner.hosts() == {"AGG1": 0, "F1": 0}
     finally:
         runner.close()
+
+
+def test_a_query_process_that_cannot_start_fails_the_server_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    processes = QueryProcesses(1, WorkerConfig("127.0.0.1:1", "t_", {}, {}, logging.INFO))
+    with pytest.raises(OSError, match=r"cannot start a query process: .*Permission denied"):
+        processes.start()
+    processes.close()
