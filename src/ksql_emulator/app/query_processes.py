@@ -10,9 +10,11 @@ query runs where its partitions are assigned.
 What a query process does not do: answer statements, or pull and push queries (those read
 topics, wherever the query that writes them runs).
 
-Messages, parent to process: ("run", query id, generation, latest positions), ("stop", query
-id), ("close",). Process to parent, twice a second: ("status", {query id: committed positions},
-the queries' metric samples), so `/metrics` shows every query wherever it runs.
+Messages, parent to process: ("run", query id, generation, latest positions, paused), ("stop",
+query id), ("pause", query id, paused), ("sync", n), ("close",). Process to parent: ("synced", n)
+once it has acted on everything before ("sync", n), which the server waits for before it answers
+a TERMINATE or PAUSE; and twice a second ("status", {query id: committed positions}, the
+queries' metric samples), so `/metrics` shows every query wherever it runs.
 
 A process dies with its server (the kernel kills it when the server goes, however the server
 goes), and the server starts it again when it dies on its own.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import logging
 import os
 import queue
@@ -53,7 +56,8 @@ log = logging.getLogger(__name__)
 PROCESSES_PROPERTY = "ksql.emulator.query.processes"
 
 _STATUS_S = 0.5
-_POLL_S = 0.1
+_POLL_S = 0.05
+_SYNC_S = 10.0
 _CLOSE_S = 30.0
 _RESTART_PAUSE_S = 1.0
 
@@ -92,11 +96,17 @@ class QueryProcesses:
         self._count = count
         self._config = config
         self._guard = threading.Lock()
-        # host -> query id -> (generation, latest): what each host must run, resent on restart.
-        self._assigned: dict[int, dict[str, tuple[int, Positions | None]]] = {
+        # host -> query id -> (generation, latest, paused): what each host must run, resent
+        # when it starts again.
+        self._assigned: dict[int, dict[str, tuple[int, Positions | None, bool]]] = {
             host: {} for host in range(1, count + 1)
         }
         self._outbox: queue.SimpleQueue[tuple[int, tuple[Any, ...]]] = queue.SimpleQueue()
+        # A byte here wakes the supervising thread for the outbox.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+        self._syncs: dict[tuple[int, int], threading.Event] = {}
+        self._sync_count = 0
         self._committed: dict[str, Positions] = {}
         self._closing = threading.Event()
         self._ready = threading.Event()
@@ -114,16 +124,47 @@ class QueryProcesses:
         if self._failed is not None:
             raise OSError(f"cannot start a query process: {self._failed}") from self._failed
 
-    def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None:
+    def run(
+        self, host: int, query_id: str, generation: int, latest: Positions | None, paused: bool
+    ) -> None:
         with self._guard:
-            self._assigned[host][query_id] = (generation, latest)
-        self._outbox.put((host, ("run", query_id, generation, latest)))
+            self._assigned[host][query_id] = (generation, latest, paused)
+        self._post(host, ("run", query_id, generation, latest, paused))
 
     def stop(self, host: int, query_id: str) -> None:
         with self._guard:
             self._assigned[host].pop(query_id, None)
             self._committed.pop(query_id, None)
-        self._outbox.put((host, ("stop", query_id)))
+        self._post(host, ("stop", query_id))
+
+    def pause(self, host: int, query_id: str, paused: bool) -> None:
+        with self._guard:
+            generation, latest, _was = self._assigned[host][query_id]
+            self._assigned[host][query_id] = (generation, latest, paused)
+        self._post(host, ("pause", query_id, paused))
+
+    def sync(self, hosts: set[int]) -> None:
+        with self._guard:
+            self._sync_count += 1
+            number = self._sync_count
+            waits = {
+                host: self._syncs.setdefault((host, number), threading.Event()) for host in hosts
+            }
+        for host in hosts:
+            self._post(host, ("sync", number))
+        deadline = time.monotonic() + _SYNC_S
+        for host, done in waits.items():
+            # A process that died meanwhile starts again with what it must run: no answer then.
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("query process %d did not confirm a change in %.0f s", host, _SYNC_S)
+        with self._guard:
+            for host in hosts:
+                self._syncs.pop((host, number), None)
+
+    def _post(self, host: int, message: tuple[Any, ...]) -> None:
+        self._outbox.put((host, message))
+        with contextlib.suppress(BlockingIOError):
+            self._wake_w.send(b"!")
 
     def committed(self, query_id: str) -> Positions:
         with self._guard:
@@ -150,8 +191,8 @@ class QueryProcesses:
         conn.send(self._config)
         with self._guard:
             assigned = dict(self._assigned[host])
-        for query_id, (generation, latest) in assigned.items():
-            conn.send(("run", query_id, generation, latest))
+        for query_id, (generation, latest, paused) in assigned.items():
+            conn.send(("run", query_id, generation, latest, paused))
         return process, conn
 
     def _supervise(self) -> None:
@@ -173,7 +214,9 @@ class QueryProcesses:
                     break
                 with contextlib.suppress(OSError):
                     workers[host][1].send(message)
-            ready = wait([conn for _p, conn in workers.values()], timeout=_POLL_S)
+            ready = wait([self._wake_r, *(c for _p, c in workers.values())], timeout=_POLL_S)
+            if self._wake_r in ready:
+                self._wake_r.recv(4096)
             for host, (_p, conn) in workers.items():
                 if conn in ready:
                     self._receive(host, conn)
@@ -188,6 +231,8 @@ class QueryProcesses:
                     time.sleep(_RESTART_PAUSE_S)
                     workers[host] = self._spawn(host)
         self._shut(workers)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _receive(self, host: int, conn: Connection) -> None:
         try:
@@ -200,6 +245,11 @@ class QueryProcesses:
                             if query_id in assigned:
                                 self._committed[query_id] = positions
                     metrics.set_remote_samples(host, message[2])
+                elif message[0] == "synced":
+                    with self._guard:
+                        done = self._syncs.get((host, message[1]))
+                    if done is not None:
+                        done.set()
         except (EOFError, OSError):
             pass  # the process died: the supervisor notices and starts it again
 
@@ -261,18 +311,23 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
     gateway = ConfluentGateway(config.bootstrap_servers, config.client_config)
     backend = KsqlService(gateway, dict(config.properties))
     lock = threading.RLock()
-    wanted: dict[str, tuple[int, Positions | None]] = {}
+    # query id -> (generation, latest, paused), as the server placed it here.
+    wanted: dict[str, tuple[int, Positions | None, bool]] = {}
 
     def hosted() -> dict[str, QueryTask]:
-        tasks = backend.persistent_queries()
-        return {
-            q: task
-            for q, task in tasks.items()
-            if q in wanted and wanted[q][0] == int(getattr(task, "generation", 0))
-        }
+        tasks = {}
+        for q, task in backend.persistent_queries().items():
+            if q not in wanted or wanted[q][0] != int(getattr(task, "generation", 0)):
+                continue
+            # The server's word on PAUSE holds from its answer; this engine hears it later.
+            paused = wanted[q][2]
+            if getattr(task, "paused", False) != paused and dataclasses.is_dataclass(task):
+                task = dataclasses.replace(task, paused=paused)
+            tasks[q] = task
+        return tasks
 
     def latest(task: QueryTask) -> Positions | None:
-        return wanted.get(task.query_id, (0, None))[1]
+        return wanted.get(task.query_id, (0, None, False))[1]
 
     runner = QueryRunner(
         hosted,
@@ -291,8 +346,8 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
     status_due = 0.0
     try:
         while True:
-            applied = follower.poll(_POLL_S)
-            for offset, command in applied:
+            wait([conn], timeout=_POLL_S)
+            for offset, command in follower.poll(0):
                 with lock:
                     try:
                         backend.replay(command)
@@ -303,17 +358,26 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
                 # Reconciling after each command sees every query the server saw.
                 runner.reconcile()
             changed = False
+            syncs = []
             while conn.poll():
                 message = conn.recv()
-                if message[0] == "close":
+                kind = message[0]
+                if kind == "close":
                     return
-                if message[0] == "run":
-                    wanted[message[1]] = (message[2], message[3])
-                elif message[0] == "stop":
+                if kind == "run":
+                    wanted[message[1]] = (message[2], message[3], message[4])
+                elif kind == "stop":
                     wanted.pop(message[1], None)
+                elif kind == "pause" and message[1] in wanted:
+                    generation, latest_positions, _was = wanted[message[1]]
+                    wanted[message[1]] = (generation, latest_positions, message[2])
+                elif kind == "sync":
+                    syncs.append(message[1])
                 changed = True
             if changed:
                 runner.reconcile()
+            for number in syncs:
+                conn.send(("synced", number))
             now = time.monotonic()
             if now >= status_due:
                 status_due = now + _STATUS_S

@@ -71,9 +71,18 @@ class RemoteHosts(Protocol):
         """How many hosts there are besides this process."""
         ...
 
-    def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None: ...
+    def run(
+        self, host: int, query_id: str, generation: int, latest: Positions | None, paused: bool
+    ) -> None: ...
 
     def stop(self, host: int, query_id: str) -> None: ...
+
+    def pause(self, host: int, query_id: str, paused: bool) -> None: ...
+
+    def sync(self, hosts: set[int]) -> None:
+        """Returns once `hosts` have acted on every message before this call: a query stopped
+        or paused there processes nothing more, as one here would not."""
+        ...
 
     def committed(self, query_id: str) -> Positions: ...
 
@@ -116,8 +125,8 @@ class QueryRunner:
         self._thread_suffix = thread_suffix
         self._threads: dict[tuple[bool, int], StreamThread] = {}
         self._running: dict[str, tuple[StreamThread, Member]] = {}
-        # Queries other processes run: id -> (host, generation, weight).
-        self._elsewhere: dict[str, tuple[int, int, int]] = {}
+        # Queries other processes run: id -> (host, generation, weight, paused).
+        self._elsewhere: dict[str, tuple[int, int, int, bool]] = {}
         self._placement: dict[str, int] = {}
         self._snapshot: Mapping[str, QueryTask] = {}
         self._cleaning: dict[str, threading.Thread] = {}
@@ -160,15 +169,27 @@ class QueryRunner:
                     self._start(query_id, task)
                     continue
                 latest = self._latest(task) if self._reset(task) == "latest" else None
-                self._remote.run(host, query_id, _generation(task), latest)
-                self._elsewhere[query_id] = (host, _generation(task), _weight(task))
+                paused = _paused(task)
+                self._remote.run(host, query_id, _generation(task), latest, paused)
+                self._elsewhere[query_id] = (host, _generation(task), _weight(task), paused)
 
     def _reconcile_elsewhere(self, remote: RemoteHosts, wanted: Mapping[str, QueryTask]) -> None:
-        for query_id, (host, generation, _w) in list(self._elsewhere.items()):
+        """Stops and pauses queries in other processes, as the engine says, before the
+        statement that did it is answered (local members see the snapshot as soon as it is
+        taken)."""
+        touched: set[int] = set()
+        for query_id, (host, generation, weight, paused) in list(self._elsewhere.items()):
             task = wanted.get(query_id)
             if task is None or _generation(task) != generation:
                 remote.stop(host, query_id)
                 del self._elsewhere[query_id]
+                touched.add(host)
+            elif _paused(task) != paused:
+                remote.pause(host, query_id, not paused)
+                self._elsewhere[query_id] = (host, generation, weight, not paused)
+                touched.add(host)
+        if touched:
+            remote.sync(touched)
 
     def _place(self, query_id: str, task: QueryTask) -> int:
         """The host of a query: where its id ran before, else the least loaded (this process
@@ -179,8 +200,8 @@ class QueryRunner:
             load = [0] * hosts
             for _thread, member in self._running.values():
                 load[0] += _weight(member.task)
-            for where, _, weight in self._elsewhere.values():
-                load[where] += weight
+            for placed in self._elsewhere.values():
+                load[placed[0]] += placed[2]
             host = self._placement[query_id] = min(range(hosts), key=load.__getitem__)
         return host
 
@@ -310,6 +331,10 @@ class QueryRunner:
 
 def _generation(task: QueryTask) -> int:
     return int(getattr(task, "generation", 0))
+
+
+def _paused(task: QueryTask) -> bool:
+    return bool(getattr(task, "paused", False))
 
 
 def _weight(task: QueryTask) -> int:

@@ -170,6 +170,59 @@ def test_queries_in_two_processes_write_exactly_what_one_process_writes(
         assert [item["row"]["columns"] for item in body[1:]] == [["d", 52]]
 
 
+def test_pause_and_terminate_take_effect_on_their_answer_in_whichever_process(
+    kafka_bootstrap: str, source: str, tmp_path: Path
+) -> None:
+    prefix = f"qp-{uuid.uuid4().hex[:8]}-"
+    started: list[subprocess.Popen[bytes]] = []
+    rows = [("a", 5), ("b", 20)]
+    with (
+        emulator_process(
+            kafka_bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path, EXACTLY_ONCE, started
+        ) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        assert ksql(client, QUERIES.format(source=source, prefix=prefix)).status_code == 200
+        insert(client, rows)
+        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the first rows")
+        ids = [q["id"] for q in ksql(client, "SHOW QUERIES;").json()[0]["queries"]]
+
+        # Paused from the answer on, wherever a query runs, and resumed where it stopped.
+        for query_id in ids:
+            assert ksql(client, f"PAUSE {query_id};").status_code == 200
+        insert(client, [("a", 7)])
+        time.sleep(3)
+        assert outputs(kafka_bootstrap, prefix) == expected(rows)
+        for query_id in ids:
+            assert ksql(client, f"RESUME {query_id};").status_code == 200
+        rows += [("a", 7)]
+        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the resumed rows")
+
+        # Terminated from the answer on, wherever a query runs.
+        for query_id in ids:
+            stopped = ksql(client, f"TERMINATE {query_id};")
+            assert stopped.status_code == 200, stopped.text
+        insert(client, [("c", 1), ("c", 50)])
+        time.sleep(3)
+        assert outputs(kafka_bootstrap, prefix) == expected(rows)
+        # Created again, each query starts over from the source's beginning.
+        again = ksql(
+            client, "DROP TABLE COUNTS; DROP STREAM BIG; DROP TABLE SUMS; DROP STREAM SMALL;"
+        )
+        assert again.status_code == 200, again.text
+        recreated = QUERIES.format(source=source, prefix=f"{prefix}2-").split(";", 1)[1]
+        response = client.post(
+            "/ksql",
+            json={"ksql": recreated, "streamsProperties": {"auto.offset.reset": "earliest"}},
+        )
+        assert response.status_code == 200, response.text
+        everything = [*rows, ("c", 1), ("c", 50)]
+        wait_for(
+            lambda: outputs(kafka_bootstrap, f"{prefix}2-") == expected(everything),
+            "the re-created queries' output",
+        )
+
+
 def test_a_killed_query_process_starts_again_and_its_queries_resume_exactly(
     kafka_bootstrap: str, source: str, tmp_path: Path
 ) -> None:
@@ -259,11 +312,19 @@ class _Hosts:
     count: int = 1
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def run(self, host: int, query_id: str, generation: int, latest: Positions | None) -> None:
+    def run(
+        self, host: int, query_id: str, generation: int, latest: Positions | None, paused: bool
+    ) -> None:
         self.calls.append(("run", host, query_id, generation))
 
     def stop(self, host: int, query_id: str) -> None:
         self.calls.append(("stop", host, query_id))
+
+    def pause(self, host: int, query_id: str, paused: bool) -> None:
+        self.calls.append(("pause", host, query_id, paused))
+
+    def sync(self, hosts: set[int]) -> None:
+        self.calls.append(("sync", sorted(hosts)))
 
     def committed(self, query_id: str) -> Positions:
         return {}
@@ -305,7 +366,7 @@ def test_each_query_goes_to_the_least_loaded_process_and_stays_there(
     assert runner.hosts()["F3"] == 0
     tasks["AGG2"] = _Task("AGG2", True, generation=1)
     runner.reconcile()
-    assert hosts.calls[2:] == [("stop", 1, "AGG2"), ("run", 1, "AGG2", 1)]
+    assert hosts.calls[2:] == [("stop", 1, "AGG2"), ("sync", [1]), ("run", 1, "AGG2", 1)]
     assert runner.hosts()["AGG2"] == 1
 
 
