@@ -119,13 +119,19 @@ def stored_alerts(engine: sa.Engine) -> tuple[list[str], dict[tuple[str, int], i
     return high, velocity
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-query-processes"])
 def test_changing_high_amount_and_velocity_under_traffic_misses_and_doubles_nothing(
-    kafka_bootstrap: str, database_url: str, db_engine: sa.Engine, tmp_path: Path
+    kafka_bootstrap: str, database_url: str, db_engine: sa.Engine, tmp_path: Path, processes: int
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     ksql = project(tmp_path, suffix)
     db.upgrade(database_url)
-    with emulator_process(kafka_bootstrap, f"chg_{suffix}_", tmp_path / "emulator") as url:
+    with emulator_process(
+        kafka_bootstrap,
+        f"chg_{suffix}_",
+        tmp_path / "emulator",
+        {"ksql.emulator.query.processes": str(processes)},
+    ) as url:
         config = str(write_local_config(tmp_path / "ksql-migrations.properties", url, tmp_path))
         env = {"KSQLDB_URL": url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
         migrate = ("migrate", "-c", config)
