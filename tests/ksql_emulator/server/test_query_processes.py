@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,27 @@ def expected(rows: list[tuple[str, int]]) -> dict[str, list[Any]]:
     return out
 
 
+@contextmanager
+def four_queries(
+    bootstrap: str, source: str, tmp_path: Path, rows: list[tuple[str, int]]
+) -> Iterator[tuple[httpx.Client, str, subprocess.Popen[bytes]]]:
+    """A server with two query processes (exactly-once) running QUERIES over `source`, once they
+    have written what `rows` cause: its client, its sinks' prefix and its process."""
+    prefix = f"qp-{uuid.uuid4().hex[:8]}-"
+    started: list[subprocess.Popen[bytes]] = []
+    with (
+        emulator_process(
+            bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path, EXACTLY_ONCE, started
+        ) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        created = ksql(client, QUERIES.format(source=source, prefix=prefix))
+        assert created.status_code == 200, created.text
+        insert(client, rows)
+        wait_for(lambda: outputs(bootstrap, prefix) == expected(rows), "the first rows")
+        yield client, prefix, started[0]
+
+
 @pytest.fixture
 def source(new_topic: Callable[..., str]) -> str:
     return new_topic("spread")
@@ -122,20 +144,9 @@ def source(new_topic: Callable[..., str]) -> str:
 def test_queries_in_two_processes_write_exactly_what_one_process_writes(
     kafka_bootstrap: str, source: str, tmp_path: Path
 ) -> None:
-    prefix = f"qp-{uuid.uuid4().hex[:8]}-"
-    started: list[subprocess.Popen[bytes]] = []
     rows = [("a", 5), ("b", 20), ("a", 30), ("c", 1)]
-    with (
-        emulator_process(
-            kafka_bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path, EXACTLY_ONCE, started
-        ) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        created = ksql(client, QUERIES.format(source=source, prefix=prefix))
-        assert created.status_code == 200, created.text
-        (worker,) = query_processes(started[0])
-        insert(client, rows)
-        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the four sinks")
+    with four_queries(kafka_bootstrap, source, tmp_path, rows) as (client, prefix, server):
+        (worker,) = query_processes(server)
 
         # A stopped query process holds up the queries placed on it, and only those: so
         # each process runs some of them.
@@ -173,18 +184,8 @@ def test_queries_in_two_processes_write_exactly_what_one_process_writes(
 def test_pause_and_terminate_take_effect_on_their_answer_in_whichever_process(
     kafka_bootstrap: str, source: str, tmp_path: Path
 ) -> None:
-    prefix = f"qp-{uuid.uuid4().hex[:8]}-"
-    started: list[subprocess.Popen[bytes]] = []
     rows = [("a", 5), ("b", 20)]
-    with (
-        emulator_process(
-            kafka_bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path, EXACTLY_ONCE, started
-        ) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        assert ksql(client, QUERIES.format(source=source, prefix=prefix)).status_code == 200
-        insert(client, rows)
-        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the first rows")
+    with four_queries(kafka_bootstrap, source, tmp_path, rows) as (client, prefix, _server):
         ids = [q["id"] for q in ksql(client, "SHOW QUERIES;").json()[0]["queries"]]
 
         # Paused from the answer on, wherever a query runs, and resumed where it stopped.
@@ -226,24 +227,14 @@ def test_pause_and_terminate_take_effect_on_their_answer_in_whichever_process(
 def test_a_killed_query_process_starts_again_and_its_queries_resume_exactly(
     kafka_bootstrap: str, source: str, tmp_path: Path
 ) -> None:
-    prefix = f"qp-{uuid.uuid4().hex[:8]}-"
-    started: list[subprocess.Popen[bytes]] = []
     rows = [("a", 5), ("b", 20)]
-    with (
-        emulator_process(
-            kafka_bootstrap, f"t_{uuid.uuid4().hex[:8]}_", tmp_path, EXACTLY_ONCE, started
-        ) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        assert ksql(client, QUERIES.format(source=source, prefix=prefix)).status_code == 200
-        (first,) = query_processes(started[0])
-        insert(client, rows)
-        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the first rows")
+    with four_queries(kafka_bootstrap, source, tmp_path, rows) as (client, prefix, server):
+        (first,) = query_processes(server)
         first.kill()
         wait_for(
             lambda: (
-                len(query_processes(started[0])) == 1
-                and first.pid not in [p.pid for p in query_processes(started[0])]
+                len(query_processes(server)) == 1
+                and first.pid not in [p.pid for p in query_processes(server)]
             ),
             "a new query process",
         )
