@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -98,12 +98,8 @@ class CommandTopic:
             consumer.assign([TopicPartition(self.name, 0, low)])
             position = low
             while position < high:
-                for raw in consumer.consume(500, timeout=1.0):
-                    offset = raw.offset()
-                    if raw.error() is not None or offset is None:
-                        continue
+                for offset, parsed in _read(consumer.consume(500, timeout=1.0)):
                     position = offset + 1
-                    parsed = _parse(raw.key(), raw.value(), offset)
                     if parsed is not None:
                         commands.append((offset, parsed))
         finally:
@@ -133,18 +129,19 @@ class CommandFollower:
 
     def poll(self, timeout_s: float) -> list[tuple[int, Command]]:
         """The commands appended since the last poll (waiting up to `timeout_s` for one)."""
-        commands: list[tuple[int, Command]] = []
-        for raw in self._consumer.consume(500, timeout=timeout_s):
-            offset = raw.offset()
-            if raw.error() is not None or offset is None:
-                continue
-            parsed = _parse(raw.key(), raw.value(), offset)
-            if parsed is not None:
-                commands.append((offset, parsed))
-        return commands
+        records = _read(self._consumer.consume(500, timeout=timeout_s))
+        return [(offset, parsed) for offset, parsed in records if parsed is not None]
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _read(records: list[Any]) -> Iterator[tuple[int, Command | None]]:
+    """Each consumed record's offset and command (None for one that cannot be read)."""
+    for raw in records:
+        offset = raw.offset()
+        if raw.error() is None and offset is not None:
+            yield offset, _parse(raw.key(), raw.value(), offset)
 
 
 def _parse(key: bytes | None, value: bytes | None, offset: int) -> Command | None:
