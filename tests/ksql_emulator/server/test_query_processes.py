@@ -23,6 +23,7 @@ from confluent_kafka import Consumer
 
 from ksql_emulator.app.query_processes import QueryProcesses, WorkerConfig
 from ksql_emulator.kafka.query_runner import Positions, QueryRunner
+from tests.ksql_emulator.server.test_query_lifecycle import wait_until
 from tests.ksql_emulator.server.test_real_engine import emulator_process, ksql, pull_until
 
 pytestmark = pytest.mark.slow
@@ -66,13 +67,6 @@ def read_committed(bootstrap: str, topic: str, *, settle_s: float = 1.5) -> list
     finally:
         consumer.close()
     return records
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.2)
 
 
 def query_processes(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
@@ -132,7 +126,7 @@ def four_queries(
         created = ksql(client, QUERIES.format(source=source, prefix=prefix))
         assert created.status_code == 200, created.text
         insert(client, rows)
-        wait_for(lambda: outputs(bootstrap, prefix) == expected(rows), "the first rows")
+        wait_until(lambda: outputs(bootstrap, prefix) == expected(rows), "the first rows")
         yield client, prefix, started[0]
 
 
@@ -160,7 +154,7 @@ def test_queries_in_two_processes_write_exactly_what_one_process_writes(
         finally:
             worker.resume()
         rows += [("d", 50), ("d", 2)]
-        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the held rows")
+        wait_until(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the held rows")
 
         # Every query's counters reach /metrics, wherever it runs.
         def counted() -> set[str]:
@@ -174,7 +168,7 @@ def test_queries_in_two_processes_write_exactly_what_one_process_writes(
 
         ids = {q["id"] for q in ksql(client, "SHOW QUERIES;").json()[0]["queries"]}
         assert len(ids) == 4
-        wait_for(lambda: counted() >= ids, "every query's metrics", timeout_s=10)
+        wait_until(lambda: counted() >= ids, "every query's metrics", timeout_s=10)
 
         # A pull query reads a table wherever the query that writes it runs.
         body = pull_until(client, "SELECT * FROM SUMS WHERE K = 'd';", 1)
@@ -197,7 +191,7 @@ def test_pause_and_terminate_take_effect_on_their_answer_in_whichever_process(
         for query_id in ids:
             assert ksql(client, f"RESUME {query_id};").status_code == 200
         rows += [("a", 7)]
-        wait_for(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the resumed rows")
+        wait_until(lambda: outputs(kafka_bootstrap, prefix) == expected(rows), "the resumed rows")
 
         # Terminated from the answer on, wherever a query runs.
         for query_id in ids:
@@ -218,7 +212,7 @@ def test_pause_and_terminate_take_effect_on_their_answer_in_whichever_process(
         )
         assert response.status_code == 200, response.text
         everything = [*rows, ("c", 1), ("c", 50)]
-        wait_for(
+        wait_until(
             lambda: outputs(kafka_bootstrap, f"{prefix}2-") == expected(everything),
             "the re-created queries' output",
         )
@@ -231,7 +225,7 @@ def test_a_killed_query_process_starts_again_and_its_queries_resume_exactly(
     with four_queries(kafka_bootstrap, source, tmp_path, rows) as (client, prefix, server):
         (first,) = query_processes(server)
         first.kill()
-        wait_for(
+        wait_until(
             lambda: (
                 len(query_processes(server)) == 1
                 and first.pid not in [p.pid for p in query_processes(server)]
@@ -240,7 +234,7 @@ def test_a_killed_query_process_starts_again_and_its_queries_resume_exactly(
         )
         more = [("a", 40), ("c", 3), ("b", 1)]
         insert(client, more)
-        wait_for(
+        wait_until(
             lambda: outputs(kafka_bootstrap, prefix) == expected(rows + more), "the later rows"
         )
     log = "".join(p.read_text() for p in tmp_path.glob("ksql-emulator-*.log"))
