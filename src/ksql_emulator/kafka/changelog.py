@@ -153,6 +153,10 @@ class QueryState:
         for topic in self.topics.values():
             output.send(topic, MARKER_KEY, value, partition=0)
 
+    def pending(self) -> int:
+        """How many changed keys wait to be logged, over all stores."""
+        return sum(store.pending() for store in self.stores.values())
+
     def log_changes(self, output: QueryOutput) -> int:
         """Sends each store's changes since the last call to its changelog."""
         sent = 0

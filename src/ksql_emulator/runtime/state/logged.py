@@ -76,6 +76,10 @@ class LoggedKeyValueStore:
     def items(self) -> Iterator[tuple[tuple[Any, ...], Any]]:
         return self.inner.items()
 
+    def pending(self) -> int:
+        """How many keys changed since the last drain."""
+        return len(self._dirty)
+
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
         key_bytes = self._key_bytes
@@ -117,6 +121,9 @@ class LoggedWindowStore:
         # Streams' segments expire without changelog tombstones.
         self.inner.expire_before(start_ms)
         self._dirty = {(k, s) for k, s in self._dirty if s >= start_ms}
+
+    def pending(self) -> int:
+        return len(self._dirty)
 
     def drain(self) -> list[ChangelogEntry]:
         key_bytes = self._key_bytes
