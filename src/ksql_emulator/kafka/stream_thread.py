@@ -80,7 +80,7 @@ _IDLE_POLL_S = 0.25
 _MIRROR_S = 1.0
 # Changed state keys from which a query's changelog entries are written with the batch rather
 # than at the commit.
-_EAGER_LOG = 1000
+_EAGER_LOG = 200
 # How often an idle thread asks whether a paused member was resumed.
 _RESUME_CHECK_S = 0.2
 
