@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # upsert absorbs the repeated alerts. Exactly-once makes each stage wait for its commit.
     # At-least-once output does not wait for commits, so they only bound what a crash replays:
     # once a second, as each commit asks the broker for a few requests per stateful query.
-    # Measured trade-offs: README, "Speed".
+    # Measured trade-offs: README, "The local stack" and "Benchmarks".
     ksql_commit_interval_ms: int = Field(default=1000, ge=1)
     ksql_processing_guarantee: Literal["exactly_once_v2", "at_least_once"] = "at_least_once"
     # Processes the emulator runs its persistent queries in. One Python process works one core;
