@@ -2,9 +2,10 @@
 
 The runtime keeps state in memory; a `Logged*Store` wraps such a store so the Kafka layer can
 write each changed key's latest value (or a tombstone) to the store's changelog whenever it
-drains the store (after each batch of records) and rebuild the store from that changelog after
-a restart. Between drains a key changed many times is logged once. Keys and values are written in
-state format 1 (`changelog_format`): data a restore parses, never code it runs.
+drains the store (at each commit, or after a batch once many keys wait) and rebuild the store
+from that changelog after a restart. Between drains a key changed many times is logged once.
+Keys and values are written in state format 1 (`changelog_format`): data a restore parses, never
+code it runs.
 """
 
 from __future__ import annotations
