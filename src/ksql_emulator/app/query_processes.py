@@ -43,7 +43,7 @@ from typing import Any
 from ksql_emulator import metrics
 from ksql_emulator.app.collector import tune_garbage_collector
 from ksql_emulator.app.config import ConfigError
-from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.contracts.backend import QueryTask, task_generation, task_paused
 from ksql_emulator.kafka.command_log import CommandTopic
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.query_runner import Positions, QueryRunner
@@ -317,11 +317,11 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
     def hosted() -> dict[str, QueryTask]:
         tasks = {}
         for q, task in backend.persistent_queries().items():
-            if q not in wanted or wanted[q][0] != int(getattr(task, "generation", 0)):
+            if q not in wanted or wanted[q][0] != task_generation(task):
                 continue
             # The server's word on PAUSE holds from its answer; this engine hears it later.
             paused = wanted[q][2]
-            if getattr(task, "paused", False) != paused and dataclasses.is_dataclass(task):
+            if task_paused(task) != paused and dataclasses.is_dataclass(task):
                 task = dataclasses.replace(task, paused=paused)
             tasks[q] = task
         return tasks

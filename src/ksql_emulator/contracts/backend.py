@@ -24,6 +24,8 @@ __all__ = [
     "Row",
     "StatementResult",
     "TopicInfo",
+    "task_generation",
+    "task_paused",
 ]
 
 # One element of `/ksql`'s answer, exactly as ksqlDB's JSON: it has "@type" and "statementText"
@@ -144,6 +146,16 @@ class QueryTask(Protocol):
         `windowed_sinks` (sink topic -> bytes the window adds to each key): those records are
         partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are."""
         ...
+
+
+# Attributes a task may have beyond the protocol (a test's stand-in need not): its generation,
+# which a CREATE OR REPLACE raises, and whether PAUSE holds it.
+def task_generation(task: QueryTask) -> int:
+    return int(getattr(task, "generation", 0))
+
+
+def task_paused(task: QueryTask) -> bool:
+    return bool(getattr(task, "paused", False))
 
 
 @dataclass(frozen=True)

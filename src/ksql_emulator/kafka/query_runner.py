@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.contracts.backend import QueryTask, task_generation, task_paused
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.kafka.messages import watermarks
@@ -144,7 +144,7 @@ class QueryRunner:
         with self._guard:
             for query_id in list(self._running):
                 task = wanted.get(query_id)
-                if task is None or _generation(task) != _generation(
+                if task is None or task_generation(task) != task_generation(
                     self._running[query_id][1].task
                 ):
                     thread, member = self._running.pop(query_id)
@@ -169,9 +169,9 @@ class QueryRunner:
                     self._start(query_id, task)
                     continue
                 latest = self._latest(task) if self._reset(task) == "latest" else None
-                paused = _paused(task)
-                self._remote.run(host, query_id, _generation(task), latest, paused)
-                self._elsewhere[query_id] = (host, _generation(task), _weight(task), paused)
+                paused = task_paused(task)
+                self._remote.run(host, query_id, task_generation(task), latest, paused)
+                self._elsewhere[query_id] = (host, task_generation(task), _weight(task), paused)
 
     def _reconcile_elsewhere(self, remote: RemoteHosts, wanted: Mapping[str, QueryTask]) -> None:
         """Stops and pauses queries in other processes, as the engine says, before the
@@ -180,11 +180,11 @@ class QueryRunner:
         touched: set[int] = set()
         for query_id, (host, generation, weight, paused) in list(self._elsewhere.items()):
             task = wanted.get(query_id)
-            if task is None or _generation(task) != generation:
+            if task is None or task_generation(task) != generation:
                 remote.stop(host, query_id)
                 del self._elsewhere[query_id]
                 touched.add(host)
-            elif _paused(task) != paused:
+            elif task_paused(task) != paused:
                 remote.pause(host, query_id, not paused)
                 self._elsewhere[query_id] = (host, generation, weight, not paused)
                 touched.add(host)
@@ -200,8 +200,8 @@ class QueryRunner:
             load = [0] * hosts
             for _thread, member in self._running.values():
                 load[0] += _weight(member.task)
-            for placed in self._elsewhere.values():
-                load[placed[0]] += placed[2]
+            for where, _generation, weight, _paused in self._elsewhere.values():
+                load[where] += weight
             host = self._placement[query_id] = min(range(hosts), key=load.__getitem__)
         return host
 
@@ -327,14 +327,6 @@ class QueryRunner:
         for thread in threads:
             thread.join()
         self._settings.gateway.close()
-
-
-def _generation(task: QueryTask) -> int:
-    return int(getattr(task, "generation", 0))
-
-
-def _paused(task: QueryTask) -> bool:
-    return bool(getattr(task, "paused", False))
 
 
 def _weight(task: QueryTask) -> int:

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from ksql_emulator.contracts.backend import QueryTask
+from ksql_emulator.contracts.backend import QueryTask, task_paused
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
@@ -373,7 +373,7 @@ class StreamThread:
         with self._lock:
             for member in paused:
                 task = member.lookup()
-                if task is not None and not getattr(task, "paused", False):
+                if task is not None and not task_paused(task):
                     member.resuming = True
 
     def _process(self, batch: list[Any]) -> None:
@@ -385,7 +385,7 @@ class StreamThread:
                 task = member.lookup()
                 if task is None:  # terminated meanwhile; reconcile removes it
                     continue
-                if getattr(task, "paused", False):
+                if task_paused(task):
                     # PAUSE holds from the moment it returned: nothing from this batch on.
                     if not member.paused:
                         log.info("query %s: paused", member.query_id)
