@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from ksql_emulator.kafka.changelog import MARKER_KEY
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.runtime.state.changelog_format import decode
+from tests.ksql_emulator.server.test_query_lifecycle import wait_until
 from tests.ksql_emulator.server.test_real_engine import emulator_process, ksql, sink_records
 
 pytestmark = pytest.mark.slow
@@ -42,16 +44,24 @@ def test_a_key_changed_in_several_batches_of_one_commit_is_logged_once(
         # Long enough that the three records below land in one commit interval.
         "ksql.streams.commit.interval.ms": "3000",
     }
-    gateway = ConfluentGateway(kafka_bootstrap)
+    sink = f"n_{service_id}"
+    entries: list[tuple[bytes | None, bytes | None]] = []
+
+    def covered(gateway: ConfluentGateway, topic: str) -> bool:
+        """The commit that covers the three records: a marker after a state entry."""
+        entries[:] = [(m.key, m.value) for m in gateway.read_topic(topic)]
+        keys = [key for key, _ in entries]
+        return any(k != MARKER_KEY for k in keys) and keys[-1] == MARKER_KEY
+
     with (
+        closing(ConfluentGateway(kafka_bootstrap)) as gateway,
         emulator_process(kafka_bootstrap, service_id, tmp_path, defines) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         created = ksql(
             client,
             f"CREATE STREAM P (K STRING KEY, V INT) WITH (kafka_topic='{source}', "
-            "value_format='JSON'); "
-            "CREATE TABLE N WITH (kafka_topic='n_" + service_id + "') AS "
+            f"value_format='JSON'); CREATE TABLE N WITH (kafka_topic='{sink}') AS "
             "SELECT K, COUNT(*) AS C FROM P GROUP BY K;",
         )
         assert created.status_code == 200, created.text
@@ -60,20 +70,11 @@ def test_a_key_changed_in_several_batches_of_one_commit_is_logged_once(
             assert ksql(client, "INSERT INTO P (K, V) VALUES ('a', 1);").status_code == 200
             time.sleep(0.3)
         # Each change still reaches the table's topic as it happens.
-        updates = sink_records(kafka_bootstrap, "n_" + service_id, 3)
+        updates = sink_records(kafka_bootstrap, sink, 3)
         assert [value["C"] for _, value in updates] == [1, 2, 3]
 
         topic = _changelog(gateway, service_id)
-        deadline = time.monotonic() + 20
-        while True:
-            entries = [(m.key, m.value) for m in gateway.read_topic(topic)]
-            # The commit that covers the three records: a marker after a state entry.
-            keys = [key for key, _ in entries]
-            if any(k != MARKER_KEY for k in keys) and keys[-1] == MARKER_KEY:
-                break
-            assert time.monotonic() < deadline, f"no commit covered the records: {entries}"
-            time.sleep(0.3)
-    gateway.close()
+        wait_until(lambda: covered(gateway, topic), "a commit covering the records", 20)
     changes = [value for key, value in entries if key != MARKER_KEY]
     assert len(changes) == 1, changes
     assert changes[0] is not None
