@@ -56,7 +56,6 @@ STATE_FORMAT = 1
 # Every pickle from protocol 2 on starts with the PROTO opcode; earlier versions wrote protocol 5.
 _PICKLE_PROTO = 0x80
 
-_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
 _BASES: tuple[type[Any], ...] = (bool, int, str, float, list, tuple, dict)
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -108,8 +107,19 @@ def decode(data: bytes) -> Any:
 
 
 def _to_json(value: Any) -> Any:
+    # The types aggregates store first, tested by identity: every changed window of every
+    # aggregate passes through here at each commit, and a dictionary lookup per value costs
+    # more than these comparisons.
     kind = type(value)
-    if kind in _PLAIN:
+    if kind is str or kind is int or value is None:
+        return value
+    if kind is list:
+        return [v if type(v) is str or type(v) is int else _to_json(v) for v in value]
+    if kind is tuple:
+        return {"tuple": [v if type(v) is str or type(v) is int else _to_json(v) for v in value]}
+    if kind is Decimal:
+        return {"decimal": str(value)}
+    if kind is bool:
         return value
     write = _WRITERS.get(kind)
     if write is not None:
@@ -124,8 +134,7 @@ def _to_json(value: Any) -> Any:
 
 
 def _values(values: Any) -> list[Any]:
-    plain = _PLAIN
-    return [v if type(v) in plain else _to_json(v) for v in values]
+    return [_to_json(v) for v in values]
 
 
 _WRITERS: dict[type, Callable[[Any], Any]] = {
