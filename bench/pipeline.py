@@ -369,6 +369,8 @@ def throughput(
     console.print(f"  throughput: {count:,} transactions, {len(model.expected):,} alerts expected")
     sender = Sender(parts.bootstrap, TRANSACTIONS)
     since = time.time() - 1
+    # The bench itself stands in for the producer here; it also watches PostgreSQL.
+    meter = CpuMeter(parts.processes(), bench=True)
     started = time.time()
     sender.send_all(txns)
     report = sender.flush()
@@ -376,6 +378,8 @@ def throughput(
     if report.failed:
         raise SystemExit(f"the producer failed: {report.summary()}")
     rows, end = watcher.wait_done(model.expected, since, args.quiet, args.stall)
+    # Per transaction, so that wait_done's quiet period (little CPU) hardly counts.
+    _, used = meter.used()
     elapsed = (end - started) if end is not None else None
     sink = f"bench-bare-{uuid.uuid4().hex[:8]}"
     topic = watcher.probe.list_topics(TRANSACTIONS, timeout=10).topics[TRANSACTIONS]
@@ -392,6 +396,7 @@ def throughput(
         "rate": count / elapsed if elapsed else None,
         "bare_rate": bare_rate,
         "ratio_to_bare": (count / elapsed) / bare_rate if elapsed else None,
+        "cpu_us_per_transaction": {name: 1e6 * sec / count for name, sec in used.items()},
     }
 
 
@@ -475,13 +480,13 @@ def latency(
     }
 
 
-def _cpu(pids: list[int]) -> dict[int, float]:
-    """CPU seconds of each process and all its descendants, by pid."""
+def _cpu(pids: list[int], descendants: bool = True) -> dict[int, float]:
+    """CPU seconds of each process (and all its descendants), by pid."""
     times: dict[int, float] = {}
     for pid in pids:
         try:
             process = psutil.Process(pid)
-            family = [process, *process.children(recursive=True)]
+            family = [process, *(process.children(recursive=True) if descendants else [])]
         except psutil.NoSuchProcess:
             continue
         for p in family:
@@ -491,6 +496,32 @@ def _cpu(pids: list[int]) -> dict[int, float]:
             except psutil.NoSuchProcess:
                 continue
     return times
+
+
+class CpuMeter:
+    """CPU seconds of each part of the stack over one stretch of wall time; with `bench`, of
+    this process too (the stack's processes may be its children: they are not counted twice)."""
+
+    def __init__(self, pids: dict[str, list[int]], bench: bool = False) -> None:
+        self.pids = pids
+        self.bench = bench
+        self.before = self._now()
+        self.started = time.monotonic()
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        times = {name: _cpu(p) for name, p in self.pids.items()}
+        if self.bench:
+            times["bench"] = _cpu([os.getpid()], descendants=False)
+        return times
+
+    def used(self) -> tuple[float, dict[str, float]]:
+        after = self._now()
+        wall = time.monotonic() - self.started
+        # A child that came and went inside the window is counted from its first sighting.
+        return wall, {
+            name: sum(t - self.before[name].get(pid, 0.0) for pid, t in after[name].items())
+            for name in after
+        }
 
 
 def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
@@ -513,11 +544,9 @@ def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
         pids = parts.processes()
         if producer is not None:
             pids["producer"] = [producer.pid]
-        before = {name: _cpu(p) for name, p in pids.items()}
-        started = time.monotonic()
+        meter = CpuMeter(pids)
         time.sleep(seconds)
-        after = {name: _cpu(p) for name, p in pids.items()}
-        wall = time.monotonic() - started
+        wall, used = meter.used()
     finally:
         if parts.state_dir is not None:
             state = StackState.load(parts.state_dir)
@@ -526,11 +555,7 @@ def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
         elif producer is not None:
             producer.send_signal(signal.SIGTERM)
             producer.wait(60)
-    shares = {}
-    for name in pids:
-        # A child that came and went inside the window is counted from its first sighting.
-        used = sum(t - before[name].get(pid, 0.0) for pid, t in after[name].items())
-        shares[name] = 100 * used / wall
+    shares = {name: 100 * seconds / wall for name, seconds in used.items()}
     return {
         "rate": rate,
         "seconds": wall,
@@ -591,6 +616,11 @@ def report(results: list[dict[str, Any]], out: Console) -> None:
                 f"{t['produce_seconds']:.1f}", f"{t['missing']}/{t['unexpected']}",
             )  # fmt: skip
     out.print(table)
+    for r in results:
+        used = r.get("throughput", {}).get("cpu_us_per_transaction")
+        if used:
+            parts = ", ".join(f"{name} {us:,.0f}" for name, us in sorted(used.items()))
+            out.print(f"{r['partitions']} partition(s), CPU µs per transaction: {parts}")
     table = Table(title="detection latency, send -> alert row (ms)")
     for column in ("partitions", "rate", "rule", "alerts", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="right")
