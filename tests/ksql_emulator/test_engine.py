@@ -97,3 +97,23 @@ def test_define_substitutes_later_statements() -> None:
     engine.execute("DEFINE topic = 'txns';" + TXNS.replace("'txns'", "'${topic}'"))
     source = engine.catalog.source("TXNS")
     assert source is not None and source.topic == "txns"
+
+
+def test_queries_over_one_topic_read_each_message_through_their_own_stream() -> None:
+    # Queries reading a stream the same way share its decoding; streams that read the same
+    # topic differently (another type, another timestamp column) must each keep their own.
+    engine = Engine()
+    engine.execute(
+        TXNS + "CREATE STREAM TXNS_TEXT (ACCOUNT STRING KEY, AMOUNT STRING, COUNTRY STRING, "
+        "EVENT_TIME BIGINT) WITH (kafka_topic='txns', value_format='JSON');"
+        "CREATE STREAM BY_NUMBER AS SELECT ACCOUNT, AMOUNT, ROWTIME AS T FROM TXNS;"
+        "CREATE STREAM BY_NUMBER_AGAIN AS SELECT ACCOUNT, AMOUNT, ROWTIME AS T FROM TXNS;"
+        "CREATE STREAM BY_TEXT AS SELECT ACCOUNT, AMOUNT, ROWTIME AS T FROM TXNS_TEXT;"
+    )
+    engine.broker.produce(
+        Message("txns", b"a", b'{"AMOUNT": 12.5, "COUNTRY": "FR", "EVENT_TIME": 5000}', 7)
+    )
+    number = [("a", {"AMOUNT": 12.5, "T": 5000}, 5000)]
+    assert values(engine, "BY_NUMBER") == number
+    assert values(engine, "BY_NUMBER_AGAIN") == number
+    assert values(engine, "BY_TEXT") == [("a", {"AMOUNT": "12.5", "T": 7}, 7)]

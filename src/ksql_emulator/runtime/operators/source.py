@@ -90,8 +90,22 @@ class SourceOperator:
         self._rowtime_at = [
             i for i, (kind, ref) in enumerate(layout) if kind == "PSEUDO" and ref == "ROWTIME"
         ]
+        # The last message decoded and its record, as one tuple: stream threads may share
+        # the operator, and a tuple is replaced whole.
+        self._memo: tuple[Message | None, Record | None] = (None, None)
 
     def decode(self, msg: Message) -> Record | None:
+        # Queries that read one stream the same way share this operator (see
+        # topology.build_query) and are offered each message in turn: the first builds its
+        # record, the others get that record (records are immutable).
+        memo = self._memo
+        if memo[0] is msg:
+            return memo[1]
+        record = self._decode(msg)
+        self._memo = (msg, record)
+        return record
+
+    def _decode(self, msg: Message) -> Record | None:
         try:
             key = self.key_serde.deserialize(msg.key)
             value = self.value_serde.deserialize(msg.value)
