@@ -12,6 +12,9 @@ import pytest
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.engine import Engine
 from ksql_emulator.errors import KsqlError
+from ksql_emulator.runtime.operators.aggregate import AggregateOperator
+from ksql_emulator.runtime.state.changelog_format import decode
+from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
 
 EVENTS = (
     "CREATE STREAM EVENTS (ID STRING KEY, V INT, ARR ARRAY<INT>, ARR2 ARRAY<INT>) "
@@ -74,6 +77,71 @@ def test_emit_changes_drops_records_after_the_default_24_hour_grace() -> None:
     send(engine, "a", 10, V=1)  # its window ended a day before stream time
     send(engine, "a", 2 * day - 1000, V=1)  # late, but within its window's grace
     assert [r[1] for r in rows(engine, "OUT")] == [{"N": 1}, {"N": 1}]
+
+
+def test_windows_older_than_the_retention_leave_the_store_and_its_changelog() -> None:
+    # A long-running server opens windows without end; each is kept until it is older than
+    # the store's retention (size + grace), then deleted, with a changelog tombstone that lets
+    # compaction drop it too. A record that arrives for it later is still dropped as late.
+    engine = Engine()
+    engine.execute(
+        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
+        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
+    )
+    (query,) = engine.queries.values()
+    (aggregate,) = [op for op in query.operators if isinstance(op, AggregateOperator)]
+    store = aggregate.store = LoggedKeyValueStore()
+    send(engine, "a", 1, V=1)
+    send(engine, "b", 12, V=1)
+    store.drain()
+    send(engine, "a", 24, V=1)  # stream time 24: [0, 10) is past its retention of 15 ms
+    assert sorted(key for key, _ in store.items()) == [(("a",), 20), (("b",), 10)]
+    tombstones = [key for key, value in store.drain() if value is None]
+    assert [decode(key) for key in tombstones] == [(("a",), 0)]
+    send(engine, "a", 2, V=1)  # late for the deleted window: dropped, not counted afresh
+    assert [r[1] for r in rows(engine, "OUT")] == [{"N": 1}, {"N": 1}, {"N": 1}]
+
+
+def test_a_jump_in_stream_time_expires_old_windows_over_the_next_records() -> None:
+    # Old windows by the thousand (a replayed backlog) then live traffic: no one record pays
+    # for deleting them all.
+    engine = Engine()
+    engine.execute(
+        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
+        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
+    )
+    (query,) = engine.queries.values()
+    (aggregate,) = [op for op in query.operators if isinstance(op, AggregateOperator)]
+    for n in range(1000):
+        send(engine, f"k{n}", 1, V=1)
+    held = [len(list(aggregate.store.items()))]
+    for ts in range(100, 110):
+        send(engine, "live", ts, V=1)
+        held.append(len(list(aggregate.store.items())))
+    assert held == [1000, 801, 601, 401, 201, 1, 1, 1, 1, 1, 1]
+
+
+def test_windows_a_restart_restores_expire_as_the_others_do() -> None:
+    statement = (
+        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
+        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
+    )
+    before = Engine()
+    before.execute(statement)
+    logged = LoggedKeyValueStore()
+    before.queries["CTAS_OUT_0"].bind_stores(lambda _name, _store: logged)
+    send(before, "a", 1, V=1)
+    send(before, "b", 12, V=1)
+    changelog = logged.drain()
+
+    after = Engine()  # a restarted server: its store comes back from the changelog
+    after.execute(statement)
+    restored = LoggedKeyValueStore()
+    for key, value in changelog:
+        restored.restore(key, value)
+    after.queries["CTAS_OUT_0"].bind_stores(lambda _name, _store: restored)
+    send(after, "b", 24, V=1)
+    assert sorted(key for key, _ in restored.items()) == [(("b",), 10), (("b",), 20)]
 
 
 def test_session_merge_keeps_every_value_in_arrival_order() -> None:

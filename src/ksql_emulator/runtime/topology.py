@@ -140,6 +140,7 @@ def _resume_clock(op: AggregateOperator) -> None:
             op.stream_time_ms = max(op.stream_time_ms, value[1])
             if isinstance(key[1], int):
                 op.newest_start_ms = max(op.newest_start_ms, key[1])
+                op.track(key[0], key[1])
 
 
 def _wire_join(spec: Any, sources: list[tuple[str, SourceOperator]]) -> list[Any]:

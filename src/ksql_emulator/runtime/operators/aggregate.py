@@ -14,6 +14,8 @@ from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 __all__ = ["AggregateOperator"]
 
 _LEGACY_GRACE_MS = 24 * 60 * 60 * 1000
+# Expired windows deleted per record at most.
+_EXPIRE_BUDGET = 200
 # Key value types `freeze` leaves as they are: a key of only these is its own frozen form.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -78,6 +80,14 @@ class AggregateOperator:
         )
         self.newest_start_ms = -1
         self.last_close_ms = -1
+        # Time windows by start, for their expiry: Kafka Streams drops a window once it is older
+        # than the store's retention, by which time it is closed and no record can change it.
+        # Without that every window ever opened stayed in memory, and in the changelog.
+        self._expiring = w is not None and w.kind in ("TUMBLING", "HOPPING")
+        self._starts: dict[int, list[Any]] = {}
+        self._oldest_start_ms: int | None = None
+        # Never before the window closes, whatever RETENTION says.
+        self._kept_ms = max(self.retention_ms, self.size_ms + (self.grace_ms or 0))
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -95,6 +105,38 @@ class AggregateOperator:
                 start -= self.advance_ms
             return sorted(out, key=lambda x: x[0] if x else 0)
         return [(ts, ts)]
+
+    def track(self, frozen_key: Any, start_ms: int) -> None:
+        """Notes a window in the store, for its expiry (also for windows a restore brings)."""
+        if not self._expiring:
+            return
+        keys = self._starts.get(start_ms)
+        if keys is None:
+            keys = self._starts[start_ms] = []
+            if self._oldest_start_ms is None or start_ms < self._oldest_start_ms:
+                self._oldest_start_ms = start_ms
+        keys.append(frozen_key)
+
+    def _expire(self) -> None:
+        """Deletes windows older than the retention from the store, oldest first (a logged
+        store writes their tombstones, which lets the changelog's compaction drop them too).
+
+        A few hundred a record at most: when stream time jumps (a backlog of old records
+        followed by new ones) the deletions spread over the next records instead of holding
+        up one of them."""
+        cutoff = self.stream_time_ms - self._kept_ms
+        budget = _EXPIRE_BUDGET
+        while budget > 0:
+            start = self._oldest_start_ms
+            if start is None or start >= cutoff:
+                return
+            keys = self._starts[start]
+            while keys and budget > 0:
+                self.store.put((keys.pop(), start), None)
+                budget -= 1
+            if not keys:
+                del self._starts[start]
+                self._oldest_start_ms = min(self._starts, default=None)
 
     def _closed(self, end_ms: int) -> bool:
         return self.grace_ms is not None and end_ms + self.grace_ms <= self.stream_time_ms
@@ -128,6 +170,8 @@ class AggregateOperator:
                 state = self.store.get(store_key)
                 if state is None:
                     state = ([c.function.init() for c in self.spec.calls], ts)
+                    if window is not None and self._expiring:
+                        self.track(frozen, window[0])
                 accs, max_ts = state
                 accs = self._add_all(accs, row)
                 if ts > max_ts:
@@ -136,6 +180,9 @@ class AggregateOperator:
                 if window is not None:
                     self.newest_start_ms = max(self.newest_start_ms, window[0])
                 out.append(self._emit(key, accs, window, max_ts, record))
+            oldest = self._oldest_start_ms
+            if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
+                self._expire()
         if self.spec.emit_final:
             for r in out:
                 assert r.window is not None
