@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 import pickle
+import tracemalloc
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -262,3 +263,16 @@ def test_keys_that_are_equal_but_written_differently_keep_their_own_changelog_ke
         ((key, _value),) = store.drain()
         assert decode(key) == group and type(decode(key)[0]) is type(group[0])
         assert str(decode(key)[0]) == str(group[0])
+
+
+def test_an_encoded_entry_holds_about_its_own_size_in_memory() -> None:
+    # Stores keep encoded keys for reuse, by the hundred thousand: an entry that held on to
+    # its encoder's 4 KiB working buffer made a server's memory grow by gigabytes.
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [encode(((f"ACC{n:06d}",), 1_767_225_600_000 + n)) for n in range(2000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held / len(kept) < 4 * max(len(entry) for entry in kept)
