@@ -115,10 +115,11 @@ def test_a_jump_in_stream_time_expires_old_windows_over_the_next_records() -> No
     for n in range(1000):
         send(engine, f"k{n}", 1, V=1)
     held = [len(list(aggregate.store.items()))]
-    for ts in range(100, 110):
+    for ts in range(100, 300):
         send(engine, "live", ts, V=1)
         held.append(len(list(aggregate.store.items())))
-    assert held == [1000, 801, 601, 401, 201, 1, 1, 1, 1, 1, 1]
+    assert held[:3] == [1000, 991, 981]  # ten a record; "live" opened one window
+    assert held[-1] == 1  # the live key's current window: its older ones expired too
 
 
 def test_windows_a_restart_restores_expire_as_the_others_do() -> None:

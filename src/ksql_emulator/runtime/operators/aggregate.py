@@ -14,8 +14,11 @@ from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 __all__ = ["AggregateOperator"]
 
 _LEGACY_GRACE_MS = 24 * 60 * 60 * 1000
-# Expired windows deleted per record at most.
-_EXPIRE_BUDGET = 200
+# Expired windows deleted per record at most, for each window a record updates: at least as
+# many as the record may open, and few enough that a jump in stream time (a replayed backlog
+# followed by live records) adds a fraction to each record's work, not a backlog. Each costs
+# a tombstone in the changelog.
+_EXPIRE_BUDGET = 10
 # Key value types `freeze` leaves as they are: a key of only these is its own frozen form.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -88,6 +91,8 @@ class AggregateOperator:
         self._oldest_start_ms: int | None = None
         # Never before the window closes, whatever RETENTION says.
         self._kept_ms = max(self.retention_ms, self.size_ms + (self.grace_ms or 0))
+        per_record = -(-self.size_ms // self.advance_ms) if self.advance_ms else 1
+        self._expire_budget = _EXPIRE_BUDGET * max(per_record, 1)
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -121,11 +126,10 @@ class AggregateOperator:
         """Deletes windows older than the retention from the store, oldest first (a logged
         store writes their tombstones, which lets the changelog's compaction drop them too).
 
-        A few hundred a record at most: when stream time jumps (a backlog of old records
-        followed by new ones) the deletions spread over the next records instead of holding
-        up one of them."""
+        A few a record at most: when stream time jumps (a backlog of old records followed by
+        new ones) the deletions spread over the next records instead of holding them up."""
         cutoff = self.stream_time_ms - self._kept_ms
-        budget = _EXPIRE_BUDGET
+        budget = self._expire_budget
         while budget > 0:
             start = self._oldest_start_ms
             if start is None or start >= cutoff:
