@@ -79,17 +79,26 @@ def test_emit_changes_drops_records_after_the_default_24_hour_grace() -> None:
     assert [r[1] for r in rows(engine, "OUT")] == [{"N": 1}, {"N": 1}]
 
 
+# Windows kept for 15 ms of stream time: 10 ms of size, 5 ms of grace.
+WINDOWED_COUNT = (
+    EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
+    "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
+)
+
+
+def windowed_count() -> tuple[Engine, AggregateOperator]:
+    engine = Engine()
+    engine.execute(WINDOWED_COUNT)
+    (query,) = engine.queries.values()
+    (aggregate,) = [op for op in query.operators if isinstance(op, AggregateOperator)]
+    return engine, aggregate
+
+
 def test_windows_older_than_the_retention_leave_the_store_and_its_changelog() -> None:
     # A long-running server opens windows without end; each is kept until it is older than
     # the store's retention (size + grace), then deleted, with a changelog tombstone that lets
     # compaction drop it too. A record that arrives for it later is still dropped as late.
-    engine = Engine()
-    engine.execute(
-        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
-        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
-    )
-    (query,) = engine.queries.values()
-    (aggregate,) = [op for op in query.operators if isinstance(op, AggregateOperator)]
+    engine, aggregate = windowed_count()
     store = aggregate.store = LoggedKeyValueStore()
     send(engine, "a", 1, V=1)
     send(engine, "b", 12, V=1)
@@ -105,13 +114,7 @@ def test_windows_older_than_the_retention_leave_the_store_and_its_changelog() ->
 def test_a_jump_in_stream_time_expires_old_windows_over_the_next_records() -> None:
     # Old windows by the thousand (a replayed backlog) then live traffic: no one record pays
     # for deleting them all.
-    engine = Engine()
-    engine.execute(
-        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
-        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
-    )
-    (query,) = engine.queries.values()
-    (aggregate,) = [op for op in query.operators if isinstance(op, AggregateOperator)]
+    engine, aggregate = windowed_count()
     for n in range(1000):
         send(engine, f"k{n}", 1, V=1)
     held = [len(list(aggregate.store.items()))]
@@ -123,12 +126,8 @@ def test_a_jump_in_stream_time_expires_old_windows_over_the_next_records() -> No
 
 
 def test_windows_a_restart_restores_expire_as_the_others_do() -> None:
-    statement = (
-        EVENTS + "CREATE TABLE OUT AS SELECT ID, COUNT(*) AS N FROM EVENTS "
-        "WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY ID;"
-    )
     before = Engine()
-    before.execute(statement)
+    before.execute(WINDOWED_COUNT)
     logged = LoggedKeyValueStore()
     before.queries["CTAS_OUT_0"].bind_stores(lambda _name, _store: logged)
     send(before, "a", 1, V=1)
@@ -136,7 +135,7 @@ def test_windows_a_restart_restores_expire_as_the_others_do() -> None:
     changelog = logged.drain()
 
     after = Engine()  # a restarted server: its store comes back from the changelog
-    after.execute(statement)
+    after.execute(WINDOWED_COUNT)
     restored = LoggedKeyValueStore()
     for key, value in changelog:
         restored.restore(key, value)
