@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ksql_emulator.catalog import Source
+from ksql_emulator.runtime.shared import SharedByShape
 from ksql_emulator.serde import make_serde
 
 __all__ = ["key_serde", "value_serde"]
@@ -12,8 +13,7 @@ __all__ = ["key_serde", "value_serde"]
 # Value serdes by everything that shapes them: queries reading one topic through equal schemas
 # (every rule over `transactions`) share one serde, whose memory of its last input decodes a
 # message once for all of them. Serdes hold no per-query state.
-_SHARED: dict[tuple[Any, ...], Any] = {}
-_SHARED_MAX = 512
+_SERDES: SharedByShape[Any] = SharedByShape()
 
 
 def key_serde(source: Source) -> Any:
@@ -26,24 +26,19 @@ def key_serde(source: Source) -> Any:
 def value_serde(source: Source) -> Any:
     schema = [(c.name, c.type) for c in source.value_columns]
     props = dict(source.value_props)
-    shape: tuple[Any, ...] | None
-    try:
-        shape = (
-            source.value_format.upper(),
-            tuple(schema),
-            source.wrap_single_value,
-            tuple(sorted((k.upper(), str(v)) for k, v in props.items())),
-        )
-        hash(shape)
-    except TypeError:  # a type that cannot be a dict key: a serde of its own
-        shape = None
-    if shape is not None and shape in _SHARED:
-        return _SHARED[shape]
-    serde = make_serde(
-        source.value_format, schema, wrap_single=source.wrap_single_value, is_key=False, props=props
+    shape = (
+        source.value_format.upper(),
+        tuple(schema),
+        source.wrap_single_value,
+        tuple(sorted((k.upper(), str(v)) for k, v in props.items())),
     )
-    if shape is not None:
-        if len(_SHARED) >= _SHARED_MAX:
-            _SHARED.clear()
-        _SHARED[shape] = serde
-    return serde
+    return _SERDES.get(
+        shape,
+        lambda: make_serde(
+            source.value_format,
+            schema,
+            wrap_single=source.wrap_single_value,
+            is_key=False,
+            props=props,
+        ),
+    )

@@ -33,6 +33,7 @@ from ksql_emulator.runtime.operators.repartition import RepartitionOperator
 from ksql_emulator.runtime.operators.sink import SinkOperator
 from ksql_emulator.runtime.operators.source import SourceOperator, to_epoch_ms
 from ksql_emulator.runtime.record import Record
+from ksql_emulator.runtime.shared import SharedByShape
 
 __all__ = ["RunningQuery", "build_query"]
 
@@ -42,8 +43,7 @@ Entry = Callable[[Record], list[Record]]
 # Source operators by everything that shapes the records they make: the queries that read one
 # stream through the same layout (every rule over `transactions`) share one, which builds each
 # message's record once for all of them. Operators hold no per-query state.
-_SHARED_SOURCES: dict[tuple[Any, ...], SourceOperator] = {}
-_SHARED_SOURCES_MAX = 512
+_SOURCES: SharedByShape[SourceOperator] = SharedByShape()
 
 
 @dataclass
@@ -230,42 +230,34 @@ def _source_operator(step: SourceNode, registry: FunctionRegistry, throw: bool) 
     """The source operator for `step`: a shared one when an equal one exists."""
     source = step.source
     values = value_serde(source)
-    shape: tuple[Any, ...] | None
-    try:
-        shape = (
-            values,  # shared by schema, format and properties (runtime.formats), else unique
-            source.kind,
-            source.key_format.upper(),
-            tuple((c.name, c.type) for c in source.key_columns),
-            tuple(sorted((k.upper(), str(v)) for k, v in source.key_props.items())),
-            step.layout,
-            step.timestamp_index,
-            source.timestamp_column,
-            source.timestamp_format,
-            source.column(source.timestamp_column or ""),
-            throw,
-            registry,  # the engine's functions parse a STRING timestamp
-        )
-        hash(shape)
-    except TypeError:  # a type that cannot be a dict key: an operator of its own
-        shape = None
-    if shape is not None and shape in _SHARED_SOURCES:
-        return _SHARED_SOURCES[shape]
-    extractor, int_at = _timestamp_extractor(step, registry)
-    operator = SourceOperator(
-        key_serde(source),
-        values,
-        list(step.layout),
-        is_table=source.kind == "TABLE",
-        timestamp=extractor,
-        throw_on_invalid_timestamp=throw,
-        int_timestamp_at=int_at,
+    shape = (
+        values,  # shared by schema, format and properties (runtime.formats), else unique
+        source.kind,
+        source.key_format.upper(),
+        tuple((c.name, c.type) for c in source.key_columns),
+        tuple(sorted((k.upper(), str(v)) for k, v in source.key_props.items())),
+        step.layout,
+        step.timestamp_index,
+        source.timestamp_column,
+        source.timestamp_format,
+        source.column(source.timestamp_column or ""),
+        throw,
+        registry,  # the engine's functions parse a STRING timestamp
     )
-    if shape is not None:
-        if len(_SHARED_SOURCES) >= _SHARED_SOURCES_MAX:
-            _SHARED_SOURCES.clear()
-        _SHARED_SOURCES[shape] = operator
-    return operator
+
+    def make() -> SourceOperator:
+        extractor, int_at = _timestamp_extractor(step, registry)
+        return SourceOperator(
+            key_serde(source),
+            values,
+            list(step.layout),
+            is_table=source.kind == "TABLE",
+            timestamp=extractor,
+            throw_on_invalid_timestamp=throw,
+            int_timestamp_at=int_at,
+        )
+
+    return _SOURCES.get(shape, make)
 
 
 def build_query(
