@@ -12,6 +12,8 @@ from json.encoder import encode_basestring
 from operator import call, itemgetter
 from typing import Any
 
+import orjson
+
 from ksql_emulator import casts, text_forms
 from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import KsqlError, SerializationError
@@ -46,6 +48,21 @@ def load(text: str) -> Any:
     except (StopIteration, ValueError):
         return _DECODER.decode(text)
     return node if end == len(text) else _DECODER.decode(text)
+
+
+# orjson reads a record about three times as fast as the json module, but into floats: only a
+# text whose numbers all have at most 15 significant digits (DBL_DIG) reads into exactly the
+# values the json module gives, a DECIMAL's digits then recovered from the float's repr (the
+# shortest text of that double, so one of 15 digits or fewer is given back as written). Any
+# run of 16 digits and dots in the bytes, in a number or not, sends the record the exact way;
+# so does an integer past 64 bits, which orjson reads as a float.
+_NUMBER_CHARS = bytes(0x30 if 0x30 <= b <= 0x39 or b == 0x2E else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 16
+
+
+def _short_numbers(data: bytes) -> bool:
+    """Whether no number in `data` can have more than 15 significant digits."""
+    return _LONG_NUMBER not in data.translate(_NUMBER_CHARS)
 
 
 def _node_kind(v: Any) -> str:
@@ -297,6 +314,16 @@ _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
 }
 
 
+def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | None:
+    """`_fast_column` for a record orjson read: fractional numbers are floats."""
+    if t == ty.DOUBLE:
+        return float, None
+    if isinstance(t, ty.DecimalType):
+        fit = _decimal_fitter(t)
+        return float, lambda v: fit(Decimal(repr(v)))
+    return _fast_column(t)
+
+
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
     return ()
 
@@ -323,6 +350,11 @@ class JsonSerde(Serde):
             self._types = tuple(f[0] for f in fast if f is not None)
             self._converts = [
                 (i, f[1]) for i, f in enumerate(fast) if f is not None and f[1] is not None
+            ]
+            quick = [_quick_column(t) for _, t in schema]
+            self._quick_types = tuple(f[0] for f in quick if f is not None)
+            self._quick_converts = [
+                (i, f[1]) for i, f in enumerate(quick) if f is not None and f[1] is not None
             ]
         # An object's text around its values' texts, as `dump` writes it.
         fields = (
@@ -360,6 +392,10 @@ class JsonSerde(Serde):
         return row
 
     def _deserialize(self, data: bytes) -> list[Any] | None:
+        if self._fields is not None and _short_numbers(data):
+            row = self._quick(data)
+            if row is not None:
+                return row
         try:
             node = load(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
@@ -387,6 +423,30 @@ class JsonSerde(Serde):
             decode(node[name] if name in node else field_lookup(node, name))
             for name, decode in self._decoders
         ]
+
+    def _quick(self, data: bytes) -> list[Any] | None:
+        """The usual record read by orjson, or None: then the json module's way decides, and
+        gives every error its message."""
+        try:
+            node = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        if type(node) is not dict:
+            return None
+        assert self._fields is not None
+        try:
+            values = self._fields(node)
+        except KeyError:
+            values = self._fields_as_spelled(node)
+        if tuple(map(type, values)) != self._quick_types:
+            return None
+        row = list(values)
+        try:
+            for i, convert in self._quick_converts:
+                row[i] = convert(row[i])
+        except (KsqlError, ArithmeticError, ValueError):
+            return None
+        return row
 
     def _fields_as_spelled(self, node: dict[str, Any]) -> tuple[Any, ...]:
         """The fast path's values of a record whose fields are spelled in another case than

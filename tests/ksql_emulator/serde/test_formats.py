@@ -80,6 +80,49 @@ def test_json_reads_leniently_as_ksqldb_does(schema: Schema, text: str, expected
     assert serde("JSON", schema).deserialize(text.encode()) == expected
 
 
+# A record of plain columns, as the rules read transactions: decoded on a faster path whose
+# numbers are floats, which must not show in any value.
+PLAIN: Schema = [("ID", S), ("AMOUNT", ty.DecimalType(12, 2)), ("LAT", F), ("N", L), ("OK", B)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '{"id":"a","amount":1.10,"lat":52.52,"n":1767225600000,"ok":true}',
+            ["a", Decimal("1.10"), 52.52, 1767225600000, True],
+        ),
+        # The double nearest to this amount is 0.125, which would round up to 0.13.
+        (
+            '{"ID":"a","AMOUNT":0.12499999999999999999,"LAT":-0.0,"N":-1,"OK":false}',
+            ["a", Decimal("0.12"), -0.0, -1, False],
+        ),
+        (
+            '{"ID":"a","AMOUNT":1.5e2,"LAT":1E-3,"N":9007199254740993,"OK":null}',
+            ["a", Decimal("150.00"), 0.001, 9007199254740993, None],
+        ),
+        # A card number in a string, and an integer a double cannot hold.
+        (
+            '{"ID":"4111111111111111","AMOUNT":-0.005,"LAT":1,"N":"12","OK":true}',
+            ["4111111111111111", Decimal("-0.01"), 1.0, 12, True],
+        ),
+        # Past a long, Jackson's asLong wraps around.
+        (
+            '{"ID":"a","AMOUNT":1,"LAT":1.5,"N":9223372036854775808,"OK":true}',
+            ["a", Decimal("1.00"), 1.5, -9223372036854775808, True],
+        ),
+    ],
+)
+def test_json_records_keep_every_digit(text: str, expected: list[Any]) -> None:
+    assert serde("JSON", PLAIN).deserialize(text.encode()) == expected
+
+
+def test_json_decimal_digits_beyond_a_double_are_kept() -> None:
+    schema: Schema = [("ID", S), ("D", ty.DecimalType(38, 20))]
+    row = serde("JSON", schema).deserialize(b'{"ID":"x","D":1.23456789012345678901}')
+    assert row == ["x", Decimal("1.23456789012345678901")]
+
+
 def test_json_single_value_wrapping() -> None:
     schema: Schema = [("FOO", INT)]
     assert serde("JSON", schema).serialize([5]) == b'{"FOO":5}'
@@ -97,6 +140,8 @@ def test_json_single_value_wrapping() -> None:
         ([("N", INT)], b'{"N": "x"}', 'For input string: "x"'),
         ([("N", INT)], b"{not json", "Failed to deserialize value from JSON"),
         ([("D", ty.DecimalType(3, 1))], b'{"D": 1000}', "Numeric field overflow"),
+        (PLAIN, b'{"ID":"a","AMOUNT":1e12,"LAT":1.5,"N":1,"OK":true}', "Numeric field overflow"),
+        (PLAIN, b'{"ID":"a","AMOUNT":1,"LAT":1.5,"N":1,"OK":true', "Failed to deserialize value"),
     ],
 )
 def test_json_errors_say_what_did_not_fit(schema: Schema, data: bytes, message: str) -> None:
