@@ -217,12 +217,18 @@ def main() -> None:
     print(f"records: {args.count:,} on {PARTITIONS} partitions; guarantee: {args.guarantee}")
     print(f"rounds: {args.rounds}; best (median) records/s")
     print(f"bare confluent-kafka consume-and-produce: {best['bare']:,.0f} ({middle['bare']:,.0f})")
+    print(f"  each round: {_each(rates['bare'])}")
     for name in QUERIES:
         print(
             f"{name}: {best[name]:,.0f} ({middle[name]:,.0f}); ratio to bare: "
             f"{best[name] / best['bare']:.3f} ({middle[name] / middle['bare']:.3f})"
         )
+        print(f"  each round: {_each(rates[name])}")
     print("goal: the filter at 0.50 of bare or more")
+
+
+def _each(rates: list[float]) -> str:
+    return ", ".join(f"{r:,.0f}" for r in rates)
 
 
 if __name__ == "__main__":
