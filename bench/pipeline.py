@@ -430,6 +430,8 @@ def latency(
     first = len(sent_at)
     values: list[bytes] = []
     sender = Sender(parts.bootstrap, TRANSACTIONS)
+    # A real producer has been running for long; this one is new.
+    sender.connect()
     source = iter(generator)
     console.print(f"  latency: {rate:,.0f} transactions/s for {args.duration:g} s")
     since = time.time() - 1

@@ -16,6 +16,7 @@ from confluent_kafka import Consumer
 
 from streamguard.models import Transaction
 from streamguard.producer import Population, Scenario, TransactionGenerator
+from streamguard.producer.errors import SendError
 from streamguard.producer.scenarios import SCENARIO_HEADER
 from streamguard.producer.sender import Sender
 
@@ -158,3 +159,18 @@ def test_undelivered_messages_are_counted_not_lost() -> None:
     report = sender.flush(10)
     assert (report.sent, report.delivered, report.failed) == (25, 0, 25)
     assert "NOT delivered" in report.summary()
+
+
+def test_a_sender_connects_to_a_broker_before_its_first_message(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    sender = Sender(kafka_bootstrap, new_topic())
+    sender.connect(timeout_s=10.0)
+    sender.send(TransactionGenerator(Population.build(1), seed=1).take(1)[0])
+    assert sender.flush(10).delivered == 1
+
+
+def test_connecting_to_no_broker_says_so() -> None:
+    sender = Sender("127.0.0.1:1", "transactions")
+    with pytest.raises(SendError, match="cannot reach Kafka"):
+        sender.connect(timeout_s=1.0)
