@@ -82,10 +82,19 @@ def ours(bootstrap: str, url: str, topic: str, count: int) -> tuple[float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--bootstrap-servers")
-    parser.add_argument("--database-url")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+    )
+    parser.add_argument(
+        "--count", type=int, default=200_000, help="alerts in the topic (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--bootstrap-servers",
+        help="a running broker; with --database-url, no local stack starts",
+    )
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL to write to (its alerts table is upgraded first)"
+    )
     args = parser.parse_args()
     with local_parts(args.bootstrap_servers, args.database_url) as (bootstrap, url):
         db.upgrade(url)

@@ -179,11 +179,30 @@ def ours(emulator: Emulator, source: str, count: int, sql: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--bootstrap-servers")
-    parser.add_argument("--guarantee", default="exactly_once_v2")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=200_000,
+        help="transactions in the topic every pass reads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times each pass runs (default: %(default)s); the best and the median count",
+    )
+    parser.add_argument(
+        "--bootstrap-servers", help="a running broker (default: a throwaway local stack)"
+    )
+    parser.add_argument(
+        "--guarantee",
+        default="exactly_once_v2",
+        choices=["exactly_once_v2", "at_least_once"],
+        help="the queries' processing.guarantee (default: %(default)s)",
+    )
     args = parser.parse_args()
     # A database is not needed: a given broker is enough, else a local stack starts.
     database = "unused" if args.bootstrap_servers else None

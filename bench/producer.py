@@ -86,10 +86,21 @@ def ours(bootstrap: str, topic: str, population: Population, count: int) -> floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--bootstrap-servers")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+    )
+    parser.add_argument(
+        "--count", type=int, default=200_000, help="messages each pass sends (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="times each pass runs (default: %(default)s); the best and the median count",
+    )
+    parser.add_argument(
+        "--bootstrap-servers", help="a running broker (default: a throwaway local stack)"
+    )
     args = parser.parse_args()
     population = Population.build(SEED, accounts=command.accounts_for(10_000))
     # The bare producer sends exactly the bytes (and so the sizes) ours makes.
