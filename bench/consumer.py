@@ -8,7 +8,6 @@ enriches, upserts into PostgreSQL and commits offsets (goal: 20,000 alerts/s or 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import uuid
@@ -16,6 +15,7 @@ import uuid
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench._cli import bench_parser
 from bench._stack import local_parts
 from streamguard import db
 from streamguard.consumer.loop import AlertConsumer
@@ -82,15 +82,10 @@ def ours(bootstrap: str, url: str, topic: str, count: int) -> tuple[float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0].replace("\n", " "),
-    )
-    parser.add_argument(
-        "--count", type=int, default=200_000, help="alerts in the topic (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--bootstrap-servers",
-        help="a running broker; with --database-url, no local stack starts",
+    parser = bench_parser(
+        __doc__,
+        count="alerts in the topic",
+        bootstrap="a running broker; with --database-url, no local stack starts",
     )
     parser.add_argument(
         "--database-url", help="a PostgreSQL to write to (its alerts table is upgraded first)"

@@ -15,7 +15,6 @@ medians, for a machine that is busy with other work).
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import time
@@ -31,6 +30,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
 
+from bench._cli import bench_parser
 from bench._stack import local_parts
 from streamguard.producer import Population, TransactionGenerator, command
 from streamguard.producer.pacing import Pacer
@@ -86,21 +86,7 @@ def ours(bootstrap: str, topic: str, population: Population, count: int) -> floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0].replace("\n", " "),
-    )
-    parser.add_argument(
-        "--count", type=int, default=200_000, help="messages each pass sends (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=2,
-        help="times each pass runs (default: %(default)s); the best and the median count",
-    )
-    parser.add_argument(
-        "--bootstrap-servers", help="a running broker (default: a throwaway local stack)"
-    )
+    parser = bench_parser(__doc__, count="messages each pass sends", rounds=2)
     args = parser.parse_args()
     population = Population.build(SEED, accounts=command.accounts_for(10_000))
     # The bare producer sends exactly the bytes (and so the sizes) ours makes.
