@@ -324,6 +324,18 @@ def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | N
     return _fast_column(t)
 
 
+_Convert = tuple[int, Callable[[Any], Any]]
+
+
+def _row_plan(
+    columns: list[tuple[type, Callable[[Any], Any] | None] | None],
+) -> tuple[tuple[type, ...], list[_Convert]]:
+    """The Python types a record's values must have, and the conversions by column position."""
+    types = tuple(c[0] for c in columns if c is not None)
+    converts = [(i, c[1]) for i, c in enumerate(columns) if c is not None and c[1] is not None]
+    return types, converts
+
+
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
     return ()
 
@@ -347,15 +359,10 @@ class JsonSerde(Serde):
         self._memo: tuple[bytes | None, list[Any] | None] = (None, None)
         if len(schema) > 1 and all(f is not None for f in fast):
             self._fields = itemgetter(*(name for name, _ in schema))
-            self._types = tuple(f[0] for f in fast if f is not None)
-            self._converts = [
-                (i, f[1]) for i, f in enumerate(fast) if f is not None and f[1] is not None
-            ]
-            quick = [_quick_column(t) for _, t in schema]
-            self._quick_types = tuple(f[0] for f in quick if f is not None)
-            self._quick_converts = [
-                (i, f[1]) for i, f in enumerate(quick) if f is not None and f[1] is not None
-            ]
+            self._types, self._converts = _row_plan(fast)
+            self._quick_types, self._quick_converts = _row_plan(
+                [_quick_column(t) for _, t in schema]
+            )
         # An object's text around its values' texts, as `dump` writes it.
         fields = (
             json.dumps(str(name), ensure_ascii=False).replace("%", "%%") for name, _ in schema
@@ -410,14 +417,8 @@ class JsonSerde(Serde):
             struct = ty.StructType(tuple(self.schema))
             raise _mismatch(node, struct)
         if self._fields is not None:
-            try:
-                values = self._fields(node)
-            except KeyError:
-                values = self._fields_as_spelled(node)
-            if tuple(map(type, values)) == self._types:
-                row = list(values)
-                for i, convert in self._converts:
-                    row[i] = convert(row[i])
+            row = self._typed_row(node, self._types, self._converts)
+            if row is not None:
                 return row
         return [
             decode(node[name] if name in node else field_lookup(node, name))
@@ -433,19 +434,26 @@ class JsonSerde(Serde):
             return None
         if type(node) is not dict:
             return None
+        try:
+            return self._typed_row(node, self._quick_types, self._quick_converts)
+        except (KsqlError, ArithmeticError, ValueError):
+            return None
+
+    def _typed_row(
+        self, node: dict[str, Any], types: tuple[type, ...], converts: list[_Convert]
+    ) -> list[Any] | None:
+        """The row of a record whose fields all have the Python `types` (else None), with the
+        columns that need it converted."""
         assert self._fields is not None
         try:
             values = self._fields(node)
         except KeyError:
             values = self._fields_as_spelled(node)
-        if tuple(map(type, values)) != self._quick_types:
+        if tuple(map(type, values)) != types:
             return None
         row = list(values)
-        try:
-            for i, convert in self._quick_converts:
-                row[i] = convert(row[i])
-        except (KsqlError, ArithmeticError, ValueError):
-            return None
+        for i, convert in converts:
+            row[i] = convert(row[i])
         return row
 
     def _fields_as_spelled(self, node: dict[str, Any]) -> tuple[Any, ...]:

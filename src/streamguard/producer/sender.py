@@ -84,7 +84,7 @@ class Sender:
 
     def connect(self, timeout_s: float = 30.0) -> None:
         """Waits until the broker has answered this producer. Until then its first messages wait
-        in its queue (about half a second on a fresh producer), which a latency measurement
+        in its queue (about a second on a fresh producer), which a latency measurement
         would count against the pipeline."""
         try:
             self._producer.list_topics(self.topic, timeout=timeout_s)
