@@ -12,10 +12,13 @@ partition counts defined), and the consumer running as the stack runs it. Three 
 - detection latency at steady rates (`--rates`, `--duration` seconds each, wall-clock event
   times): from the moment a transaction is sent to the moment its alert row is written
   (`alerts.first_seen_at`), p50/p95/p99/max per rule; a window rule's latency starts at the
-  transaction that made its window pass the threshold;
+  transaction that made its window pass the threshold. Each rate first runs for `--warmup`
+  seconds, whose alerts are checked like the others but timed apart (reported as the warm-up):
+  a broker's JIT compiler works on each new pattern of requests for about half a minute, using
+  up to half a core, and after the throughput backlog the rules expire its old windows;
 - idle cost: CPU time of every process of the stack (broker, emulator, PostgreSQL and its
   children, producer, consumer) while the producer sends `--idle-rate` transactions a second,
-  as a share of one core.
+  as a share of one core, counted from `--idle-warmup` seconds after the producer started.
 
 When has a run finished? `bench/_rules_model.py` computes, from the transactions sent, every
 alert the rules must write and each window alert's final count. The run is over when every such
@@ -26,8 +29,8 @@ the expected rows (the database's clock; the same machine's clock stamps the sen
 model did not expect, and expected rows that never came, are reported.
 
     .venv/bin/python -m bench.pipeline [--count 200000] [--rates 1000,5000] [--duration 60]
-        [--partitions 1,4] [--json FILE] [--chart FILE.png] [--external]
-    quick: .venv/bin/python -m bench.pipeline --count 5000 --duration 5 --partitions 1
+        [--warmup 30] [--partitions 1,4] [--json FILE] [--chart FILE.png] [--external]
+    quick: .venv/bin/python -m bench.pipeline --count 5000 --duration 5 --warmup 2 --partitions 1
 """
 
 from __future__ import annotations
@@ -433,9 +436,13 @@ def latency(
     # A real producer has been running for long; this one is new.
     sender.connect()
     source = iter(generator)
-    console.print(f"  latency: {rate:,.0f} transactions/s for {args.duration:g} s")
+    console.print(
+        f"  latency: {rate:,.0f} transactions/s for {args.duration:g} s "
+        f"after {args.warmup:g} s of warm-up"
+    )
     since = time.time() - 1
-    total = int(rate * args.duration)
+    warm = int(rate * args.warmup)
+    total = warm + int(rate * args.duration)
     pacer = Pacer(rate)
     while len(values) < total:
         now = time.monotonic()
@@ -458,15 +465,14 @@ def latency(
     expected = {a: e for a, e in model.expected.items() if e.crossing >= first}
     rows, end = watcher.wait_done(expected, since, args.quiet, args.stall)
     by_rule: dict[str, list[float]] = {rule: [] for rule in RULES}
+    warming: dict[str, list[float]] = {rule: [] for rule in RULES}
     for alert_id, want in expected.items():
         row = rows.get(alert_id)
         if row is not None:
-            by_rule.setdefault(want.rule_id, []).append(row.first_seen - sent_at[want.crossing])
-    per_kind = {
-        "transaction": [v for r in PER_TRANSACTION for v in by_rule[r]],
-        "window": [v for r in WINDOWED for v in by_rule[r]],
-    }
+            into = warming if want.crossing < first + warm else by_rule
+            into.setdefault(want.rule_id, []).append(row.first_seen - sent_at[want.crossing])
     achieved = total / send_s
+    per_kind = _by_kind(by_rule)
     if achieved < 0.95 * rate:
         console.print(f"[yellow]  the producer kept up only {achieved:,.0f}/s[/yellow]")
     return {
@@ -477,8 +483,17 @@ def latency(
         "alerts_expected": len(expected),
         **_differences(expected, rows),
         "drained_after_s": (end - sent_at[-1]) if end is not None else None,
+        "warmup_s": args.warmup,
         "rules": {rule: _percentiles(values) for rule, values in by_rule.items()},
         "kinds": {kind: _percentiles(values) for kind, values in per_kind.items()},
+        "warmup_kinds": {kind: _percentiles(values) for kind, values in _by_kind(warming).items()},
+    }
+
+
+def _by_kind(by_rule: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {
+        "transaction": [v for r in PER_TRANSACTION for v in by_rule[r]],
+        "window": [v for r in WINDOWED for v in by_rule[r]],
     }
 
 
@@ -526,9 +541,17 @@ class CpuMeter:
         }
 
 
-def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
-    """CPU share of one core per part while the producer sends `rate` transactions a second."""
-    console.print(f"  idle cost: {rate:g} transactions/s, CPU time over {seconds:g} s")
+_PRODUCER_START_S = 5.0
+
+
+def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+    """CPU share of one core per part while the producer sends `rate` transactions a second,
+    from `warmup` seconds after it started (the broker's JIT compiler works on a new pattern of
+    requests for about a minute after a busy one, at up to half of the total)."""
+    console.print(
+        f"  idle cost: {rate:g} transactions/s, CPU time over {seconds:g} s "
+        f"after {max(warmup, _PRODUCER_START_S):g} s"
+    )
     producer_args = ["--rate", f"{rate:g}"]
     producer: subprocess.Popen[bytes] | None = None
     if parts.state_dir is not None:
@@ -542,7 +565,8 @@ def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
                 stderr=subprocess.STDOUT,
             )
     try:
-        time.sleep(5)  # the producer's start-up (imports, population) is no steady cost
+        # The producer's start-up (imports, population) is no steady cost either.
+        time.sleep(max(warmup, _PRODUCER_START_S))
         pids = parts.processes()
         if producer is not None:
             pids["producer"] = [producer.pid]
@@ -561,6 +585,7 @@ def idle(parts: Parts, rate: float, seconds: float) -> dict[str, Any]:
     return {
         "rate": rate,
         "seconds": wall,
+        "warmup_s": max(warmup, _PRODUCER_START_S),
         "cpu_percent_of_one_core": shares,
         "total_percent": sum(shares.values()),
     }
@@ -588,7 +613,7 @@ def run_one(partitions: int, args: argparse.Namespace) -> dict[str, Any]:
                     for phase, rate in enumerate(args.rates, 1)
                 ]
             if "idle" in args.phases:
-                result["idle"] = idle(parts, args.idle_rate, args.idle_seconds)
+                result["idle"] = idle(parts, args.idle_rate, args.idle_seconds, args.idle_warmup)
         finally:
             watcher.close()
             # A Sender and its librdkafka producer refer to each other (the delivery callback):
@@ -643,6 +668,18 @@ def report(results: list[dict[str, Any]], out: Console) -> None:
                     "unexpected[/yellow]"
                 )
     out.print(table)
+    for r in results:
+        for phase in r.get("latency", []):
+            warm = phase.get("warmup_kinds")
+            if phase.get("warmup_s") and warm:
+                out.print(
+                    f"{r['partitions']} partition(s), {phase['rate']:,.0f}/s, the "
+                    f"{phase['warmup_s']:g} s of warm-up before: p50 / p99 ms "
+                    + "; ".join(
+                        f"{kind} rules {_ms(stats.get('p50_ms'))} / {_ms(stats.get('p99_ms'))}"
+                        for kind, stats in warm.items()
+                    )
+                )
     for r in results:
         before, after = r["load_before"][0], r["load_after"][0]
         out.print(
@@ -715,13 +752,29 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per latency rate")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=30.0,
+        help="seconds at each latency rate before the measured ones (timed apart)",
+    )
+    parser.add_argument(
         "--partitions",
         type=lambda t: _numbers(t, int),
         default=[1, 4],
         help="partition counts of transactions and fraud_alerts (default 1,4)",
     )
-    parser.add_argument("--idle-rate", type=float, default=20.0)
-    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--idle-rate", type=float, default=20.0, help="transactions a second for the idle cost"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=30.0, help="seconds of CPU time the idle cost counts"
+    )
+    parser.add_argument(
+        "--idle-warmup",
+        type=float,
+        default=60.0,
+        help="seconds at the idle rate before its CPU time counts",
+    )
     parser.add_argument(
         "--phases",
         type=lambda t: t.split(","),

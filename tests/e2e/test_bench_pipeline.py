@@ -26,8 +26,12 @@ def test_the_pipeline_benchmark_measures_every_phase_and_loses_no_alert(tmp_path
         "300",
         "--duration",
         "3",
+        "--warmup",
+        "2",
         "--idle-seconds",
         "3",
+        "--idle-warmup",
+        "1",
     ]
     run = subprocess.run(
         [sys.executable, "-m", "bench.pipeline", *argv, "--json", str(figures)],
@@ -47,4 +51,7 @@ def test_the_pipeline_benchmark_measures_every_phase_and_loses_no_alert(tmp_path
         assert (phase["missing"], phase["unexpected"]) == (0, 0)
     assert latency["kinds"]["transaction"]["count"] > 0
     assert latency["kinds"]["transaction"]["p99_ms"] >= latency["kinds"]["transaction"]["p50_ms"]
+    # The warm-up's alerts are timed apart from the measured ones, not dropped.
+    assert latency["warmup_s"] == 2
+    assert latency["warmup_kinds"]["transaction"]["count"] > 0
     assert result["idle"]["total_percent"] > 0
