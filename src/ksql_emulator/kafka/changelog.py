@@ -161,10 +161,9 @@ class QueryState:
         """Sends each store's changes since the last call to its changelog."""
         sent = 0
         for name, store in self.stores.items():
-            topic = self.topics[name]
-            for key, value in store.drain():
-                output.send(topic, key, value, partition=0)
-                sent += 1
+            entries = store.drain()
+            output.send_entries(self.topics[name], entries)
+            sent += len(entries)
         return sent
 
     def delete(self) -> None:

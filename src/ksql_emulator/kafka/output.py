@@ -61,6 +61,11 @@ class QueryOutput(Protocol):
         partition: int | None = None,
     ) -> None: ...
 
+    def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Keyed records without timestamp or headers to partition 0 of `topic`, in order (a
+        changelog's entries)."""
+        ...
+
     def commit(self) -> None:
         """Makes everything sent so far durable; raises if it could not."""
         ...
@@ -136,6 +141,20 @@ class _Producing:
                 return
             except BufferError:
                 self.producer.poll(0.05)
+
+    def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
+        # A busy aggregate logs a changed window per record: one call with the loop inside.
+        if not entries:
+            return
+        self._begin()
+        produce = self.producer.produce
+        for key, value in entries:
+            while True:
+                try:
+                    produce(topic, value, key, 0)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
 
 
 class ExactlyOnceOutput(_Producing):

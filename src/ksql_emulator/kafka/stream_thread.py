@@ -400,7 +400,15 @@ class StreamThread:
                 if member.state is not None:
                     task.bind_stores(member.state.wrap)  # type: ignore[attr-defined]
             counts = {query_id: _Counts() for query_id in tasks}
-            by_topic = self._by_topic
+            # Per topic, what each reading member needs for a record, looked up once a batch:
+            # a record is offered to every reader, ten of them for a transaction.
+            readers_of: dict[str, list[tuple[Member, QueryTask, _Counts]]] = {}
+            for topic, members in self._by_topic.items():
+                readers_of[topic] = [
+                    (member, tasks[member.query_id], counts[member.query_id])
+                    for member in members
+                    if member.query_id in tasks
+                ]
             delivered = self._delivered
             for raw in batch:
                 error = raw.error()
@@ -408,28 +416,25 @@ class StreamThread:
                     if error.code() != KafkaError._PARTITION_EOF:
                         log.warning("stream thread %s: consumer error %s", self.name, error)
                     continue
-                readers = by_topic.get(raw.topic())
+                readers = readers_of.get(raw.topic())
                 if not readers:
                     continue
                 msg = from_kafka(raw)
                 tp = (msg.topic, msg.partition)
                 offset = msg.offset
                 delivered[tp] = offset + 1
-                for member in readers:
-                    member_task = tasks.get(member.query_id)
-                    if member_task is None:
-                        continue
-                    position = member.positions.get(tp)
+                for member, member_task, count in readers:
+                    positions = member.positions
+                    position = positions.get(tp)
                     if position is None or offset < position:
                         continue
-                    member.positions[tp] = offset + 1
+                    positions[tp] = offset + 1
                     member.processed = True
                     started = clock()
                     try:
                         produced = member_task.process(msg)
                     except Exception as exc:
                         raise _Failure(member, exc) from exc
-                    count = counts[member.query_id]
                     count.seconds += clock() - started
                     count.records_in += 1
                     if produced and offset >= member.replay_until.get(tp, 0):
