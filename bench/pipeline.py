@@ -739,24 +739,33 @@ def _numbers(text: str, kind: type) -> list[Any]:
         raise argparse.ArgumentTypeError(message) from None
 
 
+# The options that are a number of seconds or a rate: flag, default, help.
+_SECONDS_AND_RATES: tuple[tuple[str, float, str], ...] = (
+    ("--duration", 60.0, "seconds per latency rate"),
+    ("--warmup", 30.0, "seconds at each latency rate before the measured ones, timed apart"),
+    ("--idle-rate", 20.0, "transactions a second for the idle cost"),
+    ("--idle-seconds", 30.0, "seconds of CPU time the idle cost counts"),
+    ("--idle-warmup", 60.0, "seconds at the idle rate before its CPU time counts"),
+    ("--quiet", 2.0, "seconds without any change that end a measurement"),
+    ("--stall", 120.0, "give up after this many seconds without progress"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=200_000, help="transactions for throughput")
+    parser.add_argument(
+        "--count", type=int, default=200_000, help="transactions for throughput (default 200,000)"
+    )
     parser.add_argument(
         "--rates",
         type=lambda t: _numbers(t, float),
         default=[1000.0, 5000.0],
         help="steady rates for latency, comma-separated (default 1000,5000)",
     )
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds per latency rate")
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=30.0,
-        help="seconds at each latency rate before the measured ones (timed apart)",
-    )
+    for flag, default, text in _SECONDS_AND_RATES:
+        parser.add_argument(flag, type=float, default=default, help=f"{text} (default {default:g})")
     parser.add_argument(
         "--partitions",
         type=lambda t: _numbers(t, int),
@@ -764,37 +773,18 @@ def main() -> None:
         help="partition counts of transactions and fraud_alerts (default 1,4)",
     )
     parser.add_argument(
-        "--idle-rate", type=float, default=20.0, help="transactions a second for the idle cost"
-    )
-    parser.add_argument(
-        "--idle-seconds", type=float, default=30.0, help="seconds of CPU time the idle cost counts"
-    )
-    parser.add_argument(
-        "--idle-warmup",
-        type=float,
-        default=60.0,
-        help="seconds at the idle rate before its CPU time counts",
-    )
-    parser.add_argument(
         "--phases",
         type=lambda t: t.split(","),
         default=["throughput", "latency", "idle"],
         help="which measurements, comma-separated (default all three)",
     )
-    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--seed", type=int, default=3, help="the producer's seed for its traffic (default 3)"
+    )
     parser.add_argument(
         "--start-time",
         default="2026-01-01T00:00:00Z",
         help="simulated start of the throughput traffic",
-    )
-    parser.add_argument(
-        "--quiet", type=float, default=2.0, help="seconds without any change that end a measurement"
-    )
-    parser.add_argument(
-        "--stall",
-        type=float,
-        default=120.0,
-        help="give up after this many seconds without progress",
     )
     parser.add_argument(
         "--external",
