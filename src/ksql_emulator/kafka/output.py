@@ -128,33 +128,42 @@ class _Producing:
         suffix = self.windowed.get(topic)
         if partition is None and suffix and key is not None and len(key) >= suffix:
             partition = partition_for(key[:-suffix], self._partitions(topic))
+        self._produce(
+            topic,
+            value,
+            key,
+            -1 if partition is None else partition,
+            timestamp,
+            list(headers) if headers else None,
+        )
+
+    def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
+        # A busy aggregate logs a changed window per record: the guarantee's bookkeeping and
+        # the partition once for all of them.
+        if not entries:
+            return
+        self._begin()
+        for key, value in entries:
+            self._produce(topic, value, key, 0)
+
+    def _produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        partition: int,
+        timestamp: int = 0,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
+        """`producer.produce`, waiting for deliveries while the local queue is full."""
         while True:
             try:
                 self.producer.produce(
-                    topic,
-                    value=value,
-                    key=key,
-                    partition=-1 if partition is None else partition,
-                    timestamp=timestamp,
-                    headers=list(headers) if headers else None,
+                    topic, value, key, partition, timestamp=timestamp, headers=headers
                 )
                 return
             except BufferError:
                 self.producer.poll(0.05)
-
-    def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
-        # A busy aggregate logs a changed window per record: one call with the loop inside.
-        if not entries:
-            return
-        self._begin()
-        produce = self.producer.produce
-        for key, value in entries:
-            while True:
-                try:
-                    produce(topic, value, key, 0)
-                    break
-                except BufferError:
-                    self.producer.poll(0.05)
 
 
 class ExactlyOnceOutput(_Producing):

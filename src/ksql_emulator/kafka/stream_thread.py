@@ -380,15 +380,16 @@ class StreamThread:
         outputs: list[Message] = []
         clock = time.perf_counter
         with self._lock:
-            tasks: dict[str, QueryTask] = {}
-            for member in self.members.values():
+            # Each running member with its task and its counters for this batch.
+            entries: dict[str, tuple[Member, QueryTask, _Counts]] = {}
+            for query_id, member in self.members.items():
                 task = member.lookup()
                 if task is None:  # terminated meanwhile; reconcile removes it
                     continue
                 if task_paused(task):
                     # PAUSE holds from the moment it returned: nothing from this batch on.
                     if not member.paused:
-                        log.info("query %s: paused", member.query_id)
+                        log.info("query %s: paused", query_id)
                     member.paused, member.resuming = True, False
                     continue
                 if member.paused:
@@ -396,19 +397,15 @@ class StreamThread:
                     # consumer has been sent back to its position (at the next commit).
                     member.resuming = True
                     continue
-                tasks[member.query_id] = task
+                entries[query_id] = (member, task, _Counts())
                 if member.state is not None:
                     task.bind_stores(member.state.wrap)  # type: ignore[attr-defined]
-            counts = {query_id: _Counts() for query_id in tasks}
-            # Per topic, what each reading member needs for a record, looked up once a batch:
-            # a record is offered to every reader, ten of them for a transaction.
-            readers_of: dict[str, list[tuple[Member, QueryTask, _Counts]]] = {}
-            for topic, members in self._by_topic.items():
-                readers_of[topic] = [
-                    (member, tasks[member.query_id], counts[member.query_id])
-                    for member in members
-                    if member.query_id in tasks
-                ]
+            # Per topic, the entries of its readers, looked up once a batch: a record is
+            # offered to every reader, ten of them for a transaction.
+            readers_of = {
+                topic: [entry for m in members if (entry := entries.get(m.query_id)) is not None]
+                for topic, members in self._by_topic.items()
+            }
             delivered = self._delivered
             for raw in batch:
                 error = raw.error()
@@ -440,10 +437,9 @@ class StreamThread:
                     if produced and offset >= member.replay_until.get(tp, 0):
                         count.records_out += len(produced)
                         outputs.extend(produced)
-        for query_id, count in counts.items():
-            metrics = self.members[query_id].metrics
-            if count.records_in and metrics is not None:
-                metrics.batch(count.records_in, count.records_out, count.seconds)
+        for member, _task, count in entries.values():
+            if count.records_in and member.metrics is not None:
+                member.metrics.batch(count.records_in, count.records_out, count.seconds)
         assert self._output is not None
         send = self._output.send
         for out in outputs:
@@ -454,8 +450,8 @@ class StreamThread:
         # partition, so logging each small batch asked the broker for a request per store per
         # transaction (a third of a lightly loaded stack's requests), where at the commit a
         # store's entries share one request and a key changed twice is written once.
-        for query_id in counts:
-            state = self.members[query_id].state
+        for member, _task, _count in entries.values():
+            state = member.state
             if state is not None and state.pending() >= _EAGER_LOG:
                 state.log_changes(self._output)
 
