@@ -159,7 +159,12 @@ class _Producing:
         while True:
             try:
                 self.producer.produce(
-                    topic, value, key, partition, timestamp=timestamp, headers=headers
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=partition,
+                    timestamp=timestamp,
+                    headers=headers,
                 )
                 return
             except BufferError:
