@@ -18,7 +18,9 @@ partition counts defined), and the consumer running as the stack runs it. Three 
   up to half a core, and after the throughput backlog the rules expire its old windows;
 - idle cost: CPU time of every process of the stack (broker, emulator, PostgreSQL and its
   children, producer, consumer) while the producer sends `--idle-rate` transactions a second,
-  as a share of one core, counted from `--idle-warmup` seconds after the producer started.
+  as a share of one core, counted from `--idle-warmup` seconds after the producer started (a
+  stack left running), and over its first minute, reported apart (while the broker's JIT
+  compiler still works on the new pattern of requests).
 
 When has a run finished? `bench/_rules_model.py` computes, from the transactions sent, every
 alert the rules must write and each window alert's final count. The run is over when every such
@@ -542,12 +544,18 @@ class CpuMeter:
 
 
 _PRODUCER_START_S = 5.0
+# The stretch of the idle phase reported as its first minute.
+_FIRST_MINUTE_S = 60.0
 
 
 def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, Any]:
     """CPU share of one core per part while the producer sends `rate` transactions a second,
-    from `warmup` seconds after it started (the broker's JIT compiler works on a new pattern of
-    requests for about a minute after a busy one, at up to half of the total)."""
+    from `warmup` seconds after it started; and the same over the first minute, reported apart.
+
+    The broker's JIT compiler works on each new pattern of requests for two to three minutes
+    (measured per thread at 20 transactions a second: its C2 compiler thread used 5% of a core
+    a minute in, under 0.5% after three), so the first minute says what starting costs and the
+    stretch after `warmup` what a stack left running costs."""
     # The producer's start-up (imports, population) is no steady cost either.
     warmup = max(warmup, _PRODUCER_START_S)
     console.print(
@@ -565,14 +573,21 @@ def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, 
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+    early: dict[str, Any] | None = None
     try:
-        time.sleep(warmup)
+        time.sleep(_PRODUCER_START_S)
         pids = parts.processes()
         if producer is not None:
             pids["producer"] = [producer.pid]
+        first_s = min(_FIRST_MINUTE_S, warmup - _PRODUCER_START_S)
+        if first_s >= _FIRST_MINUTE_S / 2:
+            meter = CpuMeter(pids)
+            time.sleep(first_s)
+            early = _shares(*meter.used())
+        time.sleep(max(0.0, warmup - _PRODUCER_START_S - (first_s if early else 0.0)))
         meter = CpuMeter(pids)
         time.sleep(seconds)
-        wall, used = meter.used()
+        settled = _shares(*meter.used())
     finally:
         if parts.state_dir is not None:
             state = StackState.load(parts.state_dir)
@@ -581,11 +596,16 @@ def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, 
         elif producer is not None:
             producer.send_signal(signal.SIGTERM)
             producer.wait(60)
+    result: dict[str, Any] = {"rate": rate, "warmup_s": warmup, **settled}
+    if early is not None:
+        result["first_minute"] = {"from_s": _PRODUCER_START_S, **early}
+    return result
+
+
+def _shares(wall: float, used: dict[str, float]) -> dict[str, Any]:
     shares = {name: 100 * seconds / wall for name, seconds in used.items()}
     return {
-        "rate": rate,
         "seconds": wall,
-        "warmup_s": warmup,
         "cpu_percent_of_one_core": shares,
         "total_percent": sum(shares.values()),
     }
@@ -701,6 +721,16 @@ def report(results: list[dict[str, Any]], out: Console) -> None:
                 f"{i['total_percent']:.1f}",
             )
     out.print(table)
+    for r in results:
+        first = r.get("idle", {}).get("first_minute")
+        if first:
+            shares = first["cpu_percent_of_one_core"]
+            parts = ", ".join(f"{n} {shares[n]:.1f}" for n in names if n in shares)
+            out.print(
+                f"{r['partitions']} partition(s), idle, the first minute "
+                f"({first['from_s']:g}-{first['from_s'] + first['seconds']:.0f} s after the "
+                f"producer started): {first['total_percent']:.1f}% ({parts})"
+            )
 
 
 def chart(results: list[dict[str, Any]], path: Path) -> None:
@@ -745,7 +775,7 @@ _SECONDS_AND_RATES: tuple[tuple[str, float, str], ...] = (
     ("--warmup", 30.0, "seconds at each latency rate before the measured ones, timed apart"),
     ("--idle-rate", 20.0, "transactions a second for the idle cost"),
     ("--idle-seconds", 30.0, "seconds of CPU time the idle cost counts"),
-    ("--idle-warmup", 60.0, "seconds at the idle rate before its CPU time counts"),
+    ("--idle-warmup", 180.0, "seconds at the idle rate before its CPU time counts"),
     ("--quiet", 2.0, "seconds without any change that end a measurement"),
     ("--stall", 120.0, "give up after this many seconds without progress"),
 )

@@ -62,7 +62,8 @@ class QueryMetrics:
 
     def batch(self, records_in: int, records_out: int, seconds: float) -> None:
         self._in.inc(records_in)
-        self._out.inc(records_out)
+        if records_out:  # most batches of a filter write nothing
+            self._out.inc(records_out)
         self._seconds.observe(seconds)
 
 

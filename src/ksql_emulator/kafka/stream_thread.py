@@ -141,6 +141,15 @@ def setting(key: str, *sources: Mapping[str, Any]) -> str | None:
 
 
 @dataclass
+class _Counts:
+    """What one member did with one batch, for its metrics."""
+
+    records_in: int = 0
+    records_out: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
 class Member:
     """One persistent query in a stream thread, with its own positions and consumer group."""
 
@@ -171,6 +180,11 @@ class Member:
     unmirrored: dict[TP, int] = field(default_factory=dict)
     # Since when its source topics have been missing (set-up waits for them for a while).
     waiting_since: float | None = None
+    # The task and state whose stores were bound last: binding again is needed only when a
+    # reconcile brought a new task or a restart a new state.
+    bound: tuple[QueryTask, QueryState] | None = None
+    # This batch's counts, reset once they reach the metrics.
+    counts: _Counts = field(default_factory=_Counts)
 
     @property
     def query_id(self) -> str:
@@ -186,15 +200,6 @@ class Member:
         if self.group_consumer is not None:
             self.group_consumer.close()
             self.group_consumer = None
-
-
-@dataclass
-class _Counts:
-    """What one member did with one batch, for its metrics."""
-
-    records_in: int = 0
-    records_out: int = 0
-    seconds: float = 0.0
 
 
 class _Failure(Exception):
@@ -223,6 +228,8 @@ class StreamThread:
         self._leaving: set[str] = set()
         self.members: dict[str, Member] = {}
         self._by_topic: dict[str, list[Member]] = {}
+        self._readers: dict[str, list[tuple[Member, QueryTask, _Counts]]] = {}
+        self._readers_basis: tuple[object, ...] = ()
         self._consumer: Consumer | None = None
         self._output: ExactlyOnceOutput | AtLeastOnceOutput | None = None
         self._assigned: dict[TP, int] = {}
@@ -380,8 +387,8 @@ class StreamThread:
         outputs: list[Message] = []
         clock = time.perf_counter
         with self._lock:
-            # Each running member with its task and its counters for this batch.
-            entries: dict[str, tuple[Member, QueryTask, _Counts]] = {}
+            # Each running member with its task.
+            running: list[tuple[Member, QueryTask]] = []
             for query_id, member in self.members.items():
                 task = member.lookup()
                 if task is None:  # terminated meanwhile; reconcile removes it
@@ -397,15 +404,15 @@ class StreamThread:
                     # consumer has been sent back to its position (at the next commit).
                     member.resuming = True
                     continue
-                entries[query_id] = (member, task, _Counts())
-                if member.state is not None:
-                    task.bind_stores(member.state.wrap)  # type: ignore[attr-defined]
-            # Per topic, the entries of its readers, looked up once a batch: a record is
-            # offered to every reader, ten of them for a transaction.
-            readers_of = {
-                topic: [entry for m in members if (entry := entries.get(m.query_id)) is not None]
-                for topic, members in self._by_topic.items()
-            }
+                running.append((member, task))
+                state = member.state
+                bound = member.bound
+                if state is not None and (
+                    bound is None or bound[0] is not task or bound[1] is not state
+                ):
+                    task.bind_stores(state.wrap)  # type: ignore[attr-defined]
+                    member.bound = (task, state)
+            readers_of = self._readers_for(running)
             delivered = self._delivered
             for raw in batch:
                 error = raw.error()
@@ -437,9 +444,13 @@ class StreamThread:
                     if produced and offset >= member.replay_until.get(tp, 0):
                         count.records_out += len(produced)
                         outputs.extend(produced)
-        for member, _task, count in entries.values():
-            if count.records_in and member.metrics is not None:
-                member.metrics.batch(count.records_in, count.records_out, count.seconds)
+        for member, _task in running:
+            count = member.counts
+            if count.records_in:
+                if member.metrics is not None:
+                    member.metrics.batch(count.records_in, count.records_out, count.seconds)
+                count.records_in = count.records_out = 0
+                count.seconds = 0.0
         assert self._output is not None
         send = self._output.send
         for out in outputs:
@@ -450,10 +461,28 @@ class StreamThread:
         # partition, so logging each small batch asked the broker for a request per store per
         # transaction (a third of a lightly loaded stack's requests), where at the commit a
         # store's entries share one request and a key changed twice is written once.
-        for member, _task, _count in entries.values():
+        for member, _task in running:
             state = member.state
             if state is not None and state.pending() >= _EAGER_LOG:
                 state.log_changes(self._output)
+
+    def _readers_for(
+        self, running: list[tuple[Member, QueryTask]]
+    ) -> dict[str, list[tuple[Member, QueryTask, _Counts]]]:
+        """Per topic, its running readers with their tasks and counters: a record is offered
+        to every reader, ten of them for a transaction. Built again only when the members,
+        their tasks or the topic map changed since the last batch; a lightly loaded thread
+        processes a batch per record or two."""
+        basis: tuple[object, ...] = (self._by_topic, *(x for pair in running for x in pair))
+        last = self._readers_basis
+        if len(last) != len(basis) or any(a is not b for a, b in zip(last, basis, strict=True)):
+            entries = {member.query_id: (member, task, member.counts) for member, task in running}
+            self._readers = {
+                topic: [e for m in members if (e := entries.get(m.query_id)) is not None]
+                for topic, members in self._by_topic.items()
+            }
+            self._readers_basis = basis
+        return self._readers
 
     # --- commits --------------------------------------------------------------------------------
 
