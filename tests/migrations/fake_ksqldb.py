@@ -36,6 +36,9 @@ class FakeKsqlDB:
     fail: dict[str, str] = field(default_factory=dict)
     on_statement: Callable[[str], None] | None = None
     on_insert: Callable[[dict[str, Any]], None] | None = None
+    # Pull queries still to come that see the table without its newest event, as ksqlDB's
+    # table lags the stream it is built from.
+    lagging_pulls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self) -> KsqlClient:
@@ -54,11 +57,12 @@ class FakeKsqlDB:
         """Statements other than the runner's own DESCRIBE/LIST look-ups."""
         return [s for s in self.statements() if not re.match(r"(describe|list) ", s)]
 
-    def table(self) -> dict[str, dict[str, Any]]:
-        """The metadata table: the latest row per VERSION_KEY."""
+    def table(self, *, lagging: bool = False) -> dict[str, dict[str, Any]]:
+        """The metadata table: the latest row per VERSION_KEY (`lagging`: before the newest
+        event)."""
         with self._lock:
             rows: dict[str, dict[str, Any]] = {}
-            for event in self.events:
+            for event in self.events[:-1] if lagging else self.events:
                 rows[event["VERSION_KEY"]] = event
             return rows
 
@@ -164,7 +168,8 @@ class FakeKsqlDB:
             return _error(sql, f"unexpected pull query: {sql}")
         columns = [c.strip().upper() for c in match.group(1).split(",")]
         keys = [match.group(3)] if match.group(3) else re.findall(r"'(\w+)'", match.group(4))
-        table = self.table()
+        table = self.table(lagging=self.lagging_pulls > 0)
+        self.lagging_pulls = max(0, self.lagging_pulls - 1)
         lines = [json.dumps({"queryId": "pull1", "columnNames": columns, "columnTypes": []})]
         for key in keys:
             if key in table:

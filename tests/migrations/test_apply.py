@@ -18,6 +18,7 @@ from streamguard.migrations.errors import (
     MigrationFileError,
     StatementFailed,
 )
+from streamguard.migrations.metadata import Metadata, MigrationState
 from streamguard.migrations.runner import Target
 from tests.migrations.fake_ksqldb import FakeKsqlDB
 
@@ -82,6 +83,21 @@ def test_apply_records_each_version_as_ksql_migrations_does(
         "SELECT version, checksum, previous, state, name, started_on, completed_on, error_reason "
         "FROM MIGRATION_SCHEMA_VERSIONS WHERE version_key = '1';"
     ) in sqls
+
+
+def test_apply_returns_once_the_table_shows_its_last_version_migrated(
+    config: MigrationConfig, client: KsqlClient, server: FakeKsqlDB, clock: Callable[[], int]
+) -> None:
+    def lag_after_the_last(row: dict[str, Any]) -> None:
+        if row["VERSION_KEY"] == "2" and row["STATE"] == "MIGRATED":
+            server.lagging_pulls = 3
+
+    server.on_insert = lag_after_the_last
+    assert run(config, client, clock, target=Target(until=2)) == [1, 2]
+    # What `migrate info` run next reads: the table has caught up, not "2 RUNNING".
+    infos = Metadata(client, config).infos_for_versions([2])
+    assert infos[2].state is MigrationState.MIGRATED
+    assert server.lagging_pulls == 0
 
 
 def test_a_failing_statement_records_error_and_stops_the_run(

@@ -117,6 +117,10 @@ class Runner:
             previous = str(migration.version)
         if dry_run:
             self.echo("Dry run: no statement was sent to the server.")
+        else:
+            # The last one too, as each was before the next: `info` (or a rule test) right
+            # after `apply` must not find it still RUNNING while the table catches up.
+            self._verify_migrated(previous)
         return plan.migrations
 
     # -- checking before anything runs -----------------------------------------------------
