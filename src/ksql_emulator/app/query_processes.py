@@ -56,7 +56,11 @@ log = logging.getLogger(__name__)
 PROCESSES_PROPERTY = "ksql.emulator.query.processes"
 
 _STATUS_S = 0.5
-_POLL_S = 0.05
+# How long a wait for the command topic, or the server's for its processes, lasts at most. Both
+# end as soon as there is something to do (a command, a message, a process gone, a close); the
+# bound is a safety net, not a polling rate: polling 20 times a second cost an idle stack 0.8%
+# of a core across the server and one query process.
+_WAIT_S = 1.0
 _SYNC_S = 10.0
 _CLOSE_S = 30.0
 _RESTART_PAUSE_S = 1.0
@@ -172,6 +176,8 @@ class QueryProcesses:
 
     def close(self) -> None:
         self._closing.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"!")
         if self._thread.is_alive():
             self._thread.join(_CLOSE_S + 5)
 
@@ -214,7 +220,9 @@ class QueryProcesses:
                     break
                 with contextlib.suppress(OSError):
                     workers[host][1].send(message)
-            ready = wait([self._wake_r, *(c for _p, c in workers.values())], timeout=_POLL_S)
+            # A message, a process's exit (its end of the socket closes) or `_post` and
+            # `close` (a byte on the wake socket) end the wait.
+            ready = wait([self._wake_r, *(c for _p, c in workers.values())], timeout=_WAIT_S)
             if self._wake_r in ready:
                 self._wake_r.recv(4096)
             for host, (_p, conn) in workers.items():
@@ -343,11 +351,13 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
         gateway, config.bootstrap_servers, config.service_id, config.client_config
     )
     follower = commands.follow()
-    status_due = 0.0
-    try:
-        while True:
-            wait([conn], timeout=_POLL_S)
-            for offset, command in follower.poll(0):
+    closing = threading.Event()
+
+    def follow() -> None:
+        # Blocked in the consumer until a command comes, beside the loop below that waits for
+        # the server: one loop polling both woke the process 20 times a second for nothing.
+        while not closing.is_set():
+            for offset, command in follower.poll(_WAIT_S):
                 with lock:
                     try:
                         backend.replay(command)
@@ -357,6 +367,13 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
                         )
                 # Reconciling after each command sees every query the server saw.
                 runner.reconcile()
+
+    following = threading.Thread(target=follow, name="command-follower", daemon=True)
+    following.start()
+    status_due = 0.0
+    try:
+        while True:
+            wait([conn], timeout=max(0.0, status_due - time.monotonic()))
             changed = False
             syncs = []
             while conn.poll():
@@ -364,14 +381,15 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
                 kind = message[0]
                 if kind == "close":
                     return
-                if kind == "run":
-                    wanted[message[1]] = (message[2], message[3], message[4])
-                elif kind == "stop":
-                    wanted.pop(message[1], None)
-                elif kind == "pause" and message[1] in wanted:
-                    generation, latest_positions, _was = wanted[message[1]]
-                    wanted[message[1]] = (generation, latest_positions, message[2])
-                elif kind == "sync":
+                with lock:  # `hosted` reads it in the follower's reconcile
+                    if kind == "run":
+                        wanted[message[1]] = (message[2], message[3], message[4])
+                    elif kind == "stop":
+                        wanted.pop(message[1], None)
+                    elif kind == "pause" and message[1] in wanted:
+                        generation, latest_positions, _was = wanted[message[1]]
+                        wanted[message[1]] = (generation, latest_positions, message[2])
+                if kind == "sync":
                     syncs.append(message[1])
                 changed = True
             if changed:
@@ -386,6 +404,8 @@ def run_worker(config: WorkerConfig, host: int, conn: Connection) -> None:
     except (EOFError, OSError):
         pass  # the server went away
     finally:
+        closing.set()
+        following.join(_WAIT_S + _CLOSE_S)
         follower.close()
         runner.close()
         with lock:

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ksql_emulator.contracts.backend import Command, KafkaGateway
 from ksql_emulator.kafka.errors import KafkaLayerError
-from ksql_emulator.kafka.messages import producer_config, scan_config, watermarks
+from ksql_emulator.kafka.messages import next_batch, producer_config, scan_config, watermarks
 
 __all__ = ["CommandFollower", "CommandTopic", "command_topic_name"]
 
@@ -129,7 +129,7 @@ class CommandFollower:
 
     def poll(self, timeout_s: float) -> list[tuple[int, Command]]:
         """The commands appended since the last poll (waiting up to `timeout_s` for one)."""
-        records = _read(self._consumer.consume(500, timeout=timeout_s))
+        records = _read(next_batch(self._consumer, 500, timeout_s))
         return [(offset, parsed) for offset, parsed in records if parsed is not None]
 
     def close(self) -> None:
