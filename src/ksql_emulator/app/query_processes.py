@@ -167,6 +167,10 @@ class QueryProcesses:
 
     def _post(self, host: int, message: tuple[Any, ...]) -> None:
         self._outbox.put((host, message))
+        self._wake()
+
+    def _wake(self) -> None:
+        """Ends the supervising thread's wait (a full socket means a wake-up is pending)."""
         with contextlib.suppress(BlockingIOError):
             self._wake_w.send(b"!")
 
@@ -176,8 +180,8 @@ class QueryProcesses:
 
     def close(self) -> None:
         self._closing.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"!")
+        with contextlib.suppress(OSError):  # closed already: the thread has ended
+            self._wake()
         if self._thread.is_alive():
             self._thread.join(_CLOSE_S + 5)
 
