@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ksql_emulator.frozen import filled
-
 __all__ = ["Message", "make_message"]
 
 
@@ -32,5 +30,19 @@ def make_message(
     window: tuple[int, int] | None = None,
 ) -> Message:
     """`Message(...)` with every field given, built as `frozen.filled` builds."""
-    # The parameters are the fields, named alike: the only locals at this point.
-    return filled(Message, locals())
+    # Each field stored in the new instance's dict, which costs half of filling it from
+    # locals(): several messages are made for each record a query consumes.
+    msg = _new(Message)
+    fields = msg.__dict__
+    fields["topic"] = topic
+    fields["key"] = key
+    fields["value"] = value
+    fields["timestamp"] = timestamp
+    fields["partition"] = partition
+    fields["offset"] = offset
+    fields["headers"] = headers
+    fields["window"] = window
+    return msg
+
+
+_new = object.__new__

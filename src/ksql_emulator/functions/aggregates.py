@@ -21,13 +21,31 @@ def _plus(a: Any, b: Any) -> Any:
     return a + b
 
 
+def _native(t: Any) -> bool:
+    """Whether values of type `t` are JSON-native accumulator parts (see AggregateFunction)."""
+    return t in (ty.STRING, ty.INTEGER, ty.BIGINT, ty.BOOLEAN) or isinstance(t, ty.DecimalType)
+
+
 def _count(arg_types: list[Any], star: bool) -> AggregateFunction:
     if star or not arg_types:
         return AggregateFunction(
-            "COUNT", ty.BIGINT, lambda: 0, lambda acc: acc + 1, _same, True, merge=_plus
+            "COUNT",
+            ty.BIGINT,
+            lambda: 0,
+            lambda acc: acc + 1,
+            _same,
+            True,
+            merge=_plus,
+            json_native=True,
         )
     return AggregateFunction(
-        "COUNT", ty.BIGINT, lambda: 0, lambda acc, v: acc + (v is not None), _same, merge=_plus
+        "COUNT",
+        ty.BIGINT,
+        lambda: 0,
+        lambda acc, v: acc + (v is not None),
+        _same,
+        merge=_plus,
+        json_native=True,
     )
 
 
@@ -39,7 +57,13 @@ def _sum(arg_types: list[Any], star: bool) -> AggregateFunction:
     t = _one_numeric("SUM", arg_types)
     zero: Any = Decimal(0) if isinstance(t, ty.DecimalType) else 0.0 if t == ty.DOUBLE else 0
     return AggregateFunction(
-        "SUM", t, lambda: zero, lambda acc, v: acc if v is None else acc + v, _same, merge=_plus
+        "SUM",
+        t,
+        lambda: zero,
+        lambda acc, v: acc if v is None else acc + v,
+        _same,
+        merge=_plus,
+        json_native=_native(t),
     )
 
 
@@ -77,7 +101,9 @@ def _pick(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., Aggreg
                 return acc
             return v if acc is None or better(v, acc) else acc
 
-        return AggregateFunction(name, t, lambda: None, add, _same, merge=add)
+        return AggregateFunction(
+            name, t, lambda: None, add, _same, merge=add, json_native=_native(t)
+        )
 
     return make
 
@@ -142,11 +168,13 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
         sequence = count(time.time_ns())
         size = [1]
 
-        def keep(values: list[tuple[int, Any]], n: int) -> list[tuple[int, Any]]:
+        # Each kept value as [sequence, value]: a list, which a changelog writes as it is (see
+        # AggregateFunction.json_native); a restored tuple from an older changelog works alike.
+        def keep(values: list[list[Any]], n: int) -> list[list[Any]]:
             ordered = sorted(values, key=itemgetter(0))
             return ordered[-n:] if latest else ordered[:n]
 
-        def add(acc: list[tuple[int, Any]], v: Any, *rest: Any) -> list[tuple[int, Any]]:
+        def add(acc: list[list[Any]], v: Any, *rest: Any) -> list[list[Any]]:
             n = int(rest[0]) if many and rest else 1
             size[0] = n
             flags = rest[1:] if many else rest
@@ -156,13 +184,13 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
             if not latest and len(acc) >= n:
                 return acc
             # A value added arrives after every value kept: no sorting needed.
-            kept = [*acc, (next(sequence), v)]
+            kept = [*acc, [next(sequence), v]]
             return kept[-n:] if latest else kept
 
-        def merge(a: list[tuple[int, Any]], b: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+        def merge(a: list[list[Any]], b: list[list[Any]]) -> list[list[Any]]:
             return keep([*a, *b], size[0])
 
-        def result(acc: list[tuple[int, Any]]) -> Any:
+        def result(acc: list[list[Any]]) -> Any:
             values = [v for _, v in acc]
             if many:
                 return values
@@ -170,12 +198,12 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
 
         if len(arg_types) == 1:
             # The usual call, one column and nothing else: one value kept, nulls ignored.
-            def add_one(acc: list[tuple[int, Any]], v: Any) -> list[tuple[int, Any]]:
+            def add_one(acc: list[list[Any]], v: Any) -> list[list[Any]]:
                 if v is None or (acc and not latest):
                     return acc
-                return [(next(sequence), v)]
+                return [[next(sequence), v]]
 
-            def result_one(acc: list[tuple[int, Any]]) -> Any:
+            def result_one(acc: list[list[Any]]) -> Any:
                 return acc[-1][1] if acc else None
 
             add, result = add_one, result_one
@@ -188,6 +216,7 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
             result,
             merge=merge,
             intermediate=True,
+            json_native=_native(t),
         )
 
     return make
@@ -198,7 +227,14 @@ def _count_distinct(arg_types: list[Any], star: bool) -> AggregateFunction:
         return acc if v is None else acc | {repr(v)}
 
     return AggregateFunction(
-        "COUNT_DISTINCT", ty.BIGINT, frozenset, add, len, merge=frozenset.union, intermediate=True
+        "COUNT_DISTINCT",
+        ty.BIGINT,
+        frozenset,
+        add,
+        len,
+        merge=frozenset.union,
+        intermediate=True,
+        json_native=True,  # a set of strings
     )
 
 

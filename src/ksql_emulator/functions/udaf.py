@@ -29,7 +29,10 @@ class AggregateFunction:
     `result(acc)` the column value, `merge(a, b)` two accumulators (session windows merging).
 
     `intermediate` is False when the accumulator is a single primitive, so any value format can
-    hold it; `limit_property` names the config that caps a collection's size."""
+    hold it; `limit_property` names the config that caps a collection's size. `json_native`:
+    the accumulator holds only lists, strings, integers, booleans, nulls, Decimals and sets,
+    never a tuple, a dict or a float, so a state store's changelog can write it in one call
+    (`changelog_format.encode_native_tuple`)."""
 
     name: str
     return_type: Any
@@ -41,6 +44,7 @@ class AggregateFunction:
     intermediate: bool = False
     limit_property: str | None = None
     limit: int | None = None
+    json_native: bool = False
 
     @property
     def table_capable(self) -> bool:

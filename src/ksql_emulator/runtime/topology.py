@@ -34,6 +34,7 @@ from ksql_emulator.runtime.operators.sink import SinkOperator
 from ksql_emulator.runtime.operators.source import SourceOperator, to_epoch_ms
 from ksql_emulator.runtime.record import Record
 from ksql_emulator.runtime.shared import SharedByShape
+from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
 
 __all__ = ["RunningQuery", "build_query"]
 
@@ -61,6 +62,10 @@ class RunningQuery:
     errors: list[str] = field(default_factory=list)
     stateful: bool = False
     joined: bool = False
+    # Topic -> (window type, size in ms or None) for the sources read as windowed (declared
+    # with WINDOW_TYPE, or a windowed table): only those split a window off each key. A stream
+    # declared over a windowed table's topic without WINDOW_TYPE reads its keys as they are.
+    windowed_inputs: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     @property
     def source_topic(self) -> str:
@@ -114,13 +119,18 @@ class RunningQuery:
             if store is not op.store:
                 op.store = store
                 _resume_clock(op)
+            if op.state_writer is not None and isinstance(store, LoggedKeyValueStore):
+                store.encode_value = op.state_writer
         return complete
 
-    def process(self, msg: Message) -> list[Message]:
+    def process(
+        self, msg: Message, fold: Callable[[bytes, int, int], bytes] | None = None
+    ) -> list[Message]:
+        """The sink messages `msg` yields; `fold` as `SinkOperator.encode` takes it."""
         assert self.sink_op is not None
         messages: list[Message] = []
         for r in self.records(msg):
-            m = self.sink_op.encode(r)
+            m = self.sink_op.encode(r, fold)
             if m is not None:
                 messages.append(m)
         return messages
@@ -318,4 +328,9 @@ def build_query(
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
     query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
+    query.windowed_inputs = {
+        step.source.topic: (step.source.window_type, step.source.window_size_ms)
+        for step in plan.steps
+        if isinstance(step, SourceNode) and step.source.window_type
+    }
     return query

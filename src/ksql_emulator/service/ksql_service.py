@@ -17,6 +17,7 @@ from ksql_emulator.runtime.formats import key_serde, value_serde
 from ksql_emulator.service.entities import StatementEntities
 from ksql_emulator.service.query import SelectQueries
 from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing
+from ksql_emulator.service.windowed_keys import Windowing
 
 __all__ = ["KsqlService"]
 
@@ -161,12 +162,11 @@ class KsqlService:
             pass
 
     def persistent_queries(self) -> Mapping[str, api.QueryTask]:
-        windowed = self.selects.windowed_topics()
         return {
             qid: _Task(
                 q,
                 self._task_props.get(qid, {}),
-                {t: windowed[t] for t in q.source_topics if t in windowed},
+                {t: Windowing(kind, size) for t, (kind, size) in q.windowed_inputs.items()},
                 _windowing(self.engine.catalog.source(q.sink_name)),
                 generation=self.engine.generations.get(qid, 0),
                 paused=qid in self.engine.paused,

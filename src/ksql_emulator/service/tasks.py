@@ -10,7 +10,7 @@ from ksql_emulator.catalog import Source
 from ksql_emulator.contracts import backend as api
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.runtime.topology import RunningQuery
-from ksql_emulator.service.windowed_keys import Windowing, from_wire, to_wire
+from ksql_emulator.service.windowed_keys import Windowing, folder, from_wire
 
 __all__ = ["GatewayBroker"]
 
@@ -56,6 +56,9 @@ class _Task:
     # PAUSE: the Kafka layer stops consuming for the query and keeps its place.
     paused: bool = False
 
+    def __post_init__(self) -> None:
+        self._fold = None if self.sink is None else folder(self.sink)
+
     @property
     def stateful(self) -> bool:
         return self.running.stateful
@@ -79,10 +82,10 @@ class _Task:
         # Unwindowed topics (the usual case) skip both conversions, which would return their
         # message as it is.
         windowing = self.inputs.get(msg.topic) if self.inputs else None
-        out = self.running.process(msg if windowing is None else from_wire(msg, windowing))
-        if self.sink is None:
-            return out
-        return [to_wire(m, self.sink) for m in out]
+        if windowing is not None:
+            msg = from_wire(msg, windowing)
+        # A windowed sink's keys get their window as the sink writes them: a message each.
+        return self.running.process(msg, self._fold)
 
     def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:
         return self.running.bind_stores(wrap)

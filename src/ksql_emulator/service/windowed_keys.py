@@ -9,11 +9,12 @@ is part of the key bytes, so that any ksqlDB client reads the same records: a ti
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ksql_emulator.contracts.message import Message, make_message
 
-__all__ = ["Windowing", "from_wire", "to_wire"]
+__all__ = ["Windowing", "folder", "from_wire", "to_wire"]
 
 _LONG = struct.Struct(">q")
 _TWO_LONGS = struct.Struct(">qq")
@@ -31,13 +32,19 @@ class Windowing:
         return self.kind.upper() == "SESSION"
 
 
+def folder(windowing: Windowing) -> Callable[[bytes, int, int], bytes]:
+    """`(key bytes, window start, window end) -> the key as a windowed topic holds it`."""
+    if windowing.session:
+        return lambda key, start, end: key + _TWO_LONGS.pack(end, start)
+    return lambda key, start, _end: key + _LONG.pack(start)
+
+
 def to_wire(msg: Message, windowing: Windowing | None) -> Message:
     """`msg` with its window folded into its key bytes, as a windowed sink topic holds it."""
     if windowing is None or msg.window is None or msg.key is None:
         return msg
     start, end = msg.window
-    suffix = _TWO_LONGS.pack(end, start) if windowing.session else _LONG.pack(start)
-    return _rekeyed(msg, msg.key + suffix, None)
+    return _rekeyed(msg, folder(windowing)(msg.key, start, end), None)
 
 
 def from_wire(msg: Message, windowing: Windowing | None) -> Message:

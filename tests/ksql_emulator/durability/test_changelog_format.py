@@ -22,7 +22,12 @@ from ksql_emulator.kafka.changelog import QueryState
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.gateway import ConfluentGateway
 from ksql_emulator.runtime.operators.aggregate import AggregateOperator
-from ksql_emulator.runtime.state.changelog_format import StateFormatError, decode, encode
+from ksql_emulator.runtime.state.changelog_format import (
+    StateFormatError,
+    decode,
+    encode,
+    encode_native_tuple,
+)
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 
@@ -221,6 +226,82 @@ def test_the_state_real_aggregates_keep_round_trips_through_a_changelog() -> Non
         assert set(actual) == set(expected)
         for key, value in expected.items():
             assert same(actual[key], value), key
+
+
+# Every aggregate whose accumulator is JSON-native, over every column type it is native for.
+NATIVE_AGGREGATES = (
+    "COUNT(*) AS N, COUNT(S) AS NS, SUM(DEC) AS SD, SUM(I) AS SI, SUM(L) AS SL, MIN(S) AS MINS, "
+    "MAX(DEC) AS MAXDEC, MIN(B) AS MINB, EARLIEST_BY_OFFSET(S) AS E, LATEST_BY_OFFSET(DEC) AS L1, "
+    "LATEST_BY_OFFSET(I, 2) AS L2, LATEST_BY_OFFSET(S, 2, false) AS L3, COUNT_DISTINCT(S) AS CD"
+)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        "",
+        "WINDOW TUMBLING (SIZE 20 MILLISECONDS)",
+        "WINDOW HOPPING (SIZE 20 MILLISECONDS, ADVANCE BY 10 MILLISECONDS)",
+    ],
+)
+def test_native_aggregate_state_is_written_in_one_call_as_the_format_writes_it(
+    window: str,
+) -> None:
+    """An aggregate of JSON-native functions logs its windows through the one-call writer
+    (bound as the Kafka layer binds stores), byte for byte what `encode` writes, and its
+    state comes back from those bytes exactly."""
+    engine = Engine()
+    engine.execute(
+        f"CREATE STREAM EVENTS ({COLUMNS}) WITH (kafka_topic='events', value_format='JSON');"
+        f"CREATE TABLE NATIVE AS SELECT ID, {NATIVE_AGGREGATES} FROM EVENTS {window} GROUP BY ID;"
+    )
+    (query,) = engine.queries.values()
+    stores: dict[str, LoggedKeyValueStore] = {}
+    query.bind_stores(lambda name, _store: stores.setdefault(name, LoggedKeyValueStore()))
+    (store,) = stores.values()
+    assert store.encode_value is encode_native_tuple
+    for n in range(12):
+        row = _row(n)
+        row["S"] = None if n % 5 == 4 else row["S"]
+        engine.broker.produce(
+            Message("events", f"k{n % 4}".encode(), json.dumps(row).encode(), timestamp=n * 3)
+        )
+    expected = dict(store.items())
+    assert expected
+    generic = {encode(key): encode(value) for key, value in expected.items()}
+    restored = LoggedKeyValueStore()
+    for key, value in store.drain():
+        assert value == generic[key]
+        restored.restore(key, value)
+    for key, value in expected.items():
+        actual = restored.get(key)
+        # LATEST/EARLIEST keep [sequence, value] lists; older changelogs hold tuples (below).
+        assert same(actual, value), key
+
+
+def test_the_one_call_writer_falls_back_where_orjson_cannot_write() -> None:
+    for value in [([2**70, "x"], 1), (["Zürich \ud83d"], 2), ([Decimal("NaN"), frozenset()], 3)]:
+        assert encode_native_tuple(value) == encode(value)
+        assert same(decode(encode_native_tuple(value)), value)
+
+
+def test_by_offset_state_an_older_changelog_wrote_as_tuples_goes_on_counting() -> None:
+    """Before lists, a LATEST_BY_OFFSET accumulator kept (sequence, value) tuples: restored
+    from such a changelog it still gives and keeps the latest values."""
+    engine = Engine()
+    engine.execute(
+        "CREATE STREAM E (ID STRING KEY, V STRING) WITH (kafka_topic='e', value_format='JSON');"
+        "CREATE TABLE T AS SELECT ID, LATEST_BY_OFFSET(V, 2) AS L, "
+        "EARLIEST_BY_OFFSET(V) AS F FROM E GROUP BY ID;"
+    )
+    (query,) = engine.queries.values()
+    (op,) = [o for o in query.operators if isinstance(o, AggregateOperator)]
+    op.store = LoggedKeyValueStore()
+    op.store.restore(encode((("k",), None)), encode(([[(1, "a"), (2, "b")], [(1, "a")]], 5)))
+    engine.broker.produce(Message("e", b"k", b'{"V": "c"}', timestamp=9))
+    engine.broker.produce(Message("e", b"k", b'{"V": "d"}', timestamp=10))
+    rows = [json.loads(m.value or b"") for m in engine.broker.topics["T"]]
+    assert rows == [{"L": ["b", "c"], "F": "a"}, {"L": ["c", "d"], "F": "a"}]
 
 
 @pytest.mark.slow

@@ -509,3 +509,37 @@ def test_a_query_created_while_another_reads_its_source_sees_every_record(
         assert ksql(client, "INSERT INTO SH (K, V) VALUES ('k', 30);").status_code == 200
         values = sorted(value["V"] for _key, value in sink_records(kafka_bootstrap, second, 31))
         assert values == list(range(31))
+
+
+def test_a_stream_over_a_windowed_tables_topic_reads_keys_as_its_window_type_says(
+    kafka_bootstrap: str, emulator_url: str, new_topic: Callable[..., str]
+) -> None:
+    """As in ksqlDB: a source declared without WINDOW_TYPE takes a windowed topic's key bytes
+    as they are (window start included); one declared with it gets the key and the window."""
+    source = new_topic("clicks")
+    counts, raw_out, windowed_out = (f"{n}-{uuid.uuid4().hex[:8]}" for n in ("c", "r", "w"))
+    with httpx.Client(base_url=emulator_url, timeout=30) as client:
+        created = client.post(
+            "/ksql",
+            json={
+                "ksql": f"""
+CREATE STREAM O (K STRING KEY, V INT) WITH (kafka_topic='{source}', value_format='JSON');
+CREATE TABLE C WITH (kafka_topic='{counts}') AS SELECT K, COUNT(*) AS N FROM O
+  WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY K;
+CREATE STREAM RAW (K BYTES KEY, N BIGINT) WITH (kafka_topic='{counts}', value_format='JSON');
+CREATE STREAM W (K STRING KEY, N BIGINT) WITH (kafka_topic='{counts}', value_format='JSON',
+  WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 MINUTE');
+CREATE STREAM RAW_OUT WITH (kafka_topic='{raw_out}') AS SELECT K, N FROM RAW;
+CREATE STREAM W_OUT WITH (kafka_topic='{windowed_out}') AS
+  SELECT K, N, WINDOWSTART AS WS FROM W;""",
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            },
+        )
+        assert created.status_code == 200, created.text
+        inserted = ksql(client, "INSERT INTO O (ROWTIME, K, V) VALUES (120000, 'a', 1);")
+        assert inserted.status_code == 200, inserted.text
+    windowed_key = b"a" + (120000).to_bytes(8, "big")
+    assert sink_records(kafka_bootstrap, raw_out, 1) == [(windowed_key, {"N": 1})]
+    assert sink_records(kafka_bootstrap, windowed_out, 1) == [
+        (windowed_key, {"N": 1, "WS": 120000})
+    ]

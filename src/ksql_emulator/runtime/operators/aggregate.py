@@ -9,6 +9,7 @@ from typing import Any
 from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.runtime.record import Record, Window, freeze, make_record
 from ksql_emulator.runtime.state.base import KeyValueStore
+from ksql_emulator.runtime.state.changelog_format import encode_native_tuple
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
 
 __all__ = ["AggregateOperator"]
@@ -63,6 +64,16 @@ class AggregateOperator:
         self._results = tuple(c.function.result for c in calls)
         self._group_fns = tuple(spec.group_fns)
         self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
+        # A stream's aggregate (unwindowed, tumbling or hopping) stores (accumulators, newest
+        # timestamp) per group and window: written in one call when every function's
+        # accumulator is JSON-native. Sessions and tables store other shapes.
+        self.state_writer: Callable[[Any], bytes] | None = (
+            encode_native_tuple
+            if all(c.function.json_native for c in calls)
+            and not spec.table_source
+            and (spec.window is None or spec.window.kind != "SESSION")
+            else None
+        )
         self.store: KeyValueStore = MemoryKeyValueStore()
         self.stream_time_ms = -1
         self.pending: dict[tuple[Any, ...], Record] = {}

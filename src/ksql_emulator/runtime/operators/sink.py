@@ -28,7 +28,12 @@ class SinkOperator:
         self.value_serde = value_serde
         self.timestamp = timestamp
 
-    def encode(self, record: Record) -> Message | None:
+    def encode(
+        self, record: Record, fold: Callable[[bytes, int, int], bytes] | None = None
+    ) -> Message | None:
+        """The record as a message; `fold` (the Kafka layer's, for a windowed sink) writes the
+        window into the key bytes, as the topic holds it, where the message would carry it
+        beside the key."""
         ts = record.timestamp
         if self.timestamp is not None and record.value is not None:
             extracted = self.timestamp(record)
@@ -48,4 +53,7 @@ class SinkOperator:
             log.debug("dropping unencodable record for %s: %s", self.topic, err)
             return None
         window = (record.window.start_ms, record.window.end_ms) if record.window else None
+        if fold is not None and window is not None and key is not None:
+            key = fold(key, *window)
+            window = None
         return make_message(self.topic, key, value, ts, 0, 0, record.headers, window)

@@ -49,7 +49,7 @@ import orjson
 
 from ksql_emulator.errors import KsqlError
 
-__all__ = ["STATE_FORMAT", "StateFormatError", "decode", "encode"]
+__all__ = ["STATE_FORMAT", "StateFormatError", "decode", "encode", "encode_native_tuple"]
 
 STATE_FORMAT = 1
 
@@ -88,6 +88,31 @@ def encode(value: Any) -> bytes:
         return _ENCODER.encode(document).encode("ascii")
 
 
+_TUPLE_HEAD = _HEAD + b'{"tuple":'
+_TUPLE_TAIL = b"}" + _TAIL
+
+
+def encode_native_tuple(value: tuple[Any, ...]) -> bytes:
+    """`encode(value)` for a tuple whose items hold only what JSON writes as itself (lists,
+    strings, integers, booleans, nulls) and values orjson cannot write (Decimals, sets), which
+    are tagged as `encode` tags them: never a tuple, a dict or a float.
+
+    An aggregate's window state is such a tuple when each of its functions says so
+    (`AggregateFunction.json_native`): orjson writes it in one call, where `encode` walks it
+    value by value (three times as long, and a busy aggregate writes an entry per record).
+    The caller vouches for the shape: a tuple inside would be written as a list."""
+    try:
+        return _TUPLE_HEAD + orjson.dumps(value, default=_tagged) + _TUPLE_TAIL
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
+        return encode(value)
+
+
+def _tagged(value: Any) -> Any:
+    if type(value) is Decimal:
+        return {"decimal": str(value)}
+    return _to_json(value)
+
+
 def decode(data: bytes) -> Any:
     """The value a format-1 entry holds; `StateFormatError` for anything else."""
     if data[:1] == bytes([_PICKLE_PROTO]):
@@ -122,9 +147,9 @@ def _to_json(value: Any) -> Any:
     if kind is str or kind is int or value is None:
         return value
     if kind is list:
-        return [v if type(v) is str or type(v) is int else _to_json(v) for v in value]
+        return _items(value)
     if kind is tuple:
-        return {"tuple": [v if type(v) is str or type(v) is int else _to_json(v) for v in value]}
+        return {"tuple": _items(value)}
     if kind is Decimal:
         return {"decimal": str(value)}
     if kind is bool:
@@ -139,6 +164,26 @@ def _to_json(value: Any) -> Any:
     raise StateFormatError(
         f"a state store cannot write a value of type {kind.__qualname__} to its changelog"
     )
+
+
+def _items(values: Any) -> list[Any]:
+    """A list's or tuple's values written: the kinds an accumulator nests (a LATEST_BY_OFFSET's
+    list of (sequence, value) tuples, a SUM's Decimal) without a call each."""
+    out: list[Any] = []
+    append = out.append
+    for v in values:
+        kind = type(v)
+        if kind is str or kind is int or v is None:
+            append(v)
+        elif kind is tuple:
+            append({"tuple": _items(v)})
+        elif kind is list:
+            append(_items(v))
+        elif kind is Decimal:
+            append({"decimal": str(v)})
+        else:
+            append(_to_json(v))
+    return out
 
 
 def _values(values: Any) -> list[Any]:

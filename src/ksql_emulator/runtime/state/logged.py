@@ -66,6 +66,9 @@ class LoggedKeyValueStore:
         self.inner: KeyValueStore = inner if inner is not None else self._factory()
         self._dirty: set[tuple[Any, ...]] = set()
         self._key_bytes = _KeyBytes()
+        # How a value is written: the store's owner may know a faster way for its values'
+        # shape (changelog_format.encode_native_tuple); it must give the same bytes.
+        self.encode_value: Callable[[Any], bytes] = encode
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         return self.inner.get(key)
@@ -83,8 +86,11 @@ class LoggedKeyValueStore:
 
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
-        key_bytes = self._key_bytes
-        entries = [(key_bytes(k), _none_or_encode(self.inner.get(k))) for k in self._dirty]
+        key_bytes, get, encode_value = self._key_bytes, self.inner.get, self.encode_value
+        entries = [
+            (key_bytes(k), None if (value := get(k)) is None else encode_value(value))
+            for k in self._dirty
+        ]
         self._dirty.clear()
         return entries
 
