@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from ksql_emulator import sql_types as ty
@@ -32,8 +33,9 @@ class ExpressionCompiler(ConstructorCompiler):
 
     def _c_ColumnRef(self, e: t.ColumnRef, scope: Scope) -> Compiled:
         col = scope.resolve(e.name, e.source)
-        index = col.index
-        return Compiled(col.type, lambda row: row[index])
+        # A C call where a lambda would be a Python frame: every query reads columns this way,
+        # several times for each record (keys, arguments, filters, projections).
+        return Compiled(col.type, itemgetter(col.index))
 
     # --- access ------------------------------------------------------------------------------
 

@@ -79,12 +79,11 @@ class _Task:
         return {self.running.sink_topic: 16 if self.sink.session else 8}
 
     def process(self, msg: Message) -> Sequence[Message]:
-        # Unwindowed topics (the usual case) skip both conversions, which would return their
-        # message as it is.
+        # Only a source read as windowed splits its key bytes; a windowed sink's window goes
+        # into each key as the sink encodes the row (`_fold`), not through a second message.
         windowing = self.inputs.get(msg.topic) if self.inputs else None
         if windowing is not None:
             msg = from_wire(msg, windowing)
-        # A windowed sink's keys get their window as the sink writes them: a message each.
         return self.running.process(msg, self._fold)
 
     def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:

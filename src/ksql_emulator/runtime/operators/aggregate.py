@@ -62,6 +62,7 @@ class AggregateOperator:
         # passes through every window aggregate of every rule.
         self._steps = tuple(_step(c.function, tuple(c.args)) for c in calls)
         self._results = tuple(c.function.result for c in calls)
+        self._inits = tuple(c.function.init for c in calls)
         self._group_fns = tuple(spec.group_fns)
         self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
         # A stream's aggregate (unwindowed, tumbling or hopping) stores (accumulators, newest
@@ -184,7 +185,7 @@ class AggregateOperator:
                 store_key = (frozen, window[0] if window else None)
                 state = self.store.get(store_key)
                 if state is None:
-                    state = ([c.function.init() for c in self.spec.calls], ts)
+                    state = ([init() for init in self._inits], ts)
                     if window is not None and self._expiring:
                         self.track(frozen, window[0])
                 accs, max_ts = state

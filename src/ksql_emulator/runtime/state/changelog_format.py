@@ -167,8 +167,8 @@ def _to_json(value: Any) -> Any:
 
 
 def _items(values: Any) -> list[Any]:
-    """A list's or tuple's values written: the kinds an accumulator nests (a LATEST_BY_OFFSET's
-    list of (sequence, value) tuples, a SUM's Decimal) without a call each."""
+    """A list's or tuple's values written: the kinds an accumulator nests (an older
+    LATEST_BY_OFFSET's (sequence, value) tuples, a SUM's Decimal) without a call each."""
     out: list[Any] = []
     append = out.append
     for v in values:
