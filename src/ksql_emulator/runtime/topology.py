@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksql_emulator import sql_types as ty
+from ksql_emulator.catalog import Source
 from ksql_emulator.contracts.message import Message
 from ksql_emulator.functions import FunctionRegistry
 from ksql_emulator.plan.nodes import (
@@ -62,10 +63,10 @@ class RunningQuery:
     errors: list[str] = field(default_factory=list)
     stateful: bool = False
     joined: bool = False
-    # Topic -> (window type, size in ms or None) for the sources read as windowed (declared
-    # with WINDOW_TYPE, or a windowed table): only those split a window off each key. A stream
-    # declared over a windowed table's topic without WINDOW_TYPE reads its keys as they are.
-    windowed_inputs: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    # The source each input topic is read as: whether its keys carry a window is the source's
+    # to say (WINDOW_TYPE, or a windowed table), not the topic's. A stream declared over a
+    # windowed table's topic without WINDOW_TYPE reads its keys as they are.
+    input_sources: dict[str, Source] = field(default_factory=dict)
 
     @property
     def source_topic(self) -> str:
@@ -328,9 +329,7 @@ def build_query(
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
     query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
-    query.windowed_inputs = {
-        step.source.topic: (step.source.window_type, step.source.window_size_ms)
-        for step in plan.steps
-        if isinstance(step, SourceNode) and step.source.window_type
+    query.input_sources = {
+        step.source.topic: step.source for step in plan.steps if isinstance(step, SourceNode)
     }
     return query

@@ -16,8 +16,7 @@ from ksql_emulator.parser import tree as t
 from ksql_emulator.runtime.formats import key_serde, value_serde
 from ksql_emulator.service.entities import StatementEntities
 from ksql_emulator.service.query import SelectQueries
-from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing
-from ksql_emulator.service.windowed_keys import Windowing
+from ksql_emulator.service.tasks import GatewayBroker, _Task, _windowing, input_windowing
 
 __all__ = ["KsqlService"]
 
@@ -166,7 +165,7 @@ class KsqlService:
             qid: _Task(
                 q,
                 self._task_props.get(qid, {}),
-                {t: Windowing(kind, size) for t, (kind, size) in q.windowed_inputs.items()},
+                input_windowing(q),
                 _windowing(self.engine.catalog.source(q.sink_name)),
                 generation=self.engine.generations.get(qid, 0),
                 paused=qid in self.engine.paused,

@@ -28,7 +28,7 @@ from ksql_emulator.service.pull import (
 )
 from ksql_emulator.service.pull_rows import stream_rows, table_rows
 from ksql_emulator.service.scalable_push import is_scalable_push, scalable_query_id, skips_record
-from ksql_emulator.service.tasks import _windowing
+from ksql_emulator.service.tasks import _windowing, input_windowing
 from ksql_emulator.service.windowed_keys import Windowing, from_wire
 
 __all__ = ["SelectQueries"]
@@ -195,14 +195,10 @@ class SelectQueries:
             pipeline.source_topics,
             query.limit,
             pipeline,
-            self.windowed_topics(),
+            input_windowing(pipeline),
             scalable=scalable,
             keyed=bool(source.key_columns),
         )
-
-    def windowed_topics(self) -> dict[str, Windowing]:
-        sources = list(self.engine.catalog.sources.values())
-        return {s.topic: w for s in sources if (w := _windowing(s)) is not None}
 
 
 _PULL_HINT = (

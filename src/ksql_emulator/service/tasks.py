@@ -90,6 +90,15 @@ class _Task:
         return self.running.bind_stores(wrap)
 
 
+def input_windowing(query: RunningQuery) -> dict[str, Windowing]:
+    """The key layout of each topic `query` reads as windowed (a persistent or a push query)."""
+    return {
+        topic: windowing
+        for topic, source in query.input_sources.items()
+        if (windowing := _windowing(source)) is not None
+    }
+
+
 def _windowing(source: Source | None) -> Windowing | None:
     if source is None or not source.window_type:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -543,3 +544,18 @@ CREATE STREAM W_OUT WITH (kafka_topic='{windowed_out}') AS
     assert sink_records(kafka_bootstrap, windowed_out, 1) == [
         (windowed_key, {"N": 1, "WS": 120000})
     ]
+    # A push query reads its source the same way.
+    with (
+        httpx.Client(base_url=emulator_url, http1=False, http2=True, timeout=30) as client,
+        client.stream(
+            "POST",
+            "/query-stream",
+            json={
+                "sql": "SELECT K, N FROM RAW EMIT CHANGES LIMIT 1;",
+                "properties": {"auto.offset.reset": "earliest"},
+            },
+        ) as response,
+    ):
+        lines = response.iter_lines()
+        assert json.loads(next(lines))["columnNames"] == ["K", "N"]
+        assert json.loads(next(lines)) == [base64.b64encode(windowed_key).decode(), 1]
