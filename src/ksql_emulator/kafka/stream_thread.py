@@ -385,7 +385,6 @@ class StreamThread:
 
     def _process(self, batch: list[Any]) -> None:
         outputs: list[Message] = []
-        clock = time.perf_counter
         with self._lock:
             # Each running member with its task.
             running: list[tuple[Member, QueryTask]] = []
@@ -414,36 +413,53 @@ class StreamThread:
                     member.bound = (task, state)
             readers_of = self._readers_for(running)
             delivered = self._delivered
+            # The batch by topic, in order, with each partition's first and last offset.
+            by_topic: dict[str, tuple[list[Message], dict[TP, list[int]]]] = {}
+            ordered: list[Message] = []
             for raw in batch:
                 error = raw.error()
                 if error is not None:
                     if error.code() != KafkaError._PARTITION_EOF:
                         log.warning("stream thread %s: consumer error %s", self.name, error)
                     continue
-                readers = readers_of.get(raw.topic())
-                if not readers:
+                topic = raw.topic()
+                if not readers_of.get(topic):
                     continue
                 msg = from_kafka(raw)
-                tp = (msg.topic, msg.partition)
+                tp = (topic, msg.partition)
                 offset = msg.offset
                 delivered[tp] = offset + 1
-                for member, member_task, count in readers:
-                    positions = member.positions
-                    position = positions.get(tp)
-                    if position is None or offset < position:
-                        continue
-                    positions[tp] = offset + 1
-                    member.processed = True
-                    started = clock()
-                    try:
-                        produced = member_task.process(msg)
-                    except Exception as exc:
-                        raise _Failure(member, exc) from exc
-                    count.seconds += clock() - started
-                    count.records_in += 1
-                    if produced and offset >= member.replay_until.get(tp, 0):
-                        count.records_out += len(produced)
-                        outputs.extend(produced)
+                group = by_topic.get(topic)
+                if group is None:
+                    group = by_topic[topic] = ([], {})
+                group[0].append(msg)
+                span = group[1].get(tp)
+                if span is None:
+                    group[1][tp] = [offset, offset]
+                else:
+                    span[1] = offset
+                ordered.append(msg)
+            # Each query takes its topic's messages at once (`_offer`): a batch is a few
+            # hundred transactions for each of ten queries, and a query at a time keeps its
+            # code and state at hand where a message at a time went round all ten. A query
+            # that reads several topics (a join) takes them one by one in the order they came,
+            # which decides what it joins.
+            several = self._several_topics(running)
+            for topic, (msgs, spans) in by_topic.items():
+                for member, member_task, count in readers_of[topic]:
+                    if member.query_id not in several:
+                        self._offer(member, member_task, count, msgs, spans, outputs)
+            for member, member_task in running:
+                if member.query_id in several:
+                    topics = {
+                        topic
+                        for topic, readers in readers_of.items()
+                        if any(entry[0] is member for entry in readers)
+                    }
+                    for msg in ordered:
+                        if msg.topic in topics:
+                            spans = {(msg.topic, msg.partition): [msg.offset, msg.offset]}
+                            self._offer(member, member_task, member.counts, [msg], spans, outputs)
         for member, _task in running:
             count = member.counts
             if count.records_in:
@@ -465,6 +481,58 @@ class StreamThread:
             state = member.state
             if state is not None and state.pending() >= _EAGER_LOG:
                 state.log_changes(self._output)
+
+    @staticmethod
+    def _offer(
+        member: Member,
+        task: QueryTask,
+        count: _Counts,
+        msgs: list[Message],
+        spans: dict[TP, list[int]],
+        outputs: list[Message],
+    ) -> None:
+        """Offers `member` the messages of one topic at or past its positions (`spans`: each
+        partition's first and last offset in `msgs`); their outputs join `outputs`, but for
+        records it replays to rebuild state (their outputs were written before)."""
+        positions = member.positions
+        for tp, (first, _last) in spans.items():
+            position = positions.get(tp)
+            if position is None or first < position:
+                # Behind the member (it was sent back to rebuild state, or it has not read
+                # the partition): only what lies at or past its positions.
+                msgs = [
+                    m
+                    for m in msgs
+                    if (at := positions.get((m.topic, m.partition))) is not None and m.offset >= at
+                ]
+                spans = {}
+                for m in msgs:
+                    spans.setdefault((m.topic, m.partition), [m.offset, m.offset])[1] = m.offset
+                break
+        if not msgs:
+            return
+        for tp, (_first, last) in spans.items():
+            positions[tp] = last + 1
+        member.processed = True
+        started = time.perf_counter()
+        try:
+            many = getattr(task, "process_many", None)
+            produced = many(msgs) if many is not None else [task.process(m) for m in msgs]
+        except Exception as exc:
+            raise _Failure(member, exc) from exc
+        count.seconds += time.perf_counter() - started
+        count.records_in += len(msgs)
+        replay_until = member.replay_until
+        for msg, out in zip(msgs, produced, strict=True):
+            if out and (
+                not replay_until or msg.offset >= replay_until.get((msg.topic, msg.partition), 0)
+            ):
+                count.records_out += len(out)
+                outputs.extend(out)
+
+    def _several_topics(self, running: list[tuple[Member, QueryTask]]) -> set[str]:
+        """The running members that read more than one topic."""
+        return {member.query_id for member, task in running if len(set(task.source_topics)) > 1}
 
     def _readers_for(
         self, running: list[tuple[Member, QueryTask]]

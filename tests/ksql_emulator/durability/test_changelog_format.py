@@ -26,6 +26,7 @@ from ksql_emulator.runtime.state.changelog_format import (
     StateFormatError,
     decode,
     encode,
+    encode_group_key,
     encode_native_tuple,
 )
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
@@ -357,3 +358,34 @@ def test_an_encoded_entry_holds_about_its_own_size_in_memory() -> None:
     finally:
         tracemalloc.stop()
     assert held / len(kept) < 4 * max(len(entry) for entry in kept)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (("ACC-000123",), 1_767_225_600_000),
+        (("a", 1, None), None),
+        (("Zürich\u2028",), -5),
+        ((), 0),
+        (("x",), 2**70),
+        (("\ud83d",), 1),
+        ((2**64,), 1),
+        ((True,), 1),
+        ((1.0,), 1),
+        ((Decimal("1.0"),), None),
+        ((("nested",),), 1),
+        (("a",), "sessions"),
+        ("a", 1),
+        (("a",), 1, 2),
+    ],
+)
+def test_a_store_key_is_written_as_the_format_writes_it(key: tuple[Any, ...]) -> None:
+    """Window keys take a one-call writer (`encode_group_key`); every key a store logs is
+    still `encode(key)`, byte for byte, and reads back as itself."""
+    store = LoggedKeyValueStore()
+    store.put(key, "v")
+    ((written, _value),) = store.drain()
+    assert written == encode(key)
+    assert same(decode(written), key)
+    fast = encode_group_key(key)
+    assert fast is None or fast == encode(key)

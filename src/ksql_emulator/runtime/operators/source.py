@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -91,8 +91,10 @@ class SourceOperator:
             i for i, (kind, ref) in enumerate(layout) if kind == "PSEUDO" and ref == "ROWTIME"
         ]
         # The last message decoded and its record, as one tuple: stream threads may share
-        # the operator, and a tuple is replaced whole.
+        # the operator, and a tuple is replaced whole. Likewise the last list of messages
+        # decoded together and their records.
         self._memo: tuple[Message | None, Record | None] = (None, None)
+        self._batch_memo: tuple[Sequence[Message] | None, list[Record | None]] = (None, [])
 
     def decode(self, msg: Message) -> Record | None:
         # Queries that read one stream the same way share this operator (see
@@ -104,6 +106,18 @@ class SourceOperator:
         record = self._decode(msg)
         self._memo = (msg, record)
         return record
+
+    def decode_all(self, msgs: Sequence[Message]) -> list[Record | None]:
+        """`decode` for each of `msgs`. A stream thread offers each reader of a topic the
+        same list of a batch's messages: the first reader decodes them, the others get the
+        same records. The list must not change once offered."""
+        memo = self._batch_memo
+        if memo[0] is msgs:
+            return memo[1]
+        decode = self._decode
+        records = [decode(msg) for msg in msgs]
+        self._batch_memo = (msgs, records)
+        return records
 
     def _decode(self, msg: Message) -> Record | None:
         try:

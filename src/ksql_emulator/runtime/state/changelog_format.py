@@ -49,7 +49,14 @@ import orjson
 
 from ksql_emulator.errors import KsqlError
 
-__all__ = ["STATE_FORMAT", "StateFormatError", "decode", "encode", "encode_native_tuple"]
+__all__ = [
+    "STATE_FORMAT",
+    "StateFormatError",
+    "decode",
+    "encode",
+    "encode_group_key",
+    "encode_native_tuple",
+]
 
 STATE_FORMAT = 1
 
@@ -105,6 +112,31 @@ def encode_native_tuple(value: tuple[Any, ...]) -> bytes:
         return _TUPLE_HEAD + orjson.dumps(value, default=_tagged) + _TUPLE_TAIL
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
         return encode(value)
+
+
+# What a group key's parts may be for `encode_group_key`: orjson writes these as `encode` does.
+_KEY_PARTS = frozenset({str, int, type(None)})
+_KEY_HEAD = _HEAD + b'{"tuple":[{"tuple":'
+
+
+def encode_group_key(key: tuple[Any, ...]) -> bytes | None:
+    """`encode(key)` for an aggregate's store key, (group, window start), whose group is a
+    tuple of strings, integers and nulls and whose start is an integer or null; None for any
+    other key. A window rule writes one such key per record, almost each a new one (a window
+    opens for every account it sees), so they are written in one call rather than walked."""
+    if len(key) != 2:
+        return None
+    group, start = key
+    if (
+        type(group) is not tuple
+        or not (type(start) is int or start is None)
+        or not _KEY_PARTS.issuperset(map(type, group))
+    ):
+        return None
+    try:
+        return _KEY_HEAD + orjson.dumps(group) + b"}," + orjson.dumps(start) + b"]}}"
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
+        return None
 
 
 def _tagged(value: Any) -> Any:

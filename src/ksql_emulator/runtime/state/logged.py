@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ksql_emulator.runtime.state.base import KeyValueStore, WindowStore
-from ksql_emulator.runtime.state.changelog_format import StateFormatError, decode, encode
+from ksql_emulator.runtime.state.changelog_format import (
+    StateFormatError,
+    decode,
+    encode,
+    encode_group_key,
+)
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore, MemoryWindowStore
 
 __all__ = ["ChangelogEntry", "LoggedKeyValueStore", "LoggedStore", "LoggedWindowStore"]
@@ -37,6 +42,9 @@ class _KeyBytes:
         self._known: dict[Any, bytes] = {}
 
     def __call__(self, key: tuple[Any, ...]) -> bytes:
+        written = encode_group_key(key)
+        if written is not None:  # the usual key, new more often than not: no use keeping it
+            return written
         if not _exact(key):
             return encode(key)
         known = self._known.get(key)
