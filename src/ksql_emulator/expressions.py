@@ -15,6 +15,7 @@ from ksql_emulator.errors import (
     RuntimeEvaluationError,
     TypeMismatchError,
 )
+from ksql_emulator.functions.misc import identity
 from ksql_emulator.parser import tree as t
 from ksql_emulator.semantics.format import format_expr
 from ksql_emulator.semantics.scope import Scope
@@ -35,7 +36,7 @@ class ExpressionCompiler(ConstructorCompiler):
         col = scope.resolve(e.name, e.source)
         # A C call where a lambda would be a Python frame: every query reads columns this way,
         # several times for each record (keys, arguments, filters, projections).
-        return Compiled(col.type, itemgetter(col.index))
+        return Compiled(col.type, itemgetter(col.index), column=col.index)
 
     # --- access ------------------------------------------------------------------------------
 
@@ -149,6 +150,9 @@ class ExpressionCompiler(ConstructorCompiler):
             if len(fns) != 1:
                 return Compiled(resolved.return_type, invoke)
             (only,) = fns
+            (argument,) = (c for c in compiled if c is not None)
+            if call is identity:
+                return Compiled(resolved.return_type, only, column=argument.column)
 
             # One argument (AS_VALUE, UCASE, ...): called without gathering a list per row.
             def invoke_one(row: Row) -> Any:

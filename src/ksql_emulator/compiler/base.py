@@ -25,6 +25,9 @@ class Compiled:
     type: Any
     fn: Fn
     constant: bool = False
+    # The row position `fn` reads when the expression is a column as it is: a projection of
+    # only such expressions takes its values in one call (`ProjectOperator`).
+    column: int | None = None
 
 
 def const(value: Any, typ: Any) -> Compiled:

@@ -8,7 +8,12 @@ from ksql_emulator import sql_types as ty
 from ksql_emulator.functions.registry import FunctionRegistry
 from ksql_emulator.functions.signatures import T
 
-__all__ = ["register"]
+__all__ = ["identity", "register"]
+
+
+def identity(value: object) -> object:
+    """AS_VALUE: the value as it is. The compiler knows it: of a column, it is the column."""
+    return value
 
 
 def _order(byte_order: str) -> str:
@@ -37,7 +42,7 @@ def register(reg: FunctionRegistry) -> None:
         "AS_VALUE",
         [T],
         T,
-        lambda v: v,
+        identity,
         null_in_null_out=False,
         category="OTHER",
         description="Copies a key column into the value (identity on the value).",

@@ -143,8 +143,12 @@ class _Producing:
         if not entries:
             return
         self._begin()
+        produce = self.producer.produce
         for key, value in entries:
-            self._produce(topic, value, key, 0)
+            try:
+                produce(topic, value, key, 0)
+            except BufferError:
+                self._produce(topic, value, key, 0)
 
     def _produce(
         self,
@@ -156,16 +160,17 @@ class _Producing:
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         """`producer.produce`, waiting for deliveries while the local queue is full."""
+        # Arguments by position where they can be: each keyword costs the call a look-up, and
+        # every record a query writes, and every state change, is a call here.
+        produce = self.producer.produce
         while True:
             try:
-                self.producer.produce(
-                    topic,
-                    value=value,
-                    key=key,
-                    partition=partition,
-                    timestamp=timestamp,
-                    headers=headers,
-                )
+                if headers:
+                    produce(topic, value, key, partition, timestamp=timestamp, headers=headers)
+                elif timestamp:
+                    produce(topic, value, key, partition, timestamp=timestamp)
+                else:
+                    produce(topic, value, key, partition)
                 return
             except BufferError:
                 self.producer.poll(0.05)

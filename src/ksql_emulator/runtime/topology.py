@@ -85,12 +85,12 @@ class RunningQuery:
             record = source_op.decode(msg)
             if record is None:
                 continue
-            out_records.extend(self._through(entry(record)))
+            out_records.extend(self._through(entry(record), self.operators))
         return out_records
 
-    def _through(self, records: list[Record]) -> list[Record]:
-        """`records` through the operator chain."""
-        for op in self.operators:
+    def _through(self, records: list[Record], operators: Sequence[Operator]) -> list[Record]:
+        """`records` through `operators` (the chain, or what follows a step already taken)."""
+        for op in operators:
             if len(records) == 1:  # the usual case, without a list to gather into
                 try:
                     records = op.process(records[0])
@@ -153,11 +153,23 @@ class RunningQuery:
         _topic, source_op, entry = self.inputs[0]
         assert self.sink_op is not None
         encode, through = self.sink_op.encode, self._through
+        records = source_op.decode_all(msgs)
+        operators: Sequence[Operator] = self.operators
+        # A chain that starts with a stream's WHERE (every rule's) screens the batch first:
+        # only the few records that pass go on, one by one.
+        first = operators[0] if operators else None
+        passed: list[bool] | None = None
+        if entry is _identity and isinstance(first, FilterOperator) and first.result is None:
+            passed = first.passing(records)
+            operators = operators[1:]
         out: list[Sequence[Message]] = []
-        for record in source_op.decode_all(msgs):
-            records = through(entry(record)) if record is not None else None
-            if records:
-                out.append([m for r in records if (m := encode(r, fold)) is not None])
+        for i, record in enumerate(records):
+            if record is None or (passed is not None and not passed[i]):
+                out.append(_NONE)
+                continue
+            results = through(entry(record), operators)
+            if results:
+                out.append([m for r in results if (m := encode(r, fold)) is not None])
             else:
                 out.append(_NONE)
         return out
@@ -341,6 +353,7 @@ def build_query(
                     [v.fn for v in step.values],
                     repartitioned,
                     step.transient,
+                    [v.column for v in step.values],
                 )
             )
         elif isinstance(step, SinkNode):

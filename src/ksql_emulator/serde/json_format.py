@@ -327,9 +327,13 @@ def _decimal_fragment(value: Any) -> Any:
 
 
 def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | None:
-    """`_fast_column` for a record orjson read: fractional numbers are floats."""
+    """`_fast_column` for a record orjson read: fractional numbers are floats, and integers
+    are below 10^16 (`_short_numbers` sends longer ones the exact way), so a BIGINT needs no
+    range check."""
     if t == ty.DOUBLE:
         return float, None
+    if t == ty.BIGINT:
+        return int, None
     if isinstance(t, ty.DecimalType):
         fit = _decimal_fitter(t)
         return float, lambda v: fit(Decimal(repr(v)))

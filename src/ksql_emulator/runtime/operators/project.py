@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from ksql_emulator.runtime.record import Record
@@ -31,11 +32,22 @@ class ProjectOperator:
         value_fns: list[Fn],
         repartitioned: bool = False,
         transient: bool = False,
+        value_columns: Sequence[int | None] = (),
     ) -> None:
+        """`value_columns`: the row position each value expression reads when it is a column
+        as it is (None where it is not)."""
         self.repartitioned = repartitioned
         self.transient = transient
         self.key_fns = key_fns
         self.value_fns = value_fns
+        # Values that are all columns (a window table's: the group key, its aggregates and
+        # window bounds, for every record of a window rule) are taken in one C call.
+        columns = [c for c in value_columns if c is not None]
+        self._take: Callable[[Sequence[Any]], Any] | None = (
+            itemgetter(*columns)
+            if len(columns) == len(value_fns) == len(value_columns) and len(columns) > 1
+            else None
+        )
 
     def process(self, record: Record) -> list[Record]:
         row = record.value
@@ -52,8 +64,9 @@ class ProjectOperator:
             key = tuple(_null_on_error(row, f) for f in self.key_fns)
         if record.tombstone:
             return [record.with_(key=key, value=None)]
+        take = self._take
         try:
-            value = tuple([f(row) for f in self.value_fns])
+            value = take(row) if take is not None else tuple([f(row) for f in self.value_fns])
         except Exception:
             value = tuple(_null_on_error(row, f) for f in self.value_fns)
         return [record.with_(key=key, value=value)]

@@ -69,21 +69,27 @@ def _exact(key: tuple[Any, ...]) -> bool:
 class LoggedKeyValueStore:
     """A `KeyValueStore` whose changes since the last `drain` can be read as changelog entries."""
 
+    # The inner store's own `get`: reads need nothing from the changelog.
+    get: Callable[[tuple[Any, ...]], Any | None]
+
     def __init__(self, inner: KeyValueStore | None = None) -> None:
         self._factory: Callable[[], KeyValueStore] = MemoryKeyValueStore
-        self.inner: KeyValueStore = inner if inner is not None else self._factory()
-        self._dirty: set[tuple[Any, ...]] = set()
+        self._set_inner(inner if inner is not None else self._factory())
+        # Each changed key with its latest value, in the order keys first changed: a drain
+        # reads the values from here, not by a look-up in the (large) store each.
+        self._dirty: dict[tuple[Any, ...], Any] = {}
         self._key_bytes = _KeyBytes()
         # How a value is written: the store's owner may know a faster way for its values'
         # shape (changelog_format.encode_native_tuple); it must give the same bytes.
         self.encode_value: Callable[[Any], bytes] = encode
 
-    def get(self, key: tuple[Any, ...]) -> Any | None:
-        return self.inner.get(key)
+    def _set_inner(self, inner: KeyValueStore) -> None:
+        self.inner = inner
+        self.get = inner.get
 
     def put(self, key: tuple[Any, ...], value: Any | None) -> None:
         self.inner.put(key, value)
-        self._dirty.add(key)
+        self._dirty[key] = value
 
     def items(self) -> Iterator[tuple[tuple[Any, ...], Any]]:
         return self.inner.items()
@@ -94,10 +100,10 @@ class LoggedKeyValueStore:
 
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
-        key_bytes, get, encode_value = self._key_bytes, self.inner.get, self.encode_value
+        key_bytes, encode_value = self._key_bytes, self.encode_value
         entries = [
-            (key_bytes(k), None if (value := get(k)) is None else encode_value(value))
-            for k in self._dirty
+            (key_bytes(k), None if value is None else encode_value(value))
+            for k, value in self._dirty.items()
         ]
         self._dirty.clear()
         return entries
@@ -108,7 +114,7 @@ class LoggedKeyValueStore:
 
     def reset(self) -> None:
         """Forgets everything, as before a restore from the changelog."""
-        self.inner = self._factory()
+        self._set_inner(self._factory())
         self._dirty.clear()
 
 
