@@ -144,7 +144,9 @@ class QueryTask(Protocol):
         `Message.partition` of the result is ignored: the producer partitions by key bytes
         with Kafka's murmur2, as ksqlDB's Java producer does. A task may also offer
         `windowed_sinks` (sink topic -> bytes the window adds to each key): those records are
-        partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are."""
+        partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are.
+        A task may also offer `process_many(msgs)`: `process` for each of several messages of
+        one topic, in order, one result each; a stream thread then hands it a batch at once."""
         ...
 
 

@@ -498,8 +498,9 @@ class StreamThread:
         for tp, (first, _last) in spans.items():
             position = positions.get(tp)
             if position is None or first < position:
-                # Behind the member (it was sent back to rebuild state, or it has not read
-                # the partition): only what lies at or past its positions.
+                # Some of them the member has already taken (its position is past them:
+                # it was sent back to replay less far than the consumer), or it has no
+                # position in their partition: only what lies at or past its positions.
                 msgs = [
                     m
                     for m in msgs
@@ -530,7 +531,8 @@ class StreamThread:
                 count.records_out += len(out)
                 outputs.extend(out)
 
-    def _several_topics(self, running: list[tuple[Member, QueryTask]]) -> set[str]:
+    @staticmethod
+    def _several_topics(running: list[tuple[Member, QueryTask]]) -> set[str]:
         """The running members that read more than one topic."""
         return {member.query_id for member, task in running if len(set(task.source_topics)) > 1}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ksql_emulator.frozen import filled
 
-__all__ = ["Record", "Window", "freeze", "make_record"]
+__all__ = ["Record", "Window", "freeze", "make_record", "with_row"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,21 @@ def make_record(
     fields["tombstone"] = tombstone
     fields["null_key"] = null_key
     return record
+
+
+def with_row(record: Record, key: tuple[Any, ...], value: tuple[Any, ...] | None) -> Record:
+    """`record.with_(key=key, value=value)` in one call: a projection makes one per record."""
+    return make_record(
+        key,
+        value,
+        record.timestamp,
+        record.partition,
+        record.offset,
+        record.headers,
+        record.window,
+        record.tombstone,
+        record.null_key,
+    )
 
 
 _new = object.__new__

@@ -112,8 +112,18 @@ class _Producer:
         meta = type("T", (), {"error": None, "partitions": dict.fromkeys(range(4))})()
         return type("M", (), {"topics": {topic: meta}})()
 
-    def produce(self, topic: str, **kwargs: Any) -> None:
-        self.sent.append({"topic": topic, **kwargs})
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int = -1,
+        **kwargs: Any,
+    ) -> None:
+        # confluent-kafka's order: topic, value, key, partition by position or by name.
+        self.sent.append(
+            {"topic": topic, "value": value, "key": key, "partition": partition, **kwargs}
+        )
 
 
 def test_windowed_sink_records_are_partitioned_by_their_key_alone(

@@ -105,6 +105,10 @@ class AggregateOperator:
         self._kept_ms = max(self.retention_ms, self.size_ms + (self.grace_ms or 0))
         per_record = -(-self.size_ms // self.advance_ms) if self.advance_ms else 1
         self._expire_budget = _EXPIRE_BUDGET * max(per_record, 1)
+        # What `process` asks of every record, answered once.
+        self._sessions = w is not None and w.kind == "SESSION"
+        self._table_source = spec.table_source
+        self._emit_final = spec.emit_final
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -158,7 +162,7 @@ class AggregateOperator:
         return self.grace_ms is not None and end_ms + self.grace_ms <= self.stream_time_ms
 
     def process(self, record: Record) -> list[Record]:
-        if self.spec.table_source:
+        if self._table_source:
             return self._table(record)
         if record.tombstone or record.value is None:
             return []
@@ -170,7 +174,7 @@ class AggregateOperator:
         if ts > self.stream_time_ms:
             self.stream_time_ms = ts
         out: list[Record] = []
-        if self.spec.window is not None and self.spec.window.kind == "SESSION":
+        if self._sessions:
             out.extend(self._session(key, row, ts))
         else:
             if self._tumbling:
@@ -179,8 +183,14 @@ class AggregateOperator:
             else:
                 windows = self._windows(ts)
             frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
+            grace_ms = self.grace_ms
             for window in windows:
-                if window is not None and self._closed(window[1]):
+                # `_closed`, inline: every record of a window rule asks it.
+                if (
+                    window is not None
+                    and grace_ms is not None
+                    and window[1] + grace_ms <= self.stream_time_ms
+                ):
                     continue
                 store_key = (frozen, window[0] if window else None)
                 state = self.store.get(store_key)
@@ -199,7 +209,7 @@ class AggregateOperator:
             oldest = self._oldest_start_ms
             if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
                 self._expire()
-        if self.spec.emit_final:
+        if self._emit_final:
             for r in out:
                 assert r.window is not None
                 slot = (freeze(r.key), r.window.start_ms)
@@ -207,7 +217,7 @@ class AggregateOperator:
                     self.pending.pop(slot, None)
                 else:
                     self.pending[slot] = r
-            if self.spec.window is not None and self.spec.window.kind == "SESSION":
+            if self._sessions:
                 return self._flush_sessions()
             return self._flush_windows()
         return out

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from ksql_emulator.runtime.record import Record
+from ksql_emulator.runtime.record import Record, with_row
 
 __all__ = ["ProjectOperator"]
 
@@ -69,4 +69,4 @@ class ProjectOperator:
             value = take(row) if take is not None else tuple([f(row) for f in self.value_fns])
         except Exception:
             value = tuple(_null_on_error(row, f) for f in self.value_fns)
-        return [record.with_(key=key, value=value)]
+        return [with_row(record, key, value)]
