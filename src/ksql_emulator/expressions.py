@@ -150,8 +150,8 @@ class ExpressionCompiler(ConstructorCompiler):
             if len(fns) != 1:
                 return Compiled(resolved.return_type, invoke)
             (only,) = fns
-            (argument,) = (c for c in compiled if c is not None)
             if call is identity:
+                (argument,) = (c for c in compiled if c is not None)
                 return Compiled(resolved.return_type, only, column=argument.column)
 
             # One argument (AS_VALUE, UCASE, ...): called without gathering a list per row.

@@ -183,14 +183,8 @@ class AggregateOperator:
             else:
                 windows = self._windows(ts)
             frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
-            grace_ms = self.grace_ms
             for window in windows:
-                # `_closed`, inline: every record of a window rule asks it.
-                if (
-                    window is not None
-                    and grace_ms is not None
-                    and window[1] + grace_ms <= self.stream_time_ms
-                ):
+                if window is not None and self._closed(window[1]):
                     continue
                 store_key = (frozen, window[0] if window else None)
                 state = self.store.get(store_key)
