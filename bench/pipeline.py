@@ -20,7 +20,8 @@ partition counts defined), and the consumer running as the stack runs it. Three 
   children, producer, consumer) while the producer sends `--idle-rate` transactions a second,
   as a share of one core, counted from `--idle-warmup` seconds after the producer started (a
   stack left running), and over its first minute, reported apart (while the broker's JIT
-  compiler still works on the new pattern of requests).
+  compiler still works on the new pattern of requests); beside it, how often each part's
+  threads were woken, and the CPU time a wake-up costs.
 
 When has a run finished? `bench/_rules_model.py` computes, from the transactions sent, every
 alert the rules must write and each window alert's final count. The run is over when every such
@@ -499,33 +500,59 @@ def _by_kind(by_rule: dict[str, list[float]]) -> dict[str, list[float]]:
     }
 
 
-def _cpu(pids: list[int], descendants: bool = True) -> dict[int, float]:
-    """CPU seconds of each process (and all its descendants), by pid."""
-    times: dict[int, float] = {}
+def _family(pids: list[int], descendants: bool) -> list[psutil.Process]:
+    family: list[psutil.Process] = []
     for pid in pids:
         try:
             process = psutil.Process(pid)
-            family = [process, *(process.children(recursive=True) if descendants else [])]
+            family += [process, *(process.children(recursive=True) if descendants else [])]
         except psutil.NoSuchProcess:
             continue
-        for p in family:
-            try:
-                t = p.cpu_times()
-                times[p.pid] = t.user + t.system
-            except psutil.NoSuchProcess:
-                continue
+    return family
+
+
+def _cpu(pids: list[int], descendants: bool = True) -> dict[int, float]:
+    """CPU seconds of each process (and all its descendants), by pid."""
+    times: dict[int, float] = {}
+    for p in _family(pids, descendants):
+        try:
+            t = p.cpu_times()
+            times[p.pid] = t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
     return times
+
+
+def _wakeups(pids: list[int], descendants: bool = True) -> dict[int, int]:
+    """How often the threads of each process (and its descendants) went to sleep and were
+    woken again (voluntary context switches, over all threads), by pid; empty where /proc
+    does not tell."""
+    counts: dict[int, int] = {}
+    for p in _family(pids, descendants):
+        total = 0
+        try:
+            for task in Path(f"/proc/{p.pid}/task").iterdir():
+                status = (task / "status").read_text()
+                total += int(status.split("voluntary_ctxt_switches:", 1)[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not Linux
+        counts[p.pid] = total
+    return counts
 
 
 class CpuMeter:
     """CPU seconds of each part of the stack over one stretch of wall time; with `bench`, of
-    this process too (the stack's processes may be its children: they are not counted twice)."""
+    this process too (the stack's processes may be its children: they are not counted twice).
+    Also how often each part was woken: at a low rate, what a part costs follows from its
+    wake-ups more than from its work (a thread woken after a sleep runs from cold caches)."""
 
     def __init__(self, pids: dict[str, list[int]], bench: bool = False) -> None:
         self.pids = pids
         self.bench = bench
         self.before = self._now()
+        self.woken_before = self._woken()
         self.started = time.monotonic()
+        self.wakeups_per_s: dict[str, float] = {}
 
     def _now(self) -> dict[str, dict[int, float]]:
         times = {name: _cpu(p) for name, p in self.pids.items()}
@@ -533,9 +560,22 @@ class CpuMeter:
             times["bench"] = _cpu([os.getpid()], descendants=False)
         return times
 
+    def _woken(self) -> dict[str, dict[int, int]]:
+        return {name: _wakeups(p) for name, p in self.pids.items()}
+
     def used(self) -> tuple[float, dict[str, float]]:
+        """Wall seconds since the meter started and CPU seconds per part; also sets
+        `wakeups_per_s`."""
         after = self._now()
+        woken = self._woken()
         wall = time.monotonic() - self.started
+        # A process that ended inside the window takes its threads' counts with it: a part's
+        # count never goes below zero.
+        self.wakeups_per_s = {
+            name: max(0, sum(n - self.woken_before[name].get(pid, 0) for pid, n in counts.items()))
+            / wall
+            for name, counts in woken.items()
+        }
         # A child that came and went inside the window is counted from its first sighting.
         return wall, {
             name: sum(t - self.before[name].get(pid, 0.0) for pid, t in after[name].items())
@@ -583,11 +623,11 @@ def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, 
         if first_s >= _FIRST_MINUTE_S / 2:
             meter = CpuMeter(pids)
             time.sleep(first_s)
-            early = _shares(*meter.used())
+            early = _shares(*meter.used(), meter.wakeups_per_s)
         time.sleep(max(0.0, warmup - _PRODUCER_START_S - (first_s if early else 0.0)))
         meter = CpuMeter(pids)
         time.sleep(seconds)
-        settled = _shares(*meter.used())
+        settled = _shares(*meter.used(), meter.wakeups_per_s)
     finally:
         if parts.state_dir is not None:
             state = StackState.load(parts.state_dir)
@@ -602,12 +642,19 @@ def idle(parts: Parts, rate: float, seconds: float, warmup: float) -> dict[str, 
     return result
 
 
-def _shares(wall: float, used: dict[str, float]) -> dict[str, Any]:
+def _shares(wall: float, used: dict[str, float], wakeups: dict[str, float]) -> dict[str, Any]:
     shares = {name: 100 * seconds / wall for name, seconds in used.items()}
     return {
         "seconds": wall,
         "cpu_percent_of_one_core": shares,
         "total_percent": sum(shares.values()),
+        "wakeups_per_s": wakeups,
+        "total_wakeups_per_s": sum(wakeups.values()),
+        # CPU time per wake-up: a part whose figure is high works hard each time; one whose
+        # figure is low costs what it costs by being woken often.
+        "cpu_us_per_wakeup": {
+            name: 1e6 * used[name] / (n * wall) for name, n in wakeups.items() if n > 0
+        },
     }
 
 
@@ -721,6 +768,20 @@ def report(results: list[dict[str, Any]], out: Console) -> None:
                 f"{i['total_percent']:.1f}",
             )
     out.print(table)
+    woken = Table(title="idle wake-ups a second (CPU µs a wake-up)")
+    woken.add_column("partitions", justify="right")
+    for name in [*names, "total"]:
+        woken.add_column(name, justify="right")
+    for r in results:
+        i = r.get("idle")
+        if i and "wakeups_per_s" in i:
+            rates, each = i["wakeups_per_s"], i["cpu_us_per_wakeup"]
+            woken.add_row(
+                str(r["partitions"]),
+                *[f"{rates[n]:,.0f} ({each[n]:,.0f})" if n in each else "-" for n in names],
+                f"{i['total_wakeups_per_s']:,.0f}",
+            )
+    out.print(woken)
     for r in results:
         first = r.get("idle", {}).get("first_minute")
         if first:

@@ -54,4 +54,11 @@ def test_the_pipeline_benchmark_measures_every_phase_and_loses_no_alert(tmp_path
     # The warm-up's alerts are timed apart from the measured ones, not dropped.
     assert latency["warmup_s"] == 2
     assert latency["warmup_kinds"]["transaction"]["count"] > 0
-    assert result["idle"]["total_percent"] > 0
+    idle = result["idle"]
+    assert idle["total_percent"] > 0
+    # Where the idle cost comes from: every part of the stack is woken while transactions
+    # flow (the broker by each request, the engine by each batch), and each wake-up costs time.
+    assert {"kafka", "ksqldb", "consumer", "producer"} <= {
+        part for part, rate in idle["wakeups_per_s"].items() if rate > 0
+    }
+    assert idle["cpu_us_per_wakeup"]["kafka"] > 0
