@@ -529,13 +529,17 @@ def _wakeups(pids: list[int], descendants: bool = True) -> dict[int, int]:
     does not tell."""
     counts: dict[int, int] = {}
     for p in _family(pids, descendants):
-        total = 0
         try:
-            for task in Path(f"/proc/{p.pid}/task").iterdir():
+            tasks = list(Path(f"/proc/{p.pid}/task").iterdir())
+        except OSError:
+            continue  # gone meanwhile, or not Linux
+        total = 0
+        for task in tasks:
+            try:
                 status = (task / "status").read_text()
                 total += int(status.split("voluntary_ctxt_switches:", 1)[1].split()[0])
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile, or not Linux
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
         counts[p.pid] = total
     return counts
 
