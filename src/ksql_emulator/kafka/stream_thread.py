@@ -230,6 +230,9 @@ class StreamThread:
         self._by_topic: dict[str, list[Member]] = {}
         self._readers: dict[str, list[tuple[Member, QueryTask, _Counts]]] = {}
         self._readers_basis: tuple[object, ...] = ()
+        # The running members that read more than one topic (joins), with the topics they
+        # read; built with `_readers`.
+        self._several: dict[str, frozenset[str]] = {}
         self._consumer: Consumer | None = None
         self._output: ExactlyOnceOutput | AtLeastOnceOutput | None = None
         self._assigned: dict[TP, int] = {}
@@ -444,18 +447,14 @@ class StreamThread:
             # code and state at hand where a message at a time went round all ten. A query
             # that reads several topics (a join) takes them one by one in the order they came,
             # which decides what it joins.
-            several = self._several_topics(running)
+            several = self._several
             for topic, (msgs, spans) in by_topic.items():
                 for member, member_task, count in readers_of[topic]:
                     if member.query_id not in several:
                         self._offer(member, member_task, count, msgs, spans, outputs)
             for member, member_task in running:
-                if member.query_id in several:
-                    topics = {
-                        topic
-                        for topic, readers in readers_of.items()
-                        if any(entry[0] is member for entry in readers)
-                    }
+                topics = several.get(member.query_id)
+                if topics is not None:
                     for msg in ordered:
                         if msg.topic in topics:
                             spans = {(msg.topic, msg.partition): [msg.offset, msg.offset]}
@@ -531,18 +530,13 @@ class StreamThread:
                 count.records_out += len(out)
                 outputs.extend(out)
 
-    @staticmethod
-    def _several_topics(running: list[tuple[Member, QueryTask]]) -> set[str]:
-        """The running members that read more than one topic."""
-        return {member.query_id for member, task in running if len(set(task.source_topics)) > 1}
-
     def _readers_for(
         self, running: list[tuple[Member, QueryTask]]
     ) -> dict[str, list[tuple[Member, QueryTask, _Counts]]]:
         """Per topic, its running readers with their tasks and counters: a record is offered
         to every reader, ten of them for a transaction. Built again only when the members,
-        their tasks or the topic map changed since the last batch; a lightly loaded thread
-        processes a batch per record or two."""
+        their tasks or the topic map changed since the last batch (with `_several`); a lightly
+        loaded thread processes a batch per record or two."""
         basis: tuple[object, ...] = (self._by_topic, *(x for pair in running for x in pair))
         last = self._readers_basis
         if len(last) != len(basis) or any(a is not b for a, b in zip(last, basis, strict=True)):
@@ -550,6 +544,15 @@ class StreamThread:
             self._readers = {
                 topic: [e for m in members if (e := entries.get(m.query_id)) is not None]
                 for topic, members in self._by_topic.items()
+            }
+            self._several = {
+                member.query_id: frozenset(
+                    topic
+                    for topic, readers in self._readers.items()
+                    if any(entry[0] is member for entry in readers)
+                )
+                for member, task in running
+                if len(set(task.source_topics)) > 1
             }
             self._readers_basis = basis
         return self._readers
