@@ -103,3 +103,100 @@ def test_a_batch_of_messages_writes_what_the_messages_one_by_one_write() -> None
         qid: sum(map(len, per_message)) for qid, per_message in expected.items()
     }
     assert len(expected) == 6
+
+
+def _alone_outputs(engine: Engine, runs: list[list[Message]]) -> dict[str, list[object]]:
+    written: dict[str, list[object]] = {qid: [] for qid in engine.queries}
+    for run in runs:
+        for qid, query in engine.queries.items():
+            if run[0].topic not in query.source_topics:
+                continue
+            produced = query.process_many(run, alone=True)
+            written[qid].extend(list(out) for out in produced)
+    return written
+
+
+def test_a_batch_read_alone_is_judged_by_its_where_as_when_decoded_whole() -> None:
+    # Queries alone on their topic judge a batch on the WHERE's columns before decoding the
+    # rest: a record that ksqlDB's lenient reading would let through ("7" for a BIGINT, a
+    # field spelled in lower case, a long DECIMAL) must still come out.
+    statements = """
+    CREATE STREAM CHANGES (ACCOUNT VARCHAR, N BIGINT, TOTAL DECIMAL(12, 2), NOTE VARCHAR)
+      WITH (kafka_topic='changes', value_format='JSON');
+    CREATE STREAM BUSY AS SELECT ACCOUNT, N, TOTAL FROM CHANGES WHERE N >= 5 EMIT CHANGES;
+    CREATE STREAM RICH AS SELECT ACCOUNT, TOTAL FROM CHANGES WHERE TOTAL > 1000 EMIT CHANGES;
+    CREATE STREAM NOTED AS SELECT ACCOUNT, NOTE FROM CHANGES
+      WHERE NOTE LIKE 'x%' OR N IS NULL EMIT CHANGES;
+    """
+    values: list[bytes | None] = [
+        b'{"ACCOUNT":"a","N":7,"TOTAL":1500.25,"NOTE":"xy"}',
+        b'{"ACCOUNT":"a","N":2,"TOTAL":15.25,"NOTE":"y"}',
+        b'{"ACCOUNT":"a","N":"7","TOTAL":"1500.25","NOTE":"y"}',
+        b'{"account":"a","n":9,"total":2000.5,"note":"xz"}',
+        b'{"ACCOUNT":"a","N":7.0,"TOTAL":1000.001,"NOTE":null}',
+        b'{"ACCOUNT":"a","N":null,"TOTAL":null,"NOTE":null}',
+        b'{"ACCOUNT":"a","TOTAL":1000.005}',
+        b'{"ACCOUNT":"a","N":18446744073709551615,"TOTAL":1.5}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1000.0000000000000001,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":99999999999.999,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":true,"TOTAL":1,"NOTE":5}',
+        b"[1, 2]",
+        b"{not json",
+        None,
+    ]
+    messages = [Message("changes", None, v, 1_000 + i, 0, i) for i, v in enumerate(values)]
+    one_by_one, alone = Engine(), Engine()
+    one_by_one.execute(statements)
+    alone.execute(statements)
+    assert all(q.partial_rows is not None for q in alone.queries.values())
+    expected = _outputs(one_by_one, _runs(messages, 1), batched=False)
+    actual = _alone_outputs(alone, [list(messages)])
+    assert actual == expected
+    kept = {qid: sum(map(len, per_message)) for qid, per_message in expected.items()}
+    assert all(kept.values()) and not all(all(per_message) for per_message in expected.values()), (
+        kept
+    )
+
+
+def test_queries_read_alone_write_what_they_write_decoded_whole() -> None:
+    one_by_one, alone = Engine(), Engine()
+    one_by_one.execute(STATEMENTS)
+    alone.execute(STATEMENTS)
+    messages = _traffic(2000)
+    expected = _outputs(one_by_one, _runs(messages, 1), batched=False)
+    # Every query offered every batch alone, even those that share a topic with others.
+    actual = _alone_outputs(alone, [list(run) for run in _runs(messages, 250)])
+    assert actual == expected
+    assert [qid for qid, q in alone.queries.items() if q.partial_rows is not None] == [
+        "CSAS_BIG_0",
+        "CSAS_BIG_TOO_1",
+    ]
+
+
+def test_only_a_where_over_value_columns_alone_judges_records_before_decoding() -> None:
+    engine = Engine()
+    engine.execute(
+        """
+        CREATE STREAM S (K VARCHAR KEY, N BIGINT, D DOUBLE, NAME VARCHAR)
+          WITH (kafka_topic='s', value_format='JSON');
+        CREATE STREAM S_CSV (K VARCHAR KEY, N BIGINT, NAME VARCHAR)
+          WITH (kafka_topic='s_csv', value_format='DELIMITED');
+        CREATE TABLE T (K VARCHAR PRIMARY KEY, N BIGINT)
+          WITH (kafka_topic='t', value_format='JSON');
+        CREATE STREAM PLAIN AS SELECT * FROM S WHERE N > 5 AND NAME LIKE 'a%' EMIT CHANGES;
+        CREATE STREAM FRACTIONS AS SELECT * FROM S WHERE D BETWEEN 0.5 AND 1.5 EMIT CHANGES;
+        CREATE TABLE COUNTED AS SELECT NAME, COUNT(*) AS C FROM S WHERE N > 5 GROUP BY NAME
+          EMIT CHANGES;
+        CREATE STREAM CALLS AS SELECT * FROM S WHERE ABS(N) > 5 EMIT CHANGES;
+        CREATE STREAM ON_TIME AS SELECT * FROM S WHERE ROWTIME > 5 EMIT CHANGES;
+        CREATE STREAM ON_KEY AS SELECT * FROM S WHERE K = 'a' EMIT CHANGES;
+        CREATE STREAM CSV AS SELECT * FROM S_CSV WHERE N > 5 EMIT CHANGES;
+        CREATE TABLE T_BIG AS SELECT * FROM T WHERE N > 5 EMIT CHANGES;
+        """
+    )
+    judged = sorted(
+        engine.catalog.source(q.sink_name).name  # type: ignore[union-attr]
+        for q in engine.queries.values()
+        if q.partial_rows is not None
+    )
+    assert judged == ["COUNTED", "FRACTIONS", "PLAIN"]

@@ -86,6 +86,10 @@ class QueryAnalysis:
     having: Compiled | None = None
     join: JoinSpec | None = None
     table_functions: list[TableFunctionCall] = field(default_factory=list)
+    # The row positions the WHERE reads, when they are all value columns of a stream and it
+    # calls no function: then it can be decided from those columns alone, before the rest of
+    # the row is read (see `_positions_read`).
+    where_reads: tuple[int, ...] | None = None
 
 
 def _source_scope(source: Source) -> tuple[Scope, list[tuple[str, Any]]]:
@@ -149,9 +153,11 @@ def analyze_query(
         if ref.alias:
             scope.columns = [ScopeColumn(c.name, c.type, c.index, ref.alias) for c in scope.columns]
     where = None
+    where_reads = None
     if query.where is not None:
+        where_expr = rewrite_magic_timestamps(query.where)
         try:
-            where = _compile_in(compiler, rewrite_magic_timestamps(query.where), scope, "WHERE")
+            where = _compile_in(compiler, where_expr, scope, "WHERE")
         except UnknownColumnError as err:
             missing = err.message.split("'")[1] if "'" in err.message else ""
             if missing in ("WINDOWSTART", "WINDOWEND"):
@@ -169,6 +175,8 @@ def analyze_query(
                 f"Type error in WHERE expression: Should evaluate to boolean but is "
                 f"{format_expr(query.where)} ({describe_type(where.type)}) instead."
             )
+        if join is None and source.kind == "STREAM":
+            where_reads = _positions_read(where_expr, scope, layout)
     partition_by: list[Compiled] | None = None
     partition_exprs: list[t.Expr] = []
     if query.partition_by:
@@ -340,7 +348,42 @@ def analyze_query(
         having,
         join,
         table_functions,
+        where_reads,
     )
+
+
+# Expression kinds whose value follows from the columns they read alone: no function (some
+# are not deterministic, RANDOM()), no lambda, no struct or collection access.
+_PURE_KINDS = (
+    t.Literal,
+    t.ColumnRef,
+    t.Arithmetic,
+    t.Negate,
+    t.Concat,
+    t.Comparison,
+    t.Logical,
+    t.Not,
+    t.Between,
+    t.InList,
+    t.Like,
+    t.IsNull,
+    t.IsDistinct,
+    t.Case,
+    t.Cast,
+)
+
+
+def _positions_read(
+    expr: t.Expr, scope: Scope, layout: list[tuple[str, Any]]
+) -> tuple[int, ...] | None:
+    """The row positions `expr` reads, when it is made of `_PURE_KINDS` only and reads value
+    columns only (not keys, headers or pseudo columns such as ROWTIME); else None."""
+    if any(not isinstance(node, _PURE_KINDS) for node in expr.walk()):
+        return None
+    positions = sorted({scope.resolve(ref.name, ref.source).index for ref in expr.columns()})
+    if not positions or any(layout[p][0] != "VALUE" for p in positions):
+        return None
+    return tuple(positions)
 
 
 def _join_names(message: str, join: JoinSpec | None) -> str:

@@ -145,8 +145,9 @@ class QueryTask(Protocol):
         with Kafka's murmur2, as ksqlDB's Java producer does. A task may also offer
         `windowed_sinks` (sink topic -> bytes the window adds to each key): those records are
         partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are.
-        A task may also offer `process_many(msgs)`: `process` for each of several messages of
-        one topic, in order, one result each; a stream thread then hands it a batch at once."""
+        A task may also offer `process_many(msgs, *, alone)`: `process` for each of several
+        messages of one topic, in order, one result each; a stream thread then hands it a
+        batch at once, `alone` true when no other task of the thread is offered them."""
         ...
 
 

@@ -449,9 +449,11 @@ class StreamThread:
             # which decides what it joins.
             several = self._several
             for topic, (msgs, spans) in by_topic.items():
-                for member, member_task, count in readers_of[topic]:
+                readers = readers_of[topic]
+                alone = len(readers) == 1
+                for member, member_task, count in readers:
                     if member.query_id not in several:
-                        self._offer(member, member_task, count, msgs, spans, outputs)
+                        self._offer(member, member_task, count, msgs, spans, outputs, alone)
             for member, member_task in running:
                 topics = several.get(member.query_id)
                 if topics is not None:
@@ -489,6 +491,7 @@ class StreamThread:
         msgs: list[Message],
         spans: dict[TP, list[int]],
         outputs: list[Message],
+        alone: bool = False,
     ) -> None:
         """Offers `member` the messages of one topic at or past its positions (`spans`: each
         partition's first and last offset in `msgs`); their outputs join `outputs`, but for
@@ -517,7 +520,9 @@ class StreamThread:
         started = time.perf_counter()
         try:
             many = getattr(task, "process_many", None)
-            produced = many(msgs) if many is not None else [task.process(m) for m in msgs]
+            produced = (
+                many(msgs, alone=alone) if many is not None else [task.process(m) for m in msgs]
+            )
         except Exception as exc:
             raise _Failure(member, exc) from exc
         count.seconds += time.perf_counter() - started

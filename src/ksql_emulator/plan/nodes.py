@@ -40,6 +40,9 @@ class SourceNode(PlanNode):
 @dataclass(frozen=True)
 class FilterNode(PlanNode):
     predicate: Compiled
+    # The row positions the predicate reads, when they are value columns only and it calls
+    # no function: a record can then be judged on those columns before the rest is decoded.
+    reads: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

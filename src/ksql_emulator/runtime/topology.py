@@ -32,7 +32,7 @@ from ksql_emulator.runtime.operators.join import JoinOperator
 from ksql_emulator.runtime.operators.project import ProjectOperator
 from ksql_emulator.runtime.operators.repartition import RepartitionOperator
 from ksql_emulator.runtime.operators.sink import SinkOperator
-from ksql_emulator.runtime.operators.source import SourceOperator, to_epoch_ms
+from ksql_emulator.runtime.operators.source import PartialRows, SourceOperator, to_epoch_ms
 from ksql_emulator.runtime.record import Record
 from ksql_emulator.runtime.shared import SharedByShape
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
@@ -67,6 +67,10 @@ class RunningQuery:
     # to say (WINDOW_TYPE, or a windowed table), not the topic's. A stream declared over a
     # windowed table's topic without WINDOW_TYPE reads its keys as they are.
     input_sources: dict[str, Source] = field(default_factory=dict)
+    # For a query whose chain starts with a stream's WHERE over a few value columns: reads
+    # those columns alone (`SourceOperator.partial_rows`), so a batch it reads alone is judged
+    # before its records are decoded whole.
+    partial_rows: PartialRows | None = None
 
     @property
     def source_topic(self) -> str:
@@ -140,16 +144,27 @@ class RunningQuery:
         return messages
 
     def process_many(
-        self, msgs: Sequence[Message], fold: Callable[[bytes, int, int], bytes] | None = None
+        self,
+        msgs: Sequence[Message],
+        fold: Callable[[bytes, int, int], bytes] | None = None,
+        *,
+        alone: bool = False,
     ) -> list[Sequence[Message]]:
         """`process` for each of `msgs`, all of one source topic, in order. A query of one
         input takes them as a batch: decoded together (once for every query that reads the
         topic alike, see `SourceOperator.decode_all`), then each through the chain without the
         calls `process` makes per message. A stream thread hands each of its queries a
-        batch's messages this way, a few hundred at a time."""
+        batch's messages this way, a few hundred at a time.
+
+        `alone`: no other query is offered these messages, so there is no decoding to share,
+        and a WHERE that reads a few value columns judges each message on those first; only
+        the records it may pass are decoded whole (a rule over a window table's changes keeps
+        one in hundreds)."""
         if len(self.inputs) != 1 or (msgs and msgs[0].topic != self.inputs[0][0]):
             # A join: each message to the input it belongs to.
             return [self.process(msg, fold) for msg in msgs]
+        if alone and self.partial_rows is not None:
+            return self._screened(msgs, self.partial_rows, fold)
         _topic, source_op, entry = self.inputs[0]
         assert self.sink_op is not None
         encode, through = self.sink_op.encode, self._through
@@ -172,6 +187,26 @@ class RunningQuery:
                 out.append([m for r in results if (m := encode(r, fold)) is not None])
             else:
                 out.append(_NONE)
+        return out
+
+    def _screened(
+        self,
+        msgs: Sequence[Message],
+        partial_rows: PartialRows,
+        fold: Callable[[bytes, int, int], bytes] | None,
+    ) -> list[Sequence[Message]]:
+        first = self.operators[0]
+        assert isinstance(first, FilterOperator) and self.sink_op is not None
+        _topic, source_op, _entry = self.inputs[0]
+        encode = self.sink_op.encode
+        out: list[Sequence[Message]] = []
+        for msg, maybe in zip(msgs, first.may_pass(partial_rows(msgs)), strict=True):
+            record = source_op.decode(msg) if maybe else None
+            if record is None:
+                out.append(_NONE)
+                continue
+            results = self._through([record], self.operators)
+            out.append([m for r in results if (m := encode(r, fold)) is not None] or _NONE)
         return out
 
 
@@ -322,6 +357,7 @@ def build_query(
     sink_topic = sink_name = ""
     throw = str(props.get("ksql.timestamp.throw.on.invalid", "false")).lower() == "true"
     stateful = False
+    partial_rows: PartialRows | None = None
     for step in plan.steps:
         if isinstance(step, SourceNode):
             sources.append((step.source.topic, _source_operator(step, registry, throw)))
@@ -337,6 +373,8 @@ def build_query(
             # A table's filter (a table source or a table-table join) works on changes.
             table = all(op.is_table for _, op in sources)
             operators.append(FilterOperator(step.predicate.fn, table=table))
+            if step.reads is not None and not operators[:-1] and len(sources) == 1:
+                partial_rows = sources[0][1].partial_rows(step.reads)
         elif isinstance(step, FlatMapNode):
             operators.append(FlatMapOperator(step.calls))
         elif isinstance(step, RepartitionNode):
@@ -370,6 +408,7 @@ def build_query(
     assert inputs
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
+    query.partial_rows = partial_rows
     query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
     query.input_sources = {
         step.source.topic: step.source for step in plan.steps if isinstance(step, SourceNode)

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -114,6 +115,12 @@ class Serde(ABC):
     @abstractmethod
     def bytes_to_test_value(self, data: bytes | None) -> Any:
         """Bytes -> the JSON a QTT file would spell them as."""
+
+    def peeker(self, indices: Sequence[int]) -> Callable[[bytes], tuple[Any, ...] | None] | None:
+        """A reader of the columns at `indices` alone: given a message's bytes it answers
+        their values exactly as `deserialize` would, or None when it cannot tell without the
+        whole record (then `deserialize` decides). None when this format has no such reader."""
+        return None
 
     def to_test_value(self, values: list[Any] | None) -> Any:
         """Column values -> the JSON a QTT file would spell them as."""

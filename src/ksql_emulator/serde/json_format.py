@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from json.encoder import encode_basestring
 from operator import call, itemgetter
@@ -482,6 +482,50 @@ class JsonSerde(Serde):
         for i, convert in converts:
             row[i] = convert(row[i])
         return row
+
+    def peeker(self, indices: Sequence[int]) -> Callable[[bytes], tuple[Any, ...] | None] | None:
+        # The quick path's reading of just these columns: a record orjson reads, each column
+        # under its exact name with the Python type that path expects (or null). Column by
+        # column that path and the exact one agree, so whatever else the record holds, these
+        # are the values `deserialize` gives, or the record fails to decode.
+        # Strings, booleans and integers (range-checked) orjson reads exactly whatever else
+        # the record holds; a fractional number only when no number in it is long.
+        if self.unwrapped or len(self.schema) < 2:
+            return None
+        types = [self.schema[i][1] for i in indices]
+        exact = all(t in (ty.STRING, ty.BOOLEAN, ty.BIGINT, ty.INTEGER) for t in types)
+        plan: list[tuple[str, type, Callable[[Any], Any] | None]] = []
+        for i, t in zip(indices, types, strict=True):
+            column = _fast_column(t) if exact else _quick_column(t)
+            if column is None:
+                return None
+            plan.append((self._names[i], *column))
+        absent = object()
+
+        def peek(data: bytes) -> tuple[Any, ...] | None:
+            if not exact and not _short_numbers(data):
+                return None
+            try:
+                node = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+            if type(node) is not dict:
+                return None
+            values = []
+            for name, typ, convert in plan:
+                v = node.get(name, absent)
+                if v is not None:
+                    if type(v) is not typ:
+                        return None
+                    if convert is not None:
+                        try:
+                            v = convert(v)
+                        except (KsqlError, ArithmeticError, ValueError):
+                            return None
+                values.append(v)
+            return tuple(values)
+
+        return peek
 
     def _fields_as_spelled(self, node: dict[str, Any]) -> tuple[Any, ...]:
         """The fast path's values of a record whose fields are spelled in another case than

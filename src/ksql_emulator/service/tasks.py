@@ -86,12 +86,14 @@ class _Task:
             msg = from_wire(msg, windowing)
         return self.running.process(msg, self._fold)
 
-    def process_many(self, msgs: Sequence[Message]) -> list[Sequence[Message]]:
+    def process_many(
+        self, msgs: Sequence[Message], *, alone: bool = False
+    ) -> list[Sequence[Message]]:
         """`process` for each of `msgs`, all of one topic (see `RunningQuery.process_many`)."""
         windowing = self.inputs.get(msgs[0].topic) if self.inputs and msgs else None
         if windowing is not None:
             msgs = [from_wire(msg, windowing) for msg in msgs]
-        return self.running.process_many(msgs, self._fold)
+        return self.running.process_many(msgs, self._fold, alone=alone)
 
     def bind_stores(self, wrap: Callable[[str, Any], Any]) -> bool:
         return self.running.bind_stores(wrap)

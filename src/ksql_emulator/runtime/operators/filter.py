@@ -47,6 +47,21 @@ class FilterOperator:
         except Exception:  # a record it fails on: each decided as `process` decides it
             return [r is not None and not r.tombstone and self._passes(r.value) for r in records]
 
+    def may_pass(self, rows: Sequence[Sequence[Any] | None]) -> list[bool]:
+        """For rows that hold only the columns the predicate reads (None: not known), whether
+        each record might pass: False only where the predicate is surely not true."""
+        predicate = self.predicate
+        try:
+            return [row is None or predicate(row) is True for row in rows]
+        except Exception:  # decided on the whole record instead
+            return [row is None or self._true_or_failing(row) for row in rows]
+
+    def _true_or_failing(self, row: Sequence[Any]) -> bool:
+        try:
+            return self.predicate(row) is True
+        except Exception:
+            return True
+
     def process(self, record: Record) -> list[Record]:
         if self.result is not None:
             passes = not record.tombstone and self._passes(record.value)
