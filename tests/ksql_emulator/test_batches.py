@@ -148,7 +148,7 @@ def test_a_batch_read_alone_is_judged_by_its_where_as_when_decoded_whole() -> No
     one_by_one, alone = Engine(), Engine()
     one_by_one.execute(statements)
     alone.execute(statements)
-    assert all(q.partial_rows is not None for q in alone.queries.values())
+    assert all(q.screen_reader is not None for q in alone.queries.values())
     expected = _outputs(one_by_one, _runs(messages, 1), batched=False)
     actual = _alone_outputs(alone, [list(messages)])
     assert actual == expected
@@ -167,7 +167,7 @@ def test_queries_read_alone_write_what_they_write_decoded_whole() -> None:
     # Every query offered every batch alone, even those that share a topic with others.
     actual = _alone_outputs(alone, [list(run) for run in _runs(messages, 250)])
     assert actual == expected
-    assert [qid for qid, q in alone.queries.items() if q.partial_rows is not None] == [
+    assert [qid for qid, q in alone.queries.items() if q.screen_reader is not None] == [
         "CSAS_BIG_0",
         "CSAS_BIG_TOO_1",
     ]
@@ -197,6 +197,6 @@ def test_only_a_where_over_value_columns_alone_judges_records_before_decoding() 
     judged = sorted(
         engine.catalog.source(q.sink_name).name  # type: ignore[union-attr]
         for q in engine.queries.values()
-        if q.partial_rows is not None
+        if q.screen_reader is not None
     )
     assert judged == ["COUNTED", "FRACTIONS", "PLAIN"]

@@ -49,7 +49,7 @@ from ksql_emulator.semantics.format import columns_of, format_expr
 from ksql_emulator.semantics.scope import Scope, ScopeColumn
 from ksql_emulator.semantics.type_rules import describe_type
 
-__all__ = ["PSEUDO_COLUMNS", "QueryAnalysis", "analyze_query"]
+__all__ = ["PSEUDO_COLUMNS", "QueryAnalysis", "WhereScreen", "analyze_query"]
 
 # Pseudo columns every source offers (system-columns.json, row-offset-and-partition.json).
 PSEUDO_COLUMNS: tuple[tuple[str, Any], ...] = (
@@ -86,10 +86,18 @@ class QueryAnalysis:
     having: Compiled | None = None
     join: JoinSpec | None = None
     table_functions: list[TableFunctionCall] = field(default_factory=list)
-    # The row positions the WHERE reads, when they are all value columns of a stream and it
-    # calls no function: then it can be decided from those columns alone, before the rest of
-    # the row is read (see `_positions_read`).
-    where_reads: tuple[int, ...] | None = None
+    # The WHERE once more, over just the value columns it reads, when it reads nothing else
+    # and calls no function: a record can be judged on those before the rest is decoded.
+    where_screen: WhereScreen | None = None
+
+
+@dataclass(frozen=True)
+class WhereScreen:
+    """A stream's WHERE as a predicate over the values of the row positions `reads` alone,
+    in that order: true exactly where the WHERE is true on a row holding those values."""
+
+    reads: tuple[int, ...]
+    predicate: Compiled
 
 
 def _source_scope(source: Source) -> tuple[Scope, list[tuple[str, Any]]]:
@@ -153,7 +161,7 @@ def analyze_query(
         if ref.alias:
             scope.columns = [ScopeColumn(c.name, c.type, c.index, ref.alias) for c in scope.columns]
     where = None
-    where_reads = None
+    where_screen = None
     if query.where is not None:
         where_expr = rewrite_magic_timestamps(query.where)
         try:
@@ -176,7 +184,7 @@ def analyze_query(
                 f"{format_expr(query.where)} ({describe_type(where.type)}) instead."
             )
         if join is None and source.kind == "STREAM":
-            where_reads = _positions_read(where_expr, scope, layout)
+            where_screen = _screen(compiler, where_expr, scope, layout)
     partition_by: list[Compiled] | None = None
     partition_exprs: list[t.Expr] = []
     if query.partition_by:
@@ -348,7 +356,7 @@ def analyze_query(
         having,
         join,
         table_functions,
-        where_reads,
+        where_screen,
     )
 
 
@@ -373,17 +381,27 @@ _PURE_KINDS = (
 )
 
 
-def _positions_read(
-    expr: t.Expr, scope: Scope, layout: list[tuple[str, Any]]
-) -> tuple[int, ...] | None:
-    """The row positions `expr` reads, when it is made of `_PURE_KINDS` only and reads value
-    columns only (not keys, headers or pseudo columns such as ROWTIME); else None."""
+def _screen(
+    compiler: ExpressionCompiler, expr: t.Expr, scope: Scope, layout: list[tuple[str, Any]]
+) -> WhereScreen | None:
+    """`expr` compiled again over the value columns it reads, in row order, when it is made
+    of `_PURE_KINDS` only and reads value columns only (not keys, headers or pseudo columns
+    such as ROWTIME); else None."""
     if any(not isinstance(node, _PURE_KINDS) for node in expr.walk()):
         return None
-    positions = sorted({scope.resolve(ref.name, ref.source).index for ref in expr.columns()})
-    if not positions or any(layout[p][0] != "VALUE" for p in positions):
+    reads = sorted({scope.resolve(ref.name, ref.source).index for ref in expr.columns()})
+    if not reads or any(layout[p][0] != "VALUE" for p in reads):
         return None
-    return tuple(positions)
+    # The same columns, each at its place among the values read; the others are never named.
+    compact = Scope(
+        [
+            ScopeColumn(
+                c.name, c.type, reads.index(c.index) if c.index in reads else c.index, c.source
+            )
+            for c in scope.columns
+        ]
+    )
+    return WhereScreen(tuple(reads), _compile_in(compiler, expr, compact, "WHERE"))
 
 
 def _join_names(message: str, join: JoinSpec | None) -> str:

@@ -44,7 +44,7 @@ def build_plan(query_id: str, analysis: QueryAnalysis, sink: Source) -> QueryPla
     else:
         steps = [SourceNode(source, tuple(analysis.layout), ts_index)]
     if analysis.where is not None:
-        steps.append(FilterNode(analysis.where, analysis.where_reads))
+        steps.append(FilterNode(analysis.where, analysis.where_screen))
     if analysis.table_functions:
         steps.append(FlatMapNode(tuple(analysis.table_functions)))
     if analysis.aggregate is not None:

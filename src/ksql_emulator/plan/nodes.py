@@ -7,6 +7,7 @@ from typing import Any
 
 from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.analysis.join_spec import JoinSpec
+from ksql_emulator.analysis.query import WhereScreen
 from ksql_emulator.analysis.table_functions import TableFunctionCall
 from ksql_emulator.catalog import Source
 from ksql_emulator.compiler.base import Compiled
@@ -40,9 +41,8 @@ class SourceNode(PlanNode):
 @dataclass(frozen=True)
 class FilterNode(PlanNode):
     predicate: Compiled
-    # The row positions the predicate reads, when they are value columns only and it calls
-    # no function: a record can then be judged on those columns before the rest is decoded.
-    reads: tuple[int, ...] | None = None
+    # The predicate over the few value columns it reads, when that is all it reads.
+    screen: WhereScreen | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ksql_emulator.runtime.operators.join import JoinOperator
 from ksql_emulator.runtime.operators.project import ProjectOperator
 from ksql_emulator.runtime.operators.repartition import RepartitionOperator
 from ksql_emulator.runtime.operators.sink import SinkOperator
-from ksql_emulator.runtime.operators.source import PartialRows, SourceOperator, to_epoch_ms
+from ksql_emulator.runtime.operators.source import ColumnsReader, SourceOperator, to_epoch_ms
 from ksql_emulator.runtime.record import Record
 from ksql_emulator.runtime.shared import SharedByShape
 from ksql_emulator.runtime.state.logged import LoggedKeyValueStore
@@ -68,9 +68,9 @@ class RunningQuery:
     # windowed table's topic without WINDOW_TYPE reads its keys as they are.
     input_sources: dict[str, Source] = field(default_factory=dict)
     # For a query whose chain starts with a stream's WHERE over a few value columns: reads
-    # those columns alone (`SourceOperator.partial_rows`), so a batch it reads alone is judged
-    # before its records are decoded whole.
-    partial_rows: PartialRows | None = None
+    # those columns alone (`SourceOperator.columns_reader`), so a batch it reads alone is
+    # judged before its records are decoded whole.
+    screen_reader: ColumnsReader | None = None
 
     @property
     def source_topic(self) -> str:
@@ -163,8 +163,8 @@ class RunningQuery:
         if len(self.inputs) != 1 or (msgs and msgs[0].topic != self.inputs[0][0]):
             # A join: each message to the input it belongs to.
             return [self.process(msg, fold) for msg in msgs]
-        if alone and self.partial_rows is not None:
-            return self._screened(msgs, self.partial_rows, fold)
+        if alone and self.screen_reader is not None:
+            return self._screened(msgs, self.screen_reader, fold)
         _topic, source_op, entry = self.inputs[0]
         assert self.sink_op is not None
         encode, through = self.sink_op.encode, self._through
@@ -192,7 +192,7 @@ class RunningQuery:
     def _screened(
         self,
         msgs: Sequence[Message],
-        partial_rows: PartialRows,
+        read: ColumnsReader,
         fold: Callable[[bytes, int, int], bytes] | None,
     ) -> list[Sequence[Message]]:
         first = self.operators[0]
@@ -200,7 +200,7 @@ class RunningQuery:
         _topic, source_op, _entry = self.inputs[0]
         encode = self.sink_op.encode
         out: list[Sequence[Message]] = []
-        for msg, maybe in zip(msgs, first.may_pass(partial_rows(msgs)), strict=True):
+        for msg, maybe in zip(msgs, first.may_pass(read(msgs)), strict=True):
             record = source_op.decode(msg) if maybe else None
             if record is None:
                 out.append(_NONE)
@@ -357,7 +357,7 @@ def build_query(
     sink_topic = sink_name = ""
     throw = str(props.get("ksql.timestamp.throw.on.invalid", "false")).lower() == "true"
     stateful = False
-    partial_rows: PartialRows | None = None
+    screen_reader: ColumnsReader | None = None
     for step in plan.steps:
         if isinstance(step, SourceNode):
             sources.append((step.source.topic, _source_operator(step, registry, throw)))
@@ -372,9 +372,17 @@ def build_query(
         elif isinstance(step, FilterNode):
             # A table's filter (a table source or a table-table join) works on changes.
             table = all(op.is_table for _, op in sources)
-            operators.append(FilterOperator(step.predicate.fn, table=table))
-            if step.reads is not None and not operators[:-1] and len(sources) == 1:
-                partial_rows = sources[0][1].partial_rows(step.reads)
+            # The first step over one source may judge records before they are decoded.
+            screen = step.screen if not operators and len(sources) == 1 else None
+            if screen is not None:
+                screen_reader = sources[0][1].columns_reader(screen.reads)
+            operators.append(
+                FilterOperator(
+                    step.predicate.fn,
+                    table=table,
+                    screen=screen.predicate.fn if screen and screen_reader else None,
+                )
+            )
         elif isinstance(step, FlatMapNode):
             operators.append(FlatMapOperator(step.calls))
         elif isinstance(step, RepartitionNode):
@@ -408,7 +416,7 @@ def build_query(
     assert inputs
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
-    query.partial_rows = partial_rows
+    query.screen_reader = screen_reader
     query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
     query.input_sources = {
         step.source.topic: step.source for step in plan.steps if isinstance(step, SourceNode)

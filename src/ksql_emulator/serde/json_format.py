@@ -352,6 +352,37 @@ def _row_plan(
     return types, converts
 
 
+def _peek_one(
+    name: str, typ: type, convert: Callable[[Any], Any] | None, exact: bool
+) -> Callable[[bytes], tuple[Any, ...] | None]:
+    """`JsonSerde.peeker` for one column (the usual WHERE), without a loop over columns."""
+    absent = object()
+    loads = orjson.loads
+
+    def peek(data: bytes) -> tuple[Any, ...] | None:
+        if not exact and not _short_numbers(data):
+            return None
+        try:
+            node = loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        if type(node) is not dict:
+            return None
+        v = node.get(name, absent)
+        if v is None:
+            return (None,)
+        if type(v) is not typ:
+            return None
+        if convert is None:
+            return (v,)
+        try:
+            return (convert(v),)
+        except (KsqlError, ArithmeticError, ValueError):
+            return None
+
+    return peek
+
+
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
     return ()
 
@@ -501,6 +532,8 @@ class JsonSerde(Serde):
                 return None
             plan.append((self._names[i], *column))
         absent = object()
+        if len(plan) == 1:
+            return _peek_one(*plan[0], exact)
 
         def peek(data: bytes) -> tuple[Any, ...] | None:
             if not exact and not _short_numbers(data):

@@ -18,9 +18,17 @@ class FilterOperator:
     """On a stream, a record passes or is dropped. On a table (`table=True`) the filter works
     on changes, as `TableResult` describes: a row that stops passing leaves as a delete."""
 
-    def __init__(self, predicate: Callable[[Sequence[Any]], Any], *, table: bool = False) -> None:
+    def __init__(
+        self,
+        predicate: Callable[[Sequence[Any]], Any],
+        *,
+        table: bool = False,
+        screen: Callable[[Sequence[Any]], Any] | None = None,
+    ) -> None:
         self.predicate = predicate
         self.result = TableResult() if table else None
+        # The predicate over only the columns it reads (`analysis.WhereScreen`), if any.
+        self.screen = screen
 
     def _passes(self, row: Sequence[Any] | None) -> bool:
         if row is None:
@@ -47,20 +55,15 @@ class FilterOperator:
         except Exception:  # a record it fails on: each decided as `process` decides it
             return [r is not None and not r.tombstone and self._passes(r.value) for r in records]
 
-    def may_pass(self, rows: Sequence[Sequence[Any] | None]) -> list[bool]:
-        """For rows that hold only the columns the predicate reads (None: not known), whether
-        each record might pass: False only where the predicate is surely not true."""
-        predicate = self.predicate
+    def may_pass(self, values: Sequence[Sequence[Any] | None]) -> list[bool]:
+        """Given the values of the columns `screen` reads (None: not known), whether each
+        record might pass: False only where the predicate is surely not true."""
+        screen = self.screen
+        assert screen is not None
         try:
-            return [row is None or predicate(row) is True for row in rows]
+            return [v is None or screen(v) is True for v in values]
         except Exception:  # decided on the whole record instead
-            return [row is None or self._true_or_failing(row) for row in rows]
-
-    def _true_or_failing(self, row: Sequence[Any]) -> bool:
-        try:
-            return self.predicate(row) is True
-        except Exception:
-            return True
+            return [v is None or _true_or_failing(screen, v) for v in values]
 
     def process(self, record: Record) -> list[Record]:
         if self.result is not None:
@@ -69,3 +72,10 @@ class FilterOperator:
         if record.tombstone or record.value is None:
             return []
         return [record] if self._passes(record.value) else []
+
+
+def _true_or_failing(predicate: Callable[[Sequence[Any]], Any], values: Sequence[Any]) -> bool:
+    try:
+        return predicate(values) is True
+    except Exception:
+        return True

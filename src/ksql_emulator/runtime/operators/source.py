@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 TimestampExtractor = Callable[[tuple[Any, ...], Message], int | None]
 RowGetter = Callable[[tuple[Any, ...]], tuple[Any, ...]]
-PartialRows = Callable[[Sequence[Message]], list[list[Any] | None]]
+ColumnsReader = Callable[[Sequence[Message]], list[tuple[Any, ...] | None]]
 
 # Pseudo columns' places after the key and value columns in the flat tuple `_row_getter` reads.
 _PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
@@ -120,13 +120,12 @@ class SourceOperator:
         self._batch_memo = (msgs, records)
         return records
 
-    def partial_rows(self, positions: Sequence[int]) -> PartialRows | None:
+    def columns_reader(self, positions: Sequence[int]) -> ColumnsReader | None:
         """A reader of just the value columns at `positions` of the layout, for a WHERE that
-        reads nothing else (`FilterNode.reads`): per message, a row with those positions
-        filled as `decode` would fill them and the rest None, or None where the record must be
-        decoded whole to tell (the value format cannot read those columns alone, or this
-        record is not one it can). None when records cannot be judged this way at all: a
-        table (its filter deletes) or a source whose bad timestamps stop the query."""
+        reads nothing else: per message, their values as `decode` would lay them out, or None
+        where the record must be decoded whole to tell (the value format cannot read those
+        columns alone, or not in this record). None when records cannot be judged this way at
+        all: a table (its filter deletes) or a source whose bad timestamps stop the query."""
         if self.is_table or self.throw_on_invalid_timestamp:
             return None
         if any(self.layout[p][0] != "VALUE" for p in positions):
@@ -135,23 +134,11 @@ class SourceOperator:
         peek = peeker([self.layout[p][1] for p in positions]) if peeker is not None else None
         if peek is None:
             return None
-        width = len(self.layout)
-        places = list(positions)
 
-        def rows(msgs: Sequence[Message]) -> list[list[Any] | None]:
-            out: list[list[Any] | None] = []
-            for msg in msgs:
-                values = peek(msg.value) if msg.value is not None else None
-                if values is None:
-                    out.append(None)
-                    continue
-                row: list[Any] = [None] * width
-                for p, v in zip(places, values, strict=True):
-                    row[p] = v
-                out.append(row)
-            return out
+        def read(msgs: Sequence[Message]) -> list[tuple[Any, ...] | None]:
+            return [None if msg.value is None else peek(msg.value) for msg in msgs]
 
-        return rows
+        return read
 
     def _decode(self, msg: Message) -> Record | None:
         try:
