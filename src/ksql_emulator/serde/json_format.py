@@ -352,35 +352,40 @@ def _row_plan(
     return types, converts
 
 
-def _peek_one(
-    name: str, typ: type, convert: Callable[[Any], Any] | None, exact: bool
-) -> Callable[[bytes], tuple[Any, ...] | None]:
-    """`JsonSerde.peeker` for one column (the usual WHERE), without a loop over columns."""
-    absent = object()
-    loads = orjson.loads
+def _orjson_object(data: bytes) -> dict[str, Any] | None:
+    """The JSON object `data` holds as orjson reads it, or None (not an object, or not JSON
+    orjson reads: the json module's way then decides)."""
+    try:
+        node = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return node if type(node) is dict else None
 
-    def peek(data: bytes) -> tuple[Any, ...] | None:
-        if not exact and not _short_numbers(data):
-            return None
-        try:
-            node = loads(data)
-        except orjson.JSONDecodeError:
-            return None
-        if type(node) is not dict:
-            return None
-        v = node.get(name, absent)
-        if v is None:
-            return (None,)
+
+# A column `_column_reader` cannot be sure of.
+_UNSURE = object()
+
+
+def _column_reader(
+    name: str, typ: type, convert: Callable[[Any], Any] | None
+) -> Callable[[dict[str, Any]], Any]:
+    """A column of an object orjson read: null, a value of the Python type `typ` (converted),
+    else `_UNSURE` (missing under this exact name, another type, or failing its conversion)."""
+
+    def read(node: dict[str, Any]) -> Any:
+        v = node.get(name, _UNSURE)
+        if v is None or v is _UNSURE:
+            return v
         if type(v) is not typ:
-            return None
+            return _UNSURE
         if convert is None:
-            return (v,)
+            return v
         try:
-            return (convert(v),)
+            return convert(v)
         except (KsqlError, ArithmeticError, ValueError):
-            return None
+            return _UNSURE
 
-    return peek
+    return read
 
 
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
@@ -486,11 +491,8 @@ class JsonSerde(Serde):
     def _quick(self, data: bytes) -> list[Any] | None:
         """The usual record read by orjson, or None: then the json module's way decides, and
         gives every error its message."""
-        try:
-            node = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return None
-        if type(node) is not dict:
+        node = _orjson_object(data)
+        if node is None:
             return None
         try:
             return self._typed_row(node, self._quick_types, self._quick_converts)
@@ -525,38 +527,21 @@ class JsonSerde(Serde):
             return None
         types = [self.schema[i][1] for i in indices]
         exact = all(t in (ty.STRING, ty.BOOLEAN, ty.BIGINT, ty.INTEGER) for t in types)
-        plan: list[tuple[str, type, Callable[[Any], Any] | None]] = []
+        readers = []
         for i, t in zip(indices, types, strict=True):
             column = _fast_column(t) if exact else _quick_column(t)
             if column is None:
                 return None
-            plan.append((self._names[i], *column))
-        absent = object()
-        if len(plan) == 1:
-            return _peek_one(*plan[0], exact)
+            readers.append(_column_reader(self._names[i], *column))
 
         def peek(data: bytes) -> tuple[Any, ...] | None:
             if not exact and not _short_numbers(data):
                 return None
-            try:
-                node = orjson.loads(data)
-            except orjson.JSONDecodeError:
+            node = _orjson_object(data)
+            if node is None:
                 return None
-            if type(node) is not dict:
-                return None
-            values = []
-            for name, typ, convert in plan:
-                v = node.get(name, absent)
-                if v is not None:
-                    if type(v) is not typ:
-                        return None
-                    if convert is not None:
-                        try:
-                            v = convert(v)
-                        except (KsqlError, ArithmeticError, ValueError):
-                            return None
-                values.append(v)
-            return tuple(values)
+            values = tuple([read(node) for read in readers])
+            return None if _UNSURE in values else values
 
         return peek
 
