@@ -331,7 +331,8 @@ class StreamThread:
                     "fetch.wait.max.ms": 500,
                     # Once its queue holds queued.min.messages (100,000) librdkafka fetches no
                     # more for this long: a second by default, which a thread reading a backlog
-                    # faster than that spent waiting with an empty queue (a third of its time).
+                    # faster than that spent waiting with an empty queue (a third of its time;
+                    # confluentinc/librdkafka#2879).
                     "fetch.queue.backoff.ms": 10,
                     **s.extra,
                 }
