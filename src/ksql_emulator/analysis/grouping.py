@@ -31,6 +31,8 @@ _WINDOW_BOUNDS = ("WINDOWSTART", "WINDOWEND")
 class AggregateCall:
     function: AggregateFunction
     args: list[Fn]
+    # Per argument, the input row position it reads when it is a column as it is.
+    columns: list[int | None] = field(default_factory=list)
 
 
 @dataclass
@@ -117,7 +119,7 @@ def build_aggregation(
                     args = [_compile(compiler, a, input_scope, where) for a in n.args]
                     fn = resolve_aggregate(n.name, [a.type for a in args], n.star)
                     call_names[n] = format_expr(n)
-                    calls.append(AggregateCall(fn, [a.fn for a in args]))
+                    calls.append(AggregateCall(fn, [a.fn for a in args], [a.column for a in args]))
                     call_types.append(fn.return_type)
                 return t.ColumnRef(call_names[n])
             if isinstance(n, t.ColumnRef):

@@ -12,7 +12,7 @@ from typing import Any
 from ksql_emulator import sql_types as ty
 from ksql_emulator.errors import FunctionArgumentError
 from ksql_emulator.functions.aggregates_stats import STATS_AGGREGATES
-from ksql_emulator.functions.udaf import AggregateFunction
+from ksql_emulator.functions.udaf import AggregateFunction, as_is
 
 __all__ = ["AGGREGATES", "AggregateFunction", "resolve_aggregate"]
 
@@ -33,7 +33,7 @@ def _count(arg_types: list[Any], star: bool) -> AggregateFunction:
             ty.BIGINT,
             lambda: 0,
             lambda acc: acc + 1,
-            _same,
+            as_is,
             True,
             merge=_plus,
             json_native=True,
@@ -43,14 +43,10 @@ def _count(arg_types: list[Any], star: bool) -> AggregateFunction:
         ty.BIGINT,
         lambda: 0,
         lambda acc, v: acc + (v is not None),
-        _same,
+        as_is,
         merge=_plus,
         json_native=True,
     )
-
-
-def _same(acc: Any) -> Any:
-    return acc
 
 
 def _sum(arg_types: list[Any], star: bool) -> AggregateFunction:
@@ -61,7 +57,7 @@ def _sum(arg_types: list[Any], star: bool) -> AggregateFunction:
         t,
         lambda: zero,
         lambda acc, v: acc if v is None else acc + v,
-        _same,
+        as_is,
         merge=_plus,
         json_native=_native(t),
     )
@@ -84,7 +80,7 @@ def _sum_list(arg_types: list[Any], star: bool) -> AggregateFunction:
     def add(acc: Any, items: list[Any] | None) -> Any:
         return acc + sum(v for v in items or [] if v is not None)
 
-    return AggregateFunction("SUM_LIST", item, lambda: zero, add, _same, merge=_plus)
+    return AggregateFunction("SUM_LIST", item, lambda: zero, add, as_is, merge=_plus)
 
 
 def _pick(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., AggregateFunction]:
@@ -102,7 +98,7 @@ def _pick(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., Aggreg
             return v if acc is None or better(v, acc) else acc
 
         return AggregateFunction(
-            name, t, lambda: None, add, _same, merge=add, json_native=_native(t)
+            name, t, lambda: None, add, as_is, merge=add, json_native=_native(t)
         )
 
     return make

@@ -23,6 +23,11 @@ _STREAM_ONLY = frozenset(
 )
 
 
+def as_is(acc: Any) -> Any:
+    """The `result` of a function whose accumulator is its value (COUNT, SUM, MIN, MAX)."""
+    return acc
+
+
 @dataclass(frozen=True)
 class AggregateFunction:
     """One aggregate: `init()` a fresh accumulator, `add(acc, *args)` the next one,

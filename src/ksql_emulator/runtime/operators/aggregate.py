@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ksql_emulator.analysis.grouping import AggregateSpec
+from ksql_emulator.functions.udaf import as_is
 from ksql_emulator.runtime.record import Record, Window, freeze, make_record
 from ksql_emulator.runtime.state.base import KeyValueStore
 from ksql_emulator.runtime.state.changelog_format import encode_native_tuple
@@ -27,11 +28,17 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 Step = Callable[[Any, Sequence[Any]], Any]
 
 
-def _step(fn: Any, args: tuple[Callable[[Sequence[Any]], Any], ...]) -> Step:
+def _step(
+    fn: Any, args: tuple[Callable[[Sequence[Any]], Any], ...], columns: Sequence[int | None]
+) -> Step:
     """`(acc, row) -> acc` for one call: the shape of its arguments decided once."""
     add, limit = fn.add, fn.limit
     if fn.star:
         plain: Step = lambda acc, _row: add(acc)  # noqa: E731
+    elif len(args) == 1 and len(columns) == 1 and columns[0] is not None:
+        # A column as it is (SUM(amount)): read in place, without a call to read it.
+        at = columns[0]
+        plain = lambda acc, row: add(acc, row[at])  # noqa: E731
     elif len(args) == 1:
         (arg,) = args
         plain = lambda acc, row: add(acc, arg(row))  # noqa: E731
@@ -60,8 +67,12 @@ class AggregateOperator:
         self.spec = replace(spec, calls=calls)
         # Each call as one step built once, not taken apart per record: every transaction
         # passes through every window aggregate of every rule.
-        self._steps = tuple(_step(c.function, tuple(c.args)) for c in calls)
-        self._results = tuple(c.function.result for c in calls)
+        self._steps = tuple(_step(c.function, tuple(c.args), c.columns) for c in calls)
+        # The calls whose value is not their accumulator as it is (COUNT's, SUM's and MAX's
+        # are), by position: only those are called for a result.
+        self._converting = tuple(
+            (i, c.function.result) for i, c in enumerate(calls) if c.function.result is not as_is
+        )
         self._inits = tuple(c.function.init for c in calls)
         self._group_fns = tuple(spec.group_fns)
         self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
@@ -340,7 +351,11 @@ class AggregateOperator:
         max_ts: int,
         record: Record | None,
     ) -> Record:
-        results = [result(a) for result, a in zip(self._results, accs, strict=True)]
+        results = accs
+        if self._converting:
+            results = list(accs)
+            for i, result in self._converting:
+                results[i] = result(results[i])
         bounds = [window[0], window[1]] if window else [None, None]
         row = (*key, *results, *bounds, max_ts)
         return make_record(
