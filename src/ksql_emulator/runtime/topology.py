@@ -163,16 +163,20 @@ class RunningQuery:
         if len(self.inputs) != 1 or (msgs and msgs[0].topic != self.inputs[0][0]):
             # A join: each message to the input it belongs to.
             return [self.process(msg, fold) for msg in msgs]
-        if alone and self.screen_reader is not None:
-            return self._screened(msgs, self.screen_reader, fold)
         _topic, source_op, entry = self.inputs[0]
         assert self.sink_op is not None
         encode, through = self.sink_op.encode, self._through
-        records = source_op.decode_all(msgs)
         operators: Sequence[Operator] = self.operators
         # A chain that starts with a stream's WHERE (every rule's) screens the batch first:
         # only the few records that pass go on, one by one.
         first = operators[0] if operators else None
+        read = self.screen_reader
+        if alone and read is not None and isinstance(first, FilterOperator):
+            decode = source_op.decode
+            maybe = first.may_pass(read(msgs))
+            records = [decode(m) if ok else None for m, ok in zip(msgs, maybe, strict=True)]
+        else:
+            records = source_op.decode_all(msgs)
         passed: list[bool] | None = None
         if entry is _identity and isinstance(first, FilterOperator) and first.result is None:
             passed = first.passing(records)
@@ -187,26 +191,6 @@ class RunningQuery:
                 out.append([m for r in results if (m := encode(r, fold)) is not None])
             else:
                 out.append(_NONE)
-        return out
-
-    def _screened(
-        self,
-        msgs: Sequence[Message],
-        read: ColumnsReader,
-        fold: Callable[[bytes, int, int], bytes] | None,
-    ) -> list[Sequence[Message]]:
-        first = self.operators[0]
-        assert isinstance(first, FilterOperator) and self.sink_op is not None
-        _topic, source_op, _entry = self.inputs[0]
-        encode = self.sink_op.encode
-        out: list[Sequence[Message]] = []
-        for msg, maybe in zip(msgs, first.may_pass(read(msgs)), strict=True):
-            record = source_op.decode(msg) if maybe else None
-            if record is None:
-                out.append(_NONE)
-                continue
-            results = self._through([record], self.operators)
-            out.append([m for r in results if (m := encode(r, fold)) is not None] or _NONE)
         return out
 
 
