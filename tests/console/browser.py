@@ -95,6 +95,38 @@ class Browser:
             attempt, message=what or "the page never showed what the test waits for"
         )
 
+    def follow(self, css: str, timeout_s: float = 30) -> None:
+        """Click what leaves the page (a form's submit, a link) and wait for the next page.
+
+        A click returns before the navigation it starts; a command that lands while the old page
+        is going is refused by Chrome ("aborted by navigation"), so no check may run until the
+        old document is gone and the new one has loaded.
+        """
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = self.find("html")
+        self.find(css).click()
+
+        def left(_driver: Any) -> bool:
+            try:
+                old.tag_name  # noqa: B018 - any call on the old document tells whether it is gone
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException:  # mid-navigation
+                return False
+            return False
+
+        def loaded(driver: Any) -> bool:
+            try:
+                return bool(driver.execute_script("return document.readyState") == "complete")
+            except WebDriverException:
+                return False
+
+        wait = WebDriverWait(self.driver, timeout_s, poll_frequency=0.1)
+        wait.until(left, message=f"clicking {css} never left the page")
+        wait.until(loaded, message=f"the page after clicking {css} never loaded")
+
     @property
     def page_text(self) -> str:
         return str(self.find("body").text)

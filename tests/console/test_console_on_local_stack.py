@@ -125,7 +125,7 @@ def test_alerts_page_shows_a_new_alert_live_and_the_filter_narrows_it(
     browser.screenshot("alerts")
 
     browser.find("#filter-account").send_keys(first)
-    browser.find("#filter-apply").click()
+    browser.follow("#filter-apply")
     browser.wait_for(lambda: "account=" in browser.driver.current_url)
     rows = _rows_of(browser)
     assert rows and all(first in r for r in rows), rows
@@ -135,7 +135,7 @@ def test_alerts_page_shows_a_new_alert_live_and_the_filter_narrows_it(
     assert "No alert matches." in browser.find("#alert-rows").text
 
     browser.open(f"/alerts?account={first}")
-    browser.find("#alert-rows tr.alert-row a").click()
+    browser.follow("#alert-rows tr.alert-row a")
     browser.wait_for(lambda: browser.find_all("#payload"))
     text = browser.page_text
     assert "7777.77" in browser.find("#payload").text
@@ -156,7 +156,7 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
     browser.find("#sql-text").send_keys(
         "SELECT * FROM MIGRATION_SCHEMA_VERSIONS WHERE VERSION_KEY = 'CURRENT';"
     )
-    browser.find("#sql-run").click()
+    browser.follow("#sql-run")
     browser.wait_for(lambda: browser.find_all("#result-0 tbody tr"), what="no rows shown")
     headers = browser.texts("#result-0 th")
     cells = browser.texts("#result-0 tbody td")
@@ -173,7 +173,7 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
         f"SELECT ACCOUNT_ID, RULE_ID, AMOUNT FROM fraud_alerts WHERE ACCOUNT_ID = '{account}' "
         "EMIT CHANGES;"
     )
-    browser.find("#sql-run").click()
+    browser.follow("#sql-run")
     browser.wait_for(
         lambda: account in browser.find("#result-0").text, 60, "the push query showed no row"
     )
@@ -191,7 +191,7 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
     # Leaving the page closes the query on the server too.
     browser.find("#sql-text").clear()
     browser.find("#sql-text").send_keys("SELECT * FROM transactions EMIT CHANGES;")
-    browser.find("#sql-run").click()
+    browser.follow("#sql-run")
     status = browser.wait_for(
         lambda: "running" in browser.find("#push-status").text and browser.find("#push-status")
     )
@@ -204,7 +204,7 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
 
     browser.open("/sql")
     browser.find("#sql-text").send_keys("SELECT * FROM no_such_stream;")
-    browser.find("#sql-run").click()
+    browser.follow("#sql-run")
     error = browser.wait_for(lambda: browser.find_all("#error"))[0].text
     assert "NO_SUCH_STREAM" in error.upper()
     assert "Traceback" not in browser.page_text
@@ -236,7 +236,7 @@ def test_blacklist_page_adds_an_entry_the_consumer_then_applies(
     browser.find("#add-kind").send_keys("account")
     browser.find("#add-value").send_keys(account)
     browser.find("#add-reason").send_keys("card reported stolen")
-    browser.find("#add-submit").click()
+    browser.follow("#add-submit")
     notice = browser.wait_for(lambda: browser.find_all("#notice"))[0].text
     assert notice == f"blacklisted account {account}"
     assert any(account in r for r in browser.texts("#entries tbody tr"))
@@ -261,7 +261,7 @@ def test_blacklist_page_adds_an_entry_the_consumer_then_applies(
     bad.write_text("kind,value\naccount,OK-1\nplanet,Mars\n")
     browser.open("/blacklist")
     browser.find("#import-file").send_keys(str(bad))
-    browser.find("#import-submit").click()
+    browser.follow("#import-submit")
     error = browser.wait_for(lambda: browser.find_all("#error"))[0].text
     assert error.startswith("bad.csv:3: kind 'planet' is not one of account")
     assert not any("OK-1" in r for r in browser.texts("#entries tbody tr")), "a bad file added rows"
@@ -269,7 +269,7 @@ def test_blacklist_page_adds_an_entry_the_consumer_then_applies(
     good = tmp_path / "good.csv"
     good.write_text(f"kind,value,reason\ncountry,kp,sanctions\nmerchant,M-{account},fraud ring\n")
     browser.find("#import-file").send_keys(str(good))
-    browser.find("#import-submit").click()
+    browser.follow("#import-submit")
     notice = browser.wait_for(lambda: browser.find_all("#notice"))[0].text
     assert notice == "imported 2 entries from good.csv"
     assert any(r.startswith("country KP") for r in browser.texts("#entries tbody tr"))
@@ -299,7 +299,7 @@ def test_rules_and_pipeline_pages_show_the_running_pipeline(
     assert "FRAUD_ALERTS" in browser.find("#streams").text
     browser.screenshot("pipeline")
 
-    browser.find("#topics a[href='/pipeline/topics/transactions']").click()
+    browser.follow("#topics a[href='/pipeline/topics/transactions']")
     browser.wait_for(lambda: browser.find_all("#messages tbody tr"))
     shown = browser.find_all("#messages tbody tr")
     assert any("streamguard-scenario=" in r.text for r in shown)  # the producer's header
