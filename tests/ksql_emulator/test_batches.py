@@ -121,10 +121,15 @@ def test_a_batch_read_alone_is_judged_by_its_where_as_when_decoded_whole() -> No
     # rest: a record that ksqlDB's lenient reading would let through ("7" for a BIGINT, a
     # field spelled in lower case, a long DECIMAL) must still come out.
     statements = """
-    CREATE STREAM CHANGES (ACCOUNT VARCHAR, N BIGINT, TOTAL DECIMAL(12, 2), NOTE VARCHAR)
+    CREATE STREAM CHANGES (ACCOUNT VARCHAR, N BIGINT, TOTAL DECIMAL(12, 2), NOTE VARCHAR,
+                           BIG DECIMAL(20, 2))
       WITH (kafka_topic='changes', value_format='JSON');
     CREATE STREAM BUSY AS SELECT ACCOUNT, N, TOTAL FROM CHANGES WHERE N >= 5 EMIT CHANGES;
     CREATE STREAM RICH AS SELECT ACCOUNT, TOTAL FROM CHANGES WHERE TOTAL > 1000 EMIT CHANGES;
+    CREATE STREAM MODEST AS SELECT ACCOUNT, TOTAL FROM CHANGES WHERE TOTAL < 1000.01
+      EMIT CHANGES;
+    CREATE STREAM HUGE AS SELECT ACCOUNT, BIG FROM CHANGES WHERE BIG < 1234567890123456.50
+      EMIT CHANGES;
     CREATE STREAM NOTED AS SELECT ACCOUNT, NOTE FROM CHANGES
       WHERE NOTE LIKE 'x%' OR N IS NULL EMIT CHANGES;
     """
@@ -140,6 +145,20 @@ def test_a_batch_read_alone_is_judged_by_its_where_as_when_decoded_whole() -> No
         b'{"ACCOUNT":"a","N":6,"TOTAL":1000.0000000000000001,"NOTE":"x"}',
         b'{"ACCOUNT":"a","N":6,"TOTAL":99999999999.999,"NOTE":"x"}',
         b'{"ACCOUNT":"a","N":true,"TOTAL":1,"NOTE":5}',
+        # A DECIMAL read alone is sure of itself whatever else the record holds (a long
+        # number beside it), and of no number whose double's text runs past its scale: the
+        # text may then round either way ("1000.00499999999999999" is 1000.00, its double's
+        # shortest text 1000.005).
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1000.5,"NOTE":"x","AT":48.856613999999999}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1000.00499999999999999,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1000.00500000000000001,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1.0005e3,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1e-7,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":-0.0,"NOTE":"x"}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":9999999999.99,"NOTE":"x"}',
+        # Past 10^13 a double's text can be on the grid where the number is not: this one's
+        # double is 1234567890123456.5.
+        b'{"ACCOUNT":"a","BIG":1234567890123456.49}',
         b"[1, 2]",
         b"{not json",
         None,

@@ -396,6 +396,28 @@ def _column_reader(
     return read
 
 
+def _decimal_reader(name: str, t: ty.DecimalType) -> Callable[[dict[str, Any]], Any]:
+    """`_column_reader` for a DECIMAL column, sure of a value whatever else the record holds.
+
+    orjson reads the number into the double nearest its text. When that double's shortest
+    text (`repr`) has no more fraction digits than the column's scale, the number's own text,
+    however many digits it had, lies within a double's precision of that grid value, and so
+    rounds to it: the exact path's DECIMAL. Below `limit` a double's precision is under a
+    third of the scale's step, which that takes. Anything else is `_Unsure`.
+    """
+    fit = _decimal_fitter(t)
+    scale = t.scale
+    limit = 10.0 ** (15 - scale)
+
+    def convert(v: float) -> Decimal:
+        text = repr(v)
+        if "e" in text or len(text) - text.index(".") - 1 > scale or not -limit < v < limit:
+            raise _Unsure
+        return fit(Decimal(text))
+
+    return _column_reader(name, float, convert)
+
+
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
     return ()
 
@@ -529,21 +551,26 @@ class JsonSerde(Serde):
         # under its exact name with the Python type that path expects (or null). Column by
         # column that path and the exact one agree, so whatever else the record holds, these
         # are the values `deserialize` gives, or the record fails to decode.
-        # Strings, booleans and integers (range-checked) orjson reads exactly whatever else
-        # the record holds; a fractional number only when no number in it is long.
+        # Strings, booleans, integers (range-checked) and DECIMALs of the usual digits
+        # (`_decimal_reader`) orjson reads exactly whatever else the record holds; a DOUBLE
+        # only when no number in it is long.
         if self.unwrapped or len(self.schema) < 2:
             return None
-        types = [self.schema[i][1] for i in indices]
-        exact = all(t in (ty.STRING, ty.BOOLEAN, ty.BIGINT, ty.INTEGER) for t in types)
         readers = []
-        for i, t in zip(indices, types, strict=True):
-            column = _fast_column(t) if exact else _quick_column(t)
+        short_only = False
+        for i in indices:
+            name, t = self._names[i], self.schema[i][1]
+            if isinstance(t, ty.DecimalType):
+                readers.append(_decimal_reader(name, t))
+                continue
+            short_only = short_only or t == ty.DOUBLE
+            column = _quick_column(t) if t == ty.DOUBLE else _fast_column(t)
             if column is None:
                 return None
-            readers.append(_column_reader(self._names[i], *column))
+            readers.append(_column_reader(name, *column))
 
         def peek(data: bytes) -> tuple[Any, ...] | None:
-            if not exact and not _short_numbers(data):
+            if short_only and not _short_numbers(data):
                 return None
             node = _orjson_object(data)
             if node is None:
