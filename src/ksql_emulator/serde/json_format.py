@@ -402,20 +402,32 @@ def _decimal_reader(name: str, t: ty.DecimalType) -> Callable[[dict[str, Any]], 
     orjson reads the number into the double nearest its text. When that double's shortest
     text (`repr`) has no more fraction digits than the column's scale, the number's own text,
     however many digits it had, lies within a double's precision of that grid value, and so
-    rounds to it: the exact path's DECIMAL. Below `limit` a double's precision is under a
-    third of the scale's step, which that takes. Anything else is `_Unsure`.
+    rounds to it: the exact path's DECIMAL, that text with the scale's digits. Below 10^(15 -
+    scale) a double's precision is under a third of the scale's step, which that takes; a
+    value past the column's precision is an error the exact path words. Anything else is
+    `_Unsure`.
     """
-    fit = _decimal_fitter(t)
     scale = t.scale
-    limit = 10.0 ** (15 - scale)
+    # Both bounds exact as doubles (10^22 is), and a grid value below one has a double below
+    # it: comparing the double decides for the number.
+    edge = min(10.0 ** (15 - scale), 10.0 ** (t.precision - t.scale))
+    zeros = ["0" * n for n in range(scale + 1)]
 
-    def convert(v: float) -> Decimal:
-        text = repr(v)
-        if "e" in text or len(text) - text.index(".") - 1 > scale or not -limit < v < limit:
+    def read(node: dict[str, Any]) -> Decimal | None:
+        v = node.get(name, _MISSING)
+        if v is None:
+            return None
+        if type(v) is not float:  # missing too
             raise _Unsure
-        return fit(Decimal(text))
+        text = repr(v)
+        if "e" in text:
+            raise _Unsure
+        short = scale - (len(text) - text.index(".") - 1)
+        if short < 0 or not -edge < v < edge:
+            raise _Unsure
+        return Decimal(text + zeros[short])
 
-    return _column_reader(name, float, convert)
+    return read
 
 
 def _no_fast_path(_node: dict[str, Any]) -> tuple[Any, ...]:
@@ -569,13 +581,23 @@ class JsonSerde(Serde):
                 return None
             readers.append(_column_reader(name, *column))
 
+        loads, invalid = orjson.loads, orjson.JSONDecodeError
+        only = readers[0] if len(readers) == 1 else None
+
+        # `_orjson_object` and the readers' loop written out: this runs for every record of
+        # a rule's topic, most often for one column.
         def peek(data: bytes) -> tuple[Any, ...] | None:
             if short_only and not _short_numbers(data):
                 return None
-            node = _orjson_object(data)
-            if node is None:
+            try:
+                node = loads(data)
+            except invalid:
+                return None
+            if type(node) is not dict:
                 return None
             try:
+                if only is not None:
+                    return (only(node),)
                 return tuple([read(node) for read in readers])
             except _Unsure:
                 return None
