@@ -34,12 +34,13 @@ __all__ = [
 ]
 
 
-def from_kafka(msg: Any) -> Message:
-    """A make_message confluent_kafka.Message as the runtime's frozen `Message`."""
+def from_kafka(msg: Any, topic: str | None = None) -> Message:
+    """A confluent_kafka.Message as the runtime's frozen `Message` (`topic`: its topic, when
+    the caller has read it already)."""
     _kind, timestamp = msg.timestamp()
     headers = msg.headers()
     return make_message(
-        msg.topic(),
+        msg.topic() if topic is None else topic,
         msg.key(),
         msg.value(),
         int(timestamp) if timestamp is not None and timestamp >= 0 else 0,

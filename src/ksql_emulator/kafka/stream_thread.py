@@ -423,7 +423,14 @@ class StreamThread:
             delivered = self._delivered
             # The batch by topic, in order, with each partition's first and last offset.
             by_topic: dict[str, tuple[list[Message], dict[TP, list[int]]]] = {}
-            ordered: list[Message] = []
+            # Messages in arrival order, for the queries that read several topics.
+            several = self._several
+            ordered: list[Message] | None = [] if several else None
+            # A batch comes in runs of one partition's messages (a fetch answers partition
+            # by partition): a message of the run goes on with the least bookkeeping.
+            run_topic, run_partition = "", -1
+            run_msgs: list[Message] = []
+            span = [0, 0]
             for raw in batch:
                 error = raw.error()
                 if error is not None:
@@ -431,28 +438,32 @@ class StreamThread:
                         log.warning("stream thread %s: consumer error %s", self.name, error)
                     continue
                 topic = raw.topic()
-                if not readers_of.get(topic):
-                    continue
-                msg = from_kafka(raw)
-                tp = (topic, msg.partition)
-                offset = msg.offset
-                delivered[tp] = offset + 1
-                group = by_topic.get(topic)
-                if group is None:
-                    group = by_topic[topic] = ([], {})
-                group[0].append(msg)
-                span = group[1].get(tp)
-                if span is None:
-                    group[1][tp] = [offset, offset]
-                else:
-                    span[1] = offset
-                ordered.append(msg)
+                msg = from_kafka(raw, topic)
+                if msg.partition != run_partition or topic != run_topic:
+                    if not readers_of.get(topic):
+                        continue
+                    run_topic, run_partition = topic, msg.partition
+                    group = by_topic.get(topic)
+                    if group is None:
+                        group = by_topic[topic] = ([], {})
+                    run_msgs = group[0]
+                    tp = (topic, run_partition)
+                    found = group[1].get(tp)
+                    if found is None:
+                        found = group[1][tp] = [msg.offset, msg.offset]
+                    span = found
+                span[1] = msg.offset
+                run_msgs.append(msg)
+                if ordered is not None:
+                    ordered.append(msg)
+            for _msgs, spans in by_topic.values():
+                for tp, (_first, last) in spans.items():
+                    delivered[tp] = last + 1
             # Each query takes its topic's messages at once (`_offer`): a batch is a few
             # hundred transactions for each of ten queries, and a query at a time keeps its
             # code and state at hand where a message at a time went round all ten. A query
             # that reads several topics (a join) takes them one by one in the order they came,
             # which decides what it joins.
-            several = self._several
             for topic, (msgs, spans) in by_topic.items():
                 readers = readers_of[topic]
                 alone = len(readers) == 1
@@ -461,7 +472,7 @@ class StreamThread:
                         self._offer(member, member_task, count, msgs, spans, outputs, alone)
             for member, member_task in running:
                 topics = several.get(member.query_id)
-                if topics is not None:
+                if topics is not None and ordered is not None:
                     for msg in ordered:
                         if msg.topic in topics:
                             spans = {(msg.topic, msg.partition): [msg.offset, msg.offset]}
