@@ -7,7 +7,7 @@ from typing import Any
 
 from ksql_emulator.frozen import filled
 
-__all__ = ["Record", "Window", "freeze", "make_record", "with_row"]
+__all__ = ["Record", "Window", "freeze", "make_record", "make_window", "with_row"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ def make_record(
     fields["tombstone"] = tombstone
     fields["null_key"] = null_key
     return record
+
+
+def make_window(start_ms: int, end_ms: int) -> Window:
+    """`Window(start_ms, end_ms)` built as `make_record` builds: a window aggregate makes one
+    for every row it emits, and a frozen dataclass's __init__ sets each field the slow way."""
+    window = _new(Window)
+    fields = window.__dict__
+    fields["start_ms"] = start_ms
+    fields["end_ms"] = end_ms
+    return window
 
 
 def with_row(record: Record, key: tuple[Any, ...], value: tuple[Any, ...] | None) -> Record:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ksql_emulator.analysis.grouping import AggregateSpec
 from ksql_emulator.functions.udaf import as_is
-from ksql_emulator.runtime.record import Record, Window, freeze, make_record
+from ksql_emulator.runtime.record import Record, Window, freeze, make_record, make_window
 from ksql_emulator.runtime.state.base import KeyValueStore
 from ksql_emulator.runtime.state.changelog_format import encode_native_tuple
 from ksql_emulator.runtime.state.memory import MemoryKeyValueStore
@@ -120,6 +120,15 @@ class AggregateOperator:
         self._sessions = w is not None and w.kind == "SESSION"
         self._table_source = spec.table_source
         self._emit_final = spec.emit_final
+        # Every window rule's aggregate: `_tumble` takes its records.
+        self._plain_tumbling = (
+            self._tumbling
+            and self._expiring
+            and not self._table_source
+            and not spec.emit_final
+            and self.grace_ms is not None
+        )
+        self._tumbling_grace_ms = self.grace_ms or 0
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -173,6 +182,8 @@ class AggregateOperator:
         return self.grace_ms is not None and end_ms + self.grace_ms <= self.stream_time_ms
 
     def process(self, record: Record) -> list[Record]:
+        if self._plain_tumbling:
+            return self._tumble(record)
         if self._table_source:
             return self._table(record)
         if record.tombstone or record.value is None:
@@ -225,6 +236,42 @@ class AggregateOperator:
             if self._sessions:
                 return self._flush_sessions()
             return self._flush_windows()
+        return out
+
+    def _tumble(self, record: Record) -> list[Record]:
+        """`process` for a stream's tumbling window that emits changes (every window rule's):
+        one window a record, without the list of windows and the checks other kinds need."""
+        row = record.value
+        if record.tombstone or row is None:
+            return []
+        key = tuple([f(row) for f in self._group_fns])
+        if None in key:
+            return []  # ksqlDB drops records whose grouping key is null
+        ts = record.timestamp
+        if ts > self.stream_time_ms:
+            self.stream_time_ms = ts
+        start = ts - ts % self.size_ms
+        end = start + self.size_ms
+        if end + self._tumbling_grace_ms <= self.stream_time_ms:
+            return []  # closed
+        frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
+        store_key = (frozen, start)
+        state = self.store.get(store_key)
+        if state is None:
+            accs, max_ts = [init() for init in self._inits], ts
+            self.track(frozen, start)
+        else:
+            accs, max_ts = state
+            if ts > max_ts:
+                max_ts = ts
+        accs = [step(acc, row) for step, acc in zip(self._steps, accs, strict=True)]
+        self.store.put(store_key, (accs, max_ts))
+        if start > self.newest_start_ms:
+            self.newest_start_ms = start
+        out = [self._emit(key, accs, (start, end), max_ts, record)]
+        oldest = self._oldest_start_ms
+        if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
+            self._expire()
         return out
 
     def _flush_sessions(self) -> list[Record]:
@@ -365,7 +412,7 @@ class AggregateOperator:
             record.partition if record else 0,
             record.offset if record else 0,
             (),
-            Window(*window) if window else None,
+            make_window(*window) if window else None,
             False,
             False,
         )
