@@ -120,7 +120,7 @@ class AggregateOperator:
         self._sessions = w is not None and w.kind == "SESSION"
         self._table_source = spec.table_source
         self._emit_final = spec.emit_final
-        # Every window rule's aggregate: `_tumble` takes its records.
+        # Every window rule's aggregate: `_tumble` takes its records from `process`.
         self._plain_tumbling = (
             self._tumbling
             and self._expiring
@@ -182,8 +182,6 @@ class AggregateOperator:
         return self.grace_ms is not None and end_ms + self.grace_ms <= self.stream_time_ms
 
     def process(self, record: Record) -> list[Record]:
-        if self._plain_tumbling:
-            return self._tumble(record)
         if self._table_source:
             return self._table(record)
         if record.tombstone or record.value is None:
@@ -195,6 +193,8 @@ class AggregateOperator:
         ts = record.timestamp
         if ts > self.stream_time_ms:
             self.stream_time_ms = ts
+        if self._plain_tumbling:
+            return self._tumble(key, row, ts, record)
         out: list[Record] = []
         if self._sessions:
             out.extend(self._session(key, row, ts))
@@ -238,18 +238,11 @@ class AggregateOperator:
             return self._flush_windows()
         return out
 
-    def _tumble(self, record: Record) -> list[Record]:
+    def _tumble(
+        self, key: tuple[Any, ...], row: Sequence[Any], ts: int, record: Record
+    ) -> list[Record]:
         """`process` for a stream's tumbling window that emits changes (every window rule's):
         one window a record, without the list of windows and the checks other kinds need."""
-        row = record.value
-        if record.tombstone or row is None:
-            return []
-        key = tuple([f(row) for f in self._group_fns])
-        if None in key:
-            return []  # ksqlDB drops records whose grouping key is null
-        ts = record.timestamp
-        if ts > self.stream_time_ms:
-            self.stream_time_ms = ts
         start = ts - ts % self.size_ms
         end = start + self.size_ms
         if end + self._tumbling_grace_ms <= self.stream_time_ms:
