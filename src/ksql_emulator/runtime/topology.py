@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from ksql_emulator import sql_types as ty
@@ -171,27 +172,33 @@ class RunningQuery:
         # only the few records that pass go on, one by one.
         first = operators[0] if operators else None
         read = self.screen_reader
+        candidates: Sequence[int] | None = None
         if alone and read is not None and isinstance(first, FilterOperator):
+            # Only the few records the WHERE may pass are visited at all; the rest write
+            # nothing, without a step of Python each.
+            candidates = list(compress(range(len(msgs)), first.may_pass(read(msgs))))
             decode = source_op.decode
-            maybe = first.may_pass(read(msgs))
-            records = [decode(m) if ok else None for m, ok in zip(msgs, maybe, strict=True)]
+            records: list[Record | None] = [decode(msgs[i]) for i in candidates]
         else:
             records = source_op.decode_all(msgs)
         passed: list[bool] | None = None
         if entry is _identity and isinstance(first, FilterOperator) and first.result is None:
             passed = first.passing(records)
             operators = operators[1:]
-        out: list[Sequence[Message]] = []
+        out: list[Sequence[Message]] = [_NONE] * len(records)
         for i, record in enumerate(records):
             if record is None or (passed is not None and not passed[i]):
-                out.append(_NONE)
                 continue
             results = through(entry(record), operators)
             if results:
-                out.append([m for r in results if (m := encode(r, fold)) is not None])
-            else:
-                out.append(_NONE)
-        return out
+                out[i] = [m for r in results if (m := encode(r, fold)) is not None]
+        if candidates is None:
+            return out
+        # Each candidate's messages at its place in the batch.
+        placed: list[Sequence[Message]] = [_NONE] * len(msgs)
+        for at, written in zip(candidates, out, strict=True):
+            placed[at] = written
+        return placed
 
 
 _NONE: tuple[Message, ...] = ()
