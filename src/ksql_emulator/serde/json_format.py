@@ -581,19 +581,15 @@ class JsonSerde(Serde):
                 return None
             readers.append(_column_reader(name, *column))
 
-        loads, invalid = orjson.loads, orjson.JSONDecodeError
+        # One column (the usual WHERE) without the readers' loop: this runs for every record
+        # of a rule's topic.
         only = readers[0] if len(readers) == 1 else None
 
-        # `_orjson_object` and the readers' loop written out: this runs for every record of
-        # a rule's topic, most often for one column.
         def peek(data: bytes) -> tuple[Any, ...] | None:
             if short_only and not _short_numbers(data):
                 return None
-            try:
-                node = loads(data)
-            except invalid:
-                return None
-            if type(node) is not dict:
+            node = _orjson_object(data)
+            if node is None:
                 return None
             try:
                 if only is not None:
