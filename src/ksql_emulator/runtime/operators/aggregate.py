@@ -120,15 +120,6 @@ class AggregateOperator:
         self._sessions = w is not None and w.kind == "SESSION"
         self._table_source = spec.table_source
         self._emit_final = spec.emit_final
-        # Every window rule's aggregate: `_tumble` takes its records from `process`.
-        self._plain_tumbling = (
-            self._tumbling
-            and self._expiring
-            and not self._table_source
-            and not spec.emit_final
-            and self.grace_ms is not None
-        )
-        self._tumbling_grace_ms = self.grace_ms or 0
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -193,8 +184,6 @@ class AggregateOperator:
         ts = record.timestamp
         if ts > self.stream_time_ms:
             self.stream_time_ms = ts
-        if self._plain_tumbling:
-            return self._tumble(key, row, ts, record)
         out: list[Record] = []
         if self._sessions:
             out.extend(self._session(key, row, ts))
@@ -236,35 +225,6 @@ class AggregateOperator:
             if self._sessions:
                 return self._flush_sessions()
             return self._flush_windows()
-        return out
-
-    def _tumble(
-        self, key: tuple[Any, ...], row: Sequence[Any], ts: int, record: Record
-    ) -> list[Record]:
-        """`process` for a stream's tumbling window that emits changes (every window rule's):
-        one window a record, without the list of windows and the checks other kinds need."""
-        start = ts - ts % self.size_ms
-        end = start + self.size_ms
-        if end + self._tumbling_grace_ms <= self.stream_time_ms:
-            return []  # closed
-        frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
-        store_key = (frozen, start)
-        state = self.store.get(store_key)
-        if state is None:
-            accs, max_ts = [init() for init in self._inits], ts
-            self.track(frozen, start)
-        else:
-            accs, max_ts = state
-            if ts > max_ts:
-                max_ts = ts
-        accs = [step(acc, row) for step, acc in zip(self._steps, accs, strict=True)]
-        self.store.put(store_key, (accs, max_ts))
-        if start > self.newest_start_ms:
-            self.newest_start_ms = start
-        out = [self._emit(key, accs, (start, end), max_ts, record)]
-        oldest = self._oldest_start_ms
-        if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
-            self._expire()
         return out
 
     def _flush_sessions(self) -> list[Record]:
