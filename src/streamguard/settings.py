@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Measured trade-offs: README, "The local stack" and "Benchmarks".
     ksql_commit_interval_ms: int = Field(default=1000, ge=1)
     ksql_processing_guarantee: Literal["exactly_once_v2", "at_least_once"] = "at_least_once"
+    # How long the emulator may hold a window table's updates (at-least-once) to send them
+    # together: at a light load one update per table and transaction was a produce request and
+    # a fetch each, nearly half of an idle stack's cost; a window rule's alert comes up to this
+    # much later. Alerts of per-transaction rules are never held. README, "Benchmarks".
+    ksql_table_linger_ms: int = Field(default=100, ge=0)
     # Processes the emulator runs its persistent queries in. One Python process works one core;
     # the emulator shares the machine with the broker, PostgreSQL, the producer and the
     # consumer, which at a steady rate need about as much. Unset: half the cores, 1 to 4.

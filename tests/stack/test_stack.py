@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -167,7 +168,7 @@ def test_broker_not_ready_in_time_is_a_clear_error(tmp_path: Path) -> None:
         kafka.stop(part, tmp_path)
 
 
-def test_emulator_on_a_taken_port_starts_on_a_free_one_held_from_the_choice(
+def test_emulator_on_a_taken_port_starts_on_a_free_one_held_from_the_choice_with_our_settings(
     kafka_bootstrap: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Another program trying for the chosen port before the emulator serves it must fail.
@@ -180,6 +181,8 @@ def test_emulator_on_a_taken_port_starts_on_a_free_one_held_from_the_choice(
         return spawn(argv, **kwargs)
 
     monkeypatch.setattr(processes, "spawn", spawn_after_a_try)
+    # The stack's settings reach the emulator as its server properties.
+    monkeypatch.setenv("STREAMGUARD_KSQL_TABLE_LINGER_MS", "250")
     directory = stack_dir("ksqldb-bind")
     part = PartState()
     try:
@@ -189,6 +192,10 @@ def test_emulator_on_a_taken_port_starts_on_a_free_one_held_from_the_choice(
         assert started.port != taken_port
         assert started.url and stack.ksqldb.is_ready(started.url)
         assert free_before_spawn == [False]
+        shown = httpx.post(f"{started.url}/ksql", json={"ksql": "SHOW PROPERTIES;"}, timeout=30)
+        properties = {p["name"]: p["value"] for p in shown.json()[0]["properties"]}
+        assert properties["ksql.emulator.table.linger.ms"] == "250"
+        assert properties["ksql.streams.processing.guarantee"] == "at_least_once"
     finally:
         stack.ksqldb.stop(part, directory)
         shutil.rmtree(directory, ignore_errors=True)

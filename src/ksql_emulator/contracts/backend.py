@@ -145,6 +145,8 @@ class QueryTask(Protocol):
         with Kafka's murmur2, as ksqlDB's Java producer does. A task may also offer
         `windowed_sinks` (sink topic -> bytes the window adds to each key): those records are
         partitioned by the key bytes without the window, as Kafka Streams' windowed sinks are.
+        It may offer `table_sinks` (the sink topics that are tables'): an at-least-once stream
+        thread may hold their records a little longer to send them together.
         A task may also offer `process_many(msgs, *, alone)`: `process` for each of several
         messages of one topic, in order, one result each; a stream thread then hands it a
         batch at once, `alone` true when no other task of the thread is offered them."""

@@ -6,7 +6,9 @@ of a commit's effects or none; a restarted instance with the same transactional 
 aborts the old one.
 
 at_least_once: records are produced as they come; a commit waits until every one is acked, so
-what is recorded after it (positions, markers) never runs ahead of what was written.
+what is recorded after it (positions, markers) never runs ahead of what was written. A table's
+updates may wait a little longer to be sent (`TABLE_LINGER_PROPERTY`), gathered into fewer
+requests as ksqlDB's record cache gathers them; a stream's records do not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config
 
 __all__ = [
+    "DEFAULT_TABLE_LINGER_MS",
+    "TABLE_LINGER_PROPERTY",
     "AtLeastOnceOutput",
     "ExactlyOnceOutput",
     "QueryOutput",
@@ -29,6 +33,15 @@ __all__ = [
 ]
 
 _TIMEOUT_S = 30.0
+
+# How long an at-least-once thread's producer may hold a table sink's updates to send them
+# together: ksqlDB's record cache holds a table's updates until the commit, 100 ms under
+# exactly-once, and emits each key's last. Here every update is sent, only later. At a light
+# load each window table's update was a produce request of its own and woke a fetch of the
+# queries reading it: held, the idle stack's CPU fell by a fifth (README, "Benchmarks"). A
+# stream's records (alerts) keep the producer's own 5 ms.
+TABLE_LINGER_PROPERTY = "ksql.emulator.table.linger.ms"
+DEFAULT_TABLE_LINGER_MS = 100
 _EXACTLY_ONCE = ("exactly_once", "exactly_once_v2", "exactly_once_beta")
 
 
@@ -87,14 +100,21 @@ class _Producing:
     order a pull query's table scan returns them in)."""
 
     def __init__(self, config: dict[str, Any], windowed: Mapping[str, int] | None = None) -> None:
-        # Only failed deliveries call back: a callback per record acknowledged would be a
-        # Python call for every record every query writes.
-        self.producer = Producer(
-            {**config, "on_delivery": self._delivered, "delivery.report.only.error": True}
-        )
+        self.producer = self._reporting(config)
         self.failures: list[Any] = []
         self.windowed = dict(windowed or {})
+        # Sink topics of tables, and the producer their records go through.
+        self.tables: frozenset[str] = frozenset()
+        self._tables_producer: Any = self.producer
         self._partition_counts: dict[str, int] = {}
+
+    def _reporting(self, config: dict[str, Any]) -> Any:
+        """A producer whose failed deliveries land in `failures`."""
+        # Only failed deliveries call back: a callback per record acknowledged would be a
+        # Python call for every record every query writes.
+        return Producer(
+            {**config, "on_delivery": self._delivered, "delivery.report.only.error": True}
+        )
 
     def _partitions(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -107,6 +127,10 @@ class _Producing:
                 raise KafkaLayerError(f"no partitions known for topic {topic}")
             count = self._partition_counts[topic] = len(meta.partitions)
         return count
+
+    def route_tables(self, topics: frozenset[str]) -> None:
+        """Names the sink topics that are tables' (a guarantee may send them apart)."""
+        self.tables = topics
 
     def _delivered(self, error: Any, _msg: Any) -> None:
         if error is not None:
@@ -135,6 +159,7 @@ class _Producing:
             -1 if partition is None else partition,
             timestamp,
             list(headers) if headers else None,
+            self._tables_producer if topic in self.tables else self.producer,
         )
 
     def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
@@ -158,11 +183,14 @@ class _Producing:
         partition: int,
         timestamp: int = 0,
         headers: list[tuple[str, str | bytes | None]] | None = None,
+        producer: Any = None,
     ) -> None:
-        """`producer.produce`, waiting for deliveries while the local queue is full."""
+        """`producer.produce` (this output's own producer unless another is named), waiting
+        for deliveries while the local queue is full."""
+        producer = self.producer if producer is None else producer
         # Arguments by position where they can be: each keyword costs the call a look-up, and
         # every record a query writes, and every state change, is a call here.
-        produce = self.producer.produce
+        produce = producer.produce
         while True:
             try:
                 if headers:
@@ -173,7 +201,7 @@ class _Producing:
                     produce(topic, value, key, partition)
                 return
             except BufferError:
-                self.producer.poll(0.05)
+                producer.poll(0.05)
 
 
 class ExactlyOnceOutput(_Producing):
@@ -235,16 +263,36 @@ class ExactlyOnceOutput(_Producing):
 
 
 class AtLeastOnceOutput(_Producing):
+    """Tables' updates go through a second producer that lingers `table_linger_ms` (None: as
+    long as the first), created when a table sink first appears."""
+
     def __init__(
         self,
         bootstrap: str,
         extra: Mapping[str, str],
         windowed: Mapping[str, int] | None = None,
+        table_linger_ms: int | None = None,
     ) -> None:
-        super().__init__(producer_config(bootstrap, dict(extra)), windowed)
+        config = producer_config(bootstrap, dict(extra))
+        super().__init__(config, windowed)
+        self._table_config: dict[str, Any] | None = None
+        if table_linger_ms is not None and table_linger_ms > int(config["linger.ms"]):
+            self._table_config = {**config, "linger.ms": table_linger_ms}
+
+    def route_tables(self, topics: frozenset[str]) -> None:
+        super().route_tables(topics)
+        if topics and self._table_config is not None and self._tables_producer is self.producer:
+            self._tables_producer = self._reporting(self._table_config)
+
+    def _flush(self) -> int:
+        """Sends everything held and waits for its acknowledgements: what is left unacked."""
+        remaining = int(self.producer.flush(_TIMEOUT_S))
+        if self._tables_producer is not self.producer:
+            remaining += int(self._tables_producer.flush(_TIMEOUT_S))
+        return remaining
 
     def commit(self) -> None:
-        remaining = self.producer.flush(_TIMEOUT_S)
+        remaining = self._flush()
         if remaining or self.failures:
             cause = self.failures[0] if self.failures else f"{remaining} pending"
             self.failures.clear()
@@ -255,4 +303,4 @@ class AtLeastOnceOutput(_Producing):
         self.failures.clear()
 
     def close(self) -> None:
-        self.producer.flush(_TIMEOUT_S)
+        self._flush()

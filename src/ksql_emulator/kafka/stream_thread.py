@@ -52,7 +52,12 @@ from ksql_emulator.kafka.messages import (
     read_to_end,
     watermarks,
 )
-from ksql_emulator.kafka.output import AtLeastOnceOutput, ExactlyOnceOutput
+from ksql_emulator.kafka.output import (
+    DEFAULT_TABLE_LINGER_MS,
+    TABLE_LINGER_PROPERTY,
+    AtLeastOnceOutput,
+    ExactlyOnceOutput,
+)
 from ksql_emulator.metrics import QueryMetrics
 
 __all__ = [
@@ -349,7 +354,13 @@ class StreamThread:
                     windowed,
                 )
             else:
-                self._output = AtLeastOnceOutput(s.bootstrap, s.extra, windowed)
+                linger = setting(TABLE_LINGER_PROPERTY, s.server_properties)
+                self._output = AtLeastOnceOutput(
+                    s.bootstrap,
+                    s.extra,
+                    windowed,
+                    DEFAULT_TABLE_LINGER_MS if linger is None else int(linger),
+                )
 
     def _loop(self) -> None:
         deadline: float | None = None
@@ -841,6 +852,13 @@ class StreamThread:
                 for member in self.members.values()
                 for topic, suffix in getattr(member.task, "windowed_sinks", {}).items()
             }
+            self._output.route_tables(
+                frozenset(
+                    topic
+                    for member in self.members.values()
+                    for topic in getattr(member.task, "table_sinks", ())
+                )
+            )
         assert self._consumer is not None
         # Always from the lowest position again, even onto the same partitions: the consumer
         # has moved on since it was last assigned, and a member that joins at an offset it has

@@ -167,6 +167,7 @@ class KsqlService:
                 self._task_props.get(qid, {}),
                 input_windowing(q),
                 _windowing(self.engine.catalog.source(q.sink_name)),
+                table_sink=getattr(self.engine.catalog.source(q.sink_name), "kind", "") == "TABLE",
                 generation=self.engine.generations.get(qid, 0),
                 paused=qid in self.engine.paused,
             )

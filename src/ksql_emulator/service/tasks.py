@@ -51,6 +51,8 @@ class _Task:
     # Windowed topics' key layouts: the runtime keeps windows beside keys, Kafka inside them.
     inputs: Mapping[str, Windowing] = field(default_factory=dict)
     sink: Windowing | None = None
+    # Whether the sink is a table (its records are updates of keys, not events).
+    table_sink: bool = False
     # Which run of the query id this is: a TERMINATEd id created again is a new run.
     generation: int = 0
     # PAUSE: the Kafka layer stops consuming for the query and keeps its place.
@@ -77,6 +79,13 @@ class _Task:
         if self.sink is None or not self.running.sink_topic:
             return {}
         return {self.running.sink_topic: 16 if self.sink.session else 8}
+
+    @property
+    def table_sinks(self) -> frozenset[str]:
+        """The sink topic when the sink is a table's (see QueryTask)."""
+        if not self.table_sink or not self.running.sink_topic:
+            return frozenset()
+        return frozenset((self.running.sink_topic,))
 
     def process(self, msg: Message) -> Sequence[Message]:
         # Only a source read as windowed splits its key bytes; a windowed sink's window goes

@@ -21,12 +21,14 @@ SERVICE_ID = "streamguard_"
 
 
 def streams_properties(
-    guarantee: str, commit_interval_ms: int, query_processes: int = 1
+    guarantee: str, commit_interval_ms: int, query_processes: int = 1, table_linger_ms: int = 100
 ) -> dict[str, str]:
     """The settings the local stack runs its queries with (see Settings): the guarantee, the
-    commit interval and how many processes share the queries."""
+    commit interval, how many processes share the queries and how long a table's updates may
+    wait to be sent together."""
     return {
         "ksql.emulator.query.processes": str(query_processes),
+        "ksql.emulator.table.linger.ms": str(table_linger_ms),
         # As the Docker stack's ksqlDB: a rule created on a running pipeline judges the
         # transactions already in the topic too, and a query restarted before its first
         # commit does not skip what arrived meanwhile.
@@ -87,6 +89,7 @@ def start(
             settings.ksql_processing_guarantee,
             settings.ksql_commit_interval_ms,
             settings.query_processes(),
+            settings.ksql_table_linger_ms,
         )
         for key, value in properties.items():
             argv += ["-D", f"{key}={value}"]
