@@ -14,6 +14,8 @@ requests as ksqlDB's record cache gathers them; a stream's records do not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -205,7 +207,11 @@ class _Producing:
 
 
 class ExactlyOnceOutput(_Producing):
-    """One open transaction at a time, begun by the first write after a commit."""
+    """One open transaction at a time, begun by the first write after a commit.
+
+    A commit may go on in the background (`commit_soon`): it waits for the broker's
+    acknowledgements of the transaction's records and then for its end, several milliseconds
+    in which the stream thread can read and process what comes next. A write waits for it."""
 
     def __init__(
         self,
@@ -227,25 +233,54 @@ class ExactlyOnceOutput(_Producing):
         }
         super().__init__(producer_config(bootstrap, {**config, **extra}), windowed)
         self._open = False
+        self._committing: Future[None] | None = None
+        self._committer: ThreadPoolExecutor | None = None
         # Fences any earlier instance with this id and aborts its unfinished transaction.
         self.producer.init_transactions(_TIMEOUT_S)
 
     def _begin(self) -> None:
+        if self._committing is not None:
+            self.settle()
         if not self._open:
             self.producer.begin_transaction()
             self._open = True
 
-    def commit(self) -> None:
-        if not self._open:
+    @property
+    def committing(self) -> bool:
+        """True while a commit begun by `commit_soon` has not ended."""
+        return self._committing is not None and not self._committing.done()
+
+    def commit_soon(self) -> bool:
+        """Begins committing the open transaction (False: none was open); `settle` ends it."""
+        if not self._open or self._committing is not None:
+            return False
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="transaction-commit")
+        # librdkafka lets go of the GIL while it waits for the broker.
+        self._committing = self._committer.submit(self.producer.commit_transaction, _TIMEOUT_S)
+        return True
+
+    def settle(self) -> None:
+        """Waits for the commit `commit_soon` began, if any; raises if it failed (the
+        transaction is then still open, for `abort`)."""
+        committing, self._committing = self._committing, None
+        if committing is None:
             return
         try:
-            self.producer.commit_transaction(_TIMEOUT_S)
+            committing.result()
         except KafkaException as exc:
             raise KafkaLayerError(f"could not commit a transaction: {exc}") from exc
         self._open = False
         self.failures.clear()
 
+    def commit(self) -> None:
+        self.commit_soon()
+        self.settle()
+
     def abort(self) -> None:
+        # A failed commit leaves its transaction open: aborted below.
+        with suppress(KafkaLayerError):
+            self.settle()
         if not self._open:
             return
         self._open = False
@@ -260,6 +295,8 @@ class ExactlyOnceOutput(_Producing):
     def close(self) -> None:
         self.abort()
         self.producer.flush(_TIMEOUT_S)
+        if self._committer is not None:
+            self._committer.shutdown()
 
 
 class AtLeastOnceOutput(_Producing):

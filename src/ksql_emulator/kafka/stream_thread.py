@@ -86,6 +86,8 @@ _MIRROR_S = 1.0
 # Changed state keys from which a query's changelog entries are written with the batch rather
 # than at the commit.
 _EAGER_LOG = 200
+# Outputs a thread may hold back while a commit goes on before it waits for the commit.
+_HELD_MAX = 50_000
 # How often an idle thread asks whether a paused member was resumed.
 _RESUME_CHECK_S = 0.2
 
@@ -243,6 +245,11 @@ class StreamThread:
         self._assigned: dict[TP, int] = {}
         self._stored_positions: dict[str, dict[TP, int]] | None = None
         self._mirror_due = 0.0
+        # Exactly-once: the members' positions a commit going on in the background records
+        # (see `_settle`), and the outputs of batches processed meanwhile, for the next
+        # transaction.
+        self._in_flight: dict[str, dict[TP, int]] | None = None
+        self._held: list[Message] = []
         # Per partition, the offset after the last record the consumer delivered since it was
         # last assigned.
         self._delivered: dict[TP, int] = {}
@@ -378,7 +385,16 @@ class StreamThread:
                 continue
             assert self._consumer is not None
             wait = _IDLE_POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
-            batch = next_batch(self._consumer, _BATCH, wait)
+            if self._in_flight is None:
+                batch = next_batch(self._consumer, _BATCH, wait)
+            else:
+                # A commit goes on: work on what has arrived meanwhile, or else wait for it
+                # and send what it held back before waiting for records.
+                batch = next_batch(self._consumer, _BATCH, 0.0)
+                if not batch:
+                    self._settle()
+                    wait = wait if deadline is None else max(0.0, deadline - time.monotonic())
+                    batch = next_batch(self._consumer, _BATCH, wait)
             now = time.monotonic()
             if batch:
                 self._process(batch)
@@ -495,8 +511,19 @@ class StreamThread:
                     member.metrics.batch(count.records_in, count.records_out, count.seconds)
                 count.records_in = count.records_out = 0
                 count.seconds = 0.0
-        assert self._output is not None
-        send = self._output.send
+        output = self._output
+        assert output is not None
+        if self._in_flight is not None:
+            if (
+                isinstance(output, ExactlyOnceOutput)
+                and output.committing
+                and len(self._held) < _HELD_MAX
+            ):
+                self._held += outputs
+                outputs = []
+            else:
+                self._settle()
+        send = output.send
         for out in outputs:
             send(out.topic, out.key, out.value, out.timestamp, out.headers)
         # A busy query's state changes go out with the batch that made them, which spreads
@@ -508,7 +535,7 @@ class StreamThread:
         for member, _task in running:
             state = member.state
             if state is not None and state.pending() >= _EAGER_LOG:
-                state.log_changes(self._output)
+                state.log_changes(output)
 
     @staticmethod
     def _offer(
@@ -592,10 +619,12 @@ class StreamThread:
     # --- commits --------------------------------------------------------------------------------
 
     def _commit(self, *, final: bool = False) -> None:
-        """Makes every member's processing durable: sink and changelog records, positions."""
+        """Makes every member's processing durable: sink and changelog records, positions.
+        Under exactly-once the transaction's end goes on in the background unless `final`."""
         output, consumer = self._output, self._consumer
         if output is None or consumer is None:
             return
+        self._settle()
         for member in self.members.values():
             if member.state is not None:
                 member.state.log_changes(output)
@@ -630,6 +659,10 @@ class StreamThread:
                 member = self.members[query_id]
                 record = {**member.committed, **offsets}
                 output.send(topic, query_id.encode(), encode_positions(record), partition=0)
+            assert isinstance(output, ExactlyOnceOutput)
+            if not final and output.commit_soon():
+                self._in_flight = changed
+                return
             output.commit()
         else:
             output.commit()  # every record acknowledged before any marker or offset
@@ -641,8 +674,29 @@ class StreamThread:
                     marked = True
             if marked:
                 output.commit()
+        self._committed(changed, final=final)
+
+    def _settle(self) -> None:
+        """Ends a commit going on in the background: waits for it, records what it made
+        durable, and sends the outputs it held back (into the next transaction)."""
+        changed, self._in_flight = self._in_flight, None
+        if changed is None:
+            return
+        assert isinstance(self._output, ExactlyOnceOutput)
+        self._output.settle()
+        self._committed(changed, final=False)
+        held, self._held = self._held, []
+        send = self._output.send
+        for out in held:
+            send(out.topic, out.key, out.value, out.timestamp, out.headers)
+
+    def _committed(self, changed: Mapping[str, Mapping[TP, int]], *, final: bool) -> None:
+        """What follows a commit: members' committed positions, and now and then their
+        consumer groups' offsets."""
         for query_id, offsets in changed.items():
-            member = self.members[query_id]
+            member = self.members.get(query_id)
+            if member is None:
+                continue  # left meanwhile
             member.committed.update(offsets)
             member.failures = 0  # failures in a row count: this run got work committed
             member.unmirrored.update(offsets)
@@ -680,6 +734,13 @@ class StreamThread:
     # --- members joining and leaving (between commits) ------------------------------------------
 
     def _apply_membership(self) -> None:
+        with self._guard:
+            if not (self._leaving or self._pending) and not any(
+                m.resuming for m in self.members.values()
+            ):
+                return
+        # Members come and go between commits, not during one.
+        self._settle()
         with self._guard:
             leaving = [self.members[q] for q in self._leaving if q in self.members]
             self._leaving.clear()
@@ -871,6 +932,8 @@ class StreamThread:
 
     def _restart_all(self) -> None:
         """Drops the open work: members are set up again from their last commit."""
+        self._in_flight = None
+        self._held = []
         if self._output is not None:
             try:
                 self._output.abort()

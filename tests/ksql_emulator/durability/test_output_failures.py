@@ -48,3 +48,20 @@ def test_an_exactly_once_commit_fails_when_the_broker_refused_a_write(
             output.commit()
     finally:
         output.close()
+
+
+def test_a_commit_in_the_background_reports_a_refused_write_when_it_is_settled(
+    admin: AdminClient, kafka_bootstrap: str
+) -> None:
+    topic = _small_topic(admin, f"refused-bg-{uuid.uuid4().hex[:8]}")
+    output = ExactlyOnceOutput(kafka_bootstrap, {}, f"refused-{uuid.uuid4().hex[:8]}")
+    try:
+        output.send(topic, b"k", b"fits")
+        assert output.commit_soon()
+        output.settle()
+        output.send(topic, b"k", b"x" * 10_000)
+        assert output.commit_soon()  # returns at once; the failure comes with the settling
+        with pytest.raises(KafkaLayerError, match="could not commit"):
+            output.settle()
+    finally:
+        output.close()
