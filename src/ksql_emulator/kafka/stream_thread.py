@@ -520,9 +520,9 @@ class StreamThread:
                 and len(self._held) < _HELD_MAX
             ):
                 self._held += outputs
-                outputs = []
-            else:
-                self._settle()
+                # State changes wait as well: logged with a later batch or at the commit.
+                return
+            self._settle()
         send = output.send
         for out in outputs:
             send(out.topic, out.key, out.value, out.timestamp, out.headers)
