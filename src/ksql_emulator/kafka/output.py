@@ -251,7 +251,8 @@ class ExactlyOnceOutput(_Producing):
         return self._committing is not None and not self._committing.done()
 
     def commit_soon(self) -> bool:
-        """Begins committing the open transaction (False: none was open); `settle` ends it."""
+        """Begins committing the open transaction (False: none is open, or one is committing
+        already); `settle` ends it."""
         if not self._open or self._committing is not None:
             return False
         if self._committer is None:
