@@ -21,7 +21,7 @@ SERVICE_ID = "streamguard_"
 
 
 def streams_properties(
-    guarantee: str, commit_interval_ms: int, query_processes: int = 1, table_linger_ms: int = 100
+    guarantee: str, commit_interval_ms: int, query_processes: int, table_linger_ms: int
 ) -> dict[str, str]:
     """The settings the local stack runs its queries with (see Settings): the guarantee, the
     commit interval, how many processes share the queries and how long a table's updates may
