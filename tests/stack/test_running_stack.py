@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from streamguard import stack
+from streamguard.migrations.local_config import write_local_config
 from tests.conftest import ROOT, project_migrations_turn, run_cli, stack_dir
 
 
@@ -48,9 +49,14 @@ def running_stack() -> Iterator[Path]:
     try:
         _ok(_cli(state_dir, "stack", "up"))
         _ok(_cli(state_dir, "db", "upgrade"))
+        # As start.sh: the project's file names localhost:8088, which another test's stack
+        # may hold, so the emulator may listen elsewhere; the copy names where it does.
+        url = stack.StackState.load(state_dir).part("ksqldb").url
+        assert url, "the stack recorded no ksqlDB address"
+        config = str(write_local_config(state_dir / "ksql-migrations.properties", url, ROOT))
         with project_migrations_turn():
-            _ok(_cli(state_dir, "migrate", "initialize-metadata"))
-            _ok(_cli(state_dir, "migrate", "apply", "--all"))
+            _ok(_cli(state_dir, "migrate", "-c", config, "initialize-metadata"))
+            _ok(_cli(state_dir, "migrate", "-c", config, "apply", "--all"))
         _ok(_cli(state_dir, "stack", "apps", "--rate", "5"))
         yield state_dir
     finally:
