@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from ksql_emulator.contracts.message import Message
 from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka.errors import KafkaLayerError
 from ksql_emulator.kafka.messages import producer_config
@@ -75,6 +76,10 @@ class QueryOutput(Protocol):
         headers: Sequence[tuple[str, bytes | None]] = (),
         partition: int | None = None,
     ) -> None: ...
+
+    def send_messages(self, messages: Sequence[Message]) -> None:
+        """`send` for each of `messages`, in order."""
+        ...
 
     def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Keyed records without timestamp or headers to partition 0 of `topic`, in order (a
@@ -163,6 +168,39 @@ class _Producing:
             list(headers) if headers else None,
             self._tables_producer if topic in self.tables else self.producer,
         )
+
+    def send_messages(self, messages: Sequence[Message]) -> None:
+        """`send` for each of `messages`, in order: a batch's sink records. Every record a
+        query writes passes here, so the guarantee's bookkeeping is done once for all of them
+        and each record goes straight to its producer."""
+        if not messages:
+            return
+        self._begin()
+        windowed, tables = self.windowed, self.tables
+        main, held = self.producer.produce, self._tables_producer.produce
+        for m in messages:
+            topic, key = m.topic, m.key
+            partition = -1
+            if windowed:
+                suffix = windowed.get(topic)
+                if suffix and key is not None and len(key) >= suffix:
+                    partition = partition_for(key[:-suffix], self._partitions(topic))
+            produce = held if topic in tables else main
+            try:
+                if m.headers:
+                    produce(
+                        topic, m.value, key, partition, timestamp=m.timestamp,
+                        headers=list(m.headers),
+                    )  # fmt: skip
+                elif m.timestamp:
+                    produce(topic, m.value, key, partition, timestamp=m.timestamp)
+                else:
+                    produce(topic, m.value, key, partition)
+            except BufferError:
+                self._produce(
+                    topic, m.value, key, partition, m.timestamp, list(m.headers) or None,
+                    self._tables_producer if topic in tables else self.producer,
+                )  # fmt: skip
 
     def send_entries(self, topic: str, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
         # A busy aggregate logs a changed window per record: the guarantee's bookkeeping and

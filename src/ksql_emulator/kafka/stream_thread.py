@@ -523,7 +523,7 @@ class StreamThread:
                 # State changes wait as well: logged with a later batch or at the commit.
                 return
             self._settle()
-        self._send(output, outputs)
+        output.send_messages(outputs)
         # A busy query's state changes go out with the batch that made them, which spreads
         # the work over the commit interval instead of stalling every record behind the
         # commit. A lightly loaded one's wait for the commit: librdkafka sends a request per
@@ -684,13 +684,7 @@ class StreamThread:
         self._output.settle()
         self._committed(changed, final=False)
         held, self._held = self._held, []
-        self._send(self._output, held)
-
-    @staticmethod
-    def _send(output: ExactlyOnceOutput | AtLeastOnceOutput, outputs: list[Message]) -> None:
-        send = output.send
-        for out in outputs:
-            send(out.topic, out.key, out.value, out.timestamp, out.headers)
+        self._output.send_messages(held)
 
     def _committed(self, changed: Mapping[str, Mapping[TP, int]], *, final: bool) -> None:
         """What follows a commit: members' committed positions, and now and then their
