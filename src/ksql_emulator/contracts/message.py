@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Message", "make_message"]
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
+    """Immutable, as a record read from a topic is. A named tuple rather than a frozen
+    dataclass: a stream thread makes one for every record it reads and every record a query
+    writes (a dozen for each transaction through the rules), and a tuple is made in a third of
+    the time, its fields read as fast."""
+
     topic: str
     key: bytes | None
     value: bytes | None
@@ -29,20 +33,8 @@ def make_message(
     headers: tuple[tuple[str, bytes | None], ...],
     window: tuple[int, int] | None = None,
 ) -> Message:
-    """`Message(...)` with every field given, built as `frozen.filled` builds."""
-    # Each field stored in the new instance's dict, which costs half of filling it from
-    # locals(): several messages are made for each record a query consumes.
-    msg = _new(Message)
-    fields = msg.__dict__
-    fields["topic"] = topic
-    fields["key"] = key
-    fields["value"] = value
-    fields["timestamp"] = timestamp
-    fields["partition"] = partition
-    fields["offset"] = offset
-    fields["headers"] = headers
-    fields["window"] = window
-    return msg
+    """`Message(...)` with every field given, without the keyword handling of its constructor."""
+    return _new(Message, (topic, key, value, timestamp, partition, offset, headers, window))
 
 
-_new = object.__new__
+_new = tuple.__new__

@@ -8,7 +8,6 @@ response's `@type`), then the inputs, then the expected topic outputs, then each
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import re
 from collections import deque
@@ -77,7 +76,7 @@ class KeyPartitionedBroker(InMemoryBroker):
             count = self.partitions.get(m.topic, 1)
             log = self.topics.setdefault(m.topic, [])
             partition = partition_for(m.key, count) if m.key is not None else 0
-            m = dataclasses.replace(m, partition=partition, offset=len(log))
+            m = m._replace(partition=partition, offset=len(log))
             log.append(m)
             for reader in list(self.readers.get(m.topic, [])):
                 pending.extend(reader(m))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Protocol
 
 from ksql_emulator.contracts.message import Message
@@ -62,7 +61,7 @@ class InMemoryBroker:
         while pending:
             m = pending.popleft()
             log = self.topics.setdefault(m.topic, [])
-            m = replace(m, offset=len(log))
+            m = m._replace(offset=len(log))
             log.append(m)
             for reader in list(self.readers.get(m.topic, [])):
                 pending.extend(reader(m))
