@@ -3,14 +3,13 @@ written meanwhile waits for it and goes into the next transaction."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer
 
 from ksql_emulator.kafka.output import ExactlyOnceOutput
+from tests.ksql_emulator.durability.committed import read_committed
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +26,6 @@ def test_a_write_after_a_commit_in_the_background_joins_the_next_transaction(
         output.commit()
     finally:
         output.close()
-    reader = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    try:
-        reader.subscribe([topic])
-        values: list[bytes] = []
-        deadline = time.monotonic() + 30
-        while len(values) < 2 and time.monotonic() < deadline:
-            msg = reader.poll(0.2)
-            if msg is not None and msg.error() is None:
-                values.append(msg.value())
-        # Both committed, in order; nothing left behind in an aborted transaction.
-        assert values == [b"1", b"2"]
-        assert reader.poll(1.0) is None
-    finally:
-        reader.close()
+    values = [msg.value() for msg in read_committed(kafka_bootstrap, topic, 2)]
+    # Both committed, in order; nothing left behind in an aborted transaction.
+    assert values == [b"1", b"2"]

@@ -4,44 +4,20 @@ partition of their key without its window, under either guarantee."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 
 from ksql_emulator.contracts.message import Message, make_message
 from ksql_emulator.contracts.partitioner import partition_for
 from ksql_emulator.kafka.output import AtLeastOnceOutput, ExactlyOnceOutput
+from tests.ksql_emulator.durability.committed import read_committed
 
 pytestmark = pytest.mark.slow
 
 # A windowed key as a window table writes it: the base key, then 8 bytes of window start.
 _WINDOW = (1_767_225_600_000).to_bytes(8, "big")
-
-
-def _read(bootstrap: str, topic: str, count: int) -> list[Any]:
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    try:
-        reader.subscribe([topic])
-        got: list[Any] = []
-        deadline = time.monotonic() + 30
-        while len(got) < count and time.monotonic() < deadline:
-            msg = reader.poll(0.2)
-            if msg is not None and msg.error() is None:
-                got.append(msg)
-        return got
-    finally:
-        reader.close()
 
 
 def _batch(stream: str, table: str) -> list[Message]:
@@ -75,7 +51,7 @@ def test_a_batch_lands_as_its_records_written_one_by_one(
         output.close()
     for topic in (stream, table):
         sent = [m for m in batch if m.topic == topic]
-        got = _read(kafka_bootstrap, topic, len(sent))
+        got = read_committed(kafka_bootstrap, topic, len(sent))
         assert len(got) == len(sent)
         by_partition: dict[int, list[bytes]] = {}
         for msg in got:
