@@ -156,18 +156,25 @@ class _Producing:
         partition: int | None = None,
     ) -> None:
         self._begin()
-        suffix = self.windowed.get(topic)
-        if partition is None and suffix and key is not None and len(key) >= suffix:
-            partition = partition_for(key[:-suffix], self._partitions(topic))
+        if partition is None:
+            partition = self._window_partition(topic, key)
         self._produce(
             topic,
             value,
             key,
-            -1 if partition is None else partition,
+            partition,
             timestamp,
             list(headers) if headers else None,
             self._tables_producer if topic in self.tables else self.producer,
         )
+
+    def _window_partition(self, topic: str, key: bytes | None) -> int:
+        """The partition of a windowed sink's record (its key without the window decides), or
+        -1: the producer's partitioner decides."""
+        suffix = self.windowed.get(topic)
+        if suffix and key is not None and len(key) >= suffix:
+            return partition_for(key[:-suffix], self._partitions(topic))
+        return -1
 
     def send_messages(self, messages: Sequence[Message]) -> None:
         """`send` for each of `messages`, in order: a batch's sink records. Every record a
@@ -180,11 +187,7 @@ class _Producing:
         main, held = self.producer.produce, self._tables_producer.produce
         for m in messages:
             topic, key = m.topic, m.key
-            partition = -1
-            if windowed:
-                suffix = windowed.get(topic)
-                if suffix and key is not None and len(key) >= suffix:
-                    partition = partition_for(key[:-suffix], self._partitions(topic))
+            partition = self._window_partition(topic, key) if windowed else -1
             produce = held if topic in tables else main
             try:
                 if m.headers:

@@ -62,8 +62,8 @@ def _adder(calls: Sequence[Any]) -> Adder:
     """`(accs, row) -> accs` for every call at once, written for these calls: each function's
     `add` called on its accumulator and its column in place. Every transaction passes through
     every window aggregate of every rule, and a step per call (with a loop to pair steps and
-    accumulators) cost each record twice the time of the adds themselves. Only names made here
-    and column positions go into the source."""
+    accumulators) cost a record more than the adds themselves: 1.44 µs against 0.56 for the
+    velocity rule's six calls. Only names made here and column positions go into the source."""
     names: dict[str, Any] = {}
     parts = []
     for i, c in enumerate(calls):
