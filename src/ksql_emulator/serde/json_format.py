@@ -336,8 +336,61 @@ def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | N
         return int, None
     if isinstance(t, ty.DecimalType):
         fit = _decimal_fitter(t)
-        return float, lambda v: fit(Decimal(repr(v)))
+        grid = _grid_decimal(t)
+
+        def convert(v: float) -> Decimal:
+            value = grid(v)
+            return fit(Decimal(repr(v))) if value is None else value
+
+        return float, convert
     return _fast_column(t)
+
+
+def _grid_decimal(t: ty.DecimalType) -> Callable[[float], Decimal | None]:
+    """The DECIMAL of column type `t` that a double orjson read stands for, or None when the
+    double cannot tell.
+
+    orjson reads a number into the double nearest its text. Below 10^(15 - scale) a double is
+    closer than a third of the scale's step to at most one value of the column's grid; when
+    that value's own nearest double is this one, the number's text, however many digits it
+    had, lies within a double's precision of the grid value and so rounds to it: the exact
+    path's DECIMAL. A value past the column's precision is an error the exact path words.
+    """
+    scale = t.scale
+    # Both bounds exact as doubles (10^22 is), and a grid value below one has a double below
+    # it: comparing the double decides for the number.
+    edge = min(10.0 ** (15 - scale), 10.0 ** (t.precision - t.scale))
+    zeros = ["0" * n for n in range(scale + 1)]
+
+    def by_text(v: float) -> Decimal | None:
+        # The double's shortest text (repr) with no more fraction digits than the scale is
+        # the grid value's.
+        if not -edge < v < edge:
+            return None
+        text = repr(v)
+        if "e" in text:
+            return None
+        short = scale - (len(text) - text.index(".") - 1)
+        return None if short < 0 else Decimal(text + zeros[short])
+
+    if scale > 15:
+        return by_text
+    step = 10.0**scale  # exact, as is every integer below 10^15 that v * step may round to
+
+    def by_step(v: float) -> Decimal | None:
+        # Half the time of the text's way: n / step is the grid value's nearest double
+        # (a correctly rounded division of exact numbers), so comparing it with v is the
+        # test; v * step is within a tenth of n, so rounding finds it.
+        if not -edge < v < edge:
+            return None
+        n = round(v * step)
+        if n / step != v:
+            return None
+        if n == 0:
+            return by_text(v)  # -0.0 keeps its sign, as the text's way writes it
+        return Decimal(n).scaleb(-scale, _CTX)
+
+    return by_step
 
 
 _Convert = tuple[int, Callable[[Any], Any]]
@@ -397,21 +450,9 @@ def _column_reader(
 
 
 def _decimal_reader(name: str, t: ty.DecimalType) -> Callable[[dict[str, Any]], Any]:
-    """`_column_reader` for a DECIMAL column, sure of a value whatever else the record holds.
-
-    orjson reads the number into the double nearest its text. When that double's shortest
-    text (`repr`) has no more fraction digits than the column's scale, the number's own text,
-    however many digits it had, lies within a double's precision of that grid value, and so
-    rounds to it: the exact path's DECIMAL, that text with the scale's digits. Below 10^(15 -
-    scale) a double's precision is under a third of the scale's step, which that takes; a
-    value past the column's precision is an error the exact path words. Anything else is
-    `_Unsure`.
-    """
-    scale = t.scale
-    # Both bounds exact as doubles (10^22 is), and a grid value below one has a double below
-    # it: comparing the double decides for the number.
-    edge = min(10.0 ** (15 - scale), 10.0 ** (t.precision - t.scale))
-    zeros = ["0" * n for n in range(scale + 1)]
+    """`_column_reader` for a DECIMAL column, sure of a value whatever else the record holds
+    (`_grid_decimal`): anything it is not sure of is `_Unsure`."""
+    grid = _grid_decimal(t)
 
     def read(node: dict[str, Any]) -> Decimal | None:
         v = node.get(name, _MISSING)
@@ -419,13 +460,10 @@ def _decimal_reader(name: str, t: ty.DecimalType) -> Callable[[dict[str, Any]], 
             return None
         if type(v) is not float:  # missing too
             raise _Unsure
-        text = repr(v)
-        if "e" in text:
+        value = grid(v)
+        if value is None:
             raise _Unsure
-        short = scale - (len(text) - text.index(".") - 1)
-        if short < 0 or not -edge < v < edge:
-            raise _Unsure
-        return Decimal(text + zeros[short])
+        return value
 
     return read
 

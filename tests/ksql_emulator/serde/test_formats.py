@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import random
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -115,6 +116,44 @@ PLAIN: Schema = [("ID", S), ("AMOUNT", ty.DecimalType(12, 2)), ("LAT", F), ("N",
 )
 def test_json_records_keep_every_digit(text: str, expected: list[Any]) -> None:
     assert serde("JSON", PLAIN).deserialize(text.encode()) == expected
+
+
+def _amount_texts() -> list[str]:
+    """Numbers as producers write them: cents, whole amounts, halves at every digit, more
+    digits than a double holds, exponents, signs and zeros."""
+    rng = random.Random(7)
+    texts = ["0", "-0", "0.0", "-0.0", "-0.00", "1e-5", "5E-7", "1.5e2", "999999999.995"]
+    for _ in range(400):
+        whole = rng.choice([0, 1, 9, 12, 5000, 99999, 123456789, 999999999])
+        texts.append(f"{rng.choice(['', '-'])}{whole}.{rng.randrange(10**4):04d}")
+        texts.append(f"{rng.randrange(10**9)}.{rng.randrange(100):02d}")
+        texts.append(f"{rng.randrange(10**6)}.{rng.randrange(10**20):020d}")
+        texts.append(f"{rng.randrange(1000)}.{rng.randrange(100):02d}5")
+        texts.append(f"{rng.randrange(1, 10)}.{rng.randrange(1000)}e{rng.randrange(-8, 8)}")
+        texts.append(str(rng.randrange(-(10**9), 10**9)))
+    return texts
+
+
+@pytest.mark.parametrize("scale", [0, 2, 4, 6])
+def test_json_decimals_read_as_their_text_rounds(scale: int) -> None:
+    # The usual record's numbers come through floats (orjson), its DECIMAL from the double;
+    # a number longer than a double holds sends a record the exact way (the json module's
+    # Decimals). Both ways must give the text rounded half up to the scale, with the same
+    # digits and scale for the sink, and a WHERE that reads the column alone the same or
+    # a decode.
+    schema: Schema = [("ID", S), ("AMOUNT", ty.DecimalType(15, scale)), ("LAT", F)]
+    json_serde = serde("JSON", schema)
+    peek = json_serde.peeker([1])
+    step = Decimal(1).scaleb(-scale)
+    for text in _amount_texts():
+        usual = f'{{"ID":"a","AMOUNT":{text},"LAT":52.52}}'.encode()
+        exact = f'{{"ID":"a","AMOUNT":{text},"LAT":52.52,"PAD":12345678901234567}}'.encode()
+        (_, amount, _) = json_serde.deserialize(usual)
+        (_, exact_amount, _) = json_serde.deserialize(exact)
+        assert exact_amount == Decimal(text).quantize(step, ROUND_HALF_UP), text
+        assert (str(amount), text) == (str(exact_amount), text)
+        peeked = peek(usual)
+        assert peeked is None or (str(peeked[0]), text) == (str(exact_amount), text)
 
 
 def test_json_decimal_digits_beyond_a_double_are_kept() -> None:
