@@ -197,6 +197,13 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
             def add_one(acc: list[list[Any]], v: Any) -> list[list[Any]]:
                 if v is None or (acc and not latest):
                     return acc
+                if len(acc) == 1 and type(pair := acc[0]) is list:
+                    # The kept pair changed in place: a window's accumulator lives until its
+                    # next update, and two new lists per update were most of what the young
+                    # collections of a busy server walked (see app.collector).
+                    pair[0] = next(sequence)
+                    pair[1] = v
+                    return acc
                 return [[next(sequence), v]]
 
             def result_one(acc: list[list[Any]]) -> Any:
@@ -220,7 +227,12 @@ def _by_offset(name: str, latest: bool) -> Callable[..., AggregateFunction]:
 
 def _count_distinct(arg_types: list[Any], star: bool) -> AggregateFunction:
     def add(acc: frozenset[Any], v: Any) -> frozenset[Any]:
-        return acc if v is None else acc | {repr(v)}
+        if v is None:
+            return acc
+        # A value seen before keeps the set it is in rather than a copy of it (see
+        # _by_offset's add_one: fewer objects for the collector).
+        text = repr(v)
+        return acc if text in acc else acc | {text}
 
     return AggregateFunction(
         "COUNT_DISTINCT",
