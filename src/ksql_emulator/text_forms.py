@@ -53,7 +53,19 @@ def java_double_str(v: float) -> str:
 
 def decimal_plain(v: Decimal) -> str:
     """Java's `BigDecimal.toPlainString`."""
-    return format(v, "f")
+    return format(_unsigned_zero(v), "f")
+
+
+def decimal_string(v: Decimal) -> str:
+    """Java's `BigDecimal.toString`, as Jackson writes a DECIMAL into JSON: scientific notation
+    for small exponents (`1E-7`), as Python's `str` writes it too."""
+    return str(_unsigned_zero(v))
+
+
+def _unsigned_zero(v: Decimal) -> Decimal:
+    # A BigDecimal zero has no sign: Python's -0.00 (-0.001 rounded to cents, -1.00 * 0)
+    # is written 0.00.
+    return v.copy_abs() if not v and v.is_signed() else v
 
 
 def format_timestamp(v: dt.datetime) -> str:

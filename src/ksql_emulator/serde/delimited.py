@@ -71,7 +71,7 @@ def _field_text(value: Any) -> str:
     if isinstance(value, float):
         return text_forms.java_double_str(value)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return text_forms.decimal_plain(value)
     if isinstance(value, bytes):
         return b64(value)
     if hasattr(value, "hour") and not hasattr(value, "year"):

@@ -283,7 +283,7 @@ def dump(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        return str(value) if value.is_finite() else json.dumps(str(value))
+        return text_forms.decimal_string(value) if value.is_finite() else json.dumps(str(value))
     if isinstance(value, float):
         text = text_forms.java_double_str(value)
         return text if value == value and abs(value) != float("inf") else json.dumps(text)

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ksql_emulator import text_forms
+
 __all__ = ["dumps", "to_json_value"]
 
 
@@ -72,4 +74,4 @@ def _write(value: Any, out: list[str]) -> None:
 def _decimal_text(value: Decimal) -> str:
     if not value.is_finite():
         raise ValueError(f"cannot render the decimal {value} as JSON")
-    return format(value, "f")
+    return text_forms.decimal_plain(value)

@@ -266,3 +266,18 @@ def test_division_by_zero_fails_for_that_record(lt: ty.SqlType, rt: ty.SqlType, 
 )
 def test_doubles_print_as_java_does(value: float, text: str) -> None:
     assert text_forms.java_double_str(value) == text
+
+
+@pytest.mark.parametrize(
+    ("src", "value", "text"),
+    [
+        # Java's BigDecimal has no negative zero: what rounds or multiplies to zero is 0.
+        (ty.DOUBLE, -0.001, "0.00"),
+        (D(4, 3), Decimal("-0.001"), "0.00"),
+        (ty.STRING, "-0.004", "0.00"),
+        (D(4, 3), Decimal("-0.005"), "-0.01"),
+    ],
+)
+def test_decimals_that_round_to_zero_print_unsigned(src: ty.SqlType, value: Any, text: str) -> None:
+    cents = casts.cast_function(src, D(3, 2))(value)
+    assert casts.cast_function(D(3, 2), ty.STRING)(cents) == text

@@ -156,6 +156,16 @@ def test_json_decimals_read_as_their_text_rounds(scale: int) -> None:
         assert peeked is None or (str(peeked[0]), text) == (str(exact_amount), text)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "written"), [("JSON", b'{"ID":"a","AMOUNT":0.00}'), ("DELIMITED", b"a,0.00")]
+)
+def test_a_decimal_rounded_to_zero_is_written_unsigned(fmt: str, written: bytes) -> None:
+    # -0.001 in cents: Python keeps the sign (-0.00), Java's BigDecimal (ksqlDB) has none.
+    schema: Schema = [("ID", S), ("AMOUNT", ty.DecimalType(12, 2))]
+    row = serde("JSON", schema).deserialize(b'{"ID":"a","AMOUNT":-0.001}')
+    assert serde(fmt, schema).serialize(row) == written
+
+
 def test_json_decimal_digits_beyond_a_double_are_kept() -> None:
     schema: Schema = [("ID", S), ("D", ty.DecimalType(38, 20))]
     row = serde("JSON", schema).deserialize(b'{"ID":"x","D":1.23456789012345678901}')

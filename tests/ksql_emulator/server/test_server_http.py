@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from ksql_emulator.contracts.backend import Row
+from ksql_emulator.server import _json
 from tests.ksql_emulator.server.stubs import StubServer
 
 KSQL_V1 = "application/vnd.ksql.v1+json"
@@ -364,3 +366,10 @@ def test_unknown_paths_and_wrong_methods_are_refused(stub_server: StubServer) ->
         assert client.get("/inserts-stream").status_code == 405
         assert client.get("/ksql").status_code == 405
         assert client.get("/nope").status_code == 404
+
+
+def test_rows_write_a_decimal_zero_without_a_sign() -> None:
+    # Python's -0.00 (a negative amount rounded to cents) is ksqlDB's BigDecimal 0.00.
+    assert (
+        _json.dumps([Decimal("-0.00"), Decimal("-0.01"), Decimal("12.50")]) == "[0.00,-0.01,12.50]"
+    )
