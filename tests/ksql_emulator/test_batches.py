@@ -159,6 +159,12 @@ def test_a_batch_read_alone_is_judged_by_its_where_as_when_decoded_whole() -> No
         # Past 10^13 a double's text can be on the grid where the number is not: this one's
         # double is 1234567890123456.5.
         b'{"ACCOUNT":"a","BIG":1234567890123456.49}',
+        # A name given twice counts by its last value; the same names inside a nested object
+        # or a string are not the record's fields.
+        b'{"ACCOUNT":"a","N":1,"TOTAL":2000.5,"N":7,"NOTE":"x","TOTAL":5.5}',
+        b'{"ACCOUNT":"a","X":{"N":9,"TOTAL":5000.5},"N":1,"TOTAL":15.5,"NOTE":"y"}',
+        b'{"ACCOUNT":"a","NOTE":"\\"N\\":9,\\"TOTAL\\":5000.5","N":1,"TOTAL":1.5}',
+        b'{"ACCOUNT":"a","N":6,"TOTAL":1500.5,"NOTE":"x"} trailing',
         b"[1, 2]",
         b"{not json",
         None,
