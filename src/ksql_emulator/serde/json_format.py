@@ -348,10 +348,10 @@ def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | N
 
 
 def _grid_decimal(t: ty.DecimalType) -> Callable[[float], Decimal | None]:
-    """The DECIMAL of column type `t` that a double orjson read stands for, or None when the
+    """The DECIMAL of column type `t` that a double read from JSON stands for, or None when the
     double cannot tell.
 
-    orjson reads a number into the double nearest its text. Below 10^(15 - scale) a double is
+    orjson and msgspec read a number into the double nearest its text. Below 10^(15 - scale) a double is
     closer than a third of the scale's step to at most one value of the column's grid; when
     that value's own nearest double is this one, the number's text, however many digits it
     had, lies within a double's precision of the grid value and so rounds to it: the exact
