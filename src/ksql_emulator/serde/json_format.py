@@ -351,11 +351,12 @@ def _grid_decimal(t: ty.DecimalType) -> Callable[[float], Decimal | None]:
     """The DECIMAL of column type `t` that a double read from JSON stands for, or None when the
     double cannot tell.
 
-    orjson and msgspec read a number into the double nearest its text. Below 10^(15 - scale) a double is
-    closer than a third of the scale's step to at most one value of the column's grid; when
-    that value's own nearest double is this one, the number's text, however many digits it
-    had, lies within a double's precision of the grid value and so rounds to it: the exact
-    path's DECIMAL. A value past the column's precision is an error the exact path words.
+    orjson and msgspec read a number into the double nearest its text. Below 10^(15 - scale)
+    a double is closer than a third of the scale's step to at most one value of the column's
+    grid; when that value's own nearest double is this one, the number's text, however many
+    digits it had, lies within a double's precision of the grid value and so rounds to it:
+    the exact path's DECIMAL. A value past the column's precision is an error the exact path
+    words.
     """
     scale = t.scale
     # Both bounds exact as doubles (10^22 is), and a grid value below one has a double below
