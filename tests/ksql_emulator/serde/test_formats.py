@@ -166,6 +166,100 @@ def test_a_decimal_rounded_to_zero_is_written_unsigned(fmt: str, written: bytes)
     assert serde(fmt, schema).serialize(row) == written
 
 
+def _odd_records(count: int) -> list[bytes]:
+    """Usual records (ID, N, AMOUNT, LAT, OK in any order) with a few things producers get
+    wrong: a field in another case, repeated, missing, null or of another JSON type, a nested
+    object of the same names, a long number beside it, not JSON at all."""
+    rng = random.Random(11)
+    odd: list[Any] = [
+        None,
+        True,
+        0,
+        -0.0,
+        7,
+        7.0,
+        2**63,
+        2**64 + 1,
+        "7",
+        "",
+        [1],
+        {"N": 1, "AMOUNT": 9.5},
+        1e-7,
+        0.125,
+        1000.005,
+        123456789012345678,
+        1.23456789012345678,
+        -3.5e300,
+    ]
+    out = []
+    for _ in range(count):
+        fields = [
+            ["ID", f"acc-{rng.randint(1, 9)}"],
+            ["N", rng.randint(-5, 10**12)],
+            ["AMOUNT", round(rng.uniform(-10, 10_000), rng.choice([0, 1, 2, 2, 3]))],
+            ["LAT", round(rng.uniform(-90, 90), rng.randint(1, 17))],
+            ["OK", rng.random() < 0.5],
+        ]
+        rng.shuffle(fields)
+        for _ in range(rng.randint(0, 2)):
+            field = rng.choice(fields)
+            change = rng.randrange(5)
+            if change == 0:
+                field[0] = field[0].lower()
+            elif change == 1:
+                fields.append([field[0], rng.choice(odd)])
+            elif change == 2:
+                fields.remove(field)
+            elif change == 3:
+                field[1] = rng.choice(odd)
+            else:
+                fields.append(["X", rng.choice(odd)])
+        text = "{" + ",".join(f'"{name}":{_json_text(v)}' for name, v in fields) + "}"
+        pick = rng.random()
+        if pick < 0.02:
+            text = text[:-1]
+        elif pick < 0.04:
+            text = "[" + text + "]"
+        elif pick < 0.06:
+            text += " x"
+        out.append(text.encode())
+    return out
+
+
+def _json_text(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | dict):
+        return str(value).replace("'", '"')
+    return repr(value)
+
+
+def test_a_where_peek_gives_what_decoding_gives_or_nothing() -> None:
+    # The WHERE of a query alone on its topic judges records by the columns it reads before
+    # decoding them whole: whatever a record holds, the peek's values must be the ones the
+    # whole decoding gives (or the record must fail to decode), or it has nothing to say.
+    schema: Schema = [("ID", S), ("N", L), ("AMOUNT", ty.DecimalType(12, 2)), ("LAT", F), ("OK", B)]
+    json_serde = serde("JSON", schema)
+    said = 0
+    for columns in ([1], [2], [3], [4], [0, 2], [1, 2, 3, 4]):
+        peek = json_serde.peeker(columns)
+        for data in _odd_records(3000):
+            peeked = peek(data)
+            if peeked is None:
+                continue
+            said += 1
+            try:
+                row = json_serde.deserialize(data)
+            except SerializationError:
+                continue
+            assert row is not None, data
+            assert list(peeked) == [row[c] for c in columns], data
+    # Most usual records are peeked at, or the comparison proves little.
+    assert said > 10_000, said
+
+
 def test_json_decimal_digits_beyond_a_double_are_kept() -> None:
     schema: Schema = [("ID", S), ("D", ty.DecimalType(38, 20))]
     row = serde("JSON", schema).deserialize(b'{"ID":"x","D":1.23456789012345678901}')
