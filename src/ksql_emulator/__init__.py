@@ -27,5 +27,5 @@ sibling modules or packages anywhere import each other (no cycles).
                                   hosting, partitioning): importable from every layer |
                                   per-query Prometheus metrics (counted by kafka, served by
                                   server)
-    errors | frozen               leaves
+    errors                        the leaf
 """

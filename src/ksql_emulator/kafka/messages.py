@@ -35,7 +35,7 @@ __all__ = [
 
 
 def from_kafka(msg: Any, topic: str | None = None) -> Message:
-    """A confluent_kafka.Message as the runtime's frozen `Message` (`topic`: its topic, when
+    """A confluent_kafka.Message as the runtime's immutable `Message` (`topic`: its topic, when
     the caller has read it already)."""
     _kind, timestamp = msg.timestamp()
     headers = msg.headers()

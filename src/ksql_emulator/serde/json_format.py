@@ -605,8 +605,6 @@ class JsonSerde(Serde):
         if self.unwrapped or len(self.schema) < 2:
             return None
         names = [self._names[i] for i in indices]
-        if len(set(names)) != len(names):
-            return None
         readers = []
         short_only = False
         for i in indices:
