@@ -89,6 +89,9 @@ class QueryAnalysis:
     # The WHERE once more, over just the value columns it reads, when it reads nothing else
     # and calls no function: a record can be judged on those before the rest is decoded.
     where_screen: WhereScreen | None = None
+    # The row positions the query's expressions read, all clauses together; None when it
+    # reads every column (`*`) or it is not known (a join).
+    reads: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -357,7 +360,30 @@ def analyze_query(
         join,
         table_functions,
         where_screen,
+        _reads(query, scope) if join is None else None,
     )
+
+
+def _reads(query: t.Query, scope: Scope) -> tuple[int, ...] | None:
+    """The row positions the expressions of every clause of `query` read, or None: it selects
+    `*`, or a name does not resolve to a source column (the window bounds of an aggregate's
+    result do not: they read nothing of the source row)."""
+    exprs: list[t.Expr] = []
+    for item in query.select:
+        if isinstance(item, t.AllColumns):
+            return None
+        exprs.append(item.expr)
+    exprs += [e for e in (query.where, query.having) if e is not None]
+    exprs += [*query.group_by, *query.partition_by]
+    positions: set[int] = set()
+    for expr in exprs:
+        for ref in expr.columns():
+            try:
+                positions.add(scope.resolve(ref.name, ref.source).index)
+            except KsqlError:
+                if query.window is None or ref.name not in ("WINDOWSTART", "WINDOWEND"):
+                    return None
+    return tuple(sorted(positions))
 
 
 # Expression kinds whose value follows from the columns they read alone: no function (some

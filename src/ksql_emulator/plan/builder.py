@@ -42,7 +42,10 @@ def build_plan(query_id: str, analysis: QueryAnalysis, sink: Source) -> QueryPla
         ]
         steps.append(JoinNode(spec))
     else:
-        steps = [SourceNode(source, tuple(analysis.layout), ts_index)]
+        reads = analysis.reads
+        if reads is not None and ts_index is not None:
+            reads = tuple(sorted({*reads, ts_index}))
+        steps = [SourceNode(source, tuple(analysis.layout), ts_index, reads)]
     if analysis.where is not None:
         steps.append(FilterNode(analysis.where, analysis.where_screen))
     if analysis.table_functions:

@@ -36,6 +36,8 @@ class SourceNode(PlanNode):
     source: Source
     layout: tuple[tuple[str, Any], ...]
     timestamp_index: int | None
+    # The row positions the query reads (None: all, or not known).
+    reads: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

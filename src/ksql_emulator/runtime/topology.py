@@ -335,7 +335,9 @@ def _source_operator(step: SourceNode, registry: FunctionRegistry, throw: bool) 
             int_timestamp_at=int_at,
         )
 
-    return _SOURCES.get(shape, make)
+    operator = _SOURCES.get(shape, make)
+    operator.read_only(step.reads)
+    return operator
 
 
 def build_query(

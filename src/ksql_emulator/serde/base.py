@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -116,10 +116,20 @@ class Serde(ABC):
     def bytes_to_test_value(self, data: bytes | None) -> Any:
         """Bytes -> the JSON a QTT file would spell them as."""
 
-    def peeker(self, indices: Sequence[int]) -> Callable[[bytes], tuple[Any, ...] | None] | None:
+    def peeker(
+        self, indices: Sequence[int], *, checked: Collection[int] = ()
+    ) -> Callable[[bytes], tuple[Any, ...] | None] | None:
         """A reader of the columns at `indices` alone: given a message's bytes it answers
         their values exactly as `deserialize` would, or None when it cannot tell without the
-        whole record (then `deserialize` decides). None when this format has no such reader."""
+        whole record (then `deserialize` decides). None when this format has no such reader.
+        The values of the `checked` columns only decode as `deserialize` would decode them."""
+        return None
+
+    def pruner(self, read: Collection[int]) -> Callable[[bytes], list[Any] | None] | None:
+        """A reader for a query that reads only the columns at `read`: given a message's bytes
+        it answers `deserialize`'s row with None in every other column, or None when it cannot
+        tell without decoding the record whole; never a row for a record `deserialize` refuses.
+        None when this format has no such reader, or it would leave nothing out."""
         return None
 
     def to_test_value(self, values: list[Any] | None) -> Any:

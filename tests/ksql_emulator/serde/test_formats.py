@@ -260,6 +260,29 @@ def test_a_where_peek_gives_what_decoding_gives_or_nothing() -> None:
     assert said > 10_000, said
 
 
+def test_a_pruned_record_is_what_decoding_gives_or_nothing() -> None:
+    # A query that reads a few columns has the others left out: the values it reads must be
+    # the whole decoding's, and a record the whole decoding refuses must never be read (the
+    # columns left out could refuse it, but strings take anything).
+    schema: Schema = [("ID", S), ("N", L), ("AMOUNT", ty.DecimalType(12, 2)), ("LAT", F), ("OK", B)]
+    json_serde = serde("JSON", schema)
+    assert json_serde.pruner([0, 1, 2, 3, 4]) is None  # nothing to leave out
+    assert json_serde.pruner([0]) is None  # the others are all checked: ID is read
+    said = 0
+    for read in ([1], [2], [3], [4], [1, 2, 3, 4]):
+        prune = json_serde.pruner(read)
+        assert prune is not None
+        for data in _odd_records(3000):
+            pruned = prune(data)
+            if pruned is None:
+                continue
+            said += 1
+            row = json_serde.deserialize(data)  # never refuses a record the pruner read
+            assert row is not None, data
+            assert pruned == [row[c] if c in read else None for c in range(len(schema))], data
+    assert said > 4_000, said
+
+
 def test_json_decimal_digits_beyond_a_double_are_kept() -> None:
     schema: Schema = [("ID", S), ("D", ty.DecimalType(38, 20))]
     row = serde("JSON", schema).deserialize(b'{"ID":"x","D":1.23456789012345678901}')

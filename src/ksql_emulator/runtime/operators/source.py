@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +22,8 @@ ColumnsReader = Callable[[Sequence[Message]], list[tuple[Any, ...] | None]]
 
 # Pseudo columns' places after the key and value columns in the flat tuple `_row_getter` reads.
 _PSEUDO = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
+# Records in a row the pruner could not read before records are decoded whole again.
+_GIVE_UP_PRUNING = 1000
 
 
 def _width(serde: Any) -> int | None:
@@ -96,6 +98,50 @@ class SourceOperator:
         # decoded together and their records.
         self._memo: tuple[Message | None, Record | None] = (None, None)
         self._batch_memo: tuple[Sequence[Message] | None, list[Record | None]] = (None, [])
+        # How a message's value becomes its columns: decoded whole, until the queries given
+        # this operator say which columns they read (`read_only`).
+        self._value: Callable[[bytes | None], list[Any] | None] = value_serde.deserialize
+        self._reads: set[int] | None = set()
+
+    def read_only(self, positions: Collection[int] | None) -> None:
+        """Says that a query given this operator reads only the row positions `positions`
+        (None: every column, or it cannot say). Each query that shares the operator says so
+        before it is offered a message; records then leave out (as null) the value columns
+        none of them reads, where the value format can skip them (`Serde.pruner`)."""
+        if self._reads is None:
+            return
+        if positions is None or self.is_table:
+            self._reads = None  # a table's rows are kept whole, for its changes to undo them
+            self._value = self.value_serde.deserialize
+            return
+        self._reads |= {
+            ref for kind, ref in map(self.layout.__getitem__, positions) if kind == "VALUE"
+        }
+        pruner = getattr(self.value_serde, "pruner", None)
+        prune = pruner(self._reads) if pruner is not None else None
+        self._value = self.value_serde.deserialize if prune is None else self._pruning(prune)
+
+    def _pruning(
+        self, prune: Callable[[bytes], list[Any] | None]
+    ) -> Callable[[bytes | None], list[Any] | None]:
+        deserialize: Callable[[bytes | None], list[Any] | None] = self.value_serde.deserialize
+        misses = 0
+
+        def value(data: bytes | None) -> list[Any] | None:
+            nonlocal misses
+            if data is not None:
+                row = prune(data)
+                if row is not None:
+                    misses = 0
+                    return row
+                misses += 1
+                if misses >= _GIVE_UP_PRUNING:
+                    # Records the pruner cannot read (fields spelled in another case, most
+                    # likely): no more asking it.
+                    self._value = deserialize
+            return deserialize(data)
+
+        return value
 
     def decode(self, msg: Message) -> Record | None:
         # Queries that read one stream the same way share this operator (see
@@ -143,7 +189,7 @@ class SourceOperator:
     def _decode(self, msg: Message) -> Record | None:
         try:
             key = self.key_serde.deserialize(msg.key)
-            value = self.value_serde.deserialize(msg.value)
+            value = self._value(msg.value)
         except KsqlError as err:
             log.debug("dropping undecodable record at %s/%s: %s", msg.topic, msg.offset, err)
             return None
