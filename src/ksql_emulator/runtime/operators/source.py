@@ -138,6 +138,7 @@ class SourceOperator:
                 if misses >= _GIVE_UP_PRUNING:
                     # Records the pruner cannot read (fields spelled in another case, most
                     # likely): no more asking it.
+                    log.debug("%d records in a row not read by exact names: decoding whole", misses)
                     self._value = deserialize
             return deserialize(data)
 
