@@ -103,6 +103,14 @@ def _records(count: int) -> list[tuple[bytes, bytes, int]]:
     return out
 
 
+def _create(bootstrap: str, *topics: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for name in topics:
+        admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])[
+            name
+        ].result(30)
+
+
 def _fill(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, int]]) -> None:
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"}
@@ -166,11 +174,7 @@ def by_hand(bootstrap: str, source: str, sink: str, count: int) -> float:
     with the consumed positions. Creates `sink` and its changelog topic. From the first record
     to the last commit."""
     changelog = f"{sink}-changelog"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for name in (sink, changelog):
-        admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])[
-            name
-        ].result(30)
+    _create(bootstrap, sink, changelog)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -301,11 +305,7 @@ def main() -> None:
     with local_parts(args.bootstrap_servers, database) as (bootstrap, _url):
         source = f"bench-transactions-{uuid.uuid4().hex[:8]}"
         sink = f"{source}-passthrough"
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        for name in (source, sink):
-            admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])[
-                name
-            ].result(30)
+        _create(bootstrap, source, sink)
         _fill(bootstrap, source, _records(args.count))
         settings = EmulatorSettings(
             bootstrap_servers=bootstrap,
