@@ -203,6 +203,8 @@ def by_hand(bootstrap: str, source: str, sink: str, count: int) -> float:
         if batch and started is None:
             started = time.perf_counter()
         for msg in batch:
+            if msg.error() is not None:
+                continue
             seen += 1
             account, value = msg.key(), loads(msg.value())
             ts = value["EVENT_TIME"]
