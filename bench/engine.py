@@ -27,6 +27,7 @@ import struct
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
@@ -103,6 +104,16 @@ def _records(count: int) -> list[tuple[bytes, bytes, int]]:
     return out
 
 
+def _batches(consumer: Consumer, count: int) -> Iterator[list[Any]]:
+    """The records `consumer` reads, a batch at a time (an empty one when none came within
+    0.1 s), until `count` of them; error events are left out."""
+    seen = 0
+    while seen < count:
+        batch = [msg for msg in consumer.consume(1000, timeout=0.1) if msg.error() is None]
+        seen += len(batch)
+        yield batch
+
+
 def _create(bootstrap: str, *topics: str) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for name in topics:
@@ -143,16 +154,11 @@ def bare(bootstrap: str, source: str, sink: str, count: int) -> float:
     producer.produce(sink, value=b"warm-up")
     assert producer.flush(30) == 0
     consumer.subscribe([source])
-    seen = 0
     started: float | None = None
-    while seen < count:
-        batch = consumer.consume(1000, timeout=0.1)
+    for batch in _batches(consumer, count):
         if batch and started is None:
             started = time.perf_counter()
         for msg in batch:
-            if msg.error() is not None:
-                continue
-            seen += 1
             while True:
                 try:
                     producer.produce(sink, key=msg.key(), value=msg.value())
@@ -198,14 +204,11 @@ def by_hand(bootstrap: str, source: str, sink: str, count: int) -> float:
     seen = 0
     started: float | None = None
     due = time.monotonic() + 0.1
-    while seen < count:
-        batch = consumer.consume(1000, timeout=0.1)
+    for batch in _batches(consumer, count):
         if batch and started is None:
             started = time.perf_counter()
+        seen += len(batch)
         for msg in batch:
-            if msg.error() is not None:
-                continue
-            seen += 1
             account, value = msg.key(), loads(msg.value())
             ts = value["EVENT_TIME"]
             start = ts - ts % size_ms
