@@ -323,10 +323,10 @@ _ORJSON_TYPES = frozenset({str, int, bool, type(None), Decimal})
 
 def _decimal_fragment(value: Any) -> Any:
     if type(value) is Decimal:
-        if value and value.is_finite():
+        if value.is_finite():
             # A window row's total, written for every record: `dump`'s text without its
-            # steps (only a zero may need its sign dropped).
-            return orjson.Fragment(str(value))
+            # type steps.
+            return orjson.Fragment(text_forms.decimal_string(value))
         return orjson.Fragment(dump(value))
     raise TypeError(type(value).__name__)
 
