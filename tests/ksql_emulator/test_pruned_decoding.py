@@ -15,6 +15,7 @@ from ksql_emulator.engine import Engine
 from ksql_emulator.runtime import topology
 from ksql_emulator.runtime.shared import SharedByShape
 from ksql_emulator.serde.json_format import JsonSerde
+from tests.ksql_emulator.test_batches import _outputs, _runs
 
 STATEMENTS = """
 CREATE STREAM TX (ACCOUNT VARCHAR KEY, CARD VARCHAR, AMOUNT DECIMAL(12, 2), COUNTRY VARCHAR,
@@ -93,15 +94,6 @@ def _traffic(count: int) -> list[Message]:
     return out
 
 
-def _outputs(engine: Engine, messages: list[Message]) -> dict[str, list[object]]:
-    written: dict[str, list[object]] = {qid: [] for qid in engine.queries}
-    for msg in messages:
-        for qid, query in engine.queries.items():
-            if msg.topic in query.source_topics:
-                written[qid].append(query.process(msg))
-    return written
-
-
 def _engine(monkeypatch: pytest.MonkeyPatch, *, pruning: bool) -> Engine:
     with monkeypatch.context() as patch:
         patch.setattr(topology, "_SOURCES", SharedByShape())
@@ -117,13 +109,13 @@ def test_queries_reading_a_few_columns_write_what_decoding_whole_writes(
 ) -> None:
     whole, pruned = _engine(monkeypatch, pruning=False), _engine(monkeypatch, pruning=True)
     messages = _traffic(4000)
-    expected = _outputs(whole, messages)
+    expected = _outputs(whole, _runs(messages, 1), batched=False)
     # The queries' one source leaves out MEMO and EXTRA, which none of them reads.
     (source,) = {q.inputs[0][1] for q in pruned.queries.values()}
     record = source.decode(Message("tx", b"a", json.dumps(_usual(7)).encode(), 7, 0, 99))
     assert record is not None and record.value is not None
     assert record.value[:11] == ("a", "c", Decimal("1.50"), "FR", "u", None, 1.5, None, 2, True, 7)
-    assert _outputs(pruned, messages) == expected
+    assert _outputs(pruned, _runs(messages, 1), batched=False) == expected
     # Every query wrote something, or the comparison proves little.
     assert all(any(out for out in per_message) for per_message in expected.values()), {
         qid: sum(map(len, per_message)) for qid, per_message in expected.items()
