@@ -150,7 +150,7 @@ class ExpressionCompiler(ConstructorCompiler):
             if len(fns) != 1:
                 return Compiled(resolved.return_type, invoke)
             (only,) = fns
-            if call is identity:
+            if getattr(call, "__wrapped__", None) is identity:
                 (argument,) = (c for c in compiled if c is not None)
                 return Compiled(resolved.return_type, only, column=argument.column)
 

@@ -323,4 +323,7 @@ def _bind_call(sig: Signature, converters: list[Callable[[Any], Any] | None]) ->
         except Exception:
             return None
 
+    if not convert:
+        # The function itself, for a caller that knows it (AS_VALUE of a column is the column).
+        call.__wrapped__ = impl  # type: ignore[attr-defined]
     return call

@@ -72,6 +72,10 @@ class RunningQuery:
     # those columns alone (`SourceOperator.columns_reader`), so a batch it reads alone is
     # judged before its records are decoded whole.
     screen_reader: ColumnsReader | None = None
+    # For a query whose chain ends in a stream's aggregate of time windows (or none) and its
+    # projection, after at most a WHERE (every window rule's first query): a batch's records
+    # go through them as rows (`_aggregate_all`).
+    aggregated: bool = False
 
     @property
     def source_topic(self) -> str:
@@ -186,12 +190,15 @@ class RunningQuery:
             passed = first.passing(records)
             operators = operators[1:]
         out: list[Sequence[Message]] = [_NONE] * len(records)
-        for i, record in enumerate(records):
-            if record is None or (passed is not None and not passed[i]):
-                continue
-            results = through(entry(record), operators)
-            if results:
-                out[i] = [m for r in results if (m := encode(r, fold)) is not None]
+        if self.aggregated and len(operators) == 2 and entry is _identity:
+            self._aggregate_all(records, passed, out, fold)
+        else:
+            for i, record in enumerate(records):
+                if record is None or (passed is not None and not passed[i]):
+                    continue
+                results = through(entry(record), operators)
+                if results:
+                    out[i] = [m for r in results if (m := encode(r, fold)) is not None]
         if candidates is None:
             return out
         # Each candidate's messages at its place in the batch.
@@ -199,6 +206,39 @@ class RunningQuery:
         for at, written in zip(candidates, out, strict=True):
             placed[at] = written
         return placed
+
+    def _aggregate_all(
+        self,
+        records: Sequence[Record | None],
+        passed: Sequence[bool] | None,
+        out: list[Sequence[Message]],
+        fold: Callable[[bytes, int, int], bytes] | None,
+    ) -> None:
+        """The aggregate and projection that end the chain, for each of `records` (where
+        `passed` says so), their messages at the record's place in `out`. Each row the
+        aggregate makes goes to the projection and the sink as it is, without the records
+        `process` makes in between: each window rule's aggregate takes every transaction."""
+        aggregate, project = self.operators[-2], self.operators[-1]
+        assert isinstance(aggregate, AggregateOperator) and isinstance(project, ProjectOperator)
+        assert self.sink_op is not None
+        changes, columns, message = aggregate.changes, project.columns, self.sink_op.message
+        windowed = aggregate.spec.window is not None
+        for i, record in enumerate(records):
+            if record is None or (passed is not None and not passed[i]):
+                continue
+            try:
+                rows = changes(record)
+            except Exception as err:  # as `_through`: logged, the record dropped
+                self.errors.append(str(err))
+                continue
+            written: list[Message] = []
+            for row in rows:
+                key, value = columns(row)
+                window = (row[-3], row[-2]) if windowed else None
+                m = message(key, value, row[-1], window, (), fold)
+                if m is not None:
+                    written.append(m)
+            out[i] = written
 
 
 _NONE: tuple[Message, ...] = ()
@@ -410,6 +450,15 @@ def build_query(
     query = RunningQuery(plan.query_id, inputs, sink_topic, sink_name, operators, sink_op, sql)
     query.stateful = stateful
     query.screen_reader = screen_reader
+    chain = operators[1:] if operators and isinstance(operators[0], FilterOperator) else operators
+    query.aggregated = (
+        len(chain) == 2
+        and isinstance(chain[0], AggregateOperator)
+        and chain[0].streamed
+        and isinstance(chain[1], ProjectOperator)
+        and sink_op is not None
+        and sink_op.timestamp is None
+    )
     query.joined = any(isinstance(s, JoinNode) for s in plan.steps)
     query.input_sources = {
         step.source.topic: step.source for step in plan.steps if isinstance(step, SourceNode)

@@ -152,6 +152,9 @@ class AggregateOperator:
         self._sessions = w is not None and w.kind == "SESSION"
         self._table_source = spec.table_source
         self._emit_final = spec.emit_final
+        # Whether `changes` is all `process` does: a stream's records into time windows or
+        # none, each change emitted.
+        self.streamed = not (self._sessions or self._table_source or self._emit_final)
 
     def _windows(self, ts: int) -> list[tuple[int, int] | None]:
         w = self.spec.window
@@ -207,45 +210,28 @@ class AggregateOperator:
     def process(self, record: Record) -> list[Record]:
         if self._table_source:
             return self._table(record)
-        if record.tombstone or record.value is None:
-            return []
-        row = record.value
-        key = tuple([f(row) for f in self._group_fns])
-        if None in key:
-            return []  # ksqlDB drops records whose grouping key is null
-        ts = record.timestamp
-        if ts > self.stream_time_ms:
-            self.stream_time_ms = ts
-        out: list[Record] = []
         if self._sessions:
-            out.extend(self._session(key, row, ts))
+            grouped = self._group(record)
+            if grouped is None:
+                return []
+            out = self._session(*grouped)
         else:
-            if self._tumbling:
-                start = ts - ts % self.size_ms
-                windows: list[tuple[int, int] | None] = [(start, start + self.size_ms)]
-            else:
-                windows = self._windows(ts)
-            frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
-            for window in windows:
-                if window is not None and self._closed(window[1]):
-                    continue
-                store_key = (frozen, window[0] if window else None)
-                state = self.store.get(store_key)
-                if state is None:
-                    state = ([init() for init in self._inits], ts)
-                    if window is not None and self._expiring:
-                        self.track(frozen, window[0])
-                accs, max_ts = state
-                accs = self._add_all(accs, row)
-                if ts > max_ts:
-                    max_ts = ts
-                self.store.put(store_key, (accs, max_ts))
-                if window is not None and window[0] > self.newest_start_ms:
-                    self.newest_start_ms = window[0]
-                out.append(self._emit(key, accs, window, max_ts, record))
-            oldest = self._oldest_start_ms
-            if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
-                self._expire()
+            windowed = self.spec.window is not None
+            width = len(self._group_fns)
+            out = [
+                make_record(
+                    row[:width],
+                    row,
+                    row[-1],
+                    record.partition,
+                    record.offset,
+                    (),
+                    make_window(row[-3], row[-2]) if windowed else None,
+                    False,
+                    False,
+                )
+                for row in self.changes(record)
+            ]
         if self._emit_final:
             for r in out:
                 assert r.window is not None
@@ -257,6 +243,58 @@ class AggregateOperator:
             if self._sessions:
                 return self._flush_sessions()
             return self._flush_windows()
+        return out
+
+    def _group(self, record: Record) -> tuple[tuple[Any, ...], Sequence[Any], int] | None:
+        """The record's group key, row and timestamp, stream time moved on; None for a record
+        that takes part in no group (a tombstone, a null grouping key)."""
+        row = record.value
+        if record.tombstone or row is None:
+            return None
+        key = tuple([f(row) for f in self._group_fns])
+        if None in key:
+            return None  # ksqlDB drops records whose grouping key is null
+        ts = record.timestamp
+        if ts > self.stream_time_ms:
+            self.stream_time_ms = ts
+        return key, row, ts
+
+    def changes(self, record: Record) -> list[tuple[Any, ...]]:
+        """The rows a stream's record makes of the windows it falls in (or of its group, without
+        a window), laid out as `spec.scope`; their record's key is the group key that starts
+        them, its timestamp the ROWTIME that ends them. For time windows and none: sessions
+        and a table's changes take `process`."""
+        grouped = self._group(record)
+        if grouped is None:
+            return []
+        key, row, ts = grouped
+        if self._tumbling:
+            start = ts - ts % self.size_ms
+            windows: list[tuple[int, int] | None] = [(start, start + self.size_ms)]
+        else:
+            windows = self._windows(ts)
+        frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
+        out: list[tuple[Any, ...]] = []
+        for window in windows:
+            if window is not None and self._closed(window[1]):
+                continue
+            store_key = (frozen, window[0] if window else None)
+            state = self.store.get(store_key)
+            if state is None:
+                state = ([init() for init in self._inits], ts)
+                if window is not None and self._expiring:
+                    self.track(frozen, window[0])
+            accs, max_ts = state
+            accs = self._add_all(accs, row)
+            if ts > max_ts:
+                max_ts = ts
+            self.store.put(store_key, (accs, max_ts))
+            if window is not None and window[0] > self.newest_start_ms:
+                self.newest_start_ms = window[0]
+            out.append(self._row(key, accs, window, max_ts))
+        oldest = self._oldest_start_ms
+        if oldest is not None and oldest < self.stream_time_ms - self._kept_ms:
+            self._expire()
         return out
 
     def _flush_sessions(self) -> list[Record]:
@@ -371,6 +409,18 @@ class AggregateOperator:
         merged = fn.merge(one, two)
         return merged[: fn.limit] if fn.limit is not None else merged
 
+    def _row(
+        self, key: tuple[Any, ...], accs: list[Any], window: tuple[int, int] | None, max_ts: int
+    ) -> tuple[Any, ...]:
+        results = accs
+        if self._converting:
+            results = list(accs)
+            for i, result in self._converting:
+                results[i] = result(results[i])
+        if window is None:
+            return (*key, *results, None, None, max_ts)
+        return (*key, *results, window[0], window[1], max_ts)
+
     def _emit(
         self,
         key: tuple[Any, ...],
@@ -379,16 +429,9 @@ class AggregateOperator:
         max_ts: int,
         record: Record | None,
     ) -> Record:
-        results = accs
-        if self._converting:
-            results = list(accs)
-            for i, result in self._converting:
-                results[i] = result(results[i])
-        bounds = [window[0], window[1]] if window else [None, None]
-        row = (*key, *results, *bounds, max_ts)
         return make_record(
             key,
-            row,
+            self._row(key, accs, window, max_ts),
             max_ts,
             record.partition if record else 0,
             record.offset if record else 0,

@@ -57,16 +57,24 @@ class ProjectOperator:
             return [record.with_(value=value)]
         if record.tombstone and self.repartitioned:
             return [record.with_(value=None)]
-        # Lists, not generators, inside tuple(): the same values, a good deal faster per row.
-        try:
-            key = tuple([f(row) for f in self.key_fns])
-        except Exception:
-            key = tuple(_null_on_error(row, f) for f in self.key_fns)
         if record.tombstone:
-            return [record.with_(key=key, value=None)]
+            return [record.with_(key=self._key(row), value=None)]
+        key, value = self.columns(row)
+        return [with_row(record, key, value)]
+
+    def columns(self, row: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The key and value columns of `row`; an expression that fails on it is null."""
+        key = self._key(row)
         take = self._take
         try:
             value = take(row) if take is not None else tuple([f(row) for f in self.value_fns])
         except Exception:
             value = tuple(_null_on_error(row, f) for f in self.value_fns)
-        return [with_row(record, key, value)]
+        return key, value
+
+    def _key(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        # Lists, not generators, inside tuple(): the same values, a good deal faster per row.
+        try:
+            return tuple([f(row) for f in self.key_fns])
+        except Exception:
+            return tuple(_null_on_error(row, f) for f in self.key_fns)

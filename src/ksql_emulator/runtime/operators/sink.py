@@ -40,20 +40,37 @@ class SinkOperator:
             if extracted is None or extracted < 0:
                 return None
             ts = extracted
+        window = (record.window.start_ms, record.window.end_ms) if record.window else None
+        return self.message(
+            record.key,
+            record.value,
+            ts,
+            window,
+            record.headers,
+            fold,
+            keyless=record.null_key,
+        )
+
+    def message(
+        self,
+        key: tuple[Any, ...],
+        value: tuple[Any, ...] | None,
+        timestamp: int,
+        window: tuple[int, int] | None = None,
+        headers: tuple[tuple[str, bytes | None], ...] = (),
+        fold: Callable[[bytes, int, int], bytes] | None = None,
+        *,
+        keyless: bool = False,
+    ) -> Message | None:
+        """The message of a record with these columns (`keyless`: it came without a key), or
+        None when they cannot be written in the sink's formats (logged, dropped)."""
         try:
-            key = (
-                self.key_serde.serialize(list(record.key))
-                if record.key and not record.null_key
-                else None
-            )
-            value = (
-                self.value_serde.serialize(list(record.value)) if record.value is not None else None
-            )
+            key_bytes = self.key_serde.serialize(list(key)) if key and not keyless else None
+            value_bytes = self.value_serde.serialize(list(value)) if value is not None else None
         except KsqlError as err:
             log.debug("dropping unencodable record for %s: %s", self.topic, err)
             return None
-        window = (record.window.start_ms, record.window.end_ms) if record.window else None
-        if fold is not None and window is not None and key is not None:
-            key = fold(key, *window)
+        if fold is not None and window is not None and key_bytes is not None:
+            key_bytes = fold(key_bytes, *window)
             window = None
-        return make_message(self.topic, key, value, ts, 0, 0, record.headers, window)
+        return make_message(self.topic, key_bytes, value_bytes, timestamp, 0, 0, headers, window)
