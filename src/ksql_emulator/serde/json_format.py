@@ -321,6 +321,9 @@ _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
 _ORJSON_TYPES = frozenset({str, int, bool, type(None), Decimal})
 
 
+_ROW_WRITER = msgspec.json.Encoder(decimal_format="number")
+
+
 def _decimal_fragment(value: Any) -> Any:
     if type(value) is Decimal:
         if value.is_finite():
@@ -500,6 +503,21 @@ class JsonSerde(Serde):
         )
         self._template = "{" + ",".join(f"{field}:%s" for field in fields) + "}"
         self._names = [str(name) for name, _ in schema]
+        # A row of `_ORJSON_TYPES` as an object of the columns' names, written by msgspec in
+        # one call: a Decimal's digits as `str` writes them, with no call back into Python
+        # for it as orjson needs (0.5 against 1.2 µs a window row). But for a negative zero
+        # (a BigDecimal zero is unsigned), at the DECIMAL columns' places.
+        places = [f"c{n}" for n in range(len(self._names))]
+        self._row_shape: Callable[..., Any] | None
+        try:
+            self._row_shape = msgspec.defstruct(
+                "Row", [(place, Any) for place in places], rename=dict(zip(places, self._names))
+            )
+        except ValueError:  # a quote, a backslash or a control character in a name
+            self._row_shape = None
+        self._decimal_places = [
+            n for n, (_, t) in enumerate(schema) if isinstance(t, ty.DecimalType)
+        ]
 
     def serialize(self, values: list[Any] | None) -> bytes | None:
         if values is None or isinstance(values, NullKey):
@@ -513,9 +531,21 @@ class JsonSerde(Serde):
             node = to_json(values[0], self.schema[0][1])
             return dump(node).encode("utf-8")
         if _ORJSON_TYPES.issuperset(map(type, values)):
-            # Every window a busy aggregate updates is a row here: orjson writes it in one C
-            # call, a Decimal's digits as they are (a fragment); a string orjson refuses (a
-            # lone surrogate) takes the way below, which decides its error.
+            # Every window a busy aggregate updates is a row here, and every alert.
+            shape = self._row_shape
+            for n in self._decimal_places:
+                v = values[n]
+                if type(v) is Decimal and not v and v.is_signed():
+                    shape = None
+                    break
+            if shape is not None:
+                try:
+                    return _ROW_WRITER.encode(shape(*values))
+                except (ValueError, UnicodeEncodeError):  # a NaN, a lone surrogate
+                    pass
+            # orjson writes it in one C call, a Decimal's digits as they are (a fragment); a
+            # string orjson refuses (a lone surrogate) takes the way below, which decides its
+            # error.
             try:
                 return orjson.dumps(
                     dict(zip(self._names, values, strict=True)), default=_decimal_fragment

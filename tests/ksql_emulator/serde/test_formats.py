@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from ksql_emulator import sql_types as ty
+from ksql_emulator import text_forms
 from ksql_emulator.errors import KsqlStatementError, SerializationError
 from ksql_emulator.serde import check_schema, make_serde
 
@@ -527,3 +529,53 @@ def test_qtt_record_spellings_convert_both_ways(
     s = serde(fmt, schema, key=key)
     assert s.deserialize(s.from_test_value(test_value)) == values
     assert s.to_test_value(values) == written
+
+
+def _scalar_text(value: Any) -> str:
+    """A scalar column's text as ksqlDB's JSON writer gives it."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, Decimal):
+        return text_forms.decimal_string(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", ["NÄME", 'we"ird\\ name'])
+def test_json_rows_of_plain_values_are_written_as_ksqldb_writes_them(name: str) -> None:
+    # Rows of strings, integers, booleans, nulls and DECIMALs (every window row and alert)
+    # take a faster way than other rows: it must write the same text, or fail the same way.
+    schema: Schema = [
+        ("ID", S),
+        (name, S),
+        ("N", L),
+        ("OK", B),
+        ("AMOUNT", ty.DecimalType(12, 2)),
+        ("WIDE", ty.DecimalType(30, 10)),
+    ]
+    strings = ["", "a", "é", "\u2028", "\x00\x1f\x7f", '"\\/', "\U0001f600", "日本", "\ud800"]
+    decimals = [Decimal(text) for text in ("0.00", "-0.00", "-0.50", "1E+3", "1.2E-10", "-0")]
+    decimals += [Decimal("12345678901234567890.1234567890"), None]  # type: ignore[list-item]
+    ints = [0, -1, 2**63 - 1, -(2**63), 2**70, None]
+    rng = random.Random(5)
+    s = serde("JSON", schema)
+    for _ in range(3000):
+        row = [
+            rng.choice(strings),
+            rng.choice(strings),
+            rng.choice(ints),
+            rng.choice([True, False, None]),
+            rng.choice(decimals),
+            rng.choice(decimals),
+        ]
+        fields = (
+            f"{json.dumps(name, ensure_ascii=False)}:{_scalar_text(v)}"
+            for (name, _), v in zip(schema, row, strict=True)
+        )
+        text = "{" + ",".join(fields) + "}"
+        try:
+            expected = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 for it
+            with pytest.raises(UnicodeEncodeError):
+                s.serialize(row)
+            continue
+        assert s.serialize(row) == expected, row
