@@ -511,7 +511,9 @@ class JsonSerde(Serde):
         self._row_shape: Callable[..., Any] | None
         try:
             self._row_shape = msgspec.defstruct(
-                "Row", [(place, Any) for place in places], rename=dict(zip(places, self._names))
+                "Row",
+                [(place, Any) for place in places],
+                rename=dict(zip(places, self._names, strict=True)),
             )
         except ValueError:  # a quote, a backslash or a control character in a name
             self._row_shape = None
