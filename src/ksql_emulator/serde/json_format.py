@@ -432,7 +432,10 @@ class _Unsure(Exception):
     is a `numbers.Rational`, an ABC check that cost a tenth of a filter's time a record."""
 
 
-def _column_reader(typ: type, convert: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+_Reader = Callable[[Any], Any]
+
+
+def _column_reader(typ: type, convert: Callable[[Any], Any] | None) -> _Reader:
     """A peeked column's value (`JsonSerde.peeker`): null, or a value of the Python type `typ`
     (converted); `_Unsure` when it is missing under this exact name (`msgspec.UNSET`), of
     another type, or fails its conversion."""
@@ -642,28 +645,11 @@ class JsonSerde(Serde):
         # number into the double nearest its text, and a repeated name's last value).
         # `checked`: columns among `indices` whose values only need to decode (the pruner's):
         # a DOUBLE's then needs no look at the record's long numbers.
-        if self.unwrapped or len(self.schema) < 2:
+        plan = self._peek_plan(indices, checked)
+        if plan is None:
             return None
-        names = [self._names[i] for i in indices]
-        readers = []
-        short_only = False
-        for i in indices:
-            t = self.schema[i][1]
-            if isinstance(t, ty.DecimalType):
-                readers.append(_decimal_reader(t))
-                continue
-            short_only = short_only or (t == ty.DOUBLE and i not in checked)
-            column = _quick_column(t) if t == ty.DOUBLE else _fast_column(t)
-            if column is None:
-                return None
-            readers.append(_column_reader(*column))
-        fields = [f"c{n}" for n in range(len(names))]
-        shape = msgspec.defstruct(
-            "Peeked",
-            [(field, Any, msgspec.UNSET) for field in fields],
-            rename=dict(zip(fields, names, strict=True)),
-        )
-        decode = msgspec.json.Decoder(shape).decode
+        decode, columns, short_only = plan
+        readers = [read for _, read in columns]
 
         if len(readers) == 1:
             # The usual WHERE reads one column: this runs for every record of a rule's topic.
@@ -691,6 +677,36 @@ class JsonSerde(Serde):
 
         return peek
 
+    def _peek_plan(
+        self, indices: Sequence[int], checked: Collection[int]
+    ) -> tuple[Callable[[bytes], Any], list[tuple[type | None, _Reader]], bool] | None:
+        """`peeker`'s reading of `indices`: a msgspec decoder of their fields (`c0`, `c1`, ...
+        in the order of `indices`), per column the Python type its value has as it is (None
+        when it is converted) and its reader, and whether only records without long numbers
+        can be read this way."""
+        if self.unwrapped or len(self.schema) < 2:
+            return None
+        names = [self._names[i] for i in indices]
+        columns: list[tuple[type | None, _Reader]] = []
+        short_only = False
+        for i in indices:
+            t = self.schema[i][1]
+            if isinstance(t, ty.DecimalType):
+                columns.append((None, _decimal_reader(t)))
+                continue
+            short_only = short_only or (t == ty.DOUBLE and i not in checked)
+            column = _quick_column(t) if t == ty.DOUBLE else _fast_column(t)
+            if column is None:
+                return None
+            columns.append((column[0] if column[1] is None else None, _column_reader(*column)))
+        fields = [f"c{n}" for n in range(len(names))]
+        shape = msgspec.defstruct(
+            "Peeked",
+            [(field, Any, msgspec.UNSET) for field in fields],
+            rename=dict(zip(fields, names, strict=True)),
+        )
+        return msgspec.json.Decoder(shape).decode, columns, short_only
+
     def pruner(self, read: Collection[int]) -> Callable[[bytes], list[Any] | None] | None:
         # A query that reads a few of a record's columns needs only those made into values,
         # and the others only checked where they could make the record fail to decode: every
@@ -701,21 +717,47 @@ class JsonSerde(Serde):
         indices = sorted({*read, *checked})
         if len(indices) == len(self.schema):
             return None  # nothing to leave out
-        peek = self.peeker(indices, checked=checked)
-        if peek is None:
+        plan = self._peek_plan(indices, checked)
+        if plan is None:
             return None
-        width = len(self.schema)
-        places = [(n, i) for n, i in enumerate(indices) if i not in checked]
-
-        def prune(data: bytes) -> list[Any] | None:
-            values = peek(data)
-            if values is None:
-                return None
-            row: list[Any] = [None] * width
-            for n, i in places:
-                row[i] = values[n]
-            return row
-
+        decode, columns, short_only = plan
+        # Written as one function for these columns, as the peek's steps would take them:
+        # each value read or checked in a line of its own, the row made in one display. Every
+        # record of a pruned source passes here. Only names made here go into the source.
+        names: dict[str, Any] = {
+            "decode": decode,
+            "short": _short_numbers if short_only else None,
+            "DecodeError": msgspec.DecodeError,
+            "Unsure": _Unsure,
+        }
+        lines = []
+        cells = ["None"] * len(self.schema)
+        for n, (i, (typ, read_column)) in enumerate(zip(indices, columns, strict=True)):
+            if typ is not None:
+                names[f"t{n}"] = typ
+                lines.append(f"v{n} = s.c{n}")
+                lines.append(f"if v{n} is not None and type(v{n}) is not t{n}: return None")
+            else:
+                names[f"f{n}"] = read_column
+                lines.append(f"v{n} = f{n}(s.c{n})")
+            if i not in checked:
+                cells[i] = f"v{n}"
+        body = "\n        ".join(lines)
+        source = (
+            "def prune(data):\n"
+            + ("    if not short(data): return None\n" if short_only else "")
+            + "    try:\n"
+            + "        s = decode(data)\n"
+            + "    except DecodeError:\n"
+            + "        return None\n"
+            + "    try:\n"
+            + f"        {body}\n"
+            + "    except Unsure:\n"
+            + "        return None\n"
+            + f"    return [{', '.join(cells)}]\n"
+        )
+        exec(source, names)
+        prune: Callable[[bytes], list[Any] | None] = names["prune"]
         return prune
 
     def _fields_as_spelled(self, node: dict[str, Any]) -> tuple[Any, ...]:
