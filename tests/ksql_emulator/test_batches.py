@@ -90,14 +90,22 @@ def _outputs(engine: Engine, runs: list[list[Message]], batched: bool) -> dict[s
     return written
 
 
-def test_a_batch_of_messages_writes_what_the_messages_one_by_one_write() -> None:
-    messages = _traffic(3000)
+def _batched_as_one_by_one(
+    statements: str, messages: list[Message], most: int
+) -> tuple[Engine, dict[str, list[object]]]:
+    """Runs `messages` through the queries of `statements` a message at a time and in batches
+    of up to `most`; asserts both write the same. The batched engine and what it wrote."""
     one_by_one, batched = Engine(), Engine()
-    one_by_one.execute(STATEMENTS)
-    batched.execute(STATEMENTS)
+    one_by_one.execute(statements)
+    batched.execute(statements)
     expected = _outputs(one_by_one, _runs(messages, 1), batched=False)
-    actual = _outputs(batched, _runs(messages, 250), batched=True)
+    actual = _outputs(batched, _runs(messages, most), batched=True)
     assert actual == expected
+    return batched, expected
+
+
+def test_a_batch_of_messages_writes_what_the_messages_one_by_one_write() -> None:
+    _batched, expected = _batched_as_one_by_one(STATEMENTS, _traffic(3000), 250)
     # Every kind of query wrote something, or the comparison proves little.
     assert all(any(out for out in per_message) for per_message in expected.values()), {
         qid: sum(map(len, per_message)) for qid, per_message in expected.items()
@@ -278,13 +286,8 @@ def test_a_stream_aggregate_writes_from_a_batch_what_it_writes_record_by_record(
     # in between: time windows (tumbling behind a WHERE, hopping) and none, late records, a
     # projection that fails on some rows, records that group nowhere.
     messages = _late_traffic(4000)
-    one_by_one, batched = Engine(), Engine()
-    one_by_one.execute(AGGREGATES)
-    batched.execute(AGGREGATES)
+    batched, expected = _batched_as_one_by_one(AGGREGATES, messages, 300)
     assert all(query.aggregated for query in batched.queries.values())
-    expected = _outputs(one_by_one, _runs(messages, 1), batched=False)
-    actual = _outputs(batched, _runs(messages, 300), batched=True)
-    assert actual == expected
     written = {qid: sum(map(len, per_message)) for qid, per_message in expected.items()}
     # Hopping windows write several rows for a record; late records write none.
     assert written["CTAS_HOPS_1"] > len(messages) > written["CTAS_TOTALS_2"], written
