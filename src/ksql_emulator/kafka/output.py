@@ -173,10 +173,7 @@ class _Producing:
         -1: the producer's partitioner decides."""
         suffix = self.windowed.get(topic)
         if suffix and key is not None and len(key) >= suffix:
-            # Each window rule writes a window row per transaction, to a topic of one
-            # partition on a local stack: the count known, nothing to hash or cut.
-            count = self._partition_counts.get(topic) or self._partitions(topic)
-            return 0 if count == 1 else partition_for(key[:-suffix], count)
+            return partition_for(key[:-suffix], self._partitions(topic))
         return -1
 
     def send_messages(self, messages: Sequence[Message]) -> None:

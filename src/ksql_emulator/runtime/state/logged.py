@@ -45,10 +45,6 @@ class _KeyBytes:
         written = encode_group_key(key)
         if written is not None:  # the usual key, new more often than not: no use keeping it
             return written
-        return self.other(key)
-
-    def other(self, key: tuple[Any, ...]) -> bytes:
-        """`self(key)` for a key `encode_group_key` does not write."""
         if not _exact(key):
             return encode(key)
         known = self._known.get(key)
@@ -104,14 +100,9 @@ class LoggedKeyValueStore:
 
     def drain(self) -> list[ChangelogEntry]:
         """The changed keys' current values, serialized; forgets them."""
-        other_key, encode_value = self._key_bytes.other, self.encode_value
-        # `_key_bytes(k)` with its usual first step called here: a call less per entry, and a
-        # busy aggregate logs an entry per record.
+        key_bytes, encode_value = self._key_bytes, self.encode_value
         entries = [
-            (
-                encode_group_key(k) or other_key(k),
-                None if value is None else encode_value(value),
-            )
+            (key_bytes(k), None if value is None else encode_value(value))
             for k, value in self._dirty.items()
         ]
         self._dirty.clear()
