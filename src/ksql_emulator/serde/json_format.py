@@ -315,23 +315,13 @@ _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
 }
 
 
-# Values orjson writes exactly as `dump(to_json(v, t))` does: strings, integers, booleans and
-# nulls itself, a Decimal through `_decimal_fragment`. Not floats: Java writes 1.0E10 where
-# orjson writes 1e10.
-_ORJSON_TYPES = frozenset({str, int, bool, type(None), Decimal})
+# Values msgspec writes exactly as `dump(to_json(v, t))` does: strings, integers, booleans and
+# nulls, and a Decimal's digits as `str` gives them (but for a negative zero, which a BigDecimal
+# does not have). Not floats: Java writes 1.0E10 where msgspec writes 1e10.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None), Decimal})
 
 
 _ROW_WRITER = msgspec.json.Encoder(decimal_format="number")
-
-
-def _decimal_fragment(value: Any) -> Any:
-    if type(value) is Decimal:
-        if value.is_finite():
-            # A window row's total, written for every record: `dump`'s text without its
-            # type steps.
-            return orjson.Fragment(text_forms.decimal_string(value))
-        return orjson.Fragment(dump(value))
-    raise TypeError(type(value).__name__)
 
 
 def _quick_column(t: ty.SqlType) -> tuple[type, Callable[[Any], Any] | None] | None:
@@ -506,10 +496,11 @@ class JsonSerde(Serde):
         )
         self._template = "{" + ",".join(f"{field}:%s" for field in fields) + "}"
         self._names = [str(name) for name, _ in schema]
-        # A row of `_ORJSON_TYPES` as an object of the columns' names, written by msgspec in
+        # A row of `_PLAIN_TYPES` as an object of the columns' names, written by msgspec in
         # one call: a Decimal's digits as `str` writes them, with no call back into Python
-        # for it as orjson needs (0.5 against 1.2 µs a window row). But for a negative zero
-        # (a BigDecimal zero is unsigned), at the DECIMAL columns' places.
+        # for it as orjson needed (0.5 against 1.2 µs a window row). But for a negative zero
+        # (a BigDecimal zero is unsigned), looked for at the DECIMAL columns' places. None
+        # for names msgspec will not write: their rows take the text template.
         places = [f"c{n}" for n in range(len(self._names))]
         self._row_shape: Callable[..., Any] | None
         try:
@@ -535,28 +526,20 @@ class JsonSerde(Serde):
         if self.unwrapped:
             node = to_json(values[0], self.schema[0][1])
             return dump(node).encode("utf-8")
-        if _ORJSON_TYPES.issuperset(map(type, values)):
-            # Every window a busy aggregate updates is a row here, and every alert.
-            shape = self._row_shape
+        shape = self._row_shape
+        if shape is not None and _PLAIN_TYPES.issuperset(map(type, values)):
+            # Every window a busy aggregate updates is a row here, and every alert. The rare
+            # row msgspec cannot write as ksqlDB does (a negative zero DECIMAL, a NaN, a lone
+            # surrogate) takes the way below, which also decides the error.
             for n in self._decimal_places:
                 v = values[n]
                 if type(v) is Decimal and not v and v.is_signed():
-                    shape = None
                     break
-            if shape is not None:
+            else:
                 try:
                     return _ROW_WRITER.encode(shape(*values))
-                except (ValueError, UnicodeEncodeError):  # a NaN, a lone surrogate
+                except (ValueError, UnicodeEncodeError):
                     pass
-            # orjson writes it in one C call, a Decimal's digits as they are (a fragment); a
-            # string orjson refuses (a lone surrogate) takes the way below, which decides its
-            # error.
-            try:
-                return orjson.dumps(
-                    dict(zip(self._names, values, strict=True)), default=_decimal_fragment
-                )
-            except orjson.JSONEncodeError:
-                pass
         try:
             texts = tuple(map(call, map(_SCALAR_TEXT.__getitem__, map(type, values)), values))
         except KeyError:  # a list, map, struct, time or bytes value: the general path
