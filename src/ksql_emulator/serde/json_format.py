@@ -631,8 +631,7 @@ class JsonSerde(Serde):
         plan = self._peek_plan(indices, checked)
         if plan is None:
             return None
-        decode, columns, short_only = plan
-        readers = [read for _, read in columns]
+        decode, readers, short_only = plan
 
         if len(readers) == 1:
             # The usual WHERE reads one column: this runs for every record of a rule's topic.
@@ -662,33 +661,32 @@ class JsonSerde(Serde):
 
     def _peek_plan(
         self, indices: Sequence[int], checked: Collection[int]
-    ) -> tuple[Callable[[bytes], Any], list[tuple[type | None, _Reader]], bool] | None:
+    ) -> tuple[Callable[[bytes], Any], list[_Reader], bool] | None:
         """`peeker`'s reading of `indices`: a msgspec decoder of their fields (`c0`, `c1`, ...
-        in the order of `indices`), per column the Python type its value has as it is (None
-        when it is converted) and its reader, and whether only records without long numbers
-        can be read this way."""
+        in the order of `indices`), each column's reader, and whether only records without
+        long numbers can be read this way."""
         if self.unwrapped or len(self.schema) < 2:
             return None
         names = [self._names[i] for i in indices]
-        columns: list[tuple[type | None, _Reader]] = []
+        readers: list[_Reader] = []
         short_only = False
         for i in indices:
             t = self.schema[i][1]
             if isinstance(t, ty.DecimalType):
-                columns.append((None, _decimal_reader(t)))
+                readers.append(_decimal_reader(t))
                 continue
             short_only = short_only or (t == ty.DOUBLE and i not in checked)
             column = _quick_column(t) if t == ty.DOUBLE else _fast_column(t)
             if column is None:
                 return None
-            columns.append((column[0] if column[1] is None else None, _column_reader(*column)))
+            readers.append(_column_reader(*column))
         fields = [f"c{n}" for n in range(len(names))]
         shape = msgspec.defstruct(
             "Peeked",
             [(field, Any, msgspec.UNSET) for field in fields],
             rename=dict(zip(fields, names, strict=True)),
         )
-        return msgspec.json.Decoder(shape).decode, columns, short_only
+        return msgspec.json.Decoder(shape).decode, readers, short_only
 
     def pruner(self, read: Collection[int]) -> Callable[[bytes], list[Any] | None] | None:
         # A query that reads a few of a record's columns needs only those made into values,
@@ -703,9 +701,9 @@ class JsonSerde(Serde):
         plan = self._peek_plan(indices, checked)
         if plan is None:
             return None
-        decode, columns, short_only = plan
+        decode, readers, short_only = plan
         # Written as one function for these columns, as the peek's steps would take them:
-        # each value read or checked in a line of its own, the row made in one display. Every
+        # each value read by its reader in a line of its own, the row made in one display. Every
         # record of a pruned source passes here. Only names made here go into the source.
         names: dict[str, Any] = {
             "decode": decode,
@@ -715,14 +713,9 @@ class JsonSerde(Serde):
         }
         lines = []
         cells = ["None"] * len(self.schema)
-        for n, (i, (typ, read_column)) in enumerate(zip(indices, columns, strict=True)):
-            if typ is not None:
-                names[f"t{n}"] = typ
-                lines.append(f"v{n} = s.c{n}")
-                lines.append(f"if v{n} is not None and type(v{n}) is not t{n}: return None")
-            else:
-                names[f"f{n}"] = read_column
-                lines.append(f"v{n} = f{n}(s.c{n})")
+        for n, (i, read_column) in enumerate(zip(indices, readers, strict=True)):
+            names[f"f{n}"] = read_column
+            lines.append(f"v{n} = f{n}(s.c{n})")
             if i not in checked:
                 cells[i] = f"v{n}"
         body = "\n        ".join(lines)
