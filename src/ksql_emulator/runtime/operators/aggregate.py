@@ -107,7 +107,6 @@ class AggregateOperator:
         )
         self._inits = tuple(c.function.init for c in calls)
         self._group_fns = tuple(spec.group_fns)
-        self._one_key = len(self._group_fns) == 1
         self._tumbling = spec.window is not None and spec.window.kind == "TUMBLING"
         # A stream's aggregate (unwindowed, tumbling or hopping) stores (accumulators, newest
         # timestamp) per group and window: written in one call when every function's
@@ -274,10 +273,8 @@ class AggregateOperator:
             windows: list[tuple[int, int] | None] = [(start, start + self.size_ms)]
         else:
             windows = self._windows(ts)
-        if self._one_key:  # the usual GROUP BY of one column: its type alone to look at
-            frozen = key if type(key[0]) in _PLAIN else freeze(key)
-        else:
-            frozen = key if set(map(type, key)) <= _PLAIN else freeze(key)
+        # No set built of the key's types: `issuperset` takes them as they come.
+        frozen = key if _PLAIN.issuperset(map(type, key)) else freeze(key)
         out: list[tuple[Any, ...]] = []
         for window in windows:
             if window is not None and self._closed(window[1]):
