@@ -68,7 +68,7 @@ def test_the_count_by_hand_writes_the_rows_the_velocity_query_writes(
         with Emulator(settings) as emulator:
             emulator.backend.execute_statements(engine.STREAM.format(topic=source), {}, {})
             sql = engine.QUERIES["1-minute tumbling count (velocity)"]
-            engine.ours(emulator, source, COUNT, sql.format(n=service_id))
+            engine.ours(emulator, source, COUNT, sql.format(n=service_id), "exactly_once_v2")
         # A row per record, as EMIT CHANGES writes, from both.
         by_hand = _last_rows(kafka_bootstrap, by_hand_sink, COUNT)
         by_query = _last_rows(kafka_bootstrap, query_sink, COUNT)
@@ -86,3 +86,26 @@ def test_the_count_by_hand_writes_the_rows_the_velocity_query_writes(
             "WINDOW_START": row["WINDOW_START"],
             "WINDOW_END": row["WINDOW_END"],
         }, key
+
+
+def test_a_pass_at_least_once_is_timed_though_it_ends_before_its_first_commit(
+    kafka_bootstrap: str, admin: AdminClient, new_topic: Callable[..., str]
+) -> None:
+    """At-least-once commits once a second: timed by commits, the filter's pass over these
+    records (a few tens of milliseconds) had nothing left after its first commit."""
+    source = new_topic("transactions", partitions=engine.PARTITIONS)
+    engine._fill(kafka_bootstrap, source, engine._records(COUNT))
+    service_id = f"bench_test_{uuid.uuid4().hex[:6]}_"
+    settings = EmulatorSettings(
+        bootstrap_servers=kafka_bootstrap,
+        service_id=service_id,
+        properties={"processing.guarantee": "at_least_once"},
+    )
+    try:
+        with Emulator(settings) as emulator:
+            emulator.backend.execute_statements(engine.STREAM.format(topic=source), {}, {})
+            sql = engine.QUERIES["filter (high_amount)"].format(n=service_id)
+            rate = engine.ours(emulator, source, COUNT, sql, "at_least_once")
+    finally:
+        admin.delete_topics([f"bench-high-{service_id}"])
+    assert rate > 0
