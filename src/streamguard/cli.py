@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,7 +56,7 @@ StateDir = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
-        help="Where the stack keeps data, logs, pids and ports [default: .streamguard, or "
+        help="Where the stack keeps data, logs, pids and ports \\[default: .streamguard, or "
         "STREAMGUARD_STATE_DIR].",
         show_default=False,
     ),
@@ -73,7 +74,7 @@ def _global_options(
         typer.Option(
             "--state-dir",
             help="The local stack's state dir, where every command finds its addresses "
-            "[default: .streamguard, or STREAMGUARD_STATE_DIR].",
+            "\\[default: .streamguard, or STREAMGUARD_STATE_DIR].",
             show_default=False,
         ),
     ] = None,
@@ -338,6 +339,23 @@ def _print_alerts(rows: list[dict[str, Any]], title: str | None = "latest alerts
             hits,
         )
     console.print(table)
+
+
+def _flow_help(typer_app: typer.Typer) -> None:
+    """Each paragraph of every command's docstring as one line, for the terminal to wrap.
+
+    Rich help keeps the line breaks of a docstring after its first paragraph: wrapped again at
+    the terminal's width, a line of the source ended mid-sentence on a line of its own."""
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None:
+            doc = inspect.getdoc(info.callback) or ""
+            info.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _flow_help(group.typer_instance)
+
+
+_flow_help(app)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ __all__ = [
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option(help="SQLAlchemy URL [default: DATABASE_URL, or the local stack's PostgreSQL]."),
+    typer.Option(help="SQLAlchemy URL \\[default: DATABASE_URL, or the local stack's PostgreSQL]."),
 ]
 
 

@@ -70,7 +70,7 @@ MetricsPort = Annotated[
         min=0,
         max=65535,
         help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port, printed "
-        "at start) [default: no metrics].",
+        "at start) \\[default: no metrics].",
         show_default=False,
     ),
 ]

@@ -29,7 +29,7 @@ def console_command(
         str | None,
         typer.Option(
             help="Grafana's StreamGuard dashboard, linked from every page "
-            "[default: STREAMGUARD_GRAFANA_URL, or no link].",
+            "\\[default: STREAMGUARD_GRAFANA_URL, or no link].",
             show_default=False,
         ),
     ] = None,
@@ -37,7 +37,7 @@ def console_command(
         Path | None,
         typer.Option(
             help="A backtest report (JSON) whose per-rule figures the Rules page shows "
-            "[default: STREAMGUARD_BACKTEST_REPORT, or none].",
+            "\\[default: STREAMGUARD_BACKTEST_REPORT, or none].",
             show_default=False,
         ),
     ] = None,

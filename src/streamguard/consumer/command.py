@@ -23,24 +23,26 @@ err = terminal.stderr
 
 def consume_command(
     batch_size: Annotated[int, typer.Option(help="Messages per batch and transaction.")] = 500,
-    group: Annotated[str | None, typer.Option(help="Consumer group [default: settings].")] = None,
+    group: Annotated[str | None, typer.Option(help="Consumer group \\[default: settings].")] = None,
     instance_id: Annotated[
         str | None,
         typer.Option(
             help="A name for this consumer that stays the same across its restarts (Kafka static "
             "membership): restarted within the 10 s session timeout, it takes its partitions back "
-            "at once. Give each running consumer its own [default: settings, or none]."
+            "at once. Give each running consumer its own \\[default: settings, or none]."
         ),
     ] = None,
-    topic: Annotated[str | None, typer.Option(help="Alerts topic [default: fraud_alerts].")] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Alerts topic \\[default: fraud_alerts].")
+    ] = None,
     dlq_topic: Annotated[
-        str | None, typer.Option(help="Dead-letter topic [default: fraud_alerts_dlq].")
+        str | None, typer.Option(help="Dead-letter topic \\[default: fraud_alerts_dlq].")
     ] = None,
     idle_exit: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without a message.")
     ] = None,
     bootstrap_servers: Annotated[
-        str | None, typer.Option(help="Kafka [default: settings].")
+        str | None, typer.Option(help="Kafka \\[default: settings].")
     ] = None,
     database_url: DatabaseUrl = None,
     metrics_port: MetricsPort = None,
