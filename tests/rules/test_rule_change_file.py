@@ -72,6 +72,12 @@ def test_what_a_change_cannot_do_is_refused_with_the_reason(ksql: Path) -> None:
         write_change(ksql, "speed", {"x": "1"}, now_ms=NOW)
     with pytest.raises(RuleChangeError, match="already runs with"):
         write_change(ksql, "velocity", {"velocity_min_count": "5"}, now_ms=NOW)
+    # Put into the SQL as written: `abc` would have become a column the rule cannot resolve.
+    with pytest.raises(RuleChangeError, match=r"'abc' is not a number \(its default is 5\)"):
+        write_change(ksql, "velocity", {"velocity_min_count": "abc"}, now_ms=NOW)
+    with pytest.raises(RuleChangeError, match="is not a number"):
+        write_change(ksql, "high_amount", {"high_amount_threshold": "1' OR '1"}, now_ms=NOW)
+    assert not [m for m in all_migrations(ksql) if "change" in m.path.name], "nothing written"
 
 
 def test_the_next_change_goes_on_from_the_last_and_retires_its_until_query(ksql: Path) -> None:

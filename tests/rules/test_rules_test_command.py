@@ -83,3 +83,15 @@ def test_a_define_changes_a_rules_value_for_the_run() -> None:
     failed = run_cli("rules", "test", "rule_high_amount", "--define", "high_amount_threshold=9000")
     assert failed.returncode == 1
     assert "FAIL" in failed.stdout
+
+
+def test_a_define_the_rules_cannot_take_is_a_usage_error() -> None:
+    """A name no file uses changed nothing and passed; a word for a threshold failed every case
+    as an unknown column."""
+    unused = run_cli("rules", "test", "rule_high_amount", "--define", "high_amout_threshold=9000")
+    assert unused.returncode == 2, unused.stdout + unused.stderr
+    said = " ".join(unused.stderr.split())
+    assert "uses the variable 'high_amout_threshold'" in said and "high_amount_threshold" in said
+    word = run_cli("rules", "test", "rule_velocity", "--define", "velocity_min_count=abc")
+    assert word.returncode == 2, word.stdout + word.stderr
+    assert "'abc' is not a number (its default is 5)" in " ".join(word.stderr.split())

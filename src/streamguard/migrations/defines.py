@@ -10,6 +10,7 @@ ksql-migrations, `streamguard migrate defines` prints the same values as `--defi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from streamguard import properties
@@ -42,3 +43,23 @@ def effective_defines(migrations_dir: Path, overrides: Mapping[str, str]) -> dic
 def as_flags(values: Mapping[str, str]) -> list[str]:
     """`--define name=value` for each, as ksql-migrations takes them (two arguments each)."""
     return [arg for name, value in values.items() for arg in ("--define", f"{name}={value}")]
+
+
+def value_problem(name: str, value: str, default: str | None) -> str | None:
+    """Why `value` cannot stand for the variable `name` whose default is `default`, or None.
+
+    A variable is put into the SQL as it is written, so a threshold's new value must be a
+    number like its default (`abc` would become a column name), and no value may hold a quote
+    or a line break."""
+    if default is not None and _is_number(default) and not _is_number(value):
+        return f"{name}={value!r} is not a number (its default is {default})"
+    if "'" in value or "\n" in value:
+        return f"{name}={value!r}: a value cannot hold quotes or lines"
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False

@@ -27,11 +27,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from streamguard.migrations.defines import default_defines
+from streamguard.migrations.defines import default_defines, value_problem
 from streamguard.migrations.errors import ConfigError
 from streamguard.migrations.files import MigrationFile, all_migrations
 from streamguard.producer.scenarios import Scenario
@@ -188,20 +187,9 @@ def _check_value(name: str, value: str, rules: RuleSet, option: str) -> None:
             f"{option}: no rule uses the variable {name!r}; the rules' variables are: "
             f"{', '.join(sorted(used))}"
         )
-    default = rules.defaults.get(name)
-    if default is not None and _is_number(default) and not _is_number(value):
-        raise BacktestError(
-            f"{option}: {name}={value!r} is not a number (its default is {default})"
-        )
-    if "'" in value or "\n" in value:
-        raise BacktestError(f"{option}: {name}={value!r}: a value cannot hold quotes or lines")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return Decimal(text).is_finite()
-    except InvalidOperation:
-        return False
+    problem = value_problem(name, value, rules.defaults.get(name))
+    if problem is not None:
+        raise BacktestError(f"{option}: {problem}")
 
 
 def statements(rules: RuleSet, chosen: Sequence[Rule], setting: Setting) -> str:

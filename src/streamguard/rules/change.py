@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamguard.migrations.defines import default_defines
+from streamguard.migrations.defines import default_defines, value_problem
 from streamguard.migrations.files import MigrationFile, all_migrations, new_file_name
 from streamguard.migrations.sql import Kind, parse_migration
 
@@ -170,6 +170,10 @@ def write_change(
     missing = sorted(used - set(old))
     if missing:
         raise RuleChangeError(f"no value for {', '.join(missing)} in ksql-defines.properties")
+    for name, value in new_values.items():
+        problem = value_problem(name, value, old.get(name))
+        if problem is not None:
+            raise RuleChangeError(problem)
     new = {**old, **new_values}
     if new == old:
         raise RuleChangeError(f"{rule} already runs with {_pairs(new_values)}")

@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from streamguard import terminal
+from streamguard.migrations.defines import default_defines, value_problem
 from streamguard.migrations.errors import MigrationError
+from streamguard.migrations.files import all_migrations
+from streamguard.migrations.sql import parse_migration
 from streamguard.rules import change
 from streamguard.rules.cases import CaseFileError, RuleCases, load
 from streamguard.rules.diff import alert_diff
@@ -65,7 +68,7 @@ def test_command(
     started = time.monotonic()
     try:
         selected = _select(cases_dir, rules or [])
-        results = run(selected, ksql_dir, _defines(define or []))
+        results = run(selected, ksql_dir, _checked(_defines(define or []), ksql_dir))
     except (CaseFileError, MigrationError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -138,6 +141,32 @@ def _defines(pairs: list[str]) -> dict[str, str]:
         if not sep or not name.strip():
             raise typer.BadParameter(f"{pair!r} is not name=value", param_hint="--define")
         values[name.strip()] = value
+    return values
+
+
+def _checked(values: dict[str, str], ksql_dir: Path) -> dict[str, str]:
+    """`--define` values that the migration files of `ksql_dir` use, each of its default's kind:
+    a name nobody uses would change nothing, and `abc` for a threshold would fail every case
+    as an unknown column rather than say what was wrong."""
+    if not values:
+        return values
+    used = {
+        name
+        for migration in all_migrations(ksql_dir)
+        for statement in parse_migration(migration.read_text())
+        for name in statement.variables()
+    }
+    defaults = default_defines(ksql_dir)
+    for name, value in values.items():
+        if name not in used:
+            raise typer.BadParameter(
+                f"no migration file of {ksql_dir} uses the variable {name!r}; the variables "
+                f"are: {', '.join(sorted(used)) or 'none'}",
+                param_hint="--define",
+            )
+        problem = value_problem(name, value, defaults.get(name))
+        if problem is not None:
+            raise typer.BadParameter(problem, param_hint="--define")
     return values
 
 
