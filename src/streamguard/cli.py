@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -359,7 +360,35 @@ _flow_help(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        said = _database_failure(exc)
+        if said is None:
+            raise
+        err_console.print(f"[red]error:[/red] {escape(said)}")
+        raise SystemExit(1) from None
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """A line for a user instead of a traceback when PostgreSQL is down, unreachable or not
+    set up, whichever command needed it (alerts, db, blacklist); None for anything else."""
+    errors = sys.modules.get("sqlalchemy.exc")  # loaded by whatever raised it, if anything
+    if errors is None:
+        return None
+    if isinstance(exc, errors.ArgumentError):
+        return f"not a database URL: {exc}"
+    if not isinstance(exc, errors.DBAPIError):
+        return None
+    first = (str(exc.orig or exc).strip().splitlines() or ["?"])[0]
+    if isinstance(exc, errors.ProgrammingError) and "does not exist" in first:
+        return f"PostgreSQL: {first}; has `streamguard db upgrade` created the schema?"
+    if isinstance(exc, errors.OperationalError):
+        return (
+            f"cannot use PostgreSQL: {first}. Start the stack (./start.sh, or streamguard "
+            "stack up), or name another server with --database-url or DATABASE_URL"
+        )
+    return None
 
 
 if __name__ == "__main__":
