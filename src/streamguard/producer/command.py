@@ -23,13 +23,17 @@ from streamguard import terminal
 from streamguard.cli_options import command_settings
 from streamguard.metrics import MetricsHost, MetricsPort
 from streamguard.metrics import serve as serve_metrics
-from streamguard.producer.errors import ProducerError
+from streamguard.producer.errors import ProducerError, SendError
 from streamguard.producer.generator import HOURLY_WEIGHT, Generated, TransactionGenerator
 from streamguard.producer.pacing import Burst, Pacer
 from streamguard.producer.population import Population
 from streamguard.producer.replay import read_recorded
 from streamguard.producer.scenarios import SCENARIO_HEADER, Limits, Scenario
 from streamguard.producer.sender import DeliveryReport, Sender
+
+# How long a broker has to answer before `produce` says it cannot reach it (less when each
+# message may wait less, --delivery-timeout).
+_CONNECT_TIMEOUT_S = 10.0
 
 err = terminal.stderr
 
@@ -145,7 +149,11 @@ def produce_command(
 
     Exits 1 if any message was not delivered, 2 on bad options or an unreadable replay file.
     """
-    _check(math.isfinite(rate), "--rate", f"must be a number of messages a second, not {rate}")
+    _check(
+        math.isfinite(rate) and rate >= 0,
+        "--rate",
+        f"must be a number of messages a second (0: as fast as possible), not {rate}",
+    )
     _check(count is None or count >= 0, "--count", f"must be 0 or more, not {count}")
     _check(duration is None or duration > 0, "--duration", f"must be above 0, not {duration}")
     _check(0 <= fraud_share <= 1, "--fraud-share", f"must be between 0 and 1, not {fraud_share}")
@@ -198,6 +206,7 @@ def produce_command(
                 return
             timeout_ms = max(1, round(delivery_timeout * 1000))
             sender = Sender(settings.kafka, target, **{"message.timeout.ms": timeout_ms})
+            _connect(sender, settings.kafka, min(_CONNECT_TIMEOUT_S, delivery_timeout))
             report = send(sender, source, Pacer(rate, pacing), count, duration, truth)
         except ProducerError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
@@ -205,6 +214,21 @@ def produce_command(
     err.print(report.summary())
     if report.failed:
         raise typer.Exit(1)
+
+
+def _connect(sender: Sender, bootstrap_servers: str, timeout_s: float) -> None:
+    """Fails at once, saying so, when the broker does not answer: each message would otherwise
+    wait out --delivery-timeout in the producer's queue and fail only then."""
+    try:
+        sender.connect(timeout_s)
+    except SendError as exc:
+        err.print(
+            f"[red]error:[/red] {escape(str(exc))} (at {escape(bootstrap_servers)}); start the "
+            "stack (./start.sh, or streamguard stack up) or name another broker with "
+            "--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 def _print(

@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from streamguard import terminal
 from streamguard.metrics import TRANSACTIONS_FAILED, TRANSACTIONS_SENT
 from streamguard.producer.errors import SendError
 from streamguard.producer.generator import Generated
@@ -77,6 +78,9 @@ class Sender:
                     **config,
                     "on_delivery": self._on_delivery,
                     "delivery.report.only.error": True,
+                    # Failed deliveries are counted and reported, and `connect` says when the
+                    # broker does not answer.
+                    "logger": terminal.librdkafka_silenced,
                 }
             )
         except KafkaException as exc:

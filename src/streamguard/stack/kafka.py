@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from streamguard import terminal
 from streamguard.stack import processes
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState
@@ -20,9 +20,6 @@ from streamguard.stack.state import PartState
 DEFAULT_PORT = 9092
 CACHE_DIR = Path.home() / ".cache" / "streamguard"
 _MIN_JAVA = 17
-_QUIET = logging.getLogger("streamguard.stack.kafka.librdkafka")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
 
 
 def _resource(name: str) -> str:
@@ -189,7 +186,7 @@ def is_ready(bootstrap: str, timeout_s: float = 3.0) -> bool:
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "socket.timeout.ms": 2000,
-            "logger": _QUIET,
+            "logger": terminal.librdkafka_silenced,
         }
         admin = AdminClient(config)
         metadata = admin.list_topics(timeout=timeout_s)
