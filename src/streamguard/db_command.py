@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from streamguard import terminal
 from streamguard.cli_options import DatabaseUrl, command_settings
 
 # Alembic and SQLAlchemy are imported when a command runs: they would otherwise slow every
@@ -28,11 +32,13 @@ def db_upgrade(
     from streamguard import db
 
     url = command_settings(database_url=database_url).database
-    db.upgrade(url, revision)
+    with _revision_named(revision):
+        db.upgrade(url, revision)
     console.print(f"database at revision {db.current_revision(url)}")
 
 
-@db_app.command("downgrade")
+# Alembic's relative revisions start with a minus: `-1` is a revision here, not an option.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
     database_url: DatabaseUrl = None,
@@ -41,7 +47,8 @@ def db_downgrade(
     from streamguard import db
 
     url = command_settings(database_url=database_url).database
-    db.downgrade(url, revision)
+    with _revision_named(revision):
+        db.downgrade(url, revision)
     console.print(f"database at revision {db.current_revision(url) or 'base'}")
 
 
@@ -54,3 +61,17 @@ def db_current(database_url: DatabaseUrl = None) -> None:
     current, head = db.current_revision(url), db.head_revision(url)
     note = "up to date" if current == head else "run `streamguard db upgrade`"
     console.print(f"current: {current or 'none'}, newest: {head} ({note})")
+
+
+@contextmanager
+def _revision_named(revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision (unknown, or not reachable from here) as a usage error."""
+    from alembic.util.exc import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        terminal.stderr.print(
+            f"[red]error:[/red] revision {escape(revision)!r}: {escape(str(exc))}"
+        )
+        raise typer.Exit(2) from None

@@ -47,3 +47,25 @@ def test_current_says_what_to_do(database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "current: none" in result.stdout
     assert "streamguard db upgrade" in result.stdout
+
+
+def _db(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streamguard.cli", "db", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_downgrade_takes_a_relative_revision_as_its_help_says(database_url: str) -> None:
+    """`-1` was read as an unknown option; an unknown revision was a traceback."""
+    db.upgrade(database_url, "head")
+    done = _db("downgrade", "-1", "--database-url", database_url)
+    assert done.returncode == 0, done.stderr
+    assert db.current_revision(database_url) is None
+    unknown = _db("downgrade", "nosuch", "--database-url", database_url)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == (
+        "error: revision 'nosuch': Can't locate revision identified by 'nosuch'"
+    )
