@@ -7,6 +7,7 @@ the settings explicitly, and child processes see only what they are given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +22,7 @@ from streamguard.settings import Settings, get_settings
 __all__ = [
     "DatabaseUrl",
     "GlobalOptions",
+    "check_output_file",
     "command_settings",
     "global_options",
     "global_options_set",
@@ -71,3 +73,20 @@ def command_settings(**overrides: Any) -> Settings:
     if state_dir is not None:
         given.setdefault("state_dir", state_dir)
     return get_settings(**given)
+
+
+def check_output_file(path: Path | None, option: str) -> None:
+    """Refuses, before the command does its work, a file it could not write: a report written
+    at the end of a long run would otherwise fail only then, with a traceback."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"cannot be written: there is no folder {folder}"
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "cannot be written (permission denied)"
+    else:
+        return
+    raise typer.BadParameter(f"{path} {problem}", param_hint=option)

@@ -105,6 +105,10 @@ def test_blacklist_file_names_what_the_blacklisted_scenario_uses(tmp_path: Path)
         (["--count", "-1"], "--count"),
         (["--duration", "0"], "--duration"),
         (["--rate", "nan"], "--rate"),
+        (["--rate", "-10"], "not -10.0"),
+        (["--replay", "/nonexistent.jsonl"], "'/nonexistent.jsonl' does not exist"),
+        (["--ground-truth", "/nonexistent/gt.jsonl"], "there is no folder /nonexistent"),
+        (["--write-blacklist", "/tmp"], "--write-blacklist: /tmp is a folder"),
     ],
 )
 def test_bad_options_are_named(args: list[str], complaint: str) -> None:

@@ -159,6 +159,9 @@ def test_define_sets_a_variable_for_the_whole_run(truth: Path, tmp_path: Path) -
         (["--compare", "velocity_min_count=4,4"], "a value is given twice"),
         (["no_such_rule"], "no rule no_such_rule"),
         (["--fraud-share", "2"], "--fraud-share must be between 0 and 1"),
+        # Before the run, not after it: the report was written last and failed with a traceback.
+        (["--json", "/nonexistent/x.json"], "--json: /nonexistent/x.json cannot be written"),
+        (["--html", "/tmp"], "--html: /tmp is a folder"),
     ],
 )
 def test_bad_options_get_a_clear_error(truth: Path, args: list[str], said: str) -> None:

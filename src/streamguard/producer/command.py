@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from streamguard import terminal
-from streamguard.cli_options import command_settings
+from streamguard.cli_options import check_output_file, command_settings
 from streamguard.metrics import MetricsHost, MetricsPort
 from streamguard.metrics import serve as serve_metrics
 from streamguard.producer.errors import ProducerError, SendError
@@ -118,7 +118,13 @@ def produce_command(
         ),
     ] = None,
     replay: Annotated[
-        Path | None, typer.Option(help="Send the transactions of this .jsonl or .csv file instead.")
+        Path | None,
+        typer.Option(
+            help="Send the transactions of this .jsonl or .csv file instead.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     dry_run: Annotated[
         bool,
@@ -164,6 +170,8 @@ def produce_command(
         "--scenario",
         "names fraud scenarios; 'normal' is what the rest of the traffic is",
     )
+    check_output_file(ground_truth, "--ground-truth")
+    check_output_file(write_blacklist, "--write-blacklist")
     try:
         pacing = Burst.parse(burst) if burst else None
     except ValueError as exc:

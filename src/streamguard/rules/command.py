@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from streamguard import terminal
+from streamguard.cli_options import check_output_file
 from streamguard.migrations.defines import default_defines, value_problem
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.files import all_migrations
@@ -303,6 +304,8 @@ def backtest_command(
     from streamguard.rules import traffic as tr
 
     started = time.monotonic()
+    for option, path in (("--json", json_file), ("--html", html_file), ("--alerts", alerts_file)):
+        check_output_file(path, option)
     try:
         if ground_truth and replay:
             raise bt.BacktestError("give --ground-truth or --replay, not both")
