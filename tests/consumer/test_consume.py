@@ -203,6 +203,27 @@ def test_postgres_unreachable_moves_no_offset_and_recovers(
     assert _wait_rows(migrated, "SELECT count(*) FROM alerts", 50) == 50
 
 
+def test_idle_exit_gives_up_on_a_database_that_never_answers(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    """--idle-exit bounds a run that reads nothing: it waited for PostgreSQL forever."""
+    produce(kafka_bootstrap, topics.alerts, [txn_alert(i) for i in range(5)])
+    dead = "postgresql+psycopg2://postgres@127.0.0.1:1/none"
+    started = time.monotonic()
+    done = subprocess.run(
+        _cli(kafka_bootstrap, dead, topics, "gone", "--idle-exit", "2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - started < 30
+    assert done.returncode == 1
+    said = " ".join(done.stderr.split())
+    assert "error: PostgreSQL did not answer" in said and "nothing was read" in said
+    assert "neither written nor committed" not in said
+    assert _committed(kafka_bootstrap, "gone", topics.alerts, 3) == 0
+
+
 def test_sigterm_finishes_the_batch_and_exits_zero(
     kafka_bootstrap: str, database_url: str, migrated: sa.Engine, topics: Topics
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from streamguard import terminal
 from streamguard.cli_options import DatabaseUrl, command_settings
@@ -22,7 +23,9 @@ err = terminal.stderr
 
 
 def consume_command(
-    batch_size: Annotated[int, typer.Option(help="Messages per batch and transaction.")] = 500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Messages per batch and transaction.")
+    ] = 500,
     group: Annotated[str | None, typer.Option(help="Consumer group \\[default: settings].")] = None,
     instance_id: Annotated[
         str | None,
@@ -39,7 +42,12 @@ def consume_command(
         str | None, typer.Option(help="Dead-letter topic \\[default: fraud_alerts_dlq].")
     ] = None,
     idle_exit: Annotated[
-        float | None, typer.Option(help="Exit after this many seconds without a message.")
+        float | None,
+        typer.Option(
+            min=0,
+            help="Exit after this many seconds without a message, or when PostgreSQL has not "
+            "answered by then at the start.",
+        ),
     ] = None,
     bootstrap_servers: Annotated[
         str | None, typer.Option(help="Kafka \\[default: settings].")
@@ -59,6 +67,7 @@ def consume_command(
         AlertConsumer,
         SchemaOutOfDate,
         StoppedDuringOutage,
+        UnreachableAtStart,
         describe_fatal,
     )
     from streamguard.metrics import serve as serve_metrics
@@ -88,6 +97,13 @@ def consume_command(
     signal.signal(signal.SIGINT, _stop)
     try:
         stats = consumer.run(idle_exit_s=idle_exit)
+    except UnreachableAtStart as exc:
+        err.print(
+            f"[red]error:[/red] PostgreSQL did not answer ({escape(str(exc))}); nothing was "
+            "read. Start the stack (./start.sh, or streamguard stack up), or name another "
+            "server with --database-url or DATABASE_URL"
+        )
+        raise typer.Exit(1) from None
     except StoppedDuringOutage as exc:
         err.print(
             f"[red]stopped while PostgreSQL was unreachable[/red] ({exc}); "

@@ -55,6 +55,11 @@ class StoppedDuringOutage(Exception):
     """Asked to stop while PostgreSQL was unreachable: the batch was not written, nor committed."""
 
 
+class UnreachableAtStart(StoppedDuringOutage):
+    """PostgreSQL did not answer before anything was read: asked to stop, or not there within
+    the idle time the consumer was given (`idle_exit_s`)."""
+
+
 @dataclass
 class Stats:
     """What one consumer did, counted in messages of the alerts topic (not in rows).
@@ -169,7 +174,7 @@ class AlertConsumer:
         each get a core. Batch N's offsets are committed once its write has finished.
         """
         try:
-            self._retrying(self._check_schema)
+            self._retrying(self._check_schema, give_up_s=idle_exit_s, stopped=UnreachableAtStart)
         except BaseException:
             self.consumer.close()
             self.engine.dispose()
@@ -329,15 +334,26 @@ class AlertConsumer:
             # Partitions moved to another member during the batch: it replays them, harmlessly.
             log.warning("offset commit failed, the batch will be replayed: %s", exc)
 
-    def _retrying(self, work: Callable[[], T]) -> T:
-        """Run database work, retrying with backoff while PostgreSQL is unreachable."""
+    def _retrying(
+        self,
+        work: Callable[[], T],
+        *,
+        give_up_s: float | None = None,
+        stopped: type[StoppedDuringOutage] = StoppedDuringOutage,
+    ) -> T:
+        """Run database work, retrying with backoff while PostgreSQL is unreachable, until
+        asked to stop or, with `give_up_s`, for that long at the most."""
         delay = 0.5
+        started = time.monotonic()
         while True:
             try:
                 return work()
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-                if self.stop_event.is_set():
-                    raise StoppedDuringOutage(str(exc.orig or exc)) from None
+                waited = time.monotonic() - started
+                if self.stop_event.is_set() or (give_up_s is not None and waited >= give_up_s):
+                    raise stopped(str(exc.orig or exc).strip().splitlines()[0]) from None
+                if give_up_s is not None:
+                    delay = min(delay, give_up_s - waited)
                 log.warning(
                     "PostgreSQL unreachable (%s); retrying in %.1f s, no offset moves",
                     str(exc.orig or exc).strip().splitlines()[0],
