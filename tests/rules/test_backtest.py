@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -58,8 +59,8 @@ def truth(tmp_path: Path) -> Path:
     return path
 
 
-def _backtest(*args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"COLUMNS": "200"}
+def _backtest(*args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"COLUMNS": str(columns)}
     return subprocess.run(
         [sys.executable, "-m", "streamguard.cli", "rules", "backtest", *args],
         capture_output=True,
@@ -132,8 +133,9 @@ def test_compare_runs_each_value_side_by_side(truth: Path, tmp_path: Path) -> No
     # The rules the variable does not touch keep the base run's alerts.
     assert all(_rules(s)["high_amount"]["alerts"] == 2 for s in compare["settings"])
     # The terminal shows a row per value, the file's default marked as the base.
-    rows = [line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line]
-    assert {"4", "5 (base)", "6", "7"} <= set(rows)
+    what_if = done.stdout.split("what if: velocity_min_count", 1)[1]
+    rows = {m.group(1) for m in re.finditer(r"^ ?(\d+(?: \(base\))?) ", what_if, re.MULTILINE)}
+    assert rows == {"4", "5 (base)", "6", "7"}
 
 
 def test_define_sets_a_variable_for_the_whole_run(truth: Path, tmp_path: Path) -> None:
@@ -221,3 +223,16 @@ def test_a_replay_csv_with_a_scenario_column_is_backtested(tmp_path: Path) -> No
     refused = _backtest("--replay", str(path))
     assert refused.returncode == 2
     assert "has no scenario column" in " ".join(refused.stderr.split())
+
+
+def test_the_tables_keep_every_figure_whole_at_80_columns(truth: Path) -> None:
+    """80 columns is what a pipe or a log gets: the tables cut figures to fit ("1.0…")."""
+    done = _backtest(
+        "--ground-truth", str(truth), "--compare", "velocity_min_count=4,5,8", columns=80
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "…" not in done.stdout, done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
+    # Each rule's row carries its ten figures.
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(" velocity ")]
+    assert rows and len(rows[0]) == 10, rows

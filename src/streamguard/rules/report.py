@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -23,24 +24,41 @@ def _signed(value: int) -> str:
     return f"{value:+,}" if value else "0"
 
 
+def _numbers_table(title: str) -> Table:
+    """A table of figures that fits 80 columns, the width of a pipe or a log: a rule under the
+    header only, a space between columns (this box's divider) and headers of two short lines.
+    With borders and padding, Rich cut the figures to fit ("1.0…")."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=0,
+        pad_edge=False,
+    )
+
+
+def _add_column(table: Table, header: str, *, text: bool = False) -> None:
+    """A column of figures (right-aligned), or with `text` the row's name (left, never wrapped).
+    A header's lines are given (see `_numbers_table`): left to Rich on a narrow terminal,
+    single words were cut instead ("precis…") while others kept room to spare."""
+    table.add_column(header, justify="left" if text else "right", no_wrap=text)
+
+
 def print_score(console: Console, score: Score, title: str) -> None:
-    table = Table(title=title, title_justify="left")
+    table = _numbers_table(title)
     for name in (
         "rule",
         "alerts",
         "TP",
         "FP",
         "precision",
-        "prec. own",
-        "recall own",
-        "recall any",
-        "per 10k",
+        "prec.\nown",
+        "recall\nown",
+        "recall\nany",
+        "per\n10k",
         "blacklist",
     ):
-        # The rule's name whole; the numbers' headers wrap on a narrow terminal instead.
-        table.add_column(
-            name, justify="left" if name == "rule" else "right", no_wrap=name == "rule"
-        )
+        _add_column(table, name, text=name == "rule")
     for r in score.rules:
         table.add_row(*_rule_cells(r, score.frauds))
     table.add_section()
@@ -61,7 +79,7 @@ def print_score(console: Console, score: Score, title: str) -> None:
         f"{score.transactions:,} transactions, {score.frauds:,} of them fraud; "
         f"{score.caught:,} frauds caught by some rule."
     )
-    missed = Table(title="frauds no rule caught, by scenario", title_justify="left")
+    missed = _numbers_table("frauds no rule caught, by scenario")
     for name in ("scenario", "frauds", "missed", "the rule meant for it"):
         missed.add_column(
             name, justify="left" if name != "frauds" and name != "missed" else "right"
@@ -84,14 +102,11 @@ def print_compare(
     console: Console, scores: list[Score], variable: str, rules: list[str], base_value: str | None
 ) -> None:
     base = scores[0]
-    table = Table(
-        title=f"what if: {variable} (the rules it changes: {', '.join(rules)})",
-        title_justify="left",
-    )
-    names = (variable, "alerts", "false", "precision", "recall own", "caught (all rules)",
-             "Δ caught", "Δ false")  # fmt: skip
+    table = _numbers_table(f"what if: {variable} (the rules it changes: {', '.join(rules)})")
+    names = (variable, "alerts", "false", "precision", "recall\nown", "caught\n(all rules)",
+             "Δ\ncaught", "Δ\nfalse")  # fmt: skip
     for name in names:
-        table.add_column(name, justify="left" if name == variable else "right", no_wrap=True)
+        _add_column(table, name, text=name == variable)
     for score in scores[1:]:
         mine = [r for r in score.rules if r.rule_id in rules]
         alerts = sum(r.alerts for r in mine)
