@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,8 @@ def console_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
     rules_dir: Annotated[
-        Path, typer.Option(help="The rule files the Rules page shows.", file_okay=False)
+        Path,
+        typer.Option(help="The rule files the Rules page shows.", exists=True, file_okay=False),
     ] = Path("ksql"),
     grafana_url: Annotated[
         str | None,
@@ -64,9 +66,20 @@ def console_command(
             backtest_report=backtest_report or settings.backtest_report,
         )
     )
+    # The socket is bound here, not by hypercorn: a taken port is one line, said before the
+    # console says where it serves, not a page of tracebacks after it.
+    try:
+        listener = socket.create_server((host, port), family=_family(host))
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    bound = listener.getsockname()[1]
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    # Hypercorn owns the socket from here, and closes it when it stops.
+    config.bind = [f"fd://{listener.detach()}"]
     config.accesslog = None
+    # Hypercorn's "Running on ..." (twice: its handler, then the root logger's) repeats ours.
+    config.loglevel = "WARNING"
     # Server-sent events of a push query may stay quiet for a long time.
     config.keep_alive_timeout = 3600
     config.graceful_timeout = 2.0
@@ -77,11 +90,11 @@ def console_command(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         shown = "127.0.0.1" if host == "0.0.0.0" else host
-        err.print(f"StreamGuard console on http://{shown}:{port}", highlight=False)
+        err.print(f"StreamGuard console on http://{shown}:{bound}", highlight=False)
         await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
-    try:
-        asyncio.run(run())
-    except OSError as exc:
-        err.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc}")
-        raise typer.Exit(1) from None
+    asyncio.run(run())
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
