@@ -32,6 +32,17 @@ err_console = terminal.stderr
 
 DEFAULT_CASES = Path("tests/rules/cases")
 
+# Run from the project (where ksql/ is), or name the folder.
+KsqlDir = Annotated[
+    Path,
+    typer.Option(
+        "--ksql",
+        help="Folder of the migration files the rules live in.",
+        exists=True,
+        file_okay=False,
+    ),
+]
+
 
 @rules_app.command("test")
 def test_command(
@@ -42,9 +53,7 @@ def test_command(
     cases_dir: Annotated[
         Path, typer.Option("--cases", help="Folder of the case files, one <rule>.toml a rule.")
     ] = DEFAULT_CASES,
-    ksql_dir: Annotated[
-        Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
-    ] = Path("ksql"),
+    ksql_dir: KsqlDir = Path("ksql"),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too.")] = (
         False
     ),
@@ -102,9 +111,7 @@ def change_command(
     lead: Annotated[
         float, typer.Option("--lead", min=10, help="Seconds from now to the cut-over, at least.")
     ] = change.DEFAULT_LEAD_S,
-    ksql_dir: Annotated[
-        Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
-    ] = Path("ksql"),
+    ksql_dir: KsqlDir = Path("ksql"),
 ) -> None:
     """Write the migration that changes a rule's values at a cut-over, on a running pipeline.
 
@@ -279,9 +286,7 @@ def backtest_command(
             "(JSON Lines).",
         ),
     ] = None,
-    ksql_dir: Annotated[
-        Path, typer.Option("--ksql", help="Folder of the migration files the rules live in.")
-    ] = Path("ksql"),
+    ksql_dir: KsqlDir = Path("ksql"),
     workers: Annotated[
         int | None,
         typer.Option(help="Rule runs at a time.", show_default="one per CPU"),

@@ -55,7 +55,11 @@ def rule_file(migrations: list[MigrationFile], rule: str) -> MigrationFile:
         if migration.path.stem.split("__", 1)[1] == rule:
             return migration
     names = ", ".join(m.path.stem.split("__", 1)[1] for m in migrations if is_rule(m))
-    raise CaseFileError(f"no migration file V<version>__{rule}.sql; the rules are: {names}")
+    folder = migrations[0].path.parent if migrations else None
+    where = f" in {folder}" if folder else " (no migration files at all: is --ksql the folder?)"
+    raise CaseFileError(
+        f"no migration file V<version>__{rule}.sql{where}; the rules are: {names or 'none'}"
+    )
 
 
 def statements(
