@@ -254,7 +254,8 @@ def status_command() -> None:
     settings = command_settings()
     parts = Table(title="parts")
     for column in ("part", "address", "health", "detail"):
-        parts.add_column(column)
+        # An address is copied whole: folded onto the next line, never cut short.
+        parts.add_column(column, overflow="fold")
     checks = monitor.health(settings)
     healthy = all(h.healthy for h in checks)
     for h in checks:
@@ -275,7 +276,8 @@ def status_command() -> None:
     try:
         counts = monitor.alerts_per_rule(db.create_engine(settings.database))
     except Exception as exc:  # the database may be down or not migrated yet
-        err_console.print(f"alerts per rule unavailable: {type(exc).__name__}")
+        said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        err_console.print(f"alerts per rule unavailable: {escape(said)}")
         counts = []
     if counts:
         table = Table(title="alerts per rule")
@@ -285,6 +287,10 @@ def status_command() -> None:
             table.add_row(rule, str(count), f"{last:%Y-%m-%d %H:%M:%S}" if last else "")
         console.print(table)
     if not healthy:
+        err_console.print(
+            "Start what is down with ./start.sh (or streamguard stack up), or point the "
+            "settings at running servers (README: Configuration)."
+        )
         raise typer.Exit(1)
 
 

@@ -43,7 +43,9 @@ def health(settings: Settings) -> list[Health]:
         version = info.get("KsqlServerInfo", {}).get("version", "?")
         out.append(Health("ksqldb", settings.ksqldb, True, f"version {version}"))
     except (httpx.HTTPError, ValueError) as exc:
-        out.append(Health("ksqldb", settings.ksqldb, False, type(exc).__name__))
+        out.append(
+            Health("ksqldb", settings.ksqldb, False, f"no answer: {exc or type(exc).__name__}")
+        )
     url = sa.make_url(settings.database)
     shown = url.render_as_string(hide_password=True)
     try:

@@ -46,6 +46,9 @@ def test_status_and_alerts_show_parts_lag_and_rules(
     assert "postgres" in status.stdout and "healthy" in status.stdout
     assert "high_amount" in status.stdout and "velocity" in status.stdout
     assert "consumer lag: 1 alert(s) not yet in PostgreSQL" in status.stdout
+    # What is down says why, in words, and what to do: it said "ConnectError".
+    assert "no answer: [Errno 111] Connection refused" in " ".join(status.stdout.split())
+    assert "Start what is down with ./start.sh" in status.stderr
 
     shown = _cli("alerts", "--limit", "10", env=env)
     assert shown.returncode == 0, shown.stderr

@@ -158,3 +158,13 @@ def test_the_broker_keeps_old_event_times_it_was_sent(running_stack: Path) -> No
     configs = future.result(10)
     assert configs["retention.ms"].value == "-1"
     assert int(configs["retention.bytes"].value) >= 1 << 30
+
+
+def test_an_address_asked_of_a_part_names_what_is_wrong(tmp_path: Path) -> None:
+    """Both said "has started no part named ...": a typo and a stack not up alike."""
+    typo = run_cli("stack", "address", "kafak", "--state-dir", str(tmp_path))
+    assert typo.returncode == 1
+    assert "no part is named 'kafak'; the parts are: kafka, postgres" in typo.stderr
+    down = run_cli("stack", "address", "kafka", "--state-dir", str(tmp_path))
+    assert down.returncode == 1
+    assert "has not started kafka" in down.stderr and "streamguard stack up" in down.stderr

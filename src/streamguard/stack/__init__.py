@@ -204,8 +204,13 @@ def address(state_dir: Path, name: str, *, metrics: bool = False) -> str:
     """Where a running part answers, or its Prometheus metrics URL; StackError when it does not
     run or has no such address recorded."""
     state = StackState.load(state_dir)
-    if name not in _CHECKS or name not in state.parts:
-        raise StackError(f"the stack at {state_dir} has started no part named {name!r}")
+    if name not in _CHECKS:
+        raise StackError(f"no part is named {name!r}; the parts are: {', '.join(_CHECKS)}")
+    if name not in state.parts:
+        raise StackError(
+            f"the stack at {state_dir} has not started {name} (./start.sh, or streamguard "
+            "stack up, starts the stack)"
+        )
     part = state.part(name)
     if not _CHECKS[name][0](part, state_dir):
         raise StackError(f"{name} is not running in the stack at {state_dir}")
