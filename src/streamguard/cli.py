@@ -65,7 +65,10 @@ StateDir = Annotated[
 
 
 def _state_dir(option: Path | None) -> Path:
-    return command_settings(state_dir=option).state_dir
+    directory = command_settings(state_dir=option).state_dir
+    if directory.exists() and not directory.is_dir():
+        raise typer.BadParameter(f"{directory} is a file, not a folder", param_hint="--state-dir")
+    return directory
 
 
 @app.callback()
@@ -87,13 +90,20 @@ def _global_options(
 def stack_up(
     state_dir: StateDir = None,
     kafka_port: Annotated[
-        int, typer.Option(help="Preferred Kafka port; a taken one is replaced by a free one.")
+        int,
+        typer.Option(
+            min=1, max=65535, help="Preferred Kafka port; a taken one is replaced by a free one."
+        ),
     ] = stack.kafka.DEFAULT_PORT,
     postgres_port: Annotated[
-        int, typer.Option(help="Preferred PostgreSQL port; a taken one is replaced.")
+        int,
+        typer.Option(min=1, max=65535, help="Preferred PostgreSQL port; a taken one is replaced."),
     ] = stack.postgres.DEFAULT_PORT,
     ksqldb_port: Annotated[
-        int, typer.Option(help="Preferred port of the ksqlDB REST API; a taken one is replaced.")
+        int,
+        typer.Option(
+            min=1, max=65535, help="Preferred port of the ksqlDB REST API; a taken one is replaced."
+        ),
     ] = stack.ksqldb.DEFAULT_PORT,
     ksqldb: Annotated[
         bool, typer.Option(help="Also start the ksqlDB emulator (its REST API).")
@@ -128,7 +138,10 @@ def stack_apps(
         bool, typer.Option("--console/--no-console", help="Start the web console too.")
     ] = True,
     console_port: Annotated[
-        int, typer.Option(help="Preferred port of the console; a taken one is replaced.")
+        int,
+        typer.Option(
+            min=1, max=65535, help="Preferred port of the console; a taken one is replaced."
+        ),
     ] = stack.CONSOLE_PORT,
     seed: Annotated[int, typer.Option(help="The producer's seed (population and traffic).")] = 42,
 ) -> None:

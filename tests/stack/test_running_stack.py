@@ -168,3 +168,18 @@ def test_an_address_asked_of_a_part_names_what_is_wrong(tmp_path: Path) -> None:
     down = run_cli("stack", "address", "kafka", "--state-dir", str(tmp_path))
     assert down.returncode == 1
     assert "has not started kafka" in down.stderr and "streamguard stack up" in down.stderr
+
+
+def test_a_state_dir_that_is_a_file_or_a_port_out_of_range_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    """They were tracebacks, or a broker started on port 99999 that died."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for verb in ("up", "status", "down"):
+        done = run_cli("--state-dir", str(afile), "stack", verb)
+        assert done.returncode == 2, (verb, done.stderr)
+        assert "is a file, not a folder" in " ".join(done.stderr.split()), verb
+    port = run_cli("stack", "up", "--kafka-port", "99999", "--state-dir", str(tmp_path / "s"))
+    assert port.returncode == 2
+    assert "--kafka-port" in port.stderr and not (tmp_path / "s").exists()

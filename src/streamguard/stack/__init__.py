@@ -73,8 +73,14 @@ def _to_run(state: StackState, name: str) -> PartState:
 @contextmanager
 def _locked(state_dir: Path) -> Iterator[StackState]:
     """The state, held under a file lock so two `up`s at once do not start two brokers."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / ".lock").open("w") as lock:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        lock = (state_dir / ".lock").open("w")
+    except OSError as exc:
+        raise StackError(
+            f"cannot use {state_dir} as the stack's state dir: {exc.strerror or exc}"
+        ) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         state = StackState.load(state_dir)
         try:
