@@ -71,6 +71,21 @@ def test_apply_needs_one_target_and_well_formed_defines(
     config = tmp_path / "ksql-migrations.properties"
     config.write_text("ksql.server.url=http://k:8088\n")
     result = runner.invoke(command.migrate_app, ["apply", "-c", str(config)])
-    assert result.exit_code == 1 and "exactly one of --all" in result.output
+    # A usage error like any other option's, told before a server is asked.
+    assert result.exit_code == 2 and "exactly one of --all" in " ".join(result.output.split())
     result = runner.invoke(command.migrate_app, ["apply", "--all", "-d", "nope", "-c", str(config)])
     assert result.exit_code == 2 and "is not name=value" in result.output
+
+
+def test_defines_without_any_variable_says_so_apart_from_the_flags(tmp_path: Path) -> None:
+    """Outside a project it printed an empty line and nothing else."""
+    (tmp_path / "ksql").mkdir()
+    config = tmp_path / "ksql-migrations.properties"
+    config.write_text(
+        f"ksql.server.url=http://k:8088\nksql.migrations.dir.override={tmp_path / 'ksql'}\n"
+    )
+    result = runner.invoke(command.migrate_app, ["defines", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "no variables:" in result.output and "ksql-defines.properties is not there" in (
+        " ".join(result.output.split())
+    )

@@ -21,7 +21,7 @@ from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError
 from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig, resolve_config
 from streamguard.migrations.connection import read_headers
-from streamguard.migrations.defines import as_flags, effective_defines
+from streamguard.migrations.defines import as_flags, defines_file, effective_defines
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.runner import Target
 
@@ -219,8 +219,12 @@ def apply_command(
 ) -> None:
     """Apply migrations in version order, each recorded in the metadata stream."""
     defines = _parse_defines(define or [])
-    with _session(config_file, headers) as (config, client):
+    try:
         target = Target(all=all_, next=next_, until=until, version=version)
+    except MigrationError as exc:
+        # A usage error (exit 2), said before any server is asked anything.
+        raise typer.BadParameter(str(exc), param_hint="the migrations to apply") from None
+    with _session(config_file, headers) as (config, client):
         if dry_run:
             console.print("Dry run: no statement will be sent to the server.")
         verbs.apply(
@@ -253,6 +257,12 @@ def defines_command(
     with _reported():
         config = resolve_config(_config_file(config_file), settings=command_settings())
         values = effective_defines(config.migrations_dir, overrides)
+    if not values:
+        # Said apart from the flags, which a script reads: an empty line alone said nothing.
+        err_console.print(
+            f"no variables: {escape(str(defines_file(config.migrations_dir)))} is not there "
+            "and no --define was given"
+        )
     console.print(" ".join(shlex.quote(flag) for flag in as_flags(values)), soft_wrap=True)
 
 
