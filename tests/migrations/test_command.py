@@ -89,3 +89,19 @@ def test_defines_without_any_variable_says_so_apart_from_the_flags(tmp_path: Pat
     assert "no variables:" in result.output and "ksql-defines.properties is not there" in (
         " ".join(result.output.split())
     )
+
+
+def test_an_unreachable_server_from_a_file_names_the_local_stacks_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint named "<state dir>", and not the command that writes the copy."""
+    monkeypatch.setenv("STREAMGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("KSQLDB_URL", raising=False)
+    config = tmp_path / "ksql-migrations.properties"
+    config.write_text("ksql.server.url=http://127.0.0.1:1\n")
+    result = runner.invoke(command.migrate_app, ["info", "-c", str(config)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    copy = tmp_path / "state" / "ksql-migrations.properties"
+    assert f"-c {copy}" in said
+    assert f"python -m streamguard.migrations.local_config {copy}" in said

@@ -19,7 +19,7 @@ from streamguard import terminal
 from streamguard.cli_options import command_settings
 from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError
 from streamguard.migrations import verbs
-from streamguard.migrations.config import MigrationConfig, resolve_config
+from streamguard.migrations.config import CONFIG_FILE_NAME, MigrationConfig, resolve_config
 from streamguard.migrations.connection import read_headers
 from streamguard.migrations.defines import as_flags, defines_file, effective_defines
 from streamguard.migrations.errors import MigrationError
@@ -107,9 +107,13 @@ def _session(
             ):
                 raise
             # The committed file names localhost:8088; a local stack may listen elsewhere.
+            settings = command_settings()
+            copy = settings.state_dir / CONFIG_FILE_NAME
             raise MigrationError(
-                f"{exc}\nThe server comes from {config.source}. For the local stack, use the "
-                "copy ./start.sh writes: -c <state dir>/ksql-migrations.properties"
+                f"{exc}\nThe server comes from {config.source}; StreamGuard's settings name "
+                f"{settings.ksqldb}. For the local stack, use the copy ./start.sh writes, "
+                f"which names the stack's own: -c {copy} (to write it: python -m "
+                f"streamguard.migrations.local_config {copy})"
             ) from None
         finally:
             client.close()
