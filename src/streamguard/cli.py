@@ -15,7 +15,12 @@ from rich.table import Table
 
 from streamguard import stack, terminal
 from streamguard.blacklist_command import blacklist_app
-from streamguard.cli_options import GlobalOptions, command_settings, use_global_options
+from streamguard.cli_options import (
+    POSTGRES_HINT,
+    GlobalOptions,
+    command_settings,
+    use_global_options,
+)
 from streamguard.console.command import console_command
 from streamguard.consumer.command import consume_command
 from streamguard.db_command import db_app
@@ -403,10 +408,7 @@ def _database_failure(exc: BaseException) -> str | None:
     if isinstance(exc, errors.ProgrammingError) and "does not exist" in first:
         return f"PostgreSQL: {first}; has `streamguard db upgrade` created the schema?"
     if isinstance(exc, errors.OperationalError):
-        return (
-            f"cannot use PostgreSQL: {first}. Start the stack (./start.sh, or streamguard "
-            "stack up), or name another server with --database-url or DATABASE_URL"
-        )
+        return f"cannot use PostgreSQL: {first}. {POSTGRES_HINT}"
     return None
 
 

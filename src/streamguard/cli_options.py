@@ -20,6 +20,7 @@ import typer
 from streamguard.settings import Settings, get_settings
 
 __all__ = [
+    "POSTGRES_HINT",
     "DatabaseUrl",
     "GlobalOptions",
     "check_output_file",
@@ -28,6 +29,12 @@ __all__ = [
     "global_options_set",
     "use_global_options",
 ]
+
+# What to do when PostgreSQL does not answer a command.
+POSTGRES_HINT = (
+    "Start the stack (./start.sh, or streamguard stack up), or name another server with "
+    "--database-url or DATABASE_URL"
+)
 
 DatabaseUrl = Annotated[
     str | None,

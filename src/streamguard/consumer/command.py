@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from streamguard import terminal
-from streamguard.cli_options import DatabaseUrl, command_settings
+from streamguard.cli_options import POSTGRES_HINT, DatabaseUrl, command_settings
 from streamguard.metrics import MetricsHost, MetricsPort
 
 # The consumer loop (and with it SQLAlchemy) is imported when the command runs:
@@ -100,8 +100,7 @@ def consume_command(
     except UnreachableAtStart as exc:
         err.print(
             f"[red]error:[/red] PostgreSQL did not answer ({escape(str(exc))}); nothing was "
-            "read. Start the stack (./start.sh, or streamguard stack up), or name another "
-            "server with --database-url or DATABASE_URL"
+            f"read. {POSTGRES_HINT}"
         )
         raise typer.Exit(1) from None
     except StoppedDuringOutage as exc:
