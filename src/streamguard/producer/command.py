@@ -153,7 +153,8 @@ def produce_command(
     Each message is keyed by account_id and carries its ground truth in the
     `streamguard-scenario` header: `normal` or the fraud scenario's name.
 
-    Exits 1 if any message was not delivered, 2 on bad options or an unreadable replay file.
+    Exits 1 if the broker does not answer or any message was not delivered, 2 on bad options
+    or an unreadable replay file.
     """
     _check(
         math.isfinite(rate) and rate >= 0,
