@@ -107,3 +107,25 @@ def test_a_change_is_not_a_prefix_of_another_rules_test(ksql: Path) -> None:
     migrations = all_migrations(ksql)
     velocity = next(m for m in migrations if m.path.name.startswith("V000004"))
     assert "change_high_amount" not in statements(migrations, velocity)
+
+
+def test_a_changed_rule_is_one_rule_with_its_new_values_to_backtest_and_the_console(
+    ksql: Path,
+) -> None:
+    """The change file's queries insert into fraud_alerts too: the backtest ran velocity twice
+    (its alerts counted twice in the total), and the console listed it twice, the second time
+    with no thresholds."""
+    from streamguard.console.rules import read_rules
+    from streamguard.rules.backtest import load_rules
+
+    _, change = write_change(ksql, "velocity", {"velocity_min_count": "7"}, now_ms=NOW)
+    rules = load_rules(ksql)
+    ids = [r.rule_id for r in rules.rules]
+    assert sorted(ids) == sorted(set(ids)) and "velocity" in ids
+    (velocity,) = [r for r in rules.rules if r.rule_id == "velocity"]
+    assert velocity.defaults["velocity_min_count"] == "7"
+    shown = read_rules(ksql)
+    assert [r.rule_id for r in shown].count("velocity") == 1
+    (page,) = [r for r in shown if r.rule_id == "velocity"]
+    assert page.thresholds == {"velocity_min_count": "7"}
+    assert page.query_id == change.from_query and change.cutover in page.changed

@@ -14,6 +14,7 @@ from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
 from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.files import MigrationFile, all_migrations
+from streamguard.rules.change import RuleChange, RuleChangeError, read_change, rule_name
 
 # A rule names itself in the alerts it writes ('velocity' AS rule_id) and fixes its query's id.
 _RULE_ID = re.compile(r"'([A-Za-z0-9_]+)'\s+AS\s+rule_id\b", re.IGNORECASE)
@@ -33,6 +34,7 @@ class Rule:
     thresholds: dict[str, str]
     migration_state: str = "unknown"
     query_state: str = "unknown"
+    changed: str = ""
     backtest: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,12 +73,35 @@ def read_rules(rules_dir: Path) -> list[Rule]:
         defaults = default_defines(rules_dir)
     except ConfigError:  # the page shows the files; the values' file is migrate's to report
         defaults = {}
+    migrations = all_migrations(rules_dir)
+    # A rule changed with `rules change` is shown once, with the values and the query its
+    # latest change file gives it: that file's queries are the rule's, not another rule.
+    latest: dict[str, RuleChange] = {}
+    for migration in migrations:
+        change = _change_of(migration)
+        if change is not None:
+            latest[change.rule] = change
     rules = []
-    for migration in all_migrations(rules_dir):
+    for migration in migrations:
+        if _change_of(migration) is not None:
+            continue
         rule = _rule_of(migration, defaults)
-        if rule is not None:
-            rules.append(rule)
+        if rule is None:
+            continue
+        change = latest.get(rule_name(migration.path.name))
+        if change is not None:
+            rule.thresholds.update(change.new)
+            rule.query_id = change.from_query
+            rule.changed = f"changed at {change.cutover}"
+        rules.append(rule)
     return rules
+
+
+def _change_of(migration: MigrationFile) -> RuleChange | None:
+    try:
+        return read_change(migration.path.read_text(encoding="utf-8"))
+    except RuleChangeError:
+        return None  # migrate refuses the file and says why; the page shows the rest
 
 
 def add_migration_states(rules: list[Rule], client: KsqlClient, rules_dir: Path) -> str | None:

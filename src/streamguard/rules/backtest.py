@@ -34,6 +34,7 @@ from streamguard.migrations.defines import default_defines, value_problem
 from streamguard.migrations.errors import ConfigError
 from streamguard.migrations.files import MigrationFile, all_migrations
 from streamguard.producer.scenarios import Scenario
+from streamguard.rules.change import RuleChangeError, read_change
 from streamguard.rules.runner import ALERTS_TOPIC, is_rule, test_runner_command
 from streamguard.rules.traffic import Labelled, Traffic
 
@@ -95,10 +96,17 @@ def load_rules(ksql_dir: Path, names: Sequence[str] = ()) -> RuleSet:
     setup: list[MigrationFile] = []
     try:
         project = default_defines(ksql_dir)
-    except ConfigError as exc:
+        # A rule changed with `rules change` runs with its latest values: its change files are
+        # those values, not rules of their own.
+        changes = [c for m in migrations if (c := read_change(m.read_text())) is not None]
+    except (ConfigError, RuleChangeError) as exc:
         raise BacktestError(str(exc)) from None
+    for change in changes:
+        project.update(change.new)
     for migration in migrations:
         text = migration.read_text()
+        if read_change(text) is not None:
+            continue
         if not is_rule(migration):
             if not rules:
                 setup.append(migration)
