@@ -10,6 +10,7 @@ import pytest
 from streamguard.ksqldb import KsqlClient
 from streamguard.migrations import verbs
 from streamguard.migrations.config import MigrationConfig
+from streamguard.migrations.errors import MigrationError
 from streamguard.migrations.runner import Target
 from streamguard.rules.gate import RuleTestsFailed
 from tests.migrations.fake_ksqldb import FakeKsqlDB
@@ -89,3 +90,26 @@ def test_a_rule_whose_cases_fail_is_not_applied_and_passing_ones_are(
     shown = apply(project, client)
     assert any(line.startswith("Rule cases:") and "passed" in line for line in shown)
     assert server.table()["3"]["STATE"] == "MIGRATED"
+
+
+def test_a_change_whose_cut_over_has_passed_applies_with_its_rule_on_a_new_server(
+    project: MigrationConfig, client: KsqlClient, server: FakeKsqlDB
+) -> None:
+    """Once its cut-over had passed, a committed change stopped every new stack, clone and
+    bench at `migrate apply --all`; it is only unsafe where the rule's query already runs."""
+    from streamguard.rules.change import write_change
+
+    past = 1_767_225_615_000  # 2026-01-01: the cut-over is long gone
+    write_change(project.migrations_dir, "high_amount", {"high_amount_threshold": "7000.00"},
+                 now_ms=past)  # fmt: skip
+    shown = apply(project, client, rule_tests=False)
+    assert server.table()["4"]["STATE"] == "MIGRATED", shown
+
+    running = FakeKsqlDB()
+    running.initialize()
+    on_it = running.client()
+    verbs.apply(project, on_it, Target(until=3), claim_settle_s=0, retry_delay_s=0,
+                rule_tests=False)  # fmt: skip
+    with pytest.raises(MigrationError, match="has passed"):
+        apply(project, on_it, rule_tests=False)
+    assert "4" not in running.table()

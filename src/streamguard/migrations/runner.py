@@ -92,7 +92,10 @@ class Runner:
                 if not chosen:
                     raise MigrationError("no eligible migration: everything is applied")
                 chosen = chosen[:1]
-        statements = {m.version: self._check(m) for m in chosen}
+        statements: dict[int, list[Statement]] = {}
+        started: set[str] = set()
+        for migration in chosen:
+            statements[migration.version] = self._check(migration, started)
         return Plan(previous=previous, migrations=chosen, statements=statements)
 
     def apply(self, target: Target, *, dry_run: bool = False) -> list[MigrationFile]:
@@ -125,14 +128,17 @@ class Runner:
 
     # -- checking before anything runs -----------------------------------------------------
 
-    def _check(self, migration: MigrationFile) -> list[Statement]:
+    def _check(self, migration: MigrationFile, started: set[str]) -> list[Statement]:
+        """The file's statements, checked; `started` (the queries the files before it in the
+        plan start) grows by its own."""
         text = migration.read_text()
-        from streamguard.rules.change import RuleChangeError, check_cutover
+        from streamguard.rules.change import RuleChangeError, check_cutover, queries_started
 
         try:
-            check_cutover(text, self.metadata.clock_ms())
+            check_cutover(text, self.metadata.clock_ms(), started)
         except RuleChangeError as exc:
             raise MigrationFileError(str(exc), path=migration.path) from None
+        started |= queries_started(text)
         statements = parse_migration(text, migration.path)
         defined = set(self.defines)
         for statement in statements:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,10 +119,15 @@ def current_values(migrations_dir: Path, rule: str) -> dict[str, str]:
     return values
 
 
-def check_cutover(text: str, now_ms: int) -> None:
-    """Refuses a change file whose cut-over is past, or too close to judge on its side."""
+def check_cutover(text: str, now_ms: int, started_before: Collection[str] = ()) -> None:
+    """Refuses a change file whose cut-over is past, or too close to judge on its side, unless
+    every query it terminates is one that `started_before` (the files applied before it in the
+    same run) start: a server that applies the rule's history afresh (a new stack, a new
+    clone) has no query that judged transactions by the old values for long."""
     change = read_change(text)
     if change is None or change.cutover_ms - now_ms >= MIN_LEAD_MS:
+        return
+    if change.terminated and set(change.terminated) <= set(started_before):
         return
     raise RuleChangeError(
         f"its cut-over {change.cutover} has passed (or is under {MIN_LEAD_MS // 1000} s away): "
@@ -310,3 +315,8 @@ def _iso(epoch_ms: int) -> str:
 
 def _pairs(values: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def queries_started(text: str) -> set[str]:
+    """The query ids a migration file's statements start (their QUERY_IDs)."""
+    return set(_QUERY_ID.findall(text))
