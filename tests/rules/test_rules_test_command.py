@@ -95,3 +95,9 @@ def test_a_define_the_rules_cannot_take_is_a_usage_error() -> None:
     word = run_cli("rules", "test", "rule_velocity", "--define", "velocity_min_count=abc")
     assert word.returncode == 2, word.stdout + word.stderr
     assert "'abc' is not a number (its default is 5)" in " ".join(word.stderr.split())
+
+
+def test_a_rule_is_named_by_its_id_as_backtest_and_change_name_it() -> None:
+    done = run_cli("rules", "test", "velocity")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "of 1 rule(s)" in done.stdout

@@ -48,7 +48,9 @@ KsqlDir = Annotated[
 def test_command(
     rules: Annotated[
         list[str] | None,
-        typer.Argument(help="Rules to test, by case file name (rule_velocity); default: all."),
+        typer.Argument(
+            help="Rules to test, by id or case file name (velocity, rule_velocity); default: all."
+        ),
     ] = None,
     cases_dir: Annotated[
         Path, typer.Option("--cases", help="Folder of the case files, one <rule>.toml a rule.")
@@ -188,6 +190,8 @@ def _select(cases_dir: Path, names: list[str]) -> list[RuleCases]:
     files = sorted(cases_dir.glob("*.toml"))
     if names:
         known = {path.stem: path for path in files}
+        # A rule by its id too (velocity), as backtest and change take it.
+        names = [f"rule_{n}" if n not in known and f"rule_{n}" in known else n for n in names]
         unknown = [name for name in names if name not in known]
         if unknown:
             raise CaseFileError(
