@@ -24,3 +24,7 @@ if [ ! -x .venv/bin/streamguard ]; then
     exit 0
 fi
 .venv/bin/streamguard stack down "${purge[@]}"
+if [ ${#purge[@]} -gt 0 ]; then
+    # The migrations' copy that start.sh wrote beside the stack's data.
+    rm -f "${STREAMGUARD_STATE_DIR:-.streamguard}/ksql-migrations.properties"
+fi
