@@ -97,7 +97,12 @@ def find_qtt_root() -> Path:
 def stack_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local stack started for this run, on free ports, torn down and purged afterwards."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
-        yield tmp_path_factory.mktemp("no-stack")
+        # Given servers: only what the tests start here (an emulator, `ksqldb_url`) to stop.
+        given = tmp_path_factory.mktemp("no-stack")
+        try:
+            yield given
+        finally:
+            stack.down(given, purge=True)
         return
     state_dir = stack_dir("tests")
     try:
