@@ -97,17 +97,17 @@ def stack_up(
     kafka_port: Annotated[
         int,
         typer.Option(
-            min=1, max=65535, help="Preferred Kafka port; a taken one is replaced by a free one."
+            min=0, max=65535, help="Preferred Kafka port; a taken one is replaced by a free one."
         ),
     ] = stack.kafka.DEFAULT_PORT,
     postgres_port: Annotated[
         int,
-        typer.Option(min=1, max=65535, help="Preferred PostgreSQL port; a taken one is replaced."),
+        typer.Option(min=0, max=65535, help="Preferred PostgreSQL port; a taken one is replaced."),
     ] = stack.postgres.DEFAULT_PORT,
     ksqldb_port: Annotated[
         int,
         typer.Option(
-            min=1, max=65535, help="Preferred port of the ksqlDB REST API; a taken one is replaced."
+            min=0, max=65535, help="Preferred port of the ksqlDB REST API; a taken one is replaced."
         ),
     ] = stack.ksqldb.DEFAULT_PORT,
     ksqldb: Annotated[
@@ -145,7 +145,7 @@ def stack_apps(
     console_port: Annotated[
         int,
         typer.Option(
-            min=1, max=65535, help="Preferred port of the console; a taken one is replaced."
+            min=0, max=65535, help="Preferred port of the console; a taken one is replaced."
         ),
     ] = stack.CONSOLE_PORT,
     seed: Annotated[int, typer.Option(help="The producer's seed (population and traffic).")] = 42,

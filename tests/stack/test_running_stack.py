@@ -183,3 +183,8 @@ def test_a_state_dir_that_is_a_file_or_a_port_out_of_range_is_a_usage_error(
     port = run_cli("stack", "up", "--kafka-port", "99999", "--state-dir", str(tmp_path / "s"))
     assert port.returncode == 2
     assert "--kafka-port" in port.stderr and not (tmp_path / "s").exists()
+    # 0 stays what it was, any free port (the tests' stacks use it): past the option's check,
+    # these stop at the state dir.
+    for args in (["stack", "up", "--kafka-port", "0"], ["stack", "apps", "--console-port", "0"]):
+        free = run_cli("--state-dir", str(afile), *args)
+        assert "is a file, not a folder" in " ".join(free.stderr.split()), args
