@@ -294,8 +294,7 @@ def status_command() -> None:
     try:
         counts = monitor.alerts_per_rule(db.create_engine(settings.database))
     except Exception as exc:  # the database may be down or not migrated yet
-        said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
-        err_console.print(f"alerts per rule unavailable: {escape(said)}")
+        err_console.print(f"alerts per rule unavailable: {escape(db.error_line(exc))}")
         counts = []
     if counts:
         table = Table(title="alerts per rule")
@@ -404,7 +403,9 @@ def _database_failure(exc: BaseException) -> str | None:
         return f"not a database URL: {exc}"
     if not isinstance(exc, errors.DBAPIError):
         return None
-    first = (str(exc.orig or exc).strip().splitlines() or ["?"])[0]
+    from streamguard.db import error_line
+
+    first = error_line(exc)
     if isinstance(exc, errors.ProgrammingError) and "does not exist" in first:
         return f"PostgreSQL: {first}; has `streamguard db upgrade` created the schema?"
     if isinstance(exc, errors.OperationalError):

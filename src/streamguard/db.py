@@ -63,6 +63,13 @@ def create_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def error_line(exc: BaseException) -> str:
+    """What PostgreSQL or its driver said, first line, from under SQLAlchemy's wrapper: for a
+    message a user reads (the rest is a traceback's, or the statement's)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
 def migrations_dir() -> Path:
     """Alembic's folder: shipped inside the wheel, or the checkout's top-level migrations/."""
     shipped = resources.files("streamguard").joinpath("_migrations")

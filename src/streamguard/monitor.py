@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from streamguard.db import alerts
+from streamguard.db import alerts, error_line
 from streamguard.settings import Settings
 
 
@@ -55,7 +55,7 @@ def health(settings: Settings) -> list[Health]:
         engine.dispose()
         out.append(Health("postgres", shown, True, "accepting connections"))
     except sa.exc.DBAPIError as exc:
-        out.append(Health("postgres", shown, False, str(exc.orig or exc).strip().splitlines()[0]))
+        out.append(Health("postgres", shown, False, error_line(exc)))
     return out
 
 

@@ -76,14 +76,11 @@ def read_rules(rules_dir: Path) -> list[Rule]:
     migrations = all_migrations(rules_dir)
     # A rule changed with `rules change` is shown once, with the values and the query its
     # latest change file gives it: that file's queries are the rule's, not another rule.
-    latest: dict[str, RuleChange] = {}
-    for migration in migrations:
-        change = _change_of(migration)
-        if change is not None:
-            latest[change.rule] = change
+    changes = {m.version: c for m in migrations if (c := _change_of(m)) is not None}
+    latest = {change.rule: change for change in changes.values()}  # in version order
     rules = []
     for migration in migrations:
-        if _change_of(migration) is not None:
+        if migration.version in changes:
             continue
         rule = _rule_of(migration, defaults)
         if rule is None:

@@ -20,7 +20,7 @@ from streamguard.blacklist import BlacklistCache
 from streamguard.consumer.dlq import DeadLetters
 from streamguard.consumer.enrich import Enriched, enrich
 from streamguard.consumer.sink import Source, Staged, stage, write_staged
-from streamguard.db import create_engine, head_revision
+from streamguard.db import create_engine, error_line, head_revision
 from streamguard.metrics import (
     ALERTS_CONSUMED,
     BATCH_UPSERT_SECONDS,
@@ -349,15 +349,14 @@ class AlertConsumer:
             try:
                 return work()
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                said = error_line(exc)
                 waited = time.monotonic() - started
                 if self.stop_event.is_set() or (give_up_s is not None and waited >= give_up_s):
-                    raise stopped(str(exc.orig or exc).strip().splitlines()[0]) from None
+                    raise stopped(said) from None
                 if give_up_s is not None:
                     delay = min(delay, give_up_s - waited)
                 log.warning(
-                    "PostgreSQL unreachable (%s); retrying in %.1f s, no offset moves",
-                    str(exc.orig or exc).strip().splitlines()[0],
-                    delay,
+                    "PostgreSQL unreachable (%s); retrying in %.1f s, no offset moves", said, delay
                 )
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, self.max_backoff_s)

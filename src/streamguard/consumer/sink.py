@@ -11,7 +11,7 @@ import psycopg2
 import sqlalchemy as sa
 
 from streamguard.consumer.enrich import Enriched
-from streamguard.db import alerts
+from streamguard.db import alerts, error_line
 
 
 class Source(NamedTuple):
@@ -177,8 +177,7 @@ def _in_transaction(engine: sa.Engine, text: str) -> dict[Any, Any]:
 
 def rejection_reason(error: sa.exc.DBAPIError) -> str:
     """PostgreSQL's complaint, first line, for the dead-letter header."""
-    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
-    return f"rejected by PostgreSQL: {lines[0]}"
+    return f"rejected by PostgreSQL: {error_line(error)}"
 
 
 class Staged(NamedTuple):

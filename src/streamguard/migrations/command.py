@@ -94,7 +94,8 @@ def _session(
     config_file: Path | None, headers_file: Path | None = None
 ) -> Iterator[tuple[MigrationConfig, KsqlClient]]:
     with _reported():
-        config = resolve_config(_config_file(config_file), settings=command_settings())
+        settings = command_settings()
+        config = resolve_config(_config_file(config_file), settings=settings)
         if headers_file is not None:
             config = replace(config, headers=read_headers(headers_file))
         client = client_factory(config)
@@ -107,7 +108,6 @@ def _session(
             ):
                 raise
             # The committed file names localhost:8088; a local stack may listen elsewhere.
-            settings = command_settings()
             copy = settings.state_dir / CONFIG_FILE_NAME
             raise MigrationError(
                 f"{exc}\nThe server comes from {config.source}; StreamGuard's settings name "

@@ -94,18 +94,18 @@ def load_rules(ksql_dir: Path, names: Sequence[str] = ()) -> RuleSet:
         raise BacktestError(f"no migration files V<version>__<name>.sql in {ksql_dir}")
     rules: list[Rule] = []
     setup: list[MigrationFile] = []
+    texts = [(migration, migration.read_text()) for migration in migrations]
     try:
         project = default_defines(ksql_dir)
         # A rule changed with `rules change` runs with its latest values: its change files are
         # those values, not rules of their own.
-        changes = [c for m in migrations if (c := read_change(m.read_text())) is not None]
+        changes = {m.version: c for m, text in texts if (c := read_change(text)) is not None}
     except (ConfigError, RuleChangeError) as exc:
         raise BacktestError(str(exc)) from None
-    for change in changes:
+    for change in changes.values():
         project.update(change.new)
-    for migration in migrations:
-        text = migration.read_text()
-        if read_change(text) is not None:
+    for migration, text in texts:
+        if migration.version in changes:
             continue
         if not is_rule(migration):
             if not rules:
