@@ -97,8 +97,8 @@ def test_blacklist_file_names_what_the_blacklisted_scenario_uses(tmp_path: Path)
     ("args", "complaint"),
     [
         (["--fraud-share", "1.5"], "--fraud-share"),
-        (["--scenario", "normal"], "--scenario"),
-        (["--scenario", "bank_robbery"], "--scenario"),
+        (["--scenario", "normal"], "'normal' is not a fraud scenario"),
+        (["--scenario", "bank_robbery"], "'bank_robbery' is not a fraud scenario"),
         (["--start-time", "yesterday"], "--start-time"),
         (["--start-time", "2026-01-01T00:00:00"], "time zone"),
         (["--burst", "lots"], "SIZE@SECONDS"),
@@ -115,6 +115,14 @@ def test_bad_options_are_named(args: list[str], complaint: str) -> None:
     code, _, err = _run("--dry-run", *args)
     assert code == 2
     assert complaint in " ".join(err.split())
+
+
+def test_help_offers_only_fraud_scenarios() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    (offered,) = [line for line in result.stdout.splitlines() if "--scenario" in line]
+    assert "[high_amount|velocity_burst|" in offered
+    assert "normal" not in offered.split("]")[0]
 
 
 def test_replay_of_a_bad_file_names_the_line(tmp_path: Path) -> None:

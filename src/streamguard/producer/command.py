@@ -37,9 +37,20 @@ _CONNECT_TIMEOUT_S = 10.0
 
 err = terminal.stderr
 
+FRAUD_SCENARIOS = [s.value for s in Scenario if s is not Scenario.NORMAL]
+
 # Messages sent between two looks at the clock: small enough that a deadline, a progress update
 # and the rate are kept to within a few milliseconds, large enough to cost nothing per message.
 BATCH = 500
+
+
+def _fraud_scenario(name: str) -> Scenario:
+    if name not in FRAUD_SCENARIOS:
+        hint = " ('normal' is what the rest of the traffic is)" if name == Scenario.NORMAL else ""
+        raise typer.BadParameter(
+            f"{name!r} is not a fraud scenario{hint}: one of {', '.join(FRAUD_SCENARIOS)}"
+        )
+    return Scenario(name)
 
 
 def _epoch_ms(text: str) -> int:
@@ -93,7 +104,10 @@ def produce_command(
         list[Scenario] | None,
         typer.Option(
             help="Only these fraud scenarios (repeatable), sharing --fraud-share equally; "
-            "default: all of them."
+            "default: all of them.",
+            # The fraud scenarios only: `normal` is what the rest of the traffic is.
+            parser=_fraud_scenario,
+            metavar=f"[{'|'.join(FRAUD_SCENARIOS)}]",
         ),
     ] = None,
     start_time: Annotated[
@@ -166,11 +180,6 @@ def produce_command(
     _check(0 <= fraud_share <= 1, "--fraud-share", f"must be between 0 and 1, not {fraud_share}")
     _check(accounts is None or accounts > 0, "--accounts", f"must be above 0, not {accounts}")
     _check(delivery_timeout > 0, "--delivery-timeout", f"must be above 0, not {delivery_timeout}")
-    _check(
-        not scenario or Scenario.NORMAL not in scenario,
-        "--scenario",
-        "names fraud scenarios; 'normal' is what the rest of the traffic is",
-    )
     check_output_file(ground_truth, "--ground-truth")
     check_output_file(write_blacklist, "--write-blacklist")
     try:
