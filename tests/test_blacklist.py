@@ -34,6 +34,22 @@ def test_add_replace_remove_and_expiry(engine: sa.Engine) -> None:
     assert not bl.remove(engine, bl.Kind.COUNTRY, "KP")
 
 
+def test_an_entry_given_twice_at_once_is_written_once_the_last_one_kept(engine: sa.Engine) -> None:
+    # As a CSV listing it twice gives it; `de` and `DE` are one country.
+    written = bl.add(
+        engine,
+        [
+            bl.Entry(bl.Kind.ACCOUNT, "A2", "first", "ana"),
+            bl.Entry(bl.Kind.COUNTRY, "de", "lower", "ana"),
+            bl.Entry(bl.Kind.ACCOUNT, "A2", "second", "bo"),
+            bl.Entry(bl.Kind.COUNTRY, "DE", "upper", "bo"),
+        ],
+    )
+    assert written == 2
+    active = {(e.kind, e.value): e.reason for e in bl.entries(engine)}
+    assert active == {(bl.Kind.ACCOUNT, "A2"): "second", (bl.Kind.COUNTRY, "DE"): "upper"}
+
+
 def test_entries_that_mean_nothing_are_refused(engine: sa.Engine) -> None:
     with pytest.raises(bl.BlacklistError, match="'Mars' is not an ISO 3166-1"):
         bl.add(engine, [bl.Entry(bl.Kind.COUNTRY, "Mars")])

@@ -64,17 +64,23 @@ def check(entry: Entry) -> Entry:
 
 
 def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
-    """Add or replace entries (one per kind and value); returns how many were written."""
+    """Add or replace entries (one per kind and value, the last given of each); returns how
+    many were written."""
+    # By kind and value, as the table keeps them: PostgreSQL refuses one statement that
+    # upserts the same row twice (a CSV listing an entry twice, or `de` and `DE`).
+    latest = {
+        (e.kind, normalise(e.kind, check(e).value)): e for e in entries
+    }
     rows = [
         {
-            "kind": e.kind.value,
-            "value": normalise(e.kind, check(e).value),
+            "kind": kind.value,
+            "value": value,
             "reason": e.reason,
             "added_by": e.added_by,
             "added_at": e.added_at or datetime.now(UTC),
             "expires_at": e.expires_at,
         }
-        for e in entries
+        for (kind, value), e in latest.items()
     ]
     if not rows:
         return 0

@@ -157,6 +157,24 @@ def test_blacklist_forms_validate_as_the_cli_does(client: TestClient, migrated: 
     assert _error(again.text) == "no blacklist entry for country KP"
 
 
+def test_another_sites_page_cannot_change_anything(client: TestClient, migrated: sa.Engine) -> None:
+    form = {"action": "add", "kind": "merchant", "value": "MER-CSRF"}
+    for headers in ({"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"},
+                    {"Origin": "null"}, {"Origin": "http://testserver.evil.example"}):  # fmt: skip
+        refused = client.post("/blacklist", data=form, headers=headers)
+        assert refused.status_code == 403, headers
+        assert "came from" in refused.text
+    sql = client.post("/sql", data={"sql": "DROP STREAM fraud_alerts;"},
+                      headers={"Origin": "http://evil.example"})  # fmt: skip
+    assert sql.status_code == 403
+    assert bl.entries(migrated) == []
+    # Its own pages (the test client's address) may; a link from elsewhere still opens a page.
+    own = client.post("/blacklist", data=form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 200 and "blacklisted merchant MER-CSRF" in own.text
+    followed = client.get("/blacklist", headers={"Referer": "http://evil.example/x"})
+    assert followed.status_code == 200
+
+
 def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:
     rules = client.get("/rules")
     assert rules.status_code == 200

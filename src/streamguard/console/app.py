@@ -21,6 +21,7 @@ from starlette.responses import (
     RedirectResponse,
     Response,
 )
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -28,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from streamguard import blacklist as bl
 from streamguard import db, monitor, stack
 from streamguard.console import alerts, charts, pipeline, push, rules, sql
+from streamguard.console.same_origin import SameOrigin
 from streamguard.ksqldb import KsqlClient, KsqlError
 from streamguard.models import BlacklistKind, Severity
 from streamguard.settings import Settings
@@ -442,6 +444,7 @@ def create_app(config: ConsoleConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: console.not_found, Exception: console.failed},
+        middleware=[Middleware(SameOrigin)],
         lifespan=lifespan,
     )
     app.state.console = console
