@@ -68,9 +68,7 @@ def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
     many were written."""
     # By kind and value, as the table keeps them: PostgreSQL refuses one statement that
     # upserts the same row twice (a CSV listing an entry twice, or `de` and `DE`).
-    latest = {
-        (e.kind, normalise(e.kind, check(e).value)): e for e in entries
-    }
+    latest = {(e.kind, normalise(e.kind, check(e).value)): e for e in entries}
     rows = [
         {
             "kind": kind.value,
