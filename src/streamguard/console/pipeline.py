@@ -4,6 +4,7 @@ consumer groups and their lag, ksqlDB's streams, tables and queries. Read only."
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from confluent_kafka.admin import AdminClient
 from streamguard.ksqldb import KsqlClient, QueriesList, StreamsList, TablesList
 
 TIMEOUT_S = 5.0
+# How long a topic's read waits for its next message before it shows what it has.
+_QUIET_S = 3.0
 
 
 class PipelineError(Exception):
@@ -136,10 +139,13 @@ class Kafka:
     def _read_until(self, consumer: Consumer, ends: dict[int, int]) -> list[Browsed]:
         found: list[Browsed] = []
         done: set[int] = set()
-        idle = 0
-        while len(done) < len(ends) and idle < 3:
-            batch = consumer.consume(500, timeout=1.0)
-            idle = 0 if batch else idle + 1
+        # Short waits: `consume` returns when it has its count or its time is up, and a page
+        # asks for a few dozen messages, so one long wait made every topic page take a second.
+        quiet_until = time.monotonic() + _QUIET_S
+        while len(done) < len(ends) and time.monotonic() < quiet_until:
+            batch = consumer.consume(500, timeout=0.05)
+            if batch:
+                quiet_until = time.monotonic() + _QUIET_S
             for message in batch:
                 partition = int(message.partition() or 0)
                 if message.error() is not None:
