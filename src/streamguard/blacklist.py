@@ -56,6 +56,9 @@ def normalise(kind: Kind, value: str) -> str:
 def check(entry: Entry) -> Entry:
     """The entry, or a BlacklistError naming what is wrong with it."""
     value = normalise(entry.kind, entry.value)
+    for name, text in (("value", entry.value), ("reason", entry.reason)):
+        if "\x00" in text:  # PostgreSQL takes no NUL in a text
+            raise BlacklistError(f"a blacklisted {entry.kind.value}'s {name} holds a NUL character")
     if not value:
         raise BlacklistError(f"a blacklisted {entry.kind.value} needs a value")
     if entry.kind is Kind.COUNTRY and pycountry.countries.get(alpha_2=value) is None:

@@ -95,6 +95,7 @@ def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
         ({"severity": "urgent"}, "unknown severity 'URGENT': one of LOW, MEDIUM, HIGH, CRITICAL"),
         ({"since": "yesterday"}, "time filter: 'yesterday' is not an ISO 8601 time"),
         ({"blacklisted": "maybe"}, "blacklist hit must be yes, no or empty, not 'maybe'"),
+        ({"account": "A\x00B"}, "account holds a NUL character"),
     ],
 )
 def test_a_bad_filter_is_a_message_on_the_page(
@@ -175,6 +176,30 @@ def test_another_sites_page_cannot_change_anything(client: TestClient, migrated:
     assert followed.status_code == 200
 
 
+def test_a_nul_character_is_bad_input_not_a_failure(client: TestClient) -> None:
+    assert client.get("/alerts/rows", params={"account": "A\x00B"}).status_code == 400
+    assert (
+        _error(client.get("/alerts/high_amount:x%00y").text)
+        == "no alert with id 'high_amount:x\\x00y'"
+    )
+    topic = client.get("/pipeline/topics/x%00y")
+    assert topic.status_code == 404 and _error(topic.text).endswith("not a topic's name")
+    added = client.post("/blacklist", data={"action": "add", "kind": "card", "value": "C\x001"})
+    assert added.status_code == 400
+    assert _error(added.text) == "a blacklisted card's value holds a NUL character"
+
+
+def test_an_alert_is_not_said_missing_when_postgresql_is_down(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"database_url": "postgresql+psycopg2://postgres@127.0.0.1:1/streamguard"}
+    )
+    app = create_app(ConsoleConfig(settings=down, rules_dir=ROOT / "ksql"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/alerts/high_amount:someone")
+    assert page.status_code == 503
+    assert _error(page.text).startswith("PostgreSQL: ")
+
+
 def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:
     rules = client.get("/rules")
     assert rules.status_code == 200
@@ -187,7 +212,7 @@ def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:
     assert "fraud_alerts" in pipeline.text or "<h2>Topics</h2>" in pipeline.text
 
     sql = client.post("/sql", data={"sql": "SHOW STREAMS;"})
-    assert sql.status_code == 400 and "cannot reach ksqlDB" in _error(sql.text)
+    assert sql.status_code == 503 and "cannot reach ksqlDB" in _error(sql.text)
     empty = client.post("/sql", data={"sql": "  -- nothing\n"})
     assert _error(empty.text).startswith("there is no statement to run")
     two = client.post("/sql", data={"sql": "SELECT 1 FROM a; SELECT 2 FROM b;"})

@@ -43,6 +43,9 @@ class AlertFilter:
     @classmethod
     def from_query(cls, params: dict[str, str], known_rules: list[str]) -> AlertFilter:
         """The filter of a request's query string, checked: a FilterError names a bad field."""
+        for name, value in params.items():
+            if "\x00" in value:  # PostgreSQL takes no NUL in a text
+                raise FilterError(f"{name} holds a NUL character")
         rule = params.get("rule", "").strip()
         if rule and known_rules and rule not in known_rules:
             raise FilterError(

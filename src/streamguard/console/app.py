@@ -30,7 +30,7 @@ from streamguard import blacklist as bl
 from streamguard import db, monitor, stack
 from streamguard.console import alerts, charts, pipeline, push, rules, sql
 from streamguard.console.same_origin import SameOrigin
-from streamguard.ksqldb import KsqlClient, KsqlError
+from streamguard.ksqldb import KsqlClient, KsqlConnectionError, KsqlError
 from streamguard.models import BlacklistKind, Severity
 from streamguard.settings import Settings
 
@@ -58,6 +58,12 @@ def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
     except (sa.exc.SQLAlchemyError, KsqlError, pipeline.PipelineError, OSError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         return None, f"{what}: {detail[0] if detail else type(exc).__name__}"
+
+
+def _list_status(error: str | None) -> int:
+    """The alert list's status: 400 for a bad filter; a PostgreSQL that does not answer is
+    said on the page (and in the rows the page refreshes), which still shows."""
+    return 400 if error and "PostgreSQL" not in error else 200
 
 
 class Console:
@@ -127,8 +133,7 @@ class Console:
         )
         context["chart"] = charts.stacked_bars(series or {}, title="alerts per minute, by rule")
         context["error"] = context["error"] or chart_error
-        status = 400 if context["error"] and "PostgreSQL" not in context["error"] else 200
-        return self.page(request, "alerts.html", context, status)
+        return self.page(request, "alerts.html", context, _list_status(context["error"]))
 
     async def alert_chart(self, _request: Request) -> Response:
         series, _error = await run_in_threadpool(
@@ -139,20 +144,21 @@ class Console:
 
     async def alert_rows(self, request: Request) -> Response:
         context = await run_in_threadpool(self._alert_list, dict(request.query_params))
-        return self.page(request, "_alert_rows.html", context)
+        return self.page(request, "_alert_rows.html", context, _list_status(context["error"]))
 
     async def alert_detail(self, request: Request) -> Response:
         alert_id = request.path_params["alert_id"]
-        found, error = await run_in_threadpool(
-            _attempt, lambda: alerts.detail(self.engine, alert_id), "PostgreSQL"
-        )
-        if found is None and error is None:
-            error = f"no alert with id {alert_id!r}"
+        found, error, status = None, None, 200
+        if "\x00" not in alert_id:  # no id holds one, and PostgreSQL takes no NUL in a text
+            found, error = await run_in_threadpool(
+                _attempt, lambda: alerts.detail(self.engine, alert_id), "PostgreSQL"
+            )
+        if error is not None:
+            status = 503  # not looked for: the alert may well be there
+        elif found is None:
+            error, status = f"no alert with id {alert_id!r}", 404
         return self.page(
-            request,
-            "alert.html",
-            {"alert_id": alert_id, "alert": found, "error": error},
-            404 if found is None else 200,
+            request, "alert.html", {"alert_id": alert_id, "alert": found, "error": error}, status
         )
 
     # -- rules ----------------------------------------------------------------------------
@@ -275,7 +281,8 @@ class Console:
                     )
             except (sql.SqlInputError, KsqlError) as exc:
                 context["error"] = str(exc)
-                status = 400
+                # A server that does not answer is not the statement's fault.
+                status = 503 if isinstance(exc, KsqlConnectionError) else 400
         return self.page(request, "sql.html", context, status)
 
     def _with_client(self, work: Callable[[KsqlClient, str], T], text: str) -> T:

@@ -4,6 +4,7 @@ consumer groups and their lag, ksqlDB's streams, tables and queries. Read only."
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from streamguard.ksqldb import KsqlClient, QueriesList, StreamsList, TablesList
 TIMEOUT_S = 5.0
 # How long a topic's read waits for its next message before it shows what it has.
 _QUIET_S = 3.0
+# What Kafka allows in a topic's name.
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 class PipelineError(Exception):
@@ -113,6 +116,8 @@ class Kafka:
 
     def last_messages(self, topic: str, count: int) -> list[Browsed]:
         """The last `count` messages of `topic` over all its partitions, newest first."""
+        if not _TOPIC_NAME.fullmatch(topic):
+            raise PipelineError(f"no topic named {topic!r} on Kafka: not a topic's name")
         consumer = self._consumer()
         try:
             metadata = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
