@@ -86,6 +86,11 @@ def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
     assert "ACC00001" in account and "ACC00009" not in account
     chart = client.get("/alerts/chart").text
     assert chart.startswith("<svg") and "high_amount" in chart and "velocity" in chart
+    # A time of one's own stays chosen in the form (it showed "last 15 minutes"), so that
+    # pressing Filter again keeps it.
+    custom = client.get("/alerts", params={"since": "2026-01-01T00:00:00Z"}).text
+    chosen = re.findall(r'<option value="([^"]*)" selected>', custom)
+    assert "2026-01-01T00:00:00Z" in chosen and "15m" not in chosen
 
 
 @pytest.mark.parametrize(
