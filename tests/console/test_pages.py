@@ -201,8 +201,13 @@ def test_an_alert_is_not_said_missing_when_postgresql_is_down(settings: Settings
     app = create_app(ConsoleConfig(settings=down, rules_dir=ROOT / "ksql"))
     with TestClient(app, raise_server_exceptions=False) as client:
         page = client.get("/alerts/high_amount:someone")
+        chart = client.get("/alerts/chart").text
+        rules = client.get("/rules").text
     assert page.status_code == 503
     assert _error(page.text).startswith("PostgreSQL: ")
+    # Counts that could not be read are not shown as none: no fraud is not what happened.
+    assert "PostgreSQL: " in chart and "no alerts in this time" not in chart
+    assert "unknown: PostgreSQL does not answer" in rules and "no alerts in this time" not in rules
 
 
 def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:

@@ -6,10 +6,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -58,6 +60,13 @@ def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
     except (sa.exc.SQLAlchemyError, KsqlError, pipeline.PipelineError, OSError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         return None, f"{what}: {detail[0] if detail else type(exc).__name__}"
+
+
+def _alert_chart(series: dict[str, list[tuple[datetime, int]]] | None, error: str | None) -> Markup:
+    """The alerts-per-minute chart, or in its place why there are no figures."""
+    return charts.stacked_bars(
+        series or {}, title="alerts per minute, by rule", empty=error or "no alerts in this time"
+    )
 
 
 def _list_status(error: str | None) -> int:
@@ -131,16 +140,15 @@ class Console:
         series, chart_error = await run_in_threadpool(
             _attempt, lambda: alerts.per_minute(self.engine, minutes=60), "PostgreSQL"
         )
-        context["chart"] = charts.stacked_bars(series or {}, title="alerts per minute, by rule")
+        context["chart"] = _alert_chart(series, chart_error)
         context["error"] = context["error"] or chart_error
         return self.page(request, "alerts.html", context, _list_status(context["error"]))
 
     async def alert_chart(self, _request: Request) -> Response:
-        series, _error = await run_in_threadpool(
+        series, error = await run_in_threadpool(
             _attempt, lambda: alerts.per_minute(self.engine, minutes=60), "PostgreSQL"
         )
-        chart = charts.stacked_bars(series or {}, title="alerts per minute, by rule")
-        return HTMLResponse(str(chart))
+        return HTMLResponse(str(_alert_chart(series, error)))
 
     async def alert_rows(self, request: Request) -> Response:
         context = await run_in_threadpool(self._alert_list, dict(request.query_params))
@@ -192,10 +200,14 @@ class Console:
                 {r.rule_id: series[r.rule_id]} if r.rule_id in series else {},
                 height=120,
                 title=f"{r.rule_id}: alerts per minute",
+                empty=error or "no alerts in this time",
             )
             for r in found
         }
-        totals = {rule: sum(n for _, n in points) for rule, points in series.items()}
+        # None where the counts could not be read: a 0 would say the rule found nothing.
+        totals = (
+            None if error else {rule: sum(n for _, n in points) for rule, points in series.items()}
+        )
         return {"rules": found, "errors": errors, "charts": charts_by_rule, "totals": totals}
 
     async def rules_page(self, request: Request) -> Response:

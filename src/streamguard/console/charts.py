@@ -30,8 +30,10 @@ def stacked_bars(
     width: int = 720,
     height: int = 180,
     title: str = "",
+    empty: str = "no alerts in this time",
 ) -> Markup:
-    """Counts per time slot, one colour per series stacked in each bar, with a legend.
+    """Counts per time slot, one colour per series stacked in each bar, with a legend; `empty`
+    in their place when there are none (why there are none, where the counts could not be read).
 
     Every series must have the same slots in the same order (as alerts.per_minute gives them).
     """
@@ -82,7 +84,7 @@ def stacked_bars(
     if not names:
         parts.append(
             f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}" '
-            'text-anchor="middle" class="legend">no alerts in this time</text>'
+            f'text-anchor="middle" class="legend">{escape(empty)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
