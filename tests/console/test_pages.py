@@ -4,6 +4,7 @@ forms, and bad input (or a part that is down) answered with a message, never a s
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,6 +209,20 @@ def test_an_alert_is_not_said_missing_when_postgresql_is_down(settings: Settings
     # Counts that could not be read are not shown as none: no fraud is not what happened.
     assert "PostgreSQL: " in chart and "no alerts in this time" not in chart
     assert "unknown: PostgreSQL does not answer" in rules and "no alerts in this time" not in rules
+
+
+def test_a_ksqldb_that_does_not_answer_holds_a_page_up_only_briefly(settings: Settings) -> None:
+    # A socket that takes connections and never answers, as a ksqlDB stuck on its Kafka was.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        stuck = settings.model_copy(update={"ksqldb_url": url})
+        config = ConsoleConfig(settings=stuck, rules_dir=ROOT / "ksql", view_timeout_s=0.5)
+        with TestClient(create_app(config), raise_server_exceptions=False) as client:
+            rules = client.get("/rules")
+            pipeline = client.get("/pipeline")
+    assert rules.status_code == 200 and "high_amount" in rules.text
+    assert f"ksqlDB at {url} did not answer in time" in rules.text
+    assert "did not answer in time" in pipeline.text
 
 
 def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:

@@ -51,6 +51,10 @@ class ConsoleConfig:
     rules_dir: Path = Path("ksql")
     grafana_url: str | None = None
     backtest_report: Path | None = None
+    # How long a page waits for ksqlDB to describe the pipeline before it says it did not
+    # answer (a ksqlDB whose Kafka is down took 30 s to fail the Rules page's lookups). The SQL
+    # page's statements wait as long as the client does.
+    view_timeout_s: float = 5.0
 
 
 def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
@@ -92,8 +96,11 @@ class Console:
             self._engine = db.create_engine(self.settings.database)
         return self._engine
 
-    def ksql(self) -> KsqlClient:
-        return KsqlClient(self.settings.ksqldb)
+    def ksql(self, *, viewing: bool = False) -> KsqlClient:
+        """A client of ksqlDB; `viewing`: for a page that shows the pipeline, so it gives up
+        sooner."""
+        timeout = self.config.view_timeout_s if viewing else None
+        return KsqlClient(self.settings.ksqldb, timeout=timeout)
 
     def page(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
@@ -180,7 +187,7 @@ class Console:
                 "rules": [],
                 "errors": [f"cannot read the rules in {self.config.rules_dir}: {exc}"],
             }
-        with self.ksql() as client:
+        with self.ksql(viewing=True) as client:
             messages = [
                 rules.add_migration_states(found, client, self.config.rules_dir),
                 rules.add_query_states(found, client),
@@ -237,7 +244,7 @@ class Console:
             found_groups, error2 = _attempt(kafka.groups, "Kafka")
             groups = found_groups or []
             errors += [e for e in (error, error2) if e]
-        with self.ksql() as client:
+        with self.ksql(viewing=True) as client:
             sources, error = _attempt(lambda: pipeline.ksql_sources(client), "ksqlDB")
         if error:
             errors.append(error)
