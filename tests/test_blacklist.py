@@ -111,6 +111,12 @@ def test_import_csv_and_its_errors(engine: sa.Engine, database_url: str, tmp_pat
     )
     assert result.returncode == 2
     assert "bad.csv:3" in result.stderr and "planet" in result.stderr
+    for body, complaint in [
+        ("kind,value\naccount,A9,mule\n", "x.csv:2: more values than the header has columns"),
+        ("kind,value,expires_at\naccount,A9,2020-01-01\n", "x.csv:2: expiry 2020-01-01T00:00:00"),
+    ]:
+        with pytest.raises(bl.BlacklistError, match=complaint):
+            bl.parse_csv(body.splitlines(keepends=True), source="x.csv", added_by="t")
     # Nothing of a file with a bad row is added.
     assert "A8" not in {e.value for e in bl.entries(engine)}
 

@@ -47,6 +47,11 @@ class Hit:
         return {"kind": self.kind.value, "value": self.value, "reason": self.reason}
 
 
+# The longest value an entry may have: ids of accounts, cards and merchants are far shorter, and
+# a longer one is a paste gone wrong.
+MAX_VALUE = 200
+
+
 def normalise(kind: Kind, value: str) -> str:
     value = value.strip()
     # Country codes are upper-case on the wire; accept whatever case an analyst types.
@@ -61,6 +66,11 @@ def check(entry: Entry) -> Entry:
             raise BlacklistError(f"a blacklisted {entry.kind.value}'s {name} holds a NUL character")
     if not value:
         raise BlacklistError(f"a blacklisted {entry.kind.value} needs a value")
+    if len(value) > MAX_VALUE:
+        raise BlacklistError(
+            f"a blacklisted {entry.kind.value} of {len(value):,} characters: an id is at most "
+            f"{MAX_VALUE}"
+        )
     if entry.kind is Kind.COUNTRY and pycountry.countries.get(alpha_2=value) is None:
         raise BlacklistError(f"{entry.value!r} is not an ISO 3166-1 alpha-2 country code")
     return entry
@@ -140,6 +150,11 @@ def parse_csv(lines: Iterable[str], *, source: str, added_by: str) -> list[Entry
         raise BlacklistError(f"{source}: missing column(s) {', '.join(sorted(missing))}")
     try:
         for line, row in enumerate(reader, start=2):
+            if None in row:  # csv puts the values past the header's columns under None
+                raise BlacklistError(
+                    f"{source}:{line}: more values than the header has columns "
+                    f"({', '.join(reader.fieldnames or [])})"
+                )
             out.append(_csv_entry(row, f"{source}:{line}", added_by))
     except csv.Error as exc:
         raise BlacklistError(f"{source}:{reader.line_num}: not CSV: {exc}") from None
@@ -158,8 +173,8 @@ def _csv_entry(row: dict[str, str | None], where: str, added_by: str) -> Entry:
         raise BlacklistError(f"{where}: empty value")
     expires = (row.get("expires_at") or "").strip()
     try:
-        expires_at = parse_time(expires) if expires else None
-    except ValueError as exc:
+        expires_at = _future(parse_time(expires)) if expires else None
+    except (ValueError, BlacklistError) as exc:
         raise BlacklistError(f"{where}: {exc}") from None
     entry = Entry(kind, value, (row.get("reason") or "").strip(), added_by, expires_at=expires_at)
     try:
@@ -168,13 +183,23 @@ def _csv_entry(row: dict[str, str | None], where: str, added_by: str) -> Entry:
         raise BlacklistError(f"{where}: {exc}") from None
 
 
+def _future(moment: datetime) -> datetime:
+    """`moment`, or a BlacklistError when it has passed: an entry expiring then would be
+    written and never block anything."""
+    if moment <= datetime.now(UTC):
+        raise BlacklistError(
+            f"expiry {moment.isoformat()} has passed: the entry would block nothing"
+        )
+    return moment
+
+
 def expiry(expires: str | None, expires_in: str | None) -> datetime | None:
     """An entry's expiry from an ISO time or a span from now (30m, 12h, 7d), or None."""
     if expires and expires_in:
         raise BlacklistError("give an expiry time or a span from now, not both")
     if expires:
         try:
-            return parse_time(expires)
+            return _future(parse_time(expires))
         except ValueError as exc:
             raise BlacklistError(str(exc)) from None
     if expires_in:
@@ -182,6 +207,10 @@ def expiry(expires: str | None, expires_in: str | None) -> datetime | None:
         number, unit = expires_in[:-1], expires_in[-1:]
         if unit not in units or not number.isdigit():
             raise BlacklistError(f"expiry span {expires_in!r} is not like 30m, 12h or 7d")
+        if int(number) == 0:
+            raise BlacklistError(
+                f"expiry span {expires_in!r} ends now: the entry would block nothing"
+            )
         return datetime.now(UTC) + timedelta(seconds=int(number) * units[unit])
     return None
 

@@ -139,6 +139,12 @@ def test_blacklist_forms_validate_as_the_cli_does(client: TestClient, migrated: 
         ({"kind": "country", "value": "XX"}, "'XX' is not an ISO 3166-1 alpha-2 country code"),
         ({"kind": "planet", "value": "Mars"}, "kind 'planet' is not one of account"),
         ({"kind": "card", "value": "C1", "expires_in": "soon"}, "expiry span 'soon' is not"),
+        ({"kind": "card", "value": "C1", "expires_in": "0d"}, "expiry span '0d' ends now"),
+        (
+            {"kind": "merchant", "value": "M1", "expires": "2020-01-01T00:00:00Z"},
+            "expiry 2020-01-01T00:00:00+00:00 has passed: the entry would block nothing",
+        ),
+        ({"kind": "account", "value": "A" * 201}, "a blacklisted account of 201 characters"),
         ({"kind": "card", "value": ""}, "a blacklisted card needs a value"),
     ]:
         refused = client.post("/blacklist", data={"action": "add", **form})
