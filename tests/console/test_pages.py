@@ -33,6 +33,13 @@ def migrated(database_url: str, db_engine: sa.Engine) -> sa.Engine:
     return db_engine
 
 
+def _cells(html: str) -> list[str]:
+    """The text of each table cell of `html`, in order."""
+    return [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)
+    ]
+
+
 def _write(engine: sa.Engine, *values: dict[str, object]) -> list[str]:
     cache = BlacklistCache(engine)
     batch = []
@@ -87,6 +94,21 @@ def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
     assert "ACC00001" in account and "ACC00009" not in account
     chart = client.get("/alerts/chart").text
     assert chart.startswith("<svg") and "high_amount" in chart and "velocity" in chart
+    # A transaction's amount and a window's count and total each in a column of its own, with
+    # the transaction's event time.
+    cells = _cells(client.get("/alerts/rows", params={"rule": "velocity"}).text)
+    assert cells[6:9] == ["", "7", ""], cells
+    one = _cells(client.get("/alerts/rows", params={"account": "ACC00001"}).text)
+    assert one[1] == "2025-11-23 12:13:20" and one[6:9] == ["5001.25", "", ""], one
+    # A full page says how many it leaves out; a limit out of range is refused, not changed.
+    page = client.get("/alerts/rows", params={"limit": "1"}).text
+    assert page.count('class="alert-row') == 1
+    assert "the latest 1 of 3 matching alerts" in page
+    assert "matching alerts" not in client.get("/alerts/rows", params={"limit": "3"}).text
+    for limit in ("0", "-5", "5000"):
+        refused = client.get("/alerts", params={"limit": limit})
+        assert refused.status_code == 400
+        assert _error(refused.text) == f"limit must be between 1 and 1000, not {limit}"
     # A time of one's own stays chosen in the form (it showed "last 15 minutes"), so that
     # pressing Filter again keeps it.
     custom = client.get("/alerts", params={"since": "2026-01-01T00:00:00Z"}).text

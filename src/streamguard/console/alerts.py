@@ -16,6 +16,10 @@ from streamguard.models import BlacklistKind, Severity
 from streamguard.times import parse_time
 
 # The time filter's choices: a label a person reads, and how far back it reaches.
+# The most alerts one list shows, and the sizes the form offers.
+MAX_LIMIT = 1000
+LIMITS = (100, 500, MAX_LIMIT)
+
 SINCE = {
     "15m": ("last 15 minutes", timedelta(minutes=15)),
     "1h": ("last hour", timedelta(hours=1)),
@@ -69,13 +73,15 @@ class AlertFilter:
             limit = int(params.get("limit") or 100)
         except ValueError:
             raise FilterError(f"limit must be a whole number, not {params['limit']!r}") from None
+        if not 1 <= limit <= MAX_LIMIT:
+            raise FilterError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         return cls(
             rule=rule,
             severity=severity,
             account=params.get("account", "").strip(),
             blacklisted=blacklisted,
             since=since,
-            limit=max(1, min(limit, 1000)),
+            limit=limit,
         )
 
     def since_time(self, now: datetime) -> datetime | None:
@@ -114,6 +120,7 @@ _LIST_COLUMNS = (
     alerts.c.txn_count,
     alerts.c.country,
     alerts.c.blacklist_hits,
+    alerts.c.event_time,
 )
 
 
@@ -127,6 +134,13 @@ def latest(engine: sa.Engine, flt: AlertFilter) -> list[dict[str, Any]]:
     )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def matching(engine: sa.Engine, flt: AlertFilter) -> int:
+    """How many alerts pass the filter (the list shows the latest `flt.limit` of them)."""
+    query = sa.select(sa.func.count()).select_from(alerts).where(*flt.where(datetime.now(UTC)))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def rule_ids(engine: sa.Engine) -> list[str]:

@@ -121,6 +121,7 @@ class Console:
             "rules": known_rules,
             "severities": [s.value for s in Severity],
             "since_choices": alerts.SINCE,
+            "limits": alerts.LIMITS,
             "rows": [],
             "error": error,
         }
@@ -133,6 +134,10 @@ class Console:
             return context
         rows, context["error"] = _attempt(lambda: alerts.latest(self.engine, flt), "PostgreSQL")
         context["rows"] = rows or []
+        context["limit"] = flt.limit
+        if rows is not None and len(rows) == flt.limit:
+            # A full page: how many there are, so that the list does not pass for all of them.
+            context["matching"], _ = _attempt(lambda: alerts.matching(self.engine, flt), "")
         return context
 
     def _rules(self) -> list[rules.Rule]:
