@@ -188,6 +188,22 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
         lambda: closed in server_log.read_text(), what=f"no '{closed}' in {server_log}"
     )
 
+    # Unticked "from the start": only what comes after the query (its alert of 9999.99 is older).
+    browser.open("/sql")
+    browser.find("#sql-from-start").click()
+    browser.find("#sql-text").send_keys(
+        f"SELECT ACCOUNT_ID, AMOUNT FROM fraud_alerts WHERE ACCOUNT_ID = '{account}' EMIT CHANGES;"
+    )
+    browser.follow("#sql-run")
+    browser.wait_for(lambda: "running" in browser.find("#push-status").text)
+    assert not browser.find("#sql-from-start").is_selected()
+    send(running, account, "8888.88")
+    browser.wait_for(
+        lambda: "8888.88" in browser.find("#result-0").text, 60, "the new alert was not shown"
+    )
+    assert "9999.99" not in browser.find("#result-0").text
+    browser.find("#sql-stop").click()
+
     # Leaving the page closes the query on the server too.
     browser.find("#sql-text").clear()
     browser.find("#sql-text").send_keys("SELECT * FROM transactions EMIT CHANGES;")
@@ -201,6 +217,19 @@ def test_sql_page_runs_a_pull_query_and_streams_a_push_query(
     browser.wait_for(
         lambda: closed in server_log.read_text(), what=f"no '{closed}' in {server_log}"
     )
+
+    # A statement ksqlDB answers with nothing (an INSERT) still says it ran.
+    name = f"console_t_{uuid.uuid4().hex[:6]}"
+    for statement in (
+        f"CREATE STREAM {name} (a VARCHAR) WITH (KAFKA_TOPIC='{name}', PARTITIONS=1, "
+        "VALUE_FORMAT='JSON');",
+        f"INSERT INTO {name} (a) VALUES ('x');",
+    ):
+        browser.open("/sql")
+        browser.find("#sql-text").send_keys(statement)
+        browser.follow("#sql-run")
+        browser.wait_for(lambda: browser.find_all(".result-message"), what="no answer shown")
+    assert browser.texts(".result-message") == ["ksqlDB ran it and answered with nothing to show"]
 
     browser.open("/sql")
     browser.find("#sql-text").send_keys("SELECT * FROM no_such_stream;")

@@ -19,6 +19,8 @@ from streamguard.console.sql import SqlInputError, kind_of
         ("SHOW STREAMS;", "statement"),
         ("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');", "statement"),
         ("DROP STREAM s; DROP STREAM t;", "statement"),
+        ("INSERT INTO s (a) VALUES ('x; SELECT 1 FROM t');", "statement"),
+        ("CREATE STREAM x AS SELECT * FROM t EMIT CHANGES; SHOW QUERIES;", "statement"),
     ],
 )
 def test_a_text_is_a_pull_query_a_push_query_or_statements(text: str, kind: str) -> None:
@@ -30,7 +32,10 @@ def test_a_text_is_a_pull_query_a_push_query_or_statements(text: str, kind: str)
     [
         ("", "there is no statement to run"),
         ("/* only a comment */", "there is no statement to run"),
-        ("SELECT 1 FROM a; SHOW STREAMS;", "run one query at a time"),
+        ("SELECT 1 FROM a; SELECT 2 FROM b;", "run one query at a time"),
+        # ksqlDB takes statements and queries at different endpoints.
+        ("SELECT 1 FROM a; SHOW STREAMS;", "run a query on its own: the text holds statements"),
+        ("SHOW STREAMS; SELECT * FROM t;", "run a query on its own: the text holds statements"),
     ],
 )
 def test_what_cannot_be_run_says_why(text: str, message: str) -> None:

@@ -287,12 +287,20 @@ class Console:
     # -- SQL ------------------------------------------------------------------------------
 
     async def sql_page(self, request: Request) -> Response:
-        context: dict[str, Any] = {"text": "", "kind": None, "tables": [], "error": None}
+        context: dict[str, Any] = {
+            "text": "",
+            "kind": None,
+            "tables": [],
+            "error": None,
+            "from_start": True,
+        }
         status = 200
         if request.method == "POST":
             form = await request.form()
             text = str(form.get("sql") or "")
             context["text"] = text
+            context["from_start"] = bool(form.get("from_start"))
+            reset = "earliest" if context["from_start"] else "latest"
             try:
                 kind = sql.kind_of(text)
                 context["kind"] = kind
@@ -301,7 +309,9 @@ class Console:
                     context["tables"] = [table]
                 elif kind == "statement":
                     context["tables"] = await run_in_threadpool(
-                        self._with_client, sql.run_statements, text
+                        self._with_client,
+                        lambda client, text: sql.run_statements(client, text, reset=reset),
+                        text,
                     )
             except (sql.SqlInputError, KsqlError) as exc:
                 context["error"] = str(exc)
@@ -315,7 +325,8 @@ class Console:
 
     async def sql_push(self, request: Request) -> Response:
         text = request.query_params.get("sql", "")
-        return push.EventStream(push.relay(self.ksql(), text))
+        reset = "latest" if request.query_params.get("reset") == "latest" else "earliest"
+        return push.EventStream(push.relay(self.ksql(), text, reset))
 
     async def sql_close(self, request: Request) -> Response:
         form = await request.form()

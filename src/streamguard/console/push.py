@@ -49,8 +49,11 @@ class EventStream(StreamingResponse):
             await self._events.aclose()
 
 
-async def relay(client: KsqlClient, text: str) -> AsyncGenerator[str, None]:
-    """Events `header`, then `row` per row, then `end` or `error`.
+async def relay(
+    client: KsqlClient, text: str, reset: str = "earliest"
+) -> AsyncGenerator[str, None]:
+    """Events `header`, then `row` per row, then `end` or `error`; the query reads its topics
+    from `reset` (auto.offset.reset: earliest, or latest for new records only).
 
     A thread reads the query's HTTP stream and hands rows over a queue, so a page that leaves
     cancels this generator at once even while no row arrives; the query is then closed on the
@@ -58,7 +61,7 @@ async def relay(client: KsqlClient, text: str) -> AsyncGenerator[str, None]:
     """
     try:
         stream = await anyio.to_thread.run_sync(
-            lambda: client.stream_query(text, properties={"auto.offset.reset": "earliest"})
+            lambda: client.stream_query(text, properties={"auto.offset.reset": reset})
         )
     except KsqlError as exc:
         client.close()

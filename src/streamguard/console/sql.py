@@ -18,14 +18,36 @@ class SqlInputError(ValueError):
     """The text cannot be run as given; the message says why."""
 
 
+def _statements(bare: str) -> list[str]:
+    """The text's statements, split at the semicolons outside quotes and backticks."""
+    parts: list[str] = []
+    start, quote = 0, ""
+    for i, ch in enumerate(bare):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'`\"":
+            quote = ch
+        elif ch == ";":
+            parts.append(bare[start:i])
+            start = i + 1
+    parts.append(bare[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
 def kind_of(text: str) -> str:
     """'push', 'pull' or 'statement': how the text must go to ksqlDB."""
     bare = _COMMENT.sub(" ", text).strip()
     if not bare:
         raise SqlInputError("there is no statement to run: type one, e.g. SHOW STREAMS;")
-    if bare.split(None, 1)[0].upper() == "SELECT":
-        if bare.rstrip(";").count(";"):
+    statements = _statements(bare)
+    queries = [s for s in statements if s.split(None, 1)[0].upper() == "SELECT"]
+    if queries and len(statements) > 1:
+        if len(queries) > 1:
             raise SqlInputError("run one query at a time: the text holds more than one")
+        # ksqlDB answers queries and statements at different endpoints.
+        raise SqlInputError("run a query on its own: the text holds statements and a SELECT")
+    if queries:
         return "push" if _PUSH.search(bare) else "pull"
     return "statement"
 
@@ -86,11 +108,16 @@ def _entity_tables(entity: Entity) -> list[ResultTable]:
     return [ResultTable(kind, [], [], json.dumps(shown, indent=2, default=str))]
 
 
-def run_statements(client: KsqlClient, text: str) -> list[ResultTable]:
-    """Statements through /ksql: one table per entity; KsqlError when the server refuses one."""
+def run_statements(client: KsqlClient, text: str, *, reset: str = "earliest") -> list[ResultTable]:
+    """Statements through /ksql: one table per entity; KsqlError when the server refuses one.
+    `reset`: where the queries they start begin reading (auto.offset.reset)."""
     tables: list[ResultTable] = []
-    for entity in client.execute(text, streams_properties={"auto.offset.reset": "earliest"}):
+    for entity in client.execute(text, streams_properties={"auto.offset.reset": reset}):
         tables.extend(_entity_tables(entity))
         for warning in entity.warnings:
             tables.append(ResultTable("warning", [], [], warning.message))
+    if not tables:  # INSERT INTO ... VALUES, for one, answers with nothing
+        tables.append(
+            ResultTable("done", [], [], "ksqlDB ran it and answered with nothing to show")
+        )
     return tables

@@ -38,7 +38,14 @@ function pushQuery() {
   const stop = document.getElementById("sql-stop");
   let queryId = null;
   let rows = 0;
-  const source = new EventSource("/sql/push?sql=" + encodeURIComponent(status.dataset.sql));
+  const source = new EventSource(
+    "/sql/push?sql=" + encodeURIComponent(status.dataset.sql) +
+    "&reset=" + encodeURIComponent(status.dataset.reset || "earliest"));
+  // A query over a busy topic never ends: the page keeps its newest rows only.
+  const kept = 1000;
+  function counted() {
+    return rows + " row(s)" + (rows > kept ? " (the newest " + kept + " shown)" : "");
+  }
   function finish(text, isError) {
     source.close();
     stop.hidden = true;
@@ -63,16 +70,17 @@ function pushQuery() {
       tr.appendChild(td);
     }
     body.appendChild(tr);
+    if (body.rows.length > kept) body.deleteRow(0);
     rows += 1;
-    status.textContent = "push query " + (queryId || "") + " running: " + rows + " row(s)";
+    status.textContent = "push query " + (queryId || "") + " running: " + counted();
   });
-  source.addEventListener("end", () => finish("push query ended: " + rows + " row(s)", false));
+  source.addEventListener("end", () => finish("push query ended: " + counted(), false));
   source.addEventListener("error", (e) => {
     if (e.data) finish(JSON.parse(e.data).message, true);
     else if (source.readyState === EventSource.CLOSED) finish("the console closed the stream", true);
   });
   stop.addEventListener("click", () => {
-    finish("stopped: " + rows + " row(s)", false);
+    finish("stopped: " + counted(), false);
     if (queryId) {
       const form = new FormData();
       form.append("queryId", queryId);
