@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from confluent_kafka import Producer
 from starlette.testclient import TestClient
 
 from streamguard import blacklist as bl
@@ -21,6 +23,7 @@ from streamguard.consumer.enrich import enrich
 from streamguard.consumer.sink import Source, write_batch
 from streamguard.models import Alert, BlacklistKind
 from streamguard.settings import Settings
+from streamguard.stack.state import StackState
 from tests.conftest import ROOT
 from tests.consumer.conftest import txn_alert, window_alert
 
@@ -251,6 +254,37 @@ def test_a_ksqldb_that_does_not_answer_holds_a_page_up_only_briefly(settings: Se
     assert rules.status_code == 200 and "high_amount" in rules.text
     assert f"ksqlDB at {url} did not answer in time" in rules.text
     assert "did not answer in time" in pipeline.text
+
+
+def test_the_alerts_page_says_what_keeps_alerts_from_it(
+    settings: Settings, kafka_bootstrap: str
+) -> None:
+    dlq = f"dlq-{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for n in range(2):
+        producer.produce(dlq, value=b"{}", headers={"streamguard-dlq-reason": f"bad {n}"})
+    assert producer.flush(30) == 0
+    # A local stack whose consumer was started and is gone (its pid no longer runs).
+    state = StackState(settings.state_dir)
+    state.part("consumer").intent = "run"
+    state.part("consumer").pid = 2**22 + 1
+    state.save()
+    config = ConsoleConfig(
+        settings=settings.model_copy(update={"dlq_topic": dlq}), rules_dir=ROOT / "ksql"
+    )
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        page = client.get("/alerts").text
+    warnings = [
+        re.sub(r"<[^>]+>", "", w)
+        for w in re.findall(r'class="error alert-warning"[^>]*>(.*?)</p>', page)
+    ]
+    assert warnings == [
+        "the consumer has died: new alerts are not written to PostgreSQL (./start.sh starts it "
+        "again)",
+        f"2 message(s) in the dead-letter topic {dlq}: alerts the consumer could not write, each "
+        "with its reason",
+    ]
+    assert f'href="/pipeline/topics/{dlq}"' in page
 
 
 def test_pages_say_what_is_down_instead_of_failing(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from markupsafe import Markup
@@ -64,6 +65,10 @@ def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
     except (sa.exc.SQLAlchemyError, KsqlError, pipeline.PipelineError, OSError) as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         return None, f"{what}: {detail[0] if detail else type(exc).__name__}"
+
+
+# How long the alerts page waits for Kafka to count the dead letters: a glance, not a wait.
+_GLANCE_S = 1.0
 
 
 def _alert_chart(series: dict[str, list[tuple[datetime, int]]] | None, error: str | None) -> Markup:
@@ -154,7 +159,37 @@ class Console:
         )
         context["chart"] = _alert_chart(series, chart_error)
         context["error"] = context["error"] or chart_error
+        context["warnings"] = await run_in_threadpool(self._alert_warnings)
         return self.page(request, "alerts.html", context, _list_status(context["error"]))
+
+    def _alert_warnings(self) -> list[tuple[str, str | None]]:
+        """What keeps alerts from this page: the local stack's consumer not running, alerts
+        it could not write (the dead-letter topic), each with a page that shows more. Not a word
+        when either cannot be told."""
+        warnings: list[tuple[str, str | None]] = []
+        if self.settings.stack_state():
+            consumer = [p for p in stack.status(self.settings.state_dir) if p.name == "consumer"]
+            if consumer and not consumer[0].running:
+                warnings.append(
+                    (
+                        f"the consumer has {consumer[0].health}: new alerts are not written to "
+                        "PostgreSQL (./start.sh starts it again)",
+                        "/pipeline",
+                    )
+                )
+        topic = self.settings.dlq_topic
+        dead, _ = _attempt(
+            lambda: pipeline.Kafka(self.settings.kafka).message_count(topic, _GLANCE_S), ""
+        )
+        if dead:
+            warnings.append(
+                (
+                    f"{dead:,} message(s) in the dead-letter topic {topic}: alerts the consumer "
+                    "could not write, each with its reason",
+                    f"/pipeline/topics/{quote(topic)}",
+                )
+            )
+        return warnings
 
     async def alert_chart(self, _request: Request) -> Response:
         series, error = await run_in_threadpool(

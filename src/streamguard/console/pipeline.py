@@ -114,6 +114,23 @@ class Kafka:
         finally:
             consumer.close()
 
+    def message_count(self, topic: str, timeout_s: float = TIMEOUT_S) -> int:
+        """Messages `topic` holds (0 when there is no such topic)."""
+        consumer = self._consumer()
+        try:
+            metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                return 0
+            total = 0
+            for p in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout_s)
+                total += max(0, high - low)
+            return total
+        except KafkaException as exc:
+            raise PipelineError(f"cannot read {topic!r}: {exc.args[0].str()}") from None
+        finally:
+            consumer.close()
+
     def last_messages(self, topic: str, count: int) -> list[Browsed]:
         """The last `count` messages of `topic` over all its partitions, newest first."""
         if not _TOPIC_NAME.fullmatch(topic):
