@@ -140,8 +140,17 @@ def test_a_bad_filter_is_a_message_on_the_page(
 
 def test_alert_detail_breaks_the_risk_score_down(client: TestClient, migrated: sa.Engine) -> None:
     bl.add(migrated, [bl.Entry(BlacklistKind.COUNTRY, "FR", "test")])
-    first, second = _write(migrated, txn_alert(7), txn_alert(507))  # one account, two alerts
+    first, second = _write(
+        migrated, txn_alert(7, REASON="one amount above the threshold"), txn_alert(507)
+    )  # one account, two alerts
     page = client.get(f"/alerts/{first}").text
+    # The rule's reason, and times in UTC to the millisecond, not Python's repr of them.
+    assert '<dd class="reason">one amount above the threshold</dd>' in page
+    assert "<dt>event time (UTC)</dt><dd>2025-11-23 12:13:20.007</dd>" in page
+    # The other alerts under the list's own columns.
+    others = page[page.index('id="others"') :]
+    assert len(re.findall(r"<th[ >]", others)) - others.count('colspan="2"') == 11
+    assert len(_cells(others.split("</tr>")[2])) == 11
     # HIGH base 60, country hit 10, money 5,007.25: 5 points.
     assert "base: the rule&#39;s severity HIGH" in page and "+60" in page
     assert "blacklist hit: country FR" in page and "+10" in page
@@ -341,5 +350,6 @@ def test_grafana_is_linked_and_backtest_figures_shown_when_configured(
         rules = configured.get("/rules").text
     velocity = rules[rules.index('id="rule-velocity"') :]
     velocity = velocity[: velocity.index("</section>")]
-    assert "precision: <b>0.93</b>" in velocity and "recall: <b>0.88</b>" in velocity
+    assert "precision: <b>93.0%</b>" in velocity and "recall: <b>88.0%</b>" in velocity
+    assert "alerts: <b>41</b>" in velocity
     assert "latest backtest" not in rules[: rules.index('id="rule-velocity"')]

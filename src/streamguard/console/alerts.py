@@ -163,6 +163,13 @@ class AlertDetail:
     risk_total: int
     others: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def reason(self) -> str | None:
+        """The rule's words for why it fired (its REASON column), when it wrote one."""
+        payload = self.row.get("payload")
+        found = payload.get("REASON") if isinstance(payload, dict) else None
+        return str(found) if found else None
+
 
 def risk_breakdown(row: dict[str, Any]) -> tuple[list[RiskPart], int]:
     """The risk score's parts as the consumer computed it (see consumer.enrich.risk_score)."""

@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -67,6 +67,13 @@ def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
         return None, f"{what}: {detail[0] if detail else type(exc).__name__}"
 
 
+def _utc(moment: datetime | None) -> str:
+    """A time as the pages write it: UTC, to the millisecond."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
 # How long the alerts page waits for Kafka to count the dead letters: a glance, not a wait.
 _GLANCE_S = 1.0
 
@@ -93,6 +100,7 @@ class Console:
         self.templates = Jinja2Templates(directory=HERE / "templates")
         self.templates.env.globals["grafana_url"] = config.grafana_url
         self.templates.env.filters["cell"] = sql.cell
+        self.templates.env.filters["utc"] = _utc
         self._engine: sa.Engine | None = None
 
     @property

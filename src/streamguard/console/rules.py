@@ -149,7 +149,19 @@ def add_backtest(rules: list[Rule], report: Path | None) -> str | None:
     for rule in rules:
         figures = entries.get(rule.rule_id)
         if isinstance(figures, dict):
-            scalars = {k: v for k, v in figures.items() if isinstance(v, int | float | str)}
+            scalars = {
+                k: _figure(k, v) for k, v in figures.items() if isinstance(v, int | float | str)
+            }
             scalars.pop("rule_id", None)
             rule.backtest = scalars
     return None
+
+
+# The report's shares (0 to 1), shown as an analyst reads them.
+_SHARES = frozenset({"precision", "own_precision", "recall", "any_fraud_recall"})
+
+
+def _figure(name: str, value: int | float | str) -> int | float | str:
+    if name in _SHARES and isinstance(value, float) and 0 <= value <= 1:
+        return f"{value:.1%}"
+    return value
