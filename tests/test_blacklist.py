@@ -45,9 +45,15 @@ def test_an_entry_given_twice_at_once_is_written_once_the_last_one_kept(engine: 
             bl.Entry(bl.Kind.COUNTRY, "DE", "upper", "bo"),
         ],
     )
-    assert written == 2
+    assert (written.added, written.replaced) == (2, 0)
+    again = bl.add(engine, [bl.Entry(bl.Kind.ACCOUNT, "A2", "third"), bl.Entry(bl.Kind.CARD, "C2")])
+    assert (again.added, again.replaced) == (1, 1)
     active = {(e.kind, e.value): e.reason for e in bl.entries(engine)}
-    assert active == {(bl.Kind.ACCOUNT, "A2"): "second", (bl.Kind.COUNTRY, "DE"): "upper"}
+    assert active == {
+        (bl.Kind.ACCOUNT, "A2"): "third",
+        (bl.Kind.COUNTRY, "DE"): "upper",
+        (bl.Kind.CARD, "C2"): "",
+    }
 
 
 def test_entries_that_mean_nothing_are_refused(engine: sa.Engine) -> None:

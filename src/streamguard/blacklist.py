@@ -12,6 +12,7 @@ from pathlib import Path
 import pycountry
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.dml import ReturningInsert
 
 from streamguard.db import blacklist
 from streamguard.models import BlacklistKind as Kind
@@ -76,9 +77,24 @@ def check(entry: Entry) -> Entry:
     return entry
 
 
-def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
-    """Add or replace entries (one per kind and value, the last given of each); returns how
-    many were written."""
+@dataclass(frozen=True)
+class Written:
+    """What `add` wrote: entries new to the list, and entries that replaced one of theirs."""
+
+    added: int
+    replaced: int
+
+    @property
+    def total(self) -> int:
+        return self.added + self.replaced
+
+    def replacing(self) -> str:
+        """' (N replaced existing entries)', or nothing when none did."""
+        return f" ({self.replaced} replaced existing entries)" if self.replaced else ""
+
+
+def add(engine: sa.Engine, entries: Iterable[Entry]) -> Written:
+    """Add or replace entries (one per kind and value, the last given of each)."""
     # By kind and value, as the table keeps them: PostgreSQL refuses one statement that
     # upserts the same row twice (a CSV listing an entry twice, or `de` and `DE`).
     latest = {(e.kind, normalise(e.kind, check(e).value)): e for e in entries}
@@ -94,17 +110,31 @@ def add(engine: sa.Engine, entries: Iterable[Entry]) -> int:
         for (kind, value), e in latest.items()
     ]
     if not rows:
-        return 0
-    statement = insert(blacklist).values(rows)
-    statement = statement.on_conflict_do_update(
+        return Written(0, 0)
+    values = insert(blacklist).values(rows)
+    statement: ReturningInsert[tuple[bool]] = values.on_conflict_do_update(
         constraint="blacklist_kind_value",
         set_={
-            col: statement.excluded[col] for col in ("reason", "added_by", "added_at", "expires_at")
+            col: values.excluded[col] for col in ("reason", "added_by", "added_at", "expires_at")
         },
+    ).returning(
+        # PostgreSQL's way to tell an upsert's inserted rows (no deleting transaction yet)
+        # from its updated ones.
+        sa.literal_column("xmax = 0")
     )
     with engine.begin() as conn:
-        conn.execute(statement)
-    return len(rows)
+        inserted = [bool(r[0]) for r in conn.execute(statement)]
+    return Written(sum(inserted), len(inserted) - sum(inserted))
+
+
+def added_text(kind: Kind, value: str, written: Written) -> str:
+    """What adding one entry did, in words."""
+    value = normalise(kind, value)
+    if written.replaced:
+        return (
+            f"replaced the entry for {kind.value} {value} (its reason and expiry are the new ones)"
+        )
+    return f"blacklisted {kind.value} {value}"
 
 
 def remove(engine: sa.Engine, kind: Kind, value: str) -> bool:

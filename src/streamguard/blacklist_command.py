@@ -64,11 +64,11 @@ def blacklist_add(
     engine = db.create_engine(command_settings(database_url=database_url).database)
     entry = bl.Entry(kind, value, reason, added_by, expires_at=_expiry(expires, expires_in))
     try:
-        bl.add(engine, [entry])
+        written = bl.add(engine, [entry])
     except bl.BlacklistError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"blacklisted {kind.value} {value}")
+    console.print(bl.added_text(kind, value, written))
 
 
 @blacklist_app.command("remove")
@@ -132,7 +132,8 @@ def blacklist_import(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     engine = db.create_engine(command_settings(database_url=database_url).database)
-    console.print(f"imported {bl.add(engine, entries)} entries from {path}")
+    written = bl.add(engine, entries)
+    console.print(f"imported {written.total} entries from {path}{written.replacing()}")
 
 
 @blacklist_app.command("load-population")
@@ -151,5 +152,8 @@ def blacklist_load_population(
 
     engine = db.create_engine(command_settings(database_url=database_url).database)
     rows = Population.build(seed, accounts=0).blacklist_rows()
-    count = bl.add(engine, bl.entries_of_rows(rows, added_by="population"))
-    console.print(f"loaded {count} blacklist entries of the population of seed {seed}")
+    written = bl.add(engine, bl.entries_of_rows(rows, added_by="population"))
+    console.print(
+        f"loaded {written.total} blacklist entries of the population of seed {seed}"
+        f"{written.replacing()}"
+    )

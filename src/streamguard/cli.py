@@ -185,7 +185,7 @@ def _load_population_blacklist(directory: Path, seed: int) -> None:
     rows = Population.build(seed, accounts=0).blacklist_rows()
     engine = db.create_engine(command_settings(state_dir=directory).database)
     try:
-        count = blacklist.add(engine, blacklist.entries_of_rows(rows, added_by="population"))
+        count = blacklist.add(engine, blacklist.entries_of_rows(rows, added_by="population")).total
     except SQLAlchemyError as exc:
         err_console.print(
             f"[red]error:[/red] cannot load the population's blacklist (did `streamguard db "

@@ -167,6 +167,8 @@ def test_blacklist_forms_validate_as_the_cli_does(client: TestClient, migrated: 
         "/blacklist", data={"action": "add", "kind": "country", "value": "kp", "expires_in": "7d"}
     )
     assert added.status_code == 200 and "blacklisted country KP" in added.text
+    again = client.post("/blacklist", data={"action": "add", "kind": "country", "value": "KP"})
+    assert "replaced the entry for country KP" in again.text
     assert [(e.kind, e.value) for e in bl.entries(migrated)] == [(BlacklistKind.COUNTRY, "KP")]
 
     for form, message in [

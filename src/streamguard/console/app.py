@@ -424,8 +424,8 @@ class Console:
                 field("added_by") or "console",
                 expires_at=bl.expiry(field("expires") or None, field("expires_in") or None),
             )
-            await run_in_threadpool(bl.add, self.engine, [entry])
-            return f"blacklisted {kind.value} {bl.normalise(kind, entry.value)}"
+            written = await run_in_threadpool(bl.add, self.engine, [entry])
+            return bl.added_text(kind, entry.value, written)
         if action == "remove":
             kind = _kind(field("kind"))
             removed = await run_in_threadpool(bl.remove, self.engine, kind, field("value"))
@@ -447,8 +447,8 @@ class Console:
             )
             if not entries:
                 raise bl.BlacklistError(f"{upload.filename}: no entries under the header line")
-            added = await run_in_threadpool(bl.add, self.engine, entries)
-            return f"imported {added} entries from {upload.filename}"
+            written = await run_in_threadpool(bl.add, self.engine, entries)
+            return f"imported {written.total} entries from {upload.filename}{written.replacing()}"
         raise bl.BlacklistError(f"unknown action {action!r}")
 
     # -- plumbing -------------------------------------------------------------------------
