@@ -97,6 +97,10 @@ def test_alerts_filter_by_rule_severity_account_and_blacklist_hit(
     assert "ACC00001" in account and "ACC00009" not in account
     chart = client.get("/alerts/chart").text
     assert chart.startswith("<svg") and "high_amount" in chart and "velocity" in chart
+    # Filtered by a rule, the chart counts that rule's alerts only, as the list shows them.
+    one_rule = client.get("/alerts/chart", params={"rule": "velocity"}).text
+    assert "velocity" in one_rule and "high_amount" not in one_rule
+    assert 'data-src="/alerts/chart?rule=velocity"' in client.get("/alerts?rule=velocity").text
     # A transaction's amount and a window's count and total each in a column of its own, with
     # the transaction's event time.
     cells = _cells(client.get("/alerts/rows", params={"rule": "velocity"}).text)

@@ -81,7 +81,9 @@ _GLANCE_S = 1.0
 def _alert_chart(series: dict[str, list[tuple[datetime, int]]] | None, error: str | None) -> Markup:
     """The alerts-per-minute chart, or in its place why there are no figures."""
     return charts.stacked_bars(
-        series or {}, title="alerts per minute, by rule", empty=error or "no alerts in this time"
+        series or {},
+        title="alerts first seen per minute in the last hour (UTC), by rule",
+        empty=error or "no alerts in this time",
     )
 
 
@@ -162,9 +164,7 @@ class Console:
     async def alerts_page(self, request: Request) -> Response:
         params = dict(request.query_params)
         context = await run_in_threadpool(self._alert_list, params)
-        series, chart_error = await run_in_threadpool(
-            _attempt, lambda: alerts.per_minute(self.engine, minutes=60), "PostgreSQL"
-        )
+        series, chart_error = await run_in_threadpool(self._chart_series, params)
         context["chart"] = _alert_chart(series, chart_error)
         context["error"] = context["error"] or chart_error
         context["warnings"] = await run_in_threadpool(self._alert_warnings)
@@ -199,10 +199,15 @@ class Console:
             )
         return warnings
 
-    async def alert_chart(self, _request: Request) -> Response:
-        series, error = await run_in_threadpool(
-            _attempt, lambda: alerts.per_minute(self.engine, minutes=60), "PostgreSQL"
-        )
+    def _chart_series(
+        self, params: dict[str, str]
+    ) -> tuple[dict[str, list[tuple[datetime, int]]] | None, str | None]:
+        """The chart's counts: the last hour's, of the rule the list is filtered by if any."""
+        rule = params.get("rule", "").strip() or None
+        return _attempt(lambda: alerts.per_minute(self.engine, minutes=60, rule=rule), "PostgreSQL")
+
+    async def alert_chart(self, request: Request) -> Response:
+        series, error = await run_in_threadpool(self._chart_series, dict(request.query_params))
         return HTMLResponse(str(_alert_chart(series, error)))
 
     async def alert_rows(self, request: Request) -> Response:
