@@ -156,15 +156,19 @@ def stack_apps(
     Run after `stack up`, `db upgrade` and `migrate apply --all`; `stack down` stops them first.
     With the producer, the blacklist of its population (mule accounts, merchants under
     investigation) is loaded first, so the `blacklisted` scenario's alerts show their hits.
-    The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl. The consumer and
+    The producer writes its ground truth to <state dir>/apps/ground-truth.jsonl, each start's
+    added to it; each start sends new transactions of the same population. The consumer and
     the producer serve Prometheus metrics on free ports (`stack address consumer --metrics`).
     """
     directory = _state_dir(state_dir)
     truth = directory.resolve() / "apps" / "ground-truth.jsonl"
     producer_args = None
     if producer:
+        # The population of `seed` (its blacklist is loaded below), its traffic new at each
+        # start: the same traffic again would re-send transactions the pipeline has seen.
         producer_args = ["--rate", str(rate), "--fraud-share", str(fraud_share), "--seed",
-                         str(seed), "--ground-truth", str(truth)]  # fmt: skip
+                         str(seed), "--traffic-seed", str(time.time_ns() % 2**31),
+                         "--ground-truth", str(truth), "--append-ground-truth"]  # fmt: skip
         _load_population_blacklist(directory, seed)
     try:
         stack.start_apps(
@@ -185,7 +189,7 @@ def _load_population_blacklist(directory: Path, seed: int) -> None:
     rows = Population.build(seed, accounts=0).blacklist_rows()
     engine = db.create_engine(command_settings(state_dir=directory).database)
     try:
-        count = blacklist.add(engine, blacklist.entries_of_rows(rows, added_by="population")).total
+        written = blacklist.add(engine, blacklist.entries_of_rows(rows, added_by="population"))
     except SQLAlchemyError as exc:
         err_console.print(
             f"[red]error:[/red] cannot load the population's blacklist (did `streamguard db "
@@ -194,7 +198,10 @@ def _load_population_blacklist(directory: Path, seed: int) -> None:
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    console.print(f"loaded the blacklist of the producer's population: {count} entries")
+    console.print(
+        f"loaded the blacklist of the producer's population: {written.total} entries"
+        + (f" ({written.replaced} of them listed already)" if written.replaced else "")
+    )
 
 
 @stack_app.command("status")

@@ -117,6 +117,26 @@ def test_bad_options_are_named(args: list[str], complaint: str) -> None:
     assert complaint in " ".join(err.split())
 
 
+def test_another_traffic_seed_sends_new_transactions_of_the_same_population(
+    tmp_path: Path,
+) -> None:
+    truth = tmp_path / "truth.jsonl"
+    args = ("--dry-run", "--count", "300", *REPRODUCIBLE, "--ground-truth", str(truth))
+    _, first, _ = _run(*args)
+    _, same, _ = _run(*args, "--traffic-seed", "7", "--append-ground-truth")
+    _, other, _ = _run(*args, "--traffic-seed", "8", "--append-ground-truth")
+    assert same == first  # the traffic seed defaults to --seed
+
+    def ids(out: str, field: str) -> set[str]:
+        return {json.loads(line)["value"][field] for line in out.splitlines()}
+
+    assert not ids(other, "transaction_id") & ids(first, "transaction_id")
+    # The same accounts (the population), met in another order.
+    assert ids(other, "account_id") & ids(first, "account_id")
+    # Each run added its lines to the file rather than replacing the last one's.
+    assert len(truth.read_text().splitlines()) == 900
+
+
 def test_help_offers_only_fraud_scenarios() -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "400"})
     assert result.exit_code == 0

@@ -97,6 +97,15 @@ def produce_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the population and traffic.")] = 42,
+    traffic_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the traffic alone: another one sends new transactions of the same "
+            "population (its accounts, cards and blacklist); `stack apps` gives each start its "
+            "own, so that a restarted producer does not send its transactions again.",
+            show_default="--seed",
+        ),
+    ] = None,
     fraud_share: Annotated[
         float, typer.Option(help="Share of transactions that belong to fraud scenarios (0-1).")
     ] = 0.05,
@@ -125,6 +134,13 @@ def produce_command(
         Path | None,
         typer.Option(help="Also write each transaction with its scenario (JSON Lines)."),
     ] = None,
+    append_ground_truth: Annotated[
+        bool,
+        typer.Option(
+            help="Add to the --ground-truth file instead of replacing it (`stack apps` does: "
+            "the file then holds every start's transactions)."
+        ),
+    ] = False,
     write_blacklist: Annotated[
         Path | None,
         typer.Option(
@@ -205,7 +221,7 @@ def produce_command(
         source = iter(
             TransactionGenerator(
                 population,
-                seed=seed,
+                seed=seed if traffic_seed is None else traffic_seed,
                 fraud_share=fraud_share,
                 scenarios=scenario or None,
                 start_ms=start_ms if start_ms is not None else int(time.time() * 1000),
@@ -216,7 +232,11 @@ def produce_command(
     # SIGTERM (`streamguard stack down`, ./stop.sh) stops like Ctrl-C: flush, report, exit.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ExitStack() as stack:
-        truth = stack.enter_context(ground_truth.open("wb")) if ground_truth else None
+        truth = (
+            stack.enter_context(ground_truth.open("ab" if append_ground_truth else "wb"))
+            if ground_truth
+            else None
+        )
         try:
             if dry_run:
                 printed = _print(source, target, count, truth)
