@@ -19,6 +19,7 @@ from streamguard.cli_options import (
     POSTGRES_HINT,
     GlobalOptions,
     command_settings,
+    global_options,
     use_global_options,
 )
 from streamguard.console.command import console_command
@@ -27,6 +28,7 @@ from streamguard.db_command import db_app
 from streamguard.migrations.command import migrate_app
 from streamguard.producer.command import produce_command
 from streamguard.rules.command import rules_app
+from streamguard.settings import Settings
 
 app = typer.Typer(
     name="streamguard",
@@ -286,6 +288,7 @@ def status_command() -> None:
     for h in checks:
         mark = "[green]healthy[/green]" if h.healthy else "[red]down[/red]"
         parts.add_row(h.part, h.address, mark, h.detail)
+    died = _local_apps(settings, parts)
     console.print(parts)
     kafka_up = any(h.part == "kafka" and h.healthy for h in checks)
     lag = monitor.consumer_lag(settings) if kafka_up else {}
@@ -310,12 +313,44 @@ def status_command() -> None:
         for rule, count, last in counts:
             table.add_row(rule, str(count), f"{last:%Y-%m-%d %H:%M:%S}" if last else "")
         console.print(table)
+    if died:
+        err_console.print(
+            f"{' and '.join(died)} of the local stack died: ./start.sh starts "
+            f"{'them' if len(died) > 1 else 'it'} again (its log: `streamguard stack status`)."
+        )
     if not healthy:
         err_console.print(
             "Start what is down with ./start.sh (or streamguard stack up), or point the "
             "settings at running servers (README: Configuration)."
         )
+    if died or not healthy:
         raise typer.Exit(1)
+
+
+def _local_apps(settings: Settings, parts: Table) -> list[str]:
+    """The local stack's consumer, producer and console as rows of `parts` (a Docker stack or
+    servers of one's own have none recorded); the names of those that died."""
+    if not settings.stack_state():
+        given = global_options().state_dir
+        if given is not None:
+            # A mistyped --state-dir would otherwise show whatever the settings name as its.
+            err_console.print(
+                f"no local stack in {escape(str(given))}: these are the settings' addresses"
+            )
+        return []
+    died = []
+    for part in stack.status(settings.state_dir):
+        if part.name not in stack.apps.APPS:
+            continue
+        if part.health == "healthy":
+            mark = "[green]healthy[/green]"
+        elif part.health == "died":
+            mark = "[red]down: died[/red]"
+            died.append(part.name)
+        else:
+            mark = f"[yellow]{part.health}[/yellow]"
+        parts.add_row(part.name, part.address or "", mark, f"pid {part.pid}" if part.pid else "")
+    return died
 
 
 @app.command("alerts")

@@ -157,6 +157,12 @@ def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_sta
     code, rows = _status_rows(running_stack)
     assert code == 1
     assert "died" in rows["consumer"] and "healthy" in rows["producer"]
+    # The pipeline's own status (start.sh names it) says so too, where it said all healthy.
+    pipeline = _cli(running_stack, "status")
+    assert pipeline.returncode == 1
+    assert "down: died" in pipeline.stdout and "consumer of the local stack died" in " ".join(
+        pipeline.stderr.split()
+    )
 
     # ./stop.sh stops everything on purpose; `stack up` brings the servers back, not the apps.
     stopped = subprocess.run(
@@ -177,6 +183,11 @@ def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_sta
     for server in ("kafka", "postgres", "ksqldb"):
         assert "healthy" in rows[server]
     assert "stopped" in rows["consumer"] and "stopped" in rows["producer"]
+
+
+def test_status_of_a_state_dir_without_a_stack_says_so(tmp_path: Path) -> None:
+    result = _cli(tmp_path / "typo", "status")
+    assert "no local stack in" in result.stderr and "typo" in result.stderr
 
 
 def test_parts_nobody_started_are_not_a_failure(tmp_path: Path) -> None:
