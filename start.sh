@@ -62,6 +62,20 @@ case "$partitions" in
     ''|*[!0-9]*|0*) echo "start.sh: --partitions needs a whole number above 0, got '$partitions'" >&2
                     exit 2 ;;
 esac
+# The other values are checked here too, before anything starts: the command that takes them
+# runs last, and a stack left half started by a typo is worse than a refusal.
+number() {  # a decimal number, as the producer takes it
+    [[ "$2" =~ ^[0-9]+([.][0-9]+)?$|^[.][0-9]+$ ]] ||
+        { echo "start.sh: $1 needs a number, got '$2'" >&2; exit 2; }
+}
+number --rate "$rate"
+number --fraud-share "$fraud_share"
+if ! awk -v f="$fraud_share" 'BEGIN { exit !(f <= 1) }'; then
+    echo "start.sh: --fraud-share is a share between 0 and 1, got '$fraud_share'" >&2; exit 2
+fi
+if ! [[ "$console_port" =~ ^[0-9]+$ ]] || [ "$console_port" -gt 65535 ]; then
+    echo "start.sh: --console-port needs a port number (0-65535), got '$console_port'" >&2; exit 2
+fi
 
 scripts/install
 if docker info >/dev/null 2>&1; then

@@ -7,7 +7,9 @@ purge=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --purge) purge=(--purge); shift ;;
-        --state-dir) export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
+        --state-dir)
+            if [ $# -lt 2 ] || [ -z "$2" ]; then echo "stop.sh: --state-dir needs a value" >&2; exit 2; fi
+            export STREAMGUARD_STATE_DIR="$2"; shift 2 ;;
         -h|--help) echo "Usage: ./stop.sh [--purge] [--state-dir DIR]"; exit 0 ;;
         *) echo "stop.sh: unknown option $1" >&2; exit 2 ;;
     esac

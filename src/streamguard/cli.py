@@ -172,6 +172,12 @@ def stack_apps(
                          str(seed), "--traffic-seed", str(time.time_ns() % 2**31),
                          "--ground-truth", str(truth), "--append-ground-truth"]  # fmt: skip
         _load_population_blacklist(directory, seed)
+        running = stack.StackState.load(directory).part("producer")
+        if stack.apps.is_running("producer", running, directory):
+            console.print(
+                "the producer runs already, at the rate and fraud share it was started with "
+                "(./stop.sh, then ./start.sh, to change them)"
+            )
     try:
         stack.start_apps(
             directory, producer_args=producer_args, console=web_console, console_port=console_port

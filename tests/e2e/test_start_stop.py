@@ -193,6 +193,36 @@ def test_start_sh_alerts_on_every_fraud_scenario_and_stop_sh_stops_everything(
     assert (state_dir / "postgres").is_dir()
 
 
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--rate", "abc"], "--rate needs a number, got 'abc'"),
+        (["--fraud-share", "5"], "--fraud-share is a share between 0 and 1, got '5'"),
+        (["--console-port", "70000"], "--console-port needs a port number (0-65535), got '70000'"),
+        (["--partitions", "0"], "--partitions needs a whole number above 0, got '0'"),
+    ],
+)
+def test_a_bad_value_is_refused_before_anything_starts(
+    tmp_path: Path, args: list[str], complaint: str
+) -> None:
+    # The command that takes a value runs last: a typo left a stack half started.
+    state_dir = tmp_path / "state"
+    refused = subprocess.run(
+        [str(ROOT / "start.sh"), "--state-dir", str(state_dir), *args],
+        capture_output=True, text=True, timeout=60, env=_env(state_dir), cwd=ROOT,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert complaint in refused.stderr
+    assert not state_dir.exists()
+
+
+def test_stop_without_a_state_dir_value_says_so() -> None:
+    stopped = subprocess.run(
+        [str(ROOT / "stop.sh"), "--state-dir"], capture_output=True, text=True, timeout=60
+    )
+    assert stopped.returncode == 2 and "--state-dir needs a value" in stopped.stderr
+
+
 def _script_cli_info(state_dir: Path) -> str:
     info = subprocess.run(
         [

@@ -127,6 +127,9 @@ def test_a_restarted_producer_sends_new_transactions_and_adds_to_its_truth(
     # The servers and the apps as the fixture left them (another test may have stopped them).
     _ok(_cli(running_stack, "stack", "up"))
     _ok(_cli(running_stack, "stack", "apps", "--rate", "20"))
+    # Asked again with other values, it says the running producer keeps its own.
+    again = _ok(_cli(running_stack, "stack", "apps", "--rate", "50"))
+    assert "the producer runs already, at the rate and fraud share it was started with" in again
     _wait_for(lambda: truth.exists() and len(_sent(truth)) >= 10, "the producer sent nothing")
     producer = stack.StackState.load(running_stack).part("producer")
     assert producer.pid
