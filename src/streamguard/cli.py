@@ -90,6 +90,9 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
+    if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
+        # Every command reads its addresses there: refused here, not as each one's traceback.
+        raise typer.BadParameter(f"{state_dir} is a file, not a folder", param_hint="--state-dir")
     use_global_options(GlobalOptions(state_dir=state_dir))
 
 
@@ -248,7 +251,11 @@ def stack_down(
 ) -> None:
     """Stop the processes the stack started (by their recorded pids); keep data unless --purge."""
     directory = _state_dir(state_dir)
-    stopped = stack.down(directory, purge=purge)
+    try:
+        stopped = stack.down(directory, purge=purge)
+    except stack.StackError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     if purge:
         console.print(f"purged the stack's data under {directory}")
