@@ -188,6 +188,36 @@ def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_sta
     assert "stopped" in rows["consumer"] and "stopped" in rows["producer"]
 
 
+def test_the_clients_of_a_server_that_moved_port_are_started_again(tmp_path: Path) -> None:
+    """A restarted PostgreSQL whose recorded port was taken came back on another; the consumer
+    went on asking the old one while every status said healthy."""
+    state_dir = stack_dir("moved")
+    try:
+        _ok(_cli(state_dir, "stack", "up", "--no-ksqldb"))
+        _ok(_cli(state_dir, "db", "upgrade"))
+        _ok(_cli(state_dir, "stack", "apps", "--no-producer", "--no-console"))
+        state = stack.StackState.load(state_dir)
+        old_port, consumer_pid = state.part("postgres").port, state.part("consumer").pid
+        assert old_port and consumer_pid
+        postgres = psutil.Process(state.part("postgres").pid)
+        postgres.kill()
+        postgres.wait(30)
+        with socket.create_server(("127.0.0.1", old_port)):  # someone else took the port
+            up = _cli(state_dir, "stack", "up", "--no-ksqldb")
+        assert up.returncode == 0, up.stderr
+        assert "came back on another port" in " ".join(up.stderr.split())
+        assert not psutil.pid_exists(consumer_pid) or psutil.Process(consumer_pid).status() == (
+            psutil.STATUS_ZOMBIE
+        )
+        _ok(_cli(state_dir, "stack", "apps", "--no-producer", "--no-console"))
+        state = stack.StackState.load(state_dir)
+        assert state.part("postgres").port != old_port
+        assert state.part("consumer").pid not in (None, consumer_pid)
+    finally:
+        stack.down(state_dir, purge=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
 def test_status_of_a_state_dir_without_a_stack_says_so(tmp_path: Path) -> None:
     result = _cli(tmp_path / "typo", "status")
     assert "no local stack in" in result.stderr and "typo" in result.stderr

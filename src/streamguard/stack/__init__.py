@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ import httpx
 from streamguard.stack import apps, kafka, ksqldb, postgres, processes
 from streamguard.stack.errors import MissingToolError, NotReadyError, StackError
 from streamguard.stack.state import PartState, StackState
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Health",
@@ -102,10 +105,12 @@ def up(
     `with_ksqldb=False` leaves out the ksqlDB emulator (tests of Kafka and PostgreSQL alone).
     """
     with _locked(state_dir) as state:
+        was = {name: state.part(name).port for name in ("kafka", "postgres")}
         broker = kafka.start(_to_run(state, "kafka"), state_dir, port=kafka_port)
         state.save()
         postgres.start(_to_run(state, "postgres"), state_dir, port=postgres_port)
         state.save()
+        _stop_clients_of_moved(state, state_dir, was)
         if with_ksqldb:
             ksqldb.start(
                 _to_run(state, "ksqldb"),
@@ -114,6 +119,34 @@ def up(
                 port=ksqldb_port,
             )
         return state
+
+
+def _stop_clients_of_moved(state: StackState, state_dir: Path, was: dict[str, int | None]) -> None:
+    """Stops the running parts that were given the old address of a server that came back on
+    another port (its recorded one was taken): they would go on asking the old one while every
+    status said healthy. The next steps (`up`'s emulator, `start_apps`, both of ./start.sh)
+    start them again with the new address."""
+    moved = [
+        name for name, port in was.items() if port is not None and state.part(name).port != port
+    ]
+    if not moved:
+        return
+    clients = [*apps.APPS] + (["ksqldb"] if "kafka" in moved else [])
+    for name in clients:
+        part = state.part(name)
+        stopped = (
+            ksqldb.stop(part, state_dir) if name == "ksqldb" else apps.stop(name, part, state_dir)
+        )
+        if stopped:
+            part.intent = "stop"
+            log.warning(
+                "%s came back on another port (%s was taken): %s stopped, to start again with "
+                "the new address (./start.sh does)",
+                " and ".join(moved),
+                ", ".join(str(was[m]) for m in moved),
+                name,
+            )
+    state.save()
 
 
 # Per part: is our process alive, and does it answer as it should.
