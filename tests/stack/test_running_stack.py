@@ -188,9 +188,10 @@ def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_sta
     assert "stopped" in rows["consumer"] and "stopped" in rows["producer"]
 
 
-def test_the_clients_of_a_server_that_moved_port_are_started_again(tmp_path: Path) -> None:
+def test_a_restarted_server_that_lost_its_port_or_its_data(tmp_path: Path) -> None:
     """A restarted PostgreSQL whose recorded port was taken came back on another; the consumer
-    went on asking the old one while every status said healthy."""
+    went on asking the old one while every status said healthy. Its clients are now started
+    again; a deleted data dir is said, not silently made anew."""
     state_dir = stack_dir("moved")
     try:
         _ok(_cli(state_dir, "stack", "up", "--no-ksqldb"))
@@ -213,6 +214,18 @@ def test_the_clients_of_a_server_that_moved_port_are_started_again(tmp_path: Pat
         state = stack.StackState.load(state_dir)
         assert state.part("postgres").port != old_port
         assert state.part("consumer").pid not in (None, consumer_pid)
+
+        # Its data deleted while it was down: it starts empty, and says what was lost and how
+        # the alerts Kafka holds are written again (it said nothing).
+        postgres = psutil.Process(state.part("postgres").pid)
+        postgres.kill()
+        postgres.wait(30)
+        shutil.rmtree(state_dir / "postgres" / "data")
+        up = _cli(state_dir, "stack", "up", "--no-ksqldb")
+        assert up.returncode == 0, up.stderr
+        said = " ".join(up.stderr.split())
+        assert "data under" in said and "is gone (it ran here before)" in said
+        assert "streamguard consume --group" in said
     finally:
         stack.down(state_dir, purge=True)
         shutil.rmtree(state_dir, ignore_errors=True)

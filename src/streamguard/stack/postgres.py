@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from typing import Any
 from streamguard.stack import processes
 from streamguard.stack.errors import NotReadyError, StackError
 from streamguard.stack.state import PartState
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5432
 DATABASE = "streamguard"
@@ -104,6 +107,15 @@ def start(
     data.parent.mkdir(parents=True, exist_ok=True)
     run_as = _run_as()
     if not (data / "PG_VERSION").exists():
+        if part.port is not None:
+            # It ran here before, so its data was deleted: the alerts it held are gone, and the
+            # consumer's group, whose offsets are past them in Kafka, will not write them again.
+            logger.warning(
+                "PostgreSQL's data under %s is gone (it ran here before): it starts empty. The "
+                "alerts Kafka still holds are written again by a consumer of a new group: "
+                "streamguard consume --group streamguard-refill --idle-exit 30",
+                data,
+            )
         data.mkdir(parents=True, exist_ok=True)
         _share_with_postgres(data.parent)
         _share_with_postgres(data)
