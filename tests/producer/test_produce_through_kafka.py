@@ -16,7 +16,9 @@ from confluent_kafka import Consumer
 
 from streamguard.models import Transaction
 from streamguard.producer import Population, Scenario, TransactionGenerator
+from streamguard.producer.command import send
 from streamguard.producer.errors import SendError
+from streamguard.producer.pacing import Pacer
 from streamguard.producer.scenarios import SCENARIO_HEADER
 from streamguard.producer.sender import Sender
 
@@ -166,6 +168,19 @@ def test_undelivered_messages_are_counted_not_lost() -> None:
     report = sender.flush(10)
     assert (report.sent, report.delivered, report.failed) == (25, 0, 25)
     assert "NOT delivered" in report.summary()
+
+
+def test_deliveries_failing_mid_run_are_said_while_it_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A producer writing to a log (the stack's) said nothing of a broker gone for minutes
+    # until it exited: the count of failures was on a progress bar drawn only on a terminal.
+    sender = Sender("127.0.0.1:1", "transactions", **{"message.timeout.ms": 300})
+    source = iter(TransactionGenerator(Population.build(1), seed=1).take(40))
+    report = send(sender, source, Pacer(20.0), count=40)
+    assert report.failed == 40
+    said = " ".join(capsys.readouterr().err.split())
+    assert "message(s) NOT delivered (" in said and " in all" in said
 
 
 def test_a_sender_connects_to_a_broker_before_its_first_message(

@@ -287,6 +287,29 @@ def _print(
     return printed
 
 
+class _FailureNotice:
+    """A line when messages fail to be delivered (a broker gone for longer than
+    --delivery-timeout), at most every `_NOTICE_S`: the progress bar is drawn only on a terminal,
+    and a producer writing to a log (the stack's) otherwise said nothing until it exited."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        self.report = report
+        self.told = 0
+        self.at = -math.inf
+
+    def tell(self, now: float) -> None:
+        new = self.report.failed - self.told
+        if new <= 0 or now - self.at < _NOTICE_S:
+            return
+        reason = self.report.errors.most_common(1)[0][0] if self.report.errors else "unknown"
+        err.print(f"{new:,} message(s) NOT delivered ({reason}); {self.report.failed:,} in all")
+        self.told, self.at = self.report.failed, now
+
+
+# The shortest time between two lines about failed deliveries.
+_NOTICE_S = 10.0
+
+
 def send(
     sender: Sender,
     source: Iterator[Generated],
@@ -320,6 +343,7 @@ def send(
     with progress:
         task = progress.add_task("produce", total=count, delivered=0, failed=0, rate=0.0)
         shown = 0.0
+        failures = _FailureNotice(report)
         try:
             while count is None or report.sent < count:
                 now = time.monotonic()
@@ -340,6 +364,7 @@ def send(
                 if now - shown > 0.25:
                     shown = now
                     _show(progress, task, sender.poll(), now - pacer.started)
+                    failures.tell(now)
         except KeyboardInterrupt:
             err.print("interrupted: flushing what was sent")
         sender.flush()
