@@ -175,16 +175,23 @@ class Console:
         it could not write (the dead-letter topic), each with a page that shows more. Not a word
         when either cannot be told."""
         warnings: list[tuple[str, str | None]] = []
-        if self.settings.stack_state():
-            consumer = [p for p in stack.status(self.settings.state_dir) if p.name == "consumer"]
-            if consumer and not consumer[0].running:
-                warnings.append(
-                    (
-                        f"the consumer has {consumer[0].health}: new alerts are not written to "
-                        "PostgreSQL (./start.sh starts it again)",
-                        "/pipeline",
-                    )
+        # The consumer's process only: the whole stack's status asks every server (a quarter
+        # of a second on each load of this page).
+        state_dir = self.settings.state_dir
+        consumer = stack.StackState.load(state_dir).parts.get("consumer")
+        if (
+            consumer is not None
+            and consumer.intent is not None
+            and not stack.apps.is_running("consumer", consumer, state_dir)
+        ):
+            how = "died" if consumer.intent == "run" else "been stopped"
+            warnings.append(
+                (
+                    f"the consumer has {how}: new alerts are not written to PostgreSQL "
+                    "(./start.sh starts it again)",
+                    "/pipeline",
                 )
+            )
         topic = self.settings.dlq_topic
         dead, _ = _attempt(
             lambda: pipeline.Kafka(self.settings.kafka).message_count(topic, _GLANCE_S), ""
