@@ -175,8 +175,7 @@ def stack_apps(
                          str(seed), "--traffic-seed", str(time.time_ns() % 2**31),
                          "--ground-truth", str(truth), "--append-ground-truth"]  # fmt: skip
         _load_population_blacklist(directory, seed)
-        running = stack.StackState.load(directory).part("producer")
-        if stack.apps.is_running("producer", running, directory):
+        if any(p.running for p in stack.status(directory, only=("producer",))):
             console.print(
                 "the producer runs already, at the rate and fraud share it was started with "
                 "(./stop.sh, then ./start.sh, to change them)"
@@ -352,9 +351,8 @@ def _local_apps(settings: Settings, parts: Table) -> list[str]:
             )
         return []
     died = []
-    for part in stack.status(settings.state_dir):
-        if part.name not in stack.apps.APPS:
-            continue
+    # The apps alone: the servers' health is the table's already (monitor.health).
+    for part in stack.status(settings.state_dir, only=stack.apps.APPS):
         if part.health == "healthy":
             mark = "[green]healthy[/green]"
         elif part.health == "died":

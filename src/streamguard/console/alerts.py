@@ -15,11 +15,11 @@ from streamguard.db import alerts
 from streamguard.models import BlacklistKind, Severity
 from streamguard.times import parse_time
 
-# The time filter's choices: a label a person reads, and how far back it reaches.
 # The most alerts one list shows, and the sizes the form offers.
 MAX_LIMIT = 1000
 LIMITS = (100, 500, MAX_LIMIT)
 
+# The time filter's choices: a label a person reads, and how far back it reaches.
 SINCE = {
     "15m": ("last 15 minutes", timedelta(minutes=15)),
     "1h": ("last hour", timedelta(hours=1)),

@@ -63,8 +63,7 @@ def _attempt(work: Callable[[], T], what: str) -> tuple[T | None, str | None]:
     try:
         return work(), None
     except (sa.exc.SQLAlchemyError, KsqlError, pipeline.PipelineError, OSError) as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return None, f"{what}: {detail[0] if detail else type(exc).__name__}"
+        return None, f"{what}: {db.error_line(exc)}"
 
 
 def _utc(moment: datetime | None) -> str:
@@ -177,14 +176,10 @@ class Console:
         warnings: list[tuple[str, str | None]] = []
         # The consumer's process only: the whole stack's status asks every server (a quarter
         # of a second on each load of this page).
-        state_dir = self.settings.state_dir
-        consumer = stack.StackState.load(state_dir).parts.get("consumer")
-        if (
-            consumer is not None
-            and consumer.intent is not None
-            and not stack.apps.is_running("consumer", consumer, state_dir)
-        ):
-            how = "died" if consumer.intent == "run" else "been stopped"
+        for consumer in stack.status(self.settings.state_dir, only=("consumer",)):
+            if consumer.health not in ("died", "stopped"):
+                continue
+            how = "died" if consumer.health == "died" else "been stopped"
             warnings.append(
                 (
                     f"the consumer has {how}: new alerts are not written to PostgreSQL "
@@ -403,8 +398,7 @@ class Console:
             except bl.BlacklistError as exc:
                 error, status = str(exc), 400
             except sa.exc.SQLAlchemyError as exc:
-                detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                error, status = f"PostgreSQL: {detail[0] if detail else type(exc).__name__}", 503
+                error, status = f"PostgreSQL: {db.error_line(exc)}", 503
         show_all = request.query_params.get("all") == "1"
         entries, list_error = await run_in_threadpool(
             _attempt, lambda: bl.entries(self.engine, include_expired=show_all), "PostgreSQL"

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,15 @@ TIMEOUT_S = 5.0
 _QUIET_S = 3.0
 # What Kafka allows in a topic's name.
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _held(consumer: Consumer, topic: str, partitions: Iterable[int], timeout_s: float) -> int:
+    """Messages the partitions of `topic` hold, by their watermarks."""
+    total = 0
+    for p in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+        total += max(0, high - low)
+    return total
 
 
 class PipelineError(Exception):
@@ -101,12 +111,7 @@ class Kafka:
             for name, topic in sorted(metadata.topics.items()):
                 if name.startswith("__") and not include_internal:
                     continue
-                total = 0
-                for p in topic.partitions:
-                    low, high = consumer.get_watermark_offsets(
-                        TopicPartition(name, p), timeout=TIMEOUT_S
-                    )
-                    total += max(0, high - low)
+                total = _held(consumer, name, topic.partitions, TIMEOUT_S)
                 out.append(TopicInfo(name, len(topic.partitions), total))
             return out
         except KafkaException as exc:
@@ -121,11 +126,7 @@ class Kafka:
             metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
             if metadata is None or metadata.error is not None:
                 return 0
-            total = 0
-            for p in metadata.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout_s)
-                total += max(0, high - low)
-            return total
+            return _held(consumer, topic, metadata.partitions, timeout_s)
         except KafkaException as exc:
             raise PipelineError(f"cannot read {topic!r}: {exc.args[0].str()}") from None
         finally:

@@ -37,7 +37,7 @@ _CONNECT_TIMEOUT_S = 10.0
 
 err = terminal.stderr
 
-FRAUD_SCENARIOS = [s.value for s in Scenario if s is not Scenario.NORMAL]
+FRAUD_SCENARIOS = [s.value for s in Scenario.fraud()]
 
 # Messages sent between two looks at the clock: small enough that a deadline, a progress update
 # and the rate are kept to within a few milliseconds, large enough to cost nothing per message.

@@ -10,7 +10,7 @@ import fcntl
 import functools
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,10 +232,14 @@ def _status(name: str, part: PartState, state_dir: Path) -> PartStatus:
     )
 
 
-def status(state_dir: Path) -> list[PartStatus]:
-    """Kafka and PostgreSQL, and ksqlDB and the apps once the stack has started them."""
+def status(state_dir: Path, only: Collection[str] | None = None) -> list[PartStatus]:
+    """Kafka and PostgreSQL, and ksqlDB and the apps once the stack has started them; `only`:
+    just those of these parts (each part's checks ask its own server, so a caller that wants the
+    apps does not wait for the servers' answers)."""
     state = StackState.load(state_dir)
     names = ["kafka", "postgres"] + [name for name in ("ksqldb", *apps.APPS) if name in state.parts]
+    if only is not None:
+        names = [name for name in names if name in only]
     return [_status(name, state.part(name), state_dir) for name in names]
 
 
