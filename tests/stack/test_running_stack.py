@@ -85,7 +85,15 @@ def _is_ipv4_loopback(address: str) -> bool:
     return ip == ipaddress.IPv4Address("127.0.0.1")
 
 
+def _everything_runs(state_dir: Path) -> None:
+    """The servers and the apps as the fixture started them: pytest-xdist may hand this module's
+    tests to a worker after one that stopped them (./stop.sh, a killed part)."""
+    _ok(_cli(state_dir, "stack", "up"))
+    _ok(_cli(state_dir, "stack", "apps", "--rate", "5"))
+
+
 def test_every_server_of_the_stack_listens_on_loopback_only(running_stack: Path) -> None:
+    _everything_runs(running_stack)
     processes = _stack_processes(running_stack)
     assert {"kafka", "postgres", "ksqldb", "consumer", "producer"} <= set(processes)
     pids = {proc.pid: name for name, procs in processes.items() for proc in procs}
@@ -124,9 +132,7 @@ def test_a_restarted_producer_sends_new_transactions_and_adds_to_its_truth(
     running_stack: Path,
 ) -> None:
     truth = running_stack / "apps" / "ground-truth.jsonl"
-    # The servers and the apps as the fixture left them (another test may have stopped them).
-    _ok(_cli(running_stack, "stack", "up"))
-    _ok(_cli(running_stack, "stack", "apps", "--rate", "20"))
+    _everything_runs(running_stack)
     # Asked again with other values, it says the running producer keeps its own.
     again = _ok(_cli(running_stack, "stack", "apps", "--rate", "50"))
     assert "the producer runs already, at the rate and fraud share it was started with" in again
@@ -148,6 +154,7 @@ def test_a_restarted_producer_sends_new_transactions_and_adds_to_its_truth(
 
 
 def test_status_tells_a_part_that_died_from_parts_stopped_on_purpose(running_stack: Path) -> None:
+    _everything_runs(running_stack)
     code, rows = _status_rows(running_stack)
     assert code == 0, rows
     assert all("healthy" in row for row in rows.values()), rows
